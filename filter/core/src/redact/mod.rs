@@ -1,0 +1,1 @@
+//! Streaming redaction of card data (to be written: redaction issue).

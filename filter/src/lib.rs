@@ -1,0 +1,1 @@
+//! The pci-guard proxy-wasm plugin (glue).
