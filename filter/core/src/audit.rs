@@ -1,1 +1,151 @@
-//! Audit event
+//! The audit event: one per request, completed when the stream ends, written by Envoy's own
+//! access loggers from filter state (`wasm.pci_guard_audit`).
+//!
+//! Only values the filter produced or checked go in: never a token, a card number, a CVV or a
+//! key. Fields that hold request input (path, authority) are passed through the redaction
+//! engine before they are set.
+
+use crate::reason::Reason;
+use serde::Serialize;
+
+pub const EVENT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allow,
+    Deny,
+    /// Dry-run: the request passed, but enforcement would have denied it.
+    WouldDeny,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Event {
+    pub version: u32,
+    /// RFC 3339, UTC, milliseconds.
+    pub time: String,
+    pub request_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub policy: PolicyRef,
+    pub source: Source,
+    pub identity: Option<IdentityRef>,
+    pub request: Request,
+    pub decision: Option<DecisionRef>,
+    pub response: Response,
+    pub duration_ms: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PolicyRef {
+    pub version: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Source {
+    pub address: Option<String>,
+    pub principal: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct IdentityRef {
+    pub provider: String,
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub azp: Option<String>,
+    pub jti: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Request {
+    pub method: String,
+    /// Without the query string.
+    pub path: String,
+    pub authority: Option<String>,
+    pub route: Option<String>,
+    pub grpc: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DecisionRef {
+    pub result: Outcome,
+    pub reason: Reason,
+    pub rule: Option<String>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Response {
+    pub status: Option<u16>,
+    pub grpc_status: Option<u32>,
+    pub bytes: u64,
+}
+
+impl Event {
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain structs of strings and numbers cannot fail; an empty record would
+        // still be logged, so the gap shows.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with milliseconds, e.g. `2026-11-27T10:00:00.123Z`.
+pub fn rfc3339_millis(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let ms = unix_ms % 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_utc_with_millis() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_795_766_400_123),
+            "2026-11-27T08:00:00.123Z"
+        );
+        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn event_serializes_reason_as_its_stable_string() {
+        let e = Event {
+            version: EVENT_VERSION,
+            decision: Some(DecisionRef {
+                result: Outcome::WouldDeny,
+                reason: Reason::NoRoute,
+                rule: None,
+                dry_run: true,
+            }),
+            ..Default::default()
+        };
+        let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
+        assert_eq!(v["decision"]["result"], "would_deny");
+        assert_eq!(v["decision"]["reason"], "no_route");
+    }
+}

@@ -9,10 +9,13 @@
 //! and bytes go out as values. The proxy-wasm glue in the `pci-guard` crate is the only
 //! code that talks to Envoy, so all of this is unit-tested natively and on wasm32.
 
+pub mod answer;
 pub mod audit;
+pub mod authz;
 pub mod extractor;
 pub mod jwks;
 pub mod policy;
 pub mod reason;
 pub mod redact;
+pub mod routes;
 pub mod verify;

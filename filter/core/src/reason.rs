@@ -125,14 +125,41 @@ impl Reason {
     pub const ALL: [Reason; 35] = {
         use Reason::*;
         [
-            Ok, Public, TokenMissing, TokenMalformed, TokenBadSignature, TokenExpired,
-            TokenNotYetValid, TokenUnknownKid, TokenBadIssuer, TokenAlgNotAllowed, TokenTooOld,
-            TokenMissingExp, TokenLifetimeTooLong, TokenIssuedInFuture, TokenTooLarge,
-            TokenUnsupportedHeader, TokenBadSubject, TokenBadAudience, JwksUnavailable,
-            ScopeMissing, JitMissing, JitExpired, JitNotYetValid, JitTtlExceeded,
-            JitSelfApproved, JitTooFewApprovals, JitApproverNotAllowed, JitScopeNotGranted,
-            RuleDenied, ApprovalRequired, NoRoute, PathRejected, BodyUndecodable,
-            BodyScanFailed, FilterUnavailable,
+            Ok,
+            Public,
+            TokenMissing,
+            TokenMalformed,
+            TokenBadSignature,
+            TokenExpired,
+            TokenNotYetValid,
+            TokenUnknownKid,
+            TokenBadIssuer,
+            TokenAlgNotAllowed,
+            TokenTooOld,
+            TokenMissingExp,
+            TokenLifetimeTooLong,
+            TokenIssuedInFuture,
+            TokenTooLarge,
+            TokenUnsupportedHeader,
+            TokenBadSubject,
+            TokenBadAudience,
+            JwksUnavailable,
+            ScopeMissing,
+            JitMissing,
+            JitExpired,
+            JitNotYetValid,
+            JitTtlExceeded,
+            JitSelfApproved,
+            JitTooFewApprovals,
+            JitApproverNotAllowed,
+            JitScopeNotGranted,
+            RuleDenied,
+            ApprovalRequired,
+            NoRoute,
+            PathRejected,
+            BodyUndecodable,
+            BodyScanFailed,
+            FilterUnavailable,
         ]
     };
 
@@ -214,7 +241,9 @@ impl Reason {
             JitTtlExceeded => "the just-in-time grant lasts longer than allowed",
             JitSelfApproved => "the just-in-time grant was approved by its own holder",
             JitTooFewApprovals => "the just-in-time grant has too few approvals",
-            JitApproverNotAllowed => "the just-in-time grant was approved by someone not allowed to",
+            JitApproverNotAllowed => {
+                "the just-in-time grant was approved by someone not allowed to"
+            }
             JitScopeNotGranted => "the just-in-time grant does not cover the required scope",
             RuleDenied => "the operation is blocked by policy",
             ApprovalRequired => "the operation requires an approved just-in-time grant",
@@ -250,7 +279,10 @@ mod tests {
         for r in Reason::ALL {
             let s = r.as_str();
             assert!(seen.insert(s), "duplicate reason string {s}");
-            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
         }
     }
 

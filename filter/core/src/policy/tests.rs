@@ -1,0 +1,224 @@
+use super::*;
+use serde_json::json;
+
+fn parse(v: serde_json::Value) -> Result<Policy, PolicyErrors> {
+    Policy::from_value(&v)
+}
+
+fn errors(v: serde_json::Value) -> Vec<String> {
+    parse(v)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
+fn idp() -> serde_json::Value {
+    json!({"issuer": "https://idp.example.com", "audiences": ["payments-api"], "jwks": {"keys": []}})
+}
+
+#[test]
+fn minimal_policy_gets_safe_defaults() {
+    let p = parse(json!({"version": "v1"})).unwrap();
+    assert_eq!(p.mode, Mode::Enforce);
+    assert_eq!(p.default, DefaultAction::Deny);
+    assert_eq!(p.jit_claim, "jit");
+    assert!(p.redaction.enabled && p.redaction.track_data);
+    assert_eq!(p.redaction.keep, Keep::Last4);
+    assert_eq!(p.redaction.skip_content_types.len(), 4);
+    assert!(p.digest.starts_with("sha256:") && p.digest.len() == 7 + 64);
+}
+
+#[test]
+fn unknown_field_is_an_error_naming_its_pointer() {
+    let e = errors(
+        json!({"version": "v1", "routes": [{"name": "r", "auth": "public", "match": {"metods": ["GET"]}}]}),
+    );
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("/routes/0/match/metods: unknown field `metods`"),
+        "{}",
+        e[0]
+    );
+}
+
+#[test]
+fn unknown_top_level_field_is_rejected() {
+    let e = errors(json!({"version": "v1", "rutes": []}));
+    assert!(e[0].starts_with("/rutes: unknown field"), "{}", e[0]);
+}
+
+#[test]
+fn missing_version_is_reported() {
+    let e = errors(json!({}));
+    assert!(e[0].contains("missing field `version`"), "{}", e[0]);
+}
+
+#[test]
+fn bad_mode_value_names_the_field_and_allowed_values() {
+    let e = errors(json!({"version": "v1", "mode": "audit"}));
+    assert!(
+        e[0].starts_with("/mode: unknown variant `audit`"),
+        "{}",
+        e[0]
+    );
+    assert!(e[0].contains("dry_run"), "{}", e[0]);
+}
+
+#[test]
+fn unknown_provider_in_route_lists_the_known_ones() {
+    let e = errors(json!({"version": "v1", "providers": {"idp": idp()},
+        "routes": [{"name": "r", "match": {}, "auth": ["corp"]}]}));
+    assert_eq!(
+        e,
+        vec!["/routes/0/auth/0: unknown provider \"corp\"; known providers: idp"]
+    );
+}
+
+#[test]
+fn every_semantic_error_is_reported_not_just_the_first() {
+    let e = errors(json!({"version": "", "routes": [
+        {"name": "a", "match": {"path": "cards"}, "auth": "public"},
+        {"name": "a", "match": {"methods": ["GE T"]}, "auth": []}
+    ]}));
+    assert_eq!(e.len(), 5, "{e:#?}");
+    assert!(e.iter().any(|x| x.starts_with("/version:")));
+    assert!(e.iter().any(|x| x.starts_with("/routes/0/match/path:")));
+    assert!(e.iter().any(|x| x.starts_with("/routes/1/name: duplicate")));
+    assert!(e
+        .iter()
+        .any(|x| x.starts_with("/routes/1/match/methods/0:")));
+    assert!(e.iter().any(|x| x.starts_with("/routes/1/auth:")));
+}
+
+#[test]
+fn provider_needs_exactly_one_key_source() {
+    let e = errors(json!({"version": "v1", "providers": {"idp": {"issuer": "x"}}}));
+    assert_eq!(
+        e,
+        vec!["/providers/idp: needs keys: \"jwks\" (inline) or \"remote_jwks\""]
+    );
+}
+
+#[test]
+fn shared_secret_algorithms_need_an_explicit_secret() {
+    let mut p = idp();
+    p["algorithms"] = json!(["RS256", "HS256"]);
+    let e = errors(json!({"version": "v1", "providers": {"idp": p}}));
+    assert_eq!(
+        e,
+        vec!["/providers/idp/algorithms/1: HS256 needs a shared secret: set \"hmac_secret_env\""]
+    );
+}
+
+#[test]
+fn alg_none_is_not_an_algorithm() {
+    let mut p = idp();
+    p["algorithms"] = json!(["none"]);
+    let e = errors(json!({"version": "v1", "providers": {"idp": p}}));
+    assert!(
+        e[0].starts_with("/providers/idp/algorithms/0: unknown algorithm \"none\""),
+        "{}",
+        e[0]
+    );
+}
+
+#[test]
+fn remote_jwks_durations_are_parsed_and_checked() {
+    let p = parse(json!({"version": "v1", "providers": {"idp": {"issuer": "x",
+        "remote_jwks": {"cluster": "idp_jwks", "authority": "idp", "path": "/jwks", "refresh": "30s", "max_stale": "2h"}}}}))
+    .unwrap();
+    match &p.providers[0].keys {
+        KeySource::Remote(r) => {
+            assert_eq!(
+                (r.refresh_ms, r.timeout_ms, r.max_stale_ms),
+                (30_000, 2_000, 7_200_000)
+            )
+        }
+        KeySource::Inline(_) => panic!("expected remote keys"),
+    }
+    let e = errors(json!({"version": "v1", "providers": {"idp": {"issuer": "x",
+        "remote_jwks": {"cluster": "c", "authority": "a", "path": "/j", "refresh": "5 minutes"}}}}));
+    assert!(
+        e[0].starts_with("/providers/idp/remote_jwks/refresh: \"5 minutes\" is not a duration"),
+        "{}",
+        e[0]
+    );
+}
+
+#[test]
+fn public_route_cannot_require_scopes() {
+    let e = errors(
+        json!({"version": "v1", "routes": [{"name": "h", "match": {}, "auth": "public", "scopes": ["x"]}]}),
+    );
+    assert_eq!(
+        e,
+        vec!["/routes/0/auth: a public route cannot require scopes or grants"]
+    );
+}
+
+#[test]
+fn auth_must_be_public_or_a_list() {
+    let e =
+        errors(json!({"version": "v1", "routes": [{"name": "h", "match": {}, "auth": "none"}]}));
+    assert!(
+        e[0].starts_with("/routes/0/auth: expected \"public\" or a list"),
+        "{}",
+        e[0]
+    );
+}
+
+#[test]
+fn require_approval_rule_needs_scopes_and_ttl() {
+    let e = errors(
+        json!({"version": "v1", "rules": [{"id": "x", "action": "require_approval", "match": {}}]}),
+    );
+    assert!(
+        e.contains(
+            &"/rules/0/scopes: a require_approval rule must name the scopes its grant must cover"
+                .to_string()
+        ),
+        "{e:#?}"
+    );
+    assert!(
+        e.contains(&"/rules/0/max_ttl: a just-in-time grant needs a maximum duration".to_string()),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn redaction_options_are_validated() {
+    let e = errors(
+        json!({"version": "v1", "redaction": {"pan": {"mask_char": "##", "brands": ["visa", "amexx"]}}}),
+    );
+    assert!(
+        e.contains(
+            &"/redaction/pan/mask_char: must be one printable ASCII character that is not a digit"
+                .to_string()
+        ),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|x| x.starts_with("/redaction/pan/brands/1: unknown brand \"amexx\"")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn digest_ignores_formatting_and_key_order() {
+    let a = Policy::parse(br#"{"version":"v1","mode":"enforce"}"#).unwrap();
+    let b = Policy::parse(b"{ \"mode\": \"enforce\",\n  \"version\": \"v1\" }").unwrap();
+    let c = Policy::parse(br#"{"version":"v2","mode":"enforce"}"#).unwrap();
+    assert_eq!(a.digest, b.digest);
+    assert_ne!(a.digest, c.digest);
+}
+
+#[test]
+fn not_json_is_one_document_error() {
+    let e = Policy::parse(b"{version: 1").unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert_eq!(e.0[0].pointer, "");
+    assert!(e.0[0].message.starts_with("not valid JSON"));
+}
