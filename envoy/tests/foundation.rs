@@ -1,0 +1,173 @@
+//! The foundation through a real Envoy: the plugin loads, decides, answers and audits; a bad
+//! policy stops it from serving at all; every shipped config validates.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pci_guard_e2e::*;
+use std::collections::HashMap;
+
+fn policy() -> String {
+    std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap()
+}
+
+fn start(up: &Upstream) -> Envoy {
+    Envoy::start(EnvoyOptions {
+        config: "pci-guard.yaml",
+        policy: policy(),
+        upstream_port: up.port,
+        extra: vec![],
+    })
+}
+
+#[test]
+fn every_envoy_config_passes_envoy_validate() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("envoy")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Templates get dummy values; concrete configs (demo.yaml) are checked as they are.
+        let mut vars: HashMap<&str, String> = HashMap::new();
+        for (k, v) in [
+            ("LISTEN_PORT", "10000"),
+            ("ADMIN_PORT", "9901"),
+            ("UPSTREAM_PORT", "8081"),
+            ("ACCESS_LOG", "/dev/null"),
+        ] {
+            vars.insert(k, v.to_string());
+        }
+        vars.insert("WASM_PATH", wasm_path().display().to_string());
+        vars.insert("POLICY", policy_scalar(&policy()));
+        let (ok, out) = validate(&render(&text, &vars));
+        assert!(
+            ok,
+            "{} failed envoy --mode validate:\n{out}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "expected pci-guard.yaml and demo.yaml, checked {checked}"
+    );
+}
+
+#[test]
+fn public_route_reaches_upstream_and_writes_one_audit_line() {
+    let up = Upstream::ok();
+    let envoy = start(&up);
+    let r = envoy.send(
+        "GET",
+        "/healthz?probe=1",
+        &[("x-request-id", "req-health-1")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(up.received().len(), 1);
+    let events = envoy.audit_events(1);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let e = &events[0];
+    assert_eq!(e["version"], 1);
+    assert_eq!(e["request_id"], "req-health-1");
+    assert_eq!(e["request"]["method"], "GET");
+    assert_eq!(
+        e["request"]["path"], "/healthz",
+        "query string must not be logged"
+    );
+    assert_eq!(e["request"]["route"], "health");
+    assert_eq!(e["decision"]["result"], "allow");
+    assert_eq!(e["decision"]["reason"], "public");
+    assert_eq!(e["response"]["status"], 200);
+    assert_eq!(e["policy"]["version"], "foundation-1");
+    assert!(e["time"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        envoy.critical_lines().is_empty(),
+        "{:?}",
+        envoy.critical_lines()
+    );
+}
+
+#[test]
+fn unmatched_request_is_denied_with_403_json_and_never_reaches_upstream() {
+    let up = Upstream::ok();
+    let envoy = start(&up);
+    let r = envoy.send(
+        "GET",
+        "/admin/users",
+        &[("x-request-id", "req-admin-1")],
+        b"",
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("x-pci-guard-reason"), Some("no_route"));
+    let body = r.json();
+    assert_eq!(body["error"], "no_route");
+    assert_eq!(body["request_id"], "req-admin-1");
+    assert!(
+        up.received().is_empty(),
+        "a denied request reached the upstream"
+    );
+    let e = &envoy.audit_events(1)[0];
+    assert_eq!(e["decision"]["result"], "deny");
+    assert_eq!(e["decision"]["reason"], "no_route");
+    assert_eq!(e["response"]["status"], 403);
+}
+
+#[test]
+fn protected_route_without_token_gets_401_bearer_challenge() {
+    let up = Upstream::ok();
+    let envoy = start(&up);
+    let r = envoy.send("GET", "/v1/cards/c_1", &[], b"");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Bearer realm=\"pci-guard\"")
+    );
+    assert!(up.received().is_empty());
+}
+
+#[test]
+fn blocked_operation_is_denied_with_rule_id_and_message() {
+    let up = Upstream::ok();
+    let envoy = start(&up);
+    let r = envoy.send("DELETE", "/public/items/1", &[], b"");
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("x-pci-guard-rule"), Some("catalog-read-only"));
+    let body = r.json();
+    assert_eq!(body["error"], "rule_denied");
+    assert_eq!(body["message"], "The catalog is read-only");
+    assert!(up.received().is_empty());
+    let e = &envoy.audit_events(1)[0];
+    assert_eq!(e["decision"]["rule"], "catalog-read-only");
+    assert_eq!(e["decision"]["result"], "deny");
+}
+
+#[test]
+fn bad_policy_stops_envoy_from_serving_and_names_the_field() {
+    let up = Upstream::ok();
+    let bad = policy().replace("\"mode\": \"enforce\"", "\"mode\": \"audit\"");
+    assert_ne!(bad, policy());
+    let failure = Envoy::try_start(EnvoyOptions {
+        config: "pci-guard.yaml",
+        policy: bad,
+        upstream_port: up.port,
+        extra: vec![],
+    })
+    .err()
+    .expect("Envoy must refuse a bad policy");
+    assert_eq!(
+        failure.exit_code,
+        Some(1),
+        "Envoy should exit with an error"
+    );
+    assert!(
+        failure.stderr.contains("pci-guard: policy rejected: /mode: unknown variant `audit`, expected `enforce` or `dry_run`"),
+        "the log must name the field:\n{}",
+        failure.stderr
+    );
+    assert!(
+        up.received().is_empty(),
+        "no request may reach the upstream unprotected"
+    );
+}

@@ -1,0 +1,64 @@
+//! Root context: loads the policy once per VM and hands it to every stream.
+
+mod host;
+mod stream;
+
+use pci_guard_core::policy::Policy;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{ContextType, LogLevel};
+use std::rc::Rc;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None }) });
+}}
+
+struct Root {
+    /// `None` until a policy loads; streams without one are refused (fail closed).
+    policy: Option<Rc<Policy>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let Some(config) = host::plugin_configuration() else {
+            host::log(LogLevel::Error, "pci-guard: no policy configured: set the plugin configuration to a pci-guard policy (JSON)");
+            return false;
+        };
+        match Policy::parse(&config) {
+            Ok(policy) => {
+                host::log(
+                    LogLevel::Info,
+                    &format!(
+                        "pci-guard: policy {:?} loaded ({}; mode {:?}, {} routes, {} rules, {} providers)",
+                        policy.version,
+                        policy.digest,
+                        policy.mode,
+                        policy.routes.len(),
+                        policy.rules.len(),
+                        policy.providers.len()
+                    ),
+                );
+                self.policy = Some(Rc::new(policy));
+                true
+            }
+            Err(errors) => {
+                // Keep whatever policy was in force before: fail closed means the last good
+                // policy, never no policy.
+                for e in &errors.0 {
+                    host::log(LogLevel::Error, &format!("pci-guard: policy rejected: {e}"));
+                }
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(stream::Stream::new(self.policy.clone())))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

@@ -1,0 +1,180 @@
+//! One HTTP stream: headers → identity → decision → response → audit.
+//!
+//! The stream reads what the core needs from the host, asks the core, and carries out the
+//! answer. It holds no policy logic of its own.
+
+use super::host;
+use pci_guard_core::answer::{self, Answer};
+use pci_guard_core::audit::{self, Event};
+use pci_guard_core::authz::{self, Caller, Decision};
+use pci_guard_core::policy::Policy;
+use pci_guard_core::reason::Reason;
+use pci_guard_core::routes::RequestLine;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use std::rc::Rc;
+
+/// The realm named in `WWW-Authenticate` challenges.
+const REALM: &str = "pci-guard";
+
+pub struct Stream {
+    policy: Option<Rc<Policy>>,
+    started_ms: u64,
+    event: Event,
+    decision: Option<Decision>,
+    response_bytes: u64,
+}
+
+/// Placeholder caller until token verification is wired in: no token is ever accepted.
+struct Unverified;
+
+impl Caller for Unverified {
+    fn subject(&self) -> Option<&str> {
+        None
+    }
+    fn has_scope(&self, _scope: &str) -> bool {
+        false
+    }
+}
+
+impl Stream {
+    pub fn new(policy: Option<Rc<Policy>>) -> Self {
+        Self {
+            policy,
+            started_ms: 0,
+            event: Event::default(),
+            decision: None,
+            response_bytes: 0,
+        }
+    }
+
+    fn reply(&self, reason: Reason, grpc: bool, rule: Option<&str>, message: Option<&str>) {
+        let cx = answer::Context {
+            realm: REALM,
+            request_id: self.event.request_id.as_deref(),
+            rule,
+            message,
+            needs_scopes: &[],
+        };
+        let sent = match answer::answer(reason, grpc, &cx) {
+            Answer::Http {
+                status,
+                headers,
+                body,
+            } => {
+                let h: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                host::send_http_response(status, &h, &body)
+            }
+            Answer::Grpc {
+                status,
+                message,
+                metadata,
+            } => {
+                let m: Vec<(&str, &[u8])> =
+                    metadata.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+                host::send_grpc_response(status, &message, &m)
+            }
+        };
+        if !sent {
+            // Without a local reply the request must still not go upstream: the caller
+            // returns Pause, and Envoy's stream timeout ends it.
+            host::log(
+                proxy_wasm::types::LogLevel::Error,
+                "pci-guard: could not send local reply",
+            );
+        }
+    }
+}
+
+impl Context for Stream {}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        self.started_ms = host::now_ms();
+        let method = host::request_header(":method").unwrap_or_default();
+        let path_and_query = host::request_header(":path").unwrap_or_default();
+        let grpc = host::request_header("content-type")
+            .is_some_and(|ct| ct.starts_with("application/grpc"));
+        let route_name = host::property_str(&["xds", "route_name"]);
+        let mut req = RequestLine::new(&method, &path_and_query, grpc);
+        req.route_name = route_name.as_deref();
+
+        let e = &mut self.event;
+        e.version = audit::EVENT_VERSION;
+        e.time = audit::rfc3339_millis(self.started_ms);
+        e.request_id = host::request_header("x-request-id");
+        e.source.address = host::property_str(&["source", "address"]);
+        e.request.method = method.clone();
+        e.request.path = req.path.to_string();
+        e.request.authority = host::request_header(":authority");
+        e.request.grpc = req.grpc_method().map(str::to_string);
+
+        let Some(policy) = self.policy.clone() else {
+            self.decision = Some(Decision {
+                reason: Reason::FilterUnavailable,
+                route: None,
+                rule: None,
+                enforced: true,
+            });
+            self.reply(Reason::FilterUnavailable, grpc, None, None);
+            return Action::Pause;
+        };
+        self.event.policy.version = policy.version.clone();
+        self.event.policy.digest = policy.digest.clone();
+
+        let has_token = host::request_header("authorization").is_some();
+        let (decision, _caller) = authz::decide(&policy, &req, |_providers| {
+            Err::<Unverified, _>(if has_token {
+                Reason::TokenBadSignature
+            } else {
+                Reason::TokenMissing
+            })
+        });
+        self.event.request.route = decision.route.map(|i| policy.routes[i].name.clone());
+        let rule = decision.rule.map(|i| &policy.rules[i]);
+        let blocks = decision.blocks();
+        let reason = decision.reason;
+        self.decision = Some(decision);
+        if blocks {
+            self.reply(
+                reason,
+                grpc,
+                rule.map(|r| r.id.as_str()),
+                rule.and_then(|r| r.message.as_deref()),
+            );
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, _end_of_stream: bool) -> Action {
+        self.response_bytes += body_size as u64;
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        let policy = self.policy.as_deref();
+        let e = &mut self.event;
+        if let Some(d) = &self.decision {
+            e.decision = Some(audit::DecisionRef {
+                result: d.outcome(),
+                reason: d.reason,
+                rule: d.rule.and_then(|i| policy.map(|p| p.rules[i].id.clone())),
+                dry_run: !d.enforced,
+            });
+        }
+        e.response.status = host::property_u64(&["response", "code"]).map(|c| c as u16);
+        e.response.grpc_status = host::property_u64(&["response", "grpc_status"])
+            .map(|c| c as u32)
+            .filter(|_| e.request.grpc.is_some());
+        e.response.bytes = self.response_bytes;
+        let now = host::now_ms();
+        e.duration_ms = Some(now.saturating_sub(self.started_ms) as f64);
+        if !host::set_property(&["pci_guard_audit"], &e.to_json()) {
+            host::log(
+                proxy_wasm::types::LogLevel::Error,
+                "pci-guard: could not record audit event",
+            );
+        }
+    }
+}
