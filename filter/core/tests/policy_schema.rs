@@ -14,7 +14,8 @@ fn schema_dir() -> PathBuf {
 
 fn validator() -> jsonschema::Validator {
     let schema: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(schema_dir().join("policy.schema.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(schema_dir().join("policy.schema.json")).unwrap())
+            .unwrap();
     jsonschema::draft202012::new(&schema).expect("policy.schema.json is a valid 2020-12 schema")
 }
 
@@ -35,9 +36,15 @@ fn every_example_passes_the_schema_and_the_parser() {
     assert!(files.len() >= 3);
     for f in files {
         let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
-        let schema_errors: Vec<String> =
-            v.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
-        assert!(schema_errors.is_empty(), "{}: schema rejects: {schema_errors:#?}", f.display());
+        let schema_errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(
+            schema_errors.is_empty(),
+            "{}: schema rejects: {schema_errors:#?}",
+            f.display()
+        );
         if let Err(e) = Policy::from_value(&doc) {
             panic!("{}: parser rejects: {e}", f.display());
         }
@@ -52,17 +59,31 @@ fn every_invalid_example_fails_the_schema_and_the_parser_with_its_recorded_error
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     for f in files {
         let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
-        assert!(!v.is_valid(&doc), "{}: the schema accepts it, the parser must not", f.display());
+        assert!(
+            !v.is_valid(&doc),
+            "{}: the schema accepts it, the parser must not",
+            f.display()
+        );
         let errors = match Policy::from_value(&doc) {
-            Ok(_) => panic!("{}: the parser accepts it, the schema does not", f.display()),
-            Err(e) => e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n") + "\n",
+            Ok(_) => panic!(
+                "{}: the parser accepts it, the schema does not",
+                f.display()
+            ),
+            Err(e) => {
+                e.0.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    + "\n"
+            }
         };
         let golden = f.with_extension("error");
         if update {
             std::fs::write(&golden, &errors).unwrap();
         }
-        let expected = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|_| panic!("{} is missing: run with UPDATE_GOLDEN=1", golden.display()));
+        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+            panic!("{} is missing: run with UPDATE_GOLDEN=1", golden.display())
+        });
         assert_eq!(errors, expected, "{}", f.display());
     }
 }
