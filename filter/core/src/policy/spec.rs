@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
+    /// Where editors find the JSON Schema; ignored by the filter.
+    #[serde(default, rename = "$schema")]
+    pub schema: Option<String>,
     /// The operator's name for this policy revision; it is copied into every audit event.
     pub version: String,
     #[serde(default)]
