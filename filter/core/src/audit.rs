@@ -31,6 +31,7 @@ pub struct Event {
     pub identity: Option<IdentityRef>,
     pub request: Request,
     pub decision: Option<DecisionRef>,
+    pub jit: Option<JitRef>,
     pub response: Response,
     pub duration_ms: Option<f64>,
 }
@@ -72,6 +73,15 @@ pub struct DecisionRef {
     pub reason: Reason,
     pub rule: Option<String>,
     pub dry_run: bool,
+}
+
+/// The just-in-time grant a decision used or examined.
+#[derive(Debug, Serialize)]
+pub struct JitRef {
+    pub id: String,
+    pub approved_by: Vec<String>,
+    pub approved_at: Option<String>,
+    pub expires_at: String,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -1,21 +1,41 @@
 //! The decision: which route a request is on, which rules apply, whether the caller's
-//! identity and grants satisfy them. Returns a [`Decision`]; the glue turns it into an answer.
+//! identity, scopes and just-in-time grant satisfy them. Returns a [`Decision`]; only the glue
+//! turns it into an answer.
 //!
-//! Order (like Envoy's `jwt_authn` then `rbac`): find the route; no route means the policy's
-//! `default`. Authenticate if the route needs it, so even a blocked attempt is tied to an
-//! identity in the audit. Then `deny` rules, then the route's scopes and grants.
-//! Dry-run (`mode: dry_run`, or a rule's `dry_run`) turns a deny into `would_deny`.
+//! Order, like Envoy's `jwt_authn` then `rbac`:
+//! 1. the request line itself: a non-canonical path or a method-override header is refused
+//!    (400) before anything else, so no rule can be bypassed by spelling;
+//! 2. the route (first match); none means the policy's `default`;
+//! 3. authentication, if the route needs it, so even a blocked attempt is tied to an identity;
+//! 4. `deny` rules, then `require_approval` rules, then the route's scopes and grant.
+//!
+//! Dry-run (`mode: dry_run`, or a rule's `dry_run`) turns a deny into `would_deny`: the first
+//! such finding is recorded and checking goes on, so an enforced deny further down still blocks.
 
 use crate::audit::Outcome;
-use crate::policy::{Auth, DefaultAction, Mode, Policy, RuleAction};
+use crate::jit::{self, Grant};
+use crate::policy::{Auth, DefaultAction, Mode, NoncanonicalPaths, Policy, RuleAction};
 use crate::reason::Reason;
-use crate::routes::RequestLine;
+use crate::routes::{self, RequestLine};
 
 /// Who is calling, as far as authorization needs to know.
 pub trait Caller {
     fn subject(&self) -> Option<&str>;
+    /// A standing scope (from `scope` or `scp`).
     fn has_scope(&self, scope: &str) -> bool;
+    /// A claim of the verified token (the JIT grant lives in one).
+    fn claim(&self, name: &str) -> Option<&serde_json::Value>;
+    /// The provider's clock skew allowance.
+    fn clock_skew_seconds(&self) -> u64;
 }
+
+/// Headers that ask frameworks to treat a request as another method: a rule on `DELETE` must
+/// not be dodged by `POST` + `X-HTTP-Method-Override: DELETE`.
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -26,9 +46,26 @@ pub struct Decision {
     pub rule: Option<usize>,
     /// False when the deny is only recorded (dry-run).
     pub enforced: bool,
+    /// The just-in-time grant that was used (allow) or examined (deny).
+    pub grant: Option<Grant>,
 }
 
 impl Decision {
+    fn new(reason: Reason, route: Option<usize>, rule: Option<usize>, enforced: bool) -> Self {
+        Self {
+            reason,
+            route,
+            rule,
+            enforced,
+            grant: None,
+        }
+    }
+
+    /// No policy is loaded: nothing can be judged, so nothing passes.
+    pub fn unavailable() -> Self {
+        Self::new(Reason::FilterUnavailable, None, None, true)
+    }
+
     pub fn outcome(&self) -> Outcome {
         match (self.reason.is_allow(), self.enforced) {
             (true, _) => Outcome::Allow,
@@ -43,181 +80,143 @@ impl Decision {
     }
 }
 
-/// Decides a request. `authenticate` is called at most once, with the route's providers, and
-/// returns the verified caller or the reason none could be established.
+/// What the request says about itself, beyond the request line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestFlags {
+    /// One of [`METHOD_OVERRIDE_HEADERS`] is present.
+    pub method_override: bool,
+}
+
+/// Decides a request at `now` (Unix seconds, host clock). `authenticate` is called at most
+/// once, with the route's providers, and returns the verified caller or the reason none could
+/// be established.
 pub fn decide<C: Caller>(
     policy: &Policy,
     req: &RequestLine<'_>,
+    flags: RequestFlags,
+    now: u64,
     authenticate: impl FnOnce(&[usize]) -> Result<C, Reason>,
 ) -> (Decision, Option<C>) {
     let dry = policy.mode == Mode::DryRun;
-    let mk = |reason, route, rule, rule_dry: bool| Decision {
-        reason,
-        route,
-        rule,
-        enforced: !(dry || rule_dry),
-    };
+    let mut state = Findings { dry, shadow: None };
+
+    // Refused even in dry-run: a request the filter cannot read unambiguously is not one it
+    // can vouch for.
+    if policy.noncanonical_paths == NoncanonicalPaths::Reject && !routes::is_canonical(req.path) {
+        return (Decision::new(Reason::PathRejected, None, None, true), None);
+    }
+    if flags.method_override {
+        return (
+            Decision::new(Reason::MethodOverride, None, None, true),
+            None,
+        );
+    }
 
     let Some(ri) = policy.routes.iter().position(|r| r.matcher.matches(req)) else {
-        let reason = match policy.default {
-            DefaultAction::Deny => Reason::NoRoute,
-            DefaultAction::Allow => Reason::Public,
+        let d = match policy.default {
+            DefaultAction::Deny => Decision::new(Reason::NoRoute, None, None, !dry),
+            DefaultAction::Allow => Decision::new(Reason::Public, None, None, true),
         };
-        return (mk(reason, None, None, false), None);
+        return (d, None);
     };
     let route = &policy.routes[ri];
     let caller = match &route.auth {
         Auth::Public => None,
         Auth::AnyOf(providers) => match authenticate(providers) {
             Ok(c) => Some(c),
-            Err(reason) => return (mk(reason, Some(ri), None, false), None),
+            Err(reason) => return (Decision::new(reason, Some(ri), None, !dry), None),
         },
     };
-    // Deny rules bind everybody. A dry-run rule that matches is recorded and checking goes on,
-    // so an enforced check further down still applies.
-    let mut shadow: Option<Decision> = None;
+
     for (i, rule) in policy.rules.iter().enumerate() {
-        if rule.action == RuleAction::Deny && rule.matcher.matches(req) {
-            let d = mk(Reason::RuleDenied, Some(ri), Some(i), rule.dry_run);
-            if d.enforced {
+        if rule.action != RuleAction::Deny || !rule.matcher.matches(req) {
+            continue;
+        }
+        if let Some(d) = state.deny(
+            Decision::new(Reason::RuleDenied, Some(ri), Some(i), true),
+            rule.dry_run,
+        ) {
+            return (d, caller);
+        }
+    }
+
+    let grant = caller
+        .as_ref()
+        .and_then(|c| c.claim(&policy.jit_claim))
+        .and_then(Grant::from_claim);
+    let subject = caller.as_ref().and_then(|c| c.subject());
+    let skew = caller.as_ref().map_or(0, |c| c.clock_skew_seconds());
+
+    for (i, rule) in policy.rules.iter().enumerate() {
+        if rule.action != RuleAction::RequireApproval || !rule.matcher.matches(req) {
+            continue;
+        }
+        let verdict = match &grant {
+            None => Err(Reason::ApprovalRequired),
+            Some(g) => jit::check(g, &rule.jit, &rule.scopes, subject, now, skew),
+        };
+        if let Err(reason) = verdict {
+            let mut d = Decision::new(reason, Some(ri), Some(i), true);
+            d.grant = grant.clone();
+            if let Some(d) = state.deny(d, rule.dry_run) {
                 return (d, caller);
             }
-            shadow.get_or_insert(d);
         }
     }
+
     if let Some(c) = &caller {
-        if !route.scopes.iter().all(|s| c.has_scope(s)) {
-            return (mk(Reason::ScopeMissing, Some(ri), None, false), caller);
+        let verdict = match &route.jit {
+            // The route's scopes must come from an active grant, not from standing scopes.
+            Some(req) => match &grant {
+                None => Err(Reason::JitMissing),
+                Some(g) => jit::check(g, req, &route.scopes, subject, now, skew),
+            },
+            None => match route.scopes.iter().all(|s| c.has_scope(s)) {
+                true => Ok(()),
+                false => Err(Reason::ScopeMissing),
+            },
+        };
+        if let Err(reason) = verdict {
+            let mut d = Decision::new(reason, Some(ri), None, true);
+            d.grant = grant.clone();
+            if let Some(d) = state.deny(d, false) {
+                return (d, caller);
+            }
         }
     }
-    let allow = Decision {
-        reason: if caller.is_some() {
+
+    let mut allow = Decision::new(
+        if caller.is_some() {
             Reason::Ok
         } else {
             Reason::Public
         },
-        route: Some(ri),
-        rule: None,
-        enforced: !dry,
-    };
-    (shadow.unwrap_or(allow), caller)
+        Some(ri),
+        None,
+        true,
+    );
+    allow.grant = grant;
+    (state.shadow.unwrap_or(allow), caller)
+}
+
+/// Denials found so far: enforced ones end the decision, dry-run ones are remembered.
+struct Findings {
+    dry: bool,
+    shadow: Option<Decision>,
+}
+
+impl Findings {
+    /// Returns the decision if it ends checking (enforced); otherwise records it as the
+    /// would-deny finding (the first one wins) and returns `None`.
+    fn deny(&mut self, mut d: Decision, rule_dry_run: bool) -> Option<Decision> {
+        d.enforced = !(self.dry || rule_dry_run);
+        if d.enforced {
+            return Some(d);
+        }
+        self.shadow.get_or_insert(d);
+        None
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    struct Sub(Vec<&'static str>);
-    impl Caller for Sub {
-        fn subject(&self) -> Option<&str> {
-            Some("agent-7")
-        }
-        fn has_scope(&self, s: &str) -> bool {
-            self.0.contains(&s)
-        }
-    }
-
-    fn policy(extra: serde_json::Value) -> Policy {
-        let mut v = json!({"version": "t", "providers": {"idp": {"issuer": "i", "jwks": {"keys": []}}},
-        "rules": [{"id": "no-card-delete", "action": "deny", "match": {"methods": ["DELETE"], "path": "/v1/cards/**"}}],
-        "routes": [
-            {"name": "health", "match": {"path": "/healthz"}, "auth": "public"},
-            {"name": "cards", "match": {"path": "/v1/cards/**"}, "auth": ["idp"], "scopes": ["cards:read"]}
-        ]});
-        for (k, val) in extra.as_object().unwrap() {
-            v[k] = val.clone();
-        }
-        Policy::from_value(&v).unwrap()
-    }
-
-    fn run(p: &Policy, m: &str, path: &str, who: Result<Sub, Reason>) -> Decision {
-        decide(p, &RequestLine::new(m, path, false), |_| who).0
-    }
-
-    #[test]
-    fn public_route_is_allowed_without_authentication() {
-        let d = run(
-            &policy(json!({})),
-            "GET",
-            "/healthz",
-            Err(Reason::TokenMissing),
-        );
-        assert_eq!(
-            (d.reason, d.route, d.outcome()),
-            (Reason::Public, Some(0), Outcome::Allow)
-        );
-    }
-
-    #[test]
-    fn unmatched_request_gets_the_default_deny() {
-        let d = run(&policy(json!({})), "GET", "/admin", Ok(Sub(vec![])));
-        assert_eq!(
-            (d.reason, d.route, d.outcome()),
-            (Reason::NoRoute, None, Outcome::Deny)
-        );
-    }
-
-    #[test]
-    fn default_allow_lets_unmatched_requests_pass() {
-        let d = run(
-            &policy(json!({"default": "allow"})),
-            "GET",
-            "/admin",
-            Err(Reason::TokenMissing),
-        );
-        assert_eq!(d.outcome(), Outcome::Allow);
-    }
-
-    #[test]
-    fn authentication_failure_is_the_reason() {
-        let d = run(
-            &policy(json!({})),
-            "GET",
-            "/v1/cards/1",
-            Err(Reason::TokenExpired),
-        );
-        assert_eq!((d.reason, d.route), (Reason::TokenExpired, Some(1)));
-    }
-
-    #[test]
-    fn deny_rule_blocks_even_a_fully_scoped_caller() {
-        let d = run(
-            &policy(json!({})),
-            "DELETE",
-            "/v1/cards/1",
-            Ok(Sub(vec!["cards:read"])),
-        );
-        assert_eq!(
-            (d.reason, d.rule, d.blocks()),
-            (Reason::RuleDenied, Some(0), true)
-        );
-    }
-
-    #[test]
-    fn missing_scope_is_denied_and_present_scope_allowed() {
-        let p = policy(json!({}));
-        assert_eq!(
-            run(&p, "GET", "/v1/cards/1", Ok(Sub(vec!["x"]))).reason,
-            Reason::ScopeMissing
-        );
-        assert_eq!(
-            run(&p, "GET", "/v1/cards/1", Ok(Sub(vec!["cards:read"]))).reason,
-            Reason::Ok
-        );
-    }
-
-    #[test]
-    fn dry_run_mode_records_would_deny_and_does_not_block() {
-        let d = run(
-            &policy(json!({"mode": "dry_run"})),
-            "GET",
-            "/admin",
-            Ok(Sub(vec![])),
-        );
-        assert_eq!(
-            (d.reason, d.outcome(), d.blocks()),
-            (Reason::NoRoute, Outcome::WouldDeny, false)
-        );
-    }
-}
+mod tests;

@@ -13,6 +13,7 @@ pub mod answer;
 pub mod audit;
 pub mod authz;
 pub mod extractor;
+pub mod jit;
 pub mod jwks;
 pub mod policy;
 pub mod reason;

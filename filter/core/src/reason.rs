@@ -54,6 +54,8 @@ pub enum Reason {
 
     // Request shape (400).
     PathRejected,
+    /// `X-HTTP-Method-Override` and kin: the method a rule sees must be the one served.
+    MethodOverride,
 
     // Response body (502).
     BodyUndecodable,
@@ -115,6 +117,7 @@ impl Reason {
             ApprovalRequired => "approval_required",
             NoRoute => "no_route",
             PathRejected => "path_rejected",
+            MethodOverride => "method_override",
             BodyUndecodable => "body_undecodable",
             BodyScanFailed => "body_scan_failed",
             FilterUnavailable => "filter_unavailable",
@@ -122,7 +125,7 @@ impl Reason {
     }
 
     /// Every reason, for tests and docs.
-    pub const ALL: [Reason; 35] = {
+    pub const ALL: [Reason; 36] = {
         use Reason::*;
         [
             Ok,
@@ -157,6 +160,7 @@ impl Reason {
             ApprovalRequired,
             NoRoute,
             PathRejected,
+            MethodOverride,
             BodyUndecodable,
             BodyScanFailed,
             FilterUnavailable,
@@ -177,7 +181,7 @@ impl Reason {
             TokenBadAudience | ScopeMissing | JitMissing | JitExpired | JitNotYetValid
             | JitTtlExceeded | JitSelfApproved | JitTooFewApprovals | JitApproverNotAllowed
             | JitScopeNotGranted | RuleDenied | ApprovalRequired | NoRoute => AnswerKind::Forbidden,
-            PathRejected => AnswerKind::BadRequest,
+            PathRejected | MethodOverride => AnswerKind::BadRequest,
             BodyUndecodable | BodyScanFailed => AnswerKind::BadGateway,
             FilterUnavailable => AnswerKind::Unavailable,
         }
@@ -249,6 +253,7 @@ impl Reason {
             ApprovalRequired => "the operation requires an approved just-in-time grant",
             NoRoute => "no policy route matches the request",
             PathRejected => "the request path is not in canonical form",
+            MethodOverride => "method-override headers are not accepted",
             BodyUndecodable => "the upstream response could not be decoded for inspection",
             BodyScanFailed => "the upstream response could not be inspected",
             FilterUnavailable => "the access policy is unavailable",

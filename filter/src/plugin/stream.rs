@@ -6,8 +6,8 @@
 use super::host;
 use pci_guard_core::answer::{self, Answer};
 use pci_guard_core::audit::{self, Event};
-use pci_guard_core::authz::{self, Caller, Decision};
-use pci_guard_core::policy::Policy;
+use pci_guard_core::authz::{self, Caller, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS};
+use pci_guard_core::policy::{Policy, Rule};
 use pci_guard_core::reason::Reason;
 use pci_guard_core::routes::RequestLine;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -35,6 +35,12 @@ impl Caller for Unverified {
     fn has_scope(&self, _scope: &str) -> bool {
         false
     }
+    fn claim(&self, _name: &str) -> Option<&serde_json::Value> {
+        None
+    }
+    fn clock_skew_seconds(&self) -> u64 {
+        0
+    }
 }
 
 impl Stream {
@@ -48,13 +54,16 @@ impl Stream {
         }
     }
 
-    fn reply(&self, reason: Reason, grpc: bool, rule: Option<&str>, message: Option<&str>) {
+    fn reply(&self, reason: Reason, grpc: bool, rule: Option<&Rule>) {
         let cx = answer::Context {
             realm: REALM,
             request_id: self.event.request_id.as_deref(),
-            rule,
-            message,
-            needs_scopes: &[],
+            rule: rule.map(|r| r.id.as_str()),
+            message: rule.and_then(|r| r.message.as_deref()),
+            needs_scopes: match (reason, rule) {
+                (Reason::ApprovalRequired, Some(r)) => &r.scopes,
+                _ => &[],
+            },
         };
         let sent = match answer::answer(reason, grpc, &cx) {
             Answer::Http {
@@ -110,20 +119,21 @@ impl HttpContext for Stream {
         e.request.grpc = req.grpc_method().map(str::to_string);
 
         let Some(policy) = self.policy.clone() else {
-            self.decision = Some(Decision {
-                reason: Reason::FilterUnavailable,
-                route: None,
-                rule: None,
-                enforced: true,
-            });
-            self.reply(Reason::FilterUnavailable, grpc, None, None);
+            self.decision = Some(Decision::unavailable());
+            self.reply(Reason::FilterUnavailable, grpc, None);
             return Action::Pause;
         };
         self.event.policy.version = policy.version.clone();
         self.event.policy.digest = policy.digest.clone();
 
         let has_token = host::request_header("authorization").is_some();
-        let (decision, _caller) = authz::decide(&policy, &req, |_providers| {
+        let flags = RequestFlags {
+            method_override: METHOD_OVERRIDE_HEADERS
+                .iter()
+                .any(|h| host::request_header(h).is_some()),
+        };
+        let now = self.started_ms / 1000;
+        let (decision, _caller) = authz::decide(&policy, &req, flags, now, |_providers| {
             Err::<Unverified, _>(if has_token {
                 Reason::TokenBadSignature
             } else {
@@ -136,12 +146,7 @@ impl HttpContext for Stream {
         let reason = decision.reason;
         self.decision = Some(decision);
         if blocks {
-            self.reply(
-                reason,
-                grpc,
-                rule.map(|r| r.id.as_str()),
-                rule.and_then(|r| r.message.as_deref()),
-            );
+            self.reply(reason, grpc, rule);
             return Action::Pause;
         }
         Action::Continue
@@ -161,6 +166,12 @@ impl HttpContext for Stream {
                 reason: d.reason,
                 rule: d.rule.and_then(|i| policy.map(|p| p.rules[i].id.clone())),
                 dry_run: !d.enforced,
+            });
+            e.jit = d.grant.as_ref().map(|g| audit::JitRef {
+                id: g.id.clone(),
+                approved_by: g.approved_by.clone(),
+                approved_at: g.approved_at.map(|t| audit::rfc3339_millis(t * 1000)),
+                expires_at: audit::rfc3339_millis(g.exp * 1000),
             });
         }
         e.response.status = host::property_u64(&["response", "code"]).map(|c| c as u16);

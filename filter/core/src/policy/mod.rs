@@ -14,7 +14,7 @@ use spec::*;
 use std::collections::HashSet;
 use std::fmt;
 
-pub use spec::{DefaultAction, Keep, Mode, RuleAction};
+pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 
 /// One thing wrong with a policy, at a place in the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,7 @@ pub struct Policy {
     pub digest: String,
     pub mode: Mode,
     pub default: DefaultAction,
+    pub noncanonical_paths: NoncanonicalPaths,
     pub providers: Vec<Provider>,
     pub jit_claim: String,
     pub rules: Vec<Rule>,
@@ -339,6 +340,7 @@ impl Compiler {
             digest,
             mode: spec.mode,
             default: spec.default,
+            noncanonical_paths: spec.noncanonical_paths,
             providers,
             jit_claim: spec.jit.claim,
             rules,

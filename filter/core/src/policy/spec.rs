@@ -20,6 +20,10 @@ pub struct PolicySpec {
     /// What happens to a request that matches no route.
     #[serde(default)]
     pub default: DefaultAction,
+    /// Paths with dot segments, `//`, encoded slashes and the like: rejected with 400 unless
+    /// set to `allow`.
+    #[serde(default)]
+    pub noncanonical_paths: NoncanonicalPaths,
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSpec>,
     #[serde(default)]
@@ -48,6 +52,14 @@ pub enum Mode {
 pub enum DefaultAction {
     #[default]
     Deny,
+    Allow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoncanonicalPaths {
+    #[default]
+    Reject,
     Allow,
 }
 

@@ -1,0 +1,253 @@
+//! The decision table: each row a request (method, path or gRPC method, caller, time) and the
+//! decision it must get.
+
+use super::*;
+use serde_json::{json, Value};
+
+const NOW: u64 = 1_795_790_000;
+
+struct TestCaller {
+    sub: &'static str,
+    scopes: Vec<&'static str>,
+    claims: Value,
+}
+
+impl Caller for TestCaller {
+    fn subject(&self) -> Option<&str> {
+        Some(self.sub)
+    }
+    fn has_scope(&self, s: &str) -> bool {
+        self.scopes.contains(&s)
+    }
+    fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+    fn clock_skew_seconds(&self) -> u64 {
+        60
+    }
+}
+
+fn policy_with(mode: &str, default: &str) -> Policy {
+    Policy::from_value(&json!({
+        "version": "table", "mode": mode, "default": default,
+        "providers": {"idp": {"issuer": "https://idp", "jwks": {"keys": []}}},
+        "rules": [
+            {"id": "no-card-delete", "action": "deny", "match": {"methods": ["DELETE"], "path": "/v1/cards/**"}},
+            {"id": "no-purge", "action": "deny", "match": {"grpc": "payments.v1.Admin/PurgeAll"}},
+            {"id": "watch-bulk-read", "action": "deny", "match": {"path": "/v1/cards/bulk"}, "dry_run": true},
+            {"id": "bulk-export", "action": "require_approval", "match": {"path": "/v1/exports/**"},
+             "scopes": ["exports:run"], "max_ttl": "15m", "min_approvals": 1}
+        ],
+        "routes": [
+            {"name": "health", "match": {"path": "/healthz"}, "auth": "public"},
+            {"name": "cards-read", "match": {"methods": ["GET"], "path": "/v1/cards/{id}"}, "auth": ["idp"], "scopes": ["cards:read"]},
+            {"name": "cards-delete", "match": {"methods": ["DELETE"], "path": "/v1/cards/{id}"}, "auth": ["idp"], "scopes": ["cards:write"]},
+            {"name": "refund", "match": {"methods": ["POST"], "path": "/v1/payments/{id}/refunds"}, "auth": ["idp"],
+             "scopes": ["payments:refund"], "jit": {"max_ttl": "30m", "min_approvals": 1, "approvers": ["alice", "bob"]}},
+            {"name": "exports", "match": {"path": "/v1/exports/**"}, "auth": ["idp"], "scopes": ["exports:read"]},
+            {"name": "cards-grpc", "match": {"grpc": "payments.v1.Cards/GetCard"}, "auth": ["idp"], "scopes": ["cards:read"]},
+            {"name": "admin-grpc", "match": {"grpc": "payments.v1.Admin/*"}, "auth": ["idp"], "scopes": ["admin"]}
+        ]
+    }))
+    .unwrap()
+}
+
+/// A grant for `scopes`, approved by `by`, valid from `nbf` for `ttl` seconds.
+fn grant(scopes: &[&str], by: &[&str], nbf: u64, ttl: u64) -> Value {
+    json!({"id": "AR-1042", "scopes": scopes, "approved_by": by, "approved_at": nbf, "nbf": nbf, "exp": nbf + ttl, "reason": "ticket"})
+}
+
+enum Who {
+    Anonymous(Reason),
+    Caller(&'static str, Vec<&'static str>, Option<Value>),
+}
+
+fn decide_row(p: &Policy, method: &str, path: &str, grpc: bool, who: Who, now: u64) -> Decision {
+    let req = RequestLine::new(method, path, grpc);
+    let caller = match who {
+        Who::Anonymous(r) => Err(r),
+        Who::Caller(sub, scopes, jit) => {
+            let claims = match jit {
+                Some(g) => json!({"jit": g}),
+                None => json!({}),
+            };
+            Ok(TestCaller {
+                sub,
+                scopes,
+                claims,
+            })
+        }
+    };
+    decide(p, &req, RequestFlags::default(), now, |_| caller).0
+}
+
+fn agent(scopes: Vec<&'static str>) -> Who {
+    Who::Caller("agent-7", scopes, None)
+}
+
+fn agent_with(scopes: Vec<&'static str>, g: Value) -> Who {
+    Who::Caller("agent-7", scopes, Some(g))
+}
+
+/// (name, method, path, grpc, caller, now, reason, outcome, rule id)
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    Who,
+    u64,
+    Reason,
+    Outcome,
+    Option<&'static str>,
+);
+
+#[test]
+fn decision_table() {
+    let p = policy_with("enforce", "deny");
+    let refund = || grant(&["payments:refund"], &["alice"], NOW - 60, 1_800);
+    let export = || grant(&["exports:run"], &["bob"], NOW - 60, 900);
+    #[rustfmt::skip]
+    let rows: Vec<Row> = vec![
+        ("public route",                 "GET", "/healthz", false, Who::Anonymous(Reason::TokenMissing), NOW, Reason::Public, Outcome::Allow, None),
+        ("no route: default deny",       "GET", "/admin", false, agent(vec!["admin"]), NOW, Reason::NoRoute, Outcome::Deny, None),
+        ("no token",                     "GET", "/v1/cards/c1", false, Who::Anonymous(Reason::TokenMissing), NOW, Reason::TokenMissing, Outcome::Deny, None),
+        ("bad token",                    "GET", "/v1/cards/c1", false, Who::Anonymous(Reason::TokenExpired), NOW, Reason::TokenExpired, Outcome::Deny, None),
+        ("scope present",                "GET", "/v1/cards/c1", false, agent(vec!["cards:read"]), NOW, Reason::Ok, Outcome::Allow, None),
+        ("scope missing",                "GET", "/v1/cards/c1", false, agent(vec!["payments:read"]), NOW, Reason::ScopeMissing, Outcome::Deny, None),
+        ("query never matters",          "GET", "/v1/cards/c1?scope=cards:read", false, agent(vec![]), NOW, Reason::ScopeMissing, Outcome::Deny, None),
+        ("blocked operation",            "DELETE", "/v1/cards/c1", false, agent(vec!["cards:write"]), NOW, Reason::RuleDenied, Outcome::Deny, Some("no-card-delete")),
+        ("blocked gRPC method",          "POST", "/payments.v1.Admin/PurgeAll", true, agent(vec!["admin"]), NOW, Reason::RuleDenied, Outcome::Deny, Some("no-purge")),
+        ("other gRPC admin method",      "POST", "/payments.v1.Admin/Stats", true, agent(vec!["admin"]), NOW, Reason::Ok, Outcome::Allow, None),
+        ("gRPC method, scope present",   "POST", "/payments.v1.Cards/GetCard", true, agent(vec!["cards:read"]), NOW, Reason::Ok, Outcome::Allow, None),
+        ("gRPC path without grpc",       "POST", "/payments.v1.Cards/GetCard", false, agent(vec!["cards:read"]), NOW, Reason::NoRoute, Outcome::Deny, None),
+        ("dry-run rule: would deny",     "GET", "/v1/cards/bulk", false, agent(vec!["cards:read"]), NOW, Reason::RuleDenied, Outcome::WouldDeny, Some("watch-bulk-read")),
+        ("dry-run rule, enforced deny",  "GET", "/v1/cards/bulk", false, agent(vec![]), NOW, Reason::ScopeMissing, Outcome::Deny, None),
+        ("JIT valid",                    "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], refund()), NOW, Reason::Ok, Outcome::Allow, None),
+        ("JIT: standing scope is not enough", "POST", "/v1/payments/p1/refunds", false, agent(vec!["payments:refund"]), NOW, Reason::JitMissing, Outcome::Deny, None),
+        ("JIT expired by one second",    "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], refund()), NOW - 60 + 1_800 + 1, Reason::JitExpired, Outcome::Deny, None),
+        ("JIT last second",              "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], refund()), NOW - 60 + 1_800, Reason::Ok, Outcome::Allow, None),
+        ("JIT not yet valid",            "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], grant(&["payments:refund"], &["alice"], NOW + 300, 600)), NOW, Reason::JitNotYetValid, Outcome::Deny, None),
+        ("JIT self-approved",            "POST", "/v1/payments/p1/refunds", false, Who::Caller("alice", vec![], Some(refund())), NOW, Reason::JitSelfApproved, Outcome::Deny, None),
+        ("JIT too few approvers",        "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], grant(&["payments:refund"], &[], NOW - 60, 600)), NOW, Reason::JitTooFewApprovals, Outcome::Deny, None),
+        ("JIT TTL too long",             "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], grant(&["payments:refund"], &["alice"], NOW - 60, 1_801)), NOW, Reason::JitTtlExceeded, Outcome::Deny, None),
+        ("JIT approver not allowed",     "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], grant(&["payments:refund"], &["mallory"], NOW - 60, 600)), NOW, Reason::JitApproverNotAllowed, Outcome::Deny, None),
+        ("JIT for another scope",        "POST", "/v1/payments/p1/refunds", false, agent_with(vec![], grant(&["cards:read"], &["alice"], NOW - 60, 600)), NOW, Reason::JitScopeNotGranted, Outcome::Deny, None),
+        ("approval required, no grant",  "GET", "/v1/exports/daily", false, agent(vec!["exports:read"]), NOW, Reason::ApprovalRequired, Outcome::Deny, Some("bulk-export")),
+        ("approval required, granted",   "GET", "/v1/exports/daily", false, agent_with(vec!["exports:read"], export()), NOW, Reason::Ok, Outcome::Allow, None),
+        ("approval: grant too long",     "GET", "/v1/exports/daily", false, agent_with(vec!["exports:read"], grant(&["exports:run"], &["bob"], NOW - 60, 901)), NOW, Reason::JitTtlExceeded, Outcome::Deny, Some("bulk-export")),
+        ("approval granted, scope missing", "GET", "/v1/exports/daily", false, agent_with(vec![], export()), NOW, Reason::ScopeMissing, Outcome::Deny, None),
+        ("dot segments",                 "GET", "/v1/cards/../admin", false, agent(vec!["cards:read"]), NOW, Reason::PathRejected, Outcome::Deny, None),
+        ("encoded slash",                "GET", "/v1/cards/c1%2F..%2Fadmin", false, agent(vec!["cards:read"]), NOW, Reason::PathRejected, Outcome::Deny, None),
+        ("double slash",                 "GET", "/v1//cards/c1", false, agent(vec!["cards:read"]), NOW, Reason::PathRejected, Outcome::Deny, None),
+    ];
+    for (name, method, path, grpc, who, now, reason, outcome, rule) in rows {
+        let d = decide_row(&p, method, path, grpc, who, now);
+        assert_eq!((d.reason, d.outcome()), (reason, outcome), "row {name:?}");
+        assert_eq!(d.rule.map(|i| p.rules[i].id.as_str()), rule, "row {name:?}");
+    }
+}
+
+#[test]
+fn used_grant_is_reported_for_audit() {
+    let p = policy_with("enforce", "deny");
+    let g = grant(&["payments:refund"], &["alice"], NOW - 60, 1_800);
+    let d = decide_row(
+        &p,
+        "POST",
+        "/v1/payments/p1/refunds",
+        false,
+        agent_with(vec![], g),
+        NOW,
+    );
+    let used = d.grant.expect("grant in decision");
+    assert_eq!(
+        (used.id.as_str(), used.approved_by.as_slice()),
+        ("AR-1042", &["alice".to_string()][..])
+    );
+}
+
+#[test]
+fn dry_run_mode_never_blocks_but_records_what_would_have() {
+    let p = policy_with("dry_run", "deny");
+    for (method, path, reason) in [
+        ("GET", "/admin", Reason::NoRoute),
+        ("DELETE", "/v1/cards/c1", Reason::RuleDenied),
+        ("GET", "/v1/cards/c1", Reason::ScopeMissing),
+        ("POST", "/v1/payments/p1/refunds", Reason::JitMissing),
+    ] {
+        let d = decide_row(&p, method, path, false, agent(vec!["cards:write"]), NOW);
+        assert_eq!(
+            (d.reason, d.outcome(), d.blocks()),
+            (reason, Outcome::WouldDeny, false),
+            "{method} {path}"
+        );
+    }
+    let d = decide_row(
+        &p,
+        "GET",
+        "/v1/cards/c1",
+        false,
+        Who::Anonymous(Reason::TokenMissing),
+        NOW,
+    );
+    assert_eq!(d.outcome(), Outcome::WouldDeny);
+}
+
+#[test]
+fn path_tricks_are_refused_even_in_dry_run() {
+    let p = policy_with("dry_run", "deny");
+    let d = decide_row(
+        &p,
+        "GET",
+        "/v1/cards/%2e%2e/admin",
+        false,
+        agent(vec![]),
+        NOW,
+    );
+    assert_eq!((d.reason, d.blocks()), (Reason::PathRejected, true));
+}
+
+#[test]
+fn noncanonical_paths_can_be_allowed_explicitly() {
+    let p = Policy::from_value(
+        &json!({"version": "v", "noncanonical_paths": "allow", "default": "allow"}),
+    )
+    .unwrap();
+    let d = decide_row(&p, "GET", "/a//b", false, agent(vec![]), NOW);
+    assert_eq!(d.outcome(), Outcome::Allow);
+}
+
+#[test]
+fn method_override_header_is_refused() {
+    let p = policy_with("enforce", "deny");
+    let req = RequestLine::new("POST", "/v1/cards/c1", false);
+    let flags = RequestFlags {
+        method_override: true,
+    };
+    let (d, _) = decide(&p, &req, flags, NOW, |_| {
+        Ok(TestCaller {
+            sub: "a",
+            scopes: vec!["cards:read"],
+            claims: json!({}),
+        })
+    });
+    assert_eq!(
+        (d.reason, d.reason.http_status()),
+        (Reason::MethodOverride, 400)
+    );
+}
+
+#[test]
+fn default_allow_lets_unmatched_requests_pass_without_a_token() {
+    let p = policy_with("enforce", "allow");
+    let d = decide_row(
+        &p,
+        "GET",
+        "/anything",
+        false,
+        Who::Anonymous(Reason::TokenMissing),
+        NOW,
+    );
+    assert_eq!((d.reason, d.outcome()), (Reason::Public, Outcome::Allow));
+}
