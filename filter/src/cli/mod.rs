@@ -1,0 +1,32 @@
+//! Argument parsing and dispatch; each subcommand lives in its own module.
+
+mod policy;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pci-guard",
+    version,
+    about = "pci-guard's policy, decision and redaction engine on the command line"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
+}
+
+pub fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Policy { command } => policy::run(command),
+    }
+}
