@@ -171,6 +171,9 @@ impl Envoy {
                 "--use-dynamic-base-id",
                 "--log-level",
                 "info",
+                // Access logs are flushed every 10 s by default; tests read them at once.
+                "--file-flush-interval-msec",
+                "50",
             ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr_log).unwrap())
@@ -223,19 +226,27 @@ impl Envoy {
     /// Audit events written so far, waiting until at least `n` are there (access logs flush
     /// asynchronously).
     pub fn audit_events(&self, n: usize) -> Vec<serde_json::Value> {
+        self.audit_lines(n)
+            .iter()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}"))
+            })
+            .collect()
+    }
+
+    /// The raw access-log lines, waiting until at least `n` are there.
+    pub fn audit_lines(&self, n: usize) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let text = std::fs::read_to_string(&self.access_log).unwrap_or_default();
-            let events: Vec<serde_json::Value> = text
+            let lines: Vec<String> = text
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| {
-                    serde_json::from_str(l)
-                        .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}"))
-                })
+                .map(str::to_string)
                 .collect();
-            if events.len() >= n || Instant::now() > deadline {
-                return events;
+            if lines.len() >= n || Instant::now() > deadline {
+                return lines;
             }
             thread::sleep(Duration::from_millis(50));
         }

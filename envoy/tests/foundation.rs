@@ -171,3 +171,35 @@ fn bad_policy_stops_envoy_from_serving_and_names_the_field() {
         "no request may reach the upstream unprotected"
     );
 }
+
+#[test]
+fn audit_events_form_a_hash_chain_per_vm() {
+    use sha2::{Digest, Sha256};
+    let up = Upstream::ok();
+    let envoy = start(&up);
+    for _ in 0..3 {
+        envoy.send("GET", "/healthz", &[], b"");
+    }
+    let lines = envoy.audit_lines(3);
+    assert_eq!(lines.len(), 3);
+    let events: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let id = &events[0]["chain"]["id"];
+    assert!(id.as_str().is_some_and(|s| !s.is_empty()));
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(&e["chain"]["id"], id);
+        assert_eq!(e["chain"]["seq"], i as u64);
+    }
+    assert!(events[0]["chain"]["prev"].is_null());
+    for i in 1..3 {
+        let want = format!("sha256:{:x}", Sha256::digest(lines[i - 1].as_bytes()));
+        assert_eq!(
+            events[i]["chain"]["prev"],
+            want.as_str(),
+            "line {i} must link to line {}",
+            i - 1
+        );
+    }
+}

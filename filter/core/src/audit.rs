@@ -34,6 +34,20 @@ pub struct Event {
     pub jit: Option<JitRef>,
     pub response: Response,
     pub duration_ms: Option<f64>,
+    /// Set by [`Chain::seal`]: where this event stands in its VM's hash chain.
+    pub chain: Option<ChainRef>,
+}
+
+/// Tamper evidence: each VM numbers its events and links each to the hash of the one before.
+/// A deleted, edited or reordered line breaks the chain of the VM that wrote it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainRef {
+    /// Which VM's chain (workers interleave their lines in one log).
+    pub id: String,
+    pub seq: u64,
+    /// `sha256:<hex>` (or `hmac-sha256:<hex>` when keyed) of the previous line of this chain;
+    /// `None` for the first event.
+    pub prev: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -99,6 +113,56 @@ impl Event {
     }
 }
 
+/// One VM's hash chain. [`Chain::seal`] numbers an event, links it to the previous one and
+/// returns the exact bytes to log; the hash of those bytes becomes the next event's `prev`.
+pub struct Chain {
+    id: String,
+    seq: u64,
+    prev: Option<String>,
+    key: Option<Vec<u8>>,
+}
+
+impl Chain {
+    /// `key`: the secret from `audit.chain_secret_env`; with it the links are HMAC-SHA256, so
+    /// nobody without the key can rebuild a chain after editing it.
+    pub fn new(id: String, key: Option<Vec<u8>>) -> Self {
+        Self {
+            id,
+            seq: 0,
+            prev: None,
+            key,
+        }
+    }
+
+    pub fn seal(&mut self, event: &mut Event) -> Vec<u8> {
+        event.chain = Some(ChainRef {
+            id: self.id.clone(),
+            seq: self.seq,
+            prev: self.prev.take(),
+        });
+        let bytes = event.to_json();
+        self.prev = Some(link(self.key.as_deref(), &bytes));
+        self.seq += 1;
+        bytes
+    }
+}
+
+/// The link to a logged line: what the next event's `chain.prev` must hold.
+pub fn link(key: Option<&[u8]>, line: &[u8]) -> String {
+    use hmac::Mac;
+    use sha2::Digest;
+    match key.and_then(|k| hmac::Hmac::<sha2::Sha256>::new_from_slice(k).ok()) {
+        Some(mut mac) => {
+            mac.update(line);
+            format!(
+                "hmac-sha256:{}",
+                crate::policy::hex(&mac.finalize().into_bytes())
+            )
+        }
+        None => format!("sha256:{}", crate::policy::hex(&sha2::Sha256::digest(line))),
+    }
+}
+
 /// Formats Unix milliseconds as RFC 3339 UTC with milliseconds, e.g. `2026-11-27T10:00:00.123Z`.
 pub fn rfc3339_millis(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
@@ -140,6 +204,36 @@ mod tests {
             "2026-11-27T08:00:00.123Z"
         );
         assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn chain_links_each_event_to_the_hash_of_the_previous_line() {
+        let mut chain = Chain::new("vm-1".into(), None);
+        let mut a = Event {
+            version: EVENT_VERSION,
+            ..Default::default()
+        };
+        let mut b = Event {
+            version: EVENT_VERSION,
+            ..Default::default()
+        };
+        let line_a = chain.seal(&mut a);
+        let line_b = chain.seal(&mut b);
+        let va: serde_json::Value = serde_json::from_slice(&line_a).unwrap();
+        let vb: serde_json::Value = serde_json::from_slice(&line_b).unwrap();
+        assert_eq!(va["chain"]["seq"], 0);
+        assert!(va["chain"]["prev"].is_null());
+        assert_eq!(vb["chain"]["seq"], 1);
+        assert_eq!(vb["chain"]["prev"], link(None, &line_a));
+    }
+
+    #[test]
+    fn keyed_links_depend_on_the_key() {
+        let line = br#"{"version":1}"#;
+        let k1 = link(Some(b"k1"), line);
+        assert!(k1.starts_with("hmac-sha256:"));
+        assert_ne!(k1, link(Some(b"k2"), line));
+        assert_ne!(link(None, line), link(None, br#"{"version":2}"#));
     }
 
     #[test]

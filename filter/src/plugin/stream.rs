@@ -5,13 +5,14 @@
 
 use super::host;
 use pci_guard_core::answer::{self, Answer};
-use pci_guard_core::audit::{self, Event};
+use pci_guard_core::audit::{self, Chain, Event};
 use pci_guard_core::authz::{self, Caller, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS};
 use pci_guard_core::policy::{Policy, Rule};
 use pci_guard_core::reason::Reason;
 use pci_guard_core::routes::RequestLine;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// The realm named in `WWW-Authenticate` challenges.
@@ -19,6 +20,7 @@ const REALM: &str = "pci-guard";
 
 pub struct Stream {
     policy: Option<Rc<Policy>>,
+    chain: Option<Rc<RefCell<Chain>>>,
     started_ms: u64,
     event: Event,
     decision: Option<Decision>,
@@ -44,9 +46,10 @@ impl Caller for Unverified {
 }
 
 impl Stream {
-    pub fn new(policy: Option<Rc<Policy>>) -> Self {
+    pub fn new(policy: Option<Rc<Policy>>, chain: Option<Rc<RefCell<Chain>>>) -> Self {
         Self {
             policy,
+            chain,
             started_ms: 0,
             event: Event::default(),
             decision: None,
@@ -181,7 +184,11 @@ impl HttpContext for Stream {
         e.response.bytes = self.response_bytes;
         let now = host::now_ms();
         e.duration_ms = Some(now.saturating_sub(self.started_ms) as f64);
-        if !host::set_property(&["pci_guard_audit"], &e.to_json()) {
+        let line = match &self.chain {
+            Some(chain) => chain.borrow_mut().seal(e),
+            None => e.to_json(),
+        };
+        if !host::set_property(&["pci_guard_audit"], &line) {
             host::log(
                 proxy_wasm::types::LogLevel::Error,
                 "pci-guard: could not record audit event",
