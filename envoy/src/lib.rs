@@ -230,10 +230,7 @@ impl Envoy {
     pub fn audit_events(&self, n: usize) -> Vec<serde_json::Value> {
         self.audit_lines(n)
             .iter()
-            .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}"))
-            })
+            .map(|l| parse_audit_line(l))
             .collect()
     }
 
@@ -269,6 +266,27 @@ impl Drop for Envoy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Parses one access-log line and checks it against `policy-schema/audit.schema.json`, so
+/// every e2e test that reads audit events also proves they match the published schema.
+pub fn parse_audit_line(line: &str) -> serde_json::Value {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let v = SCHEMA.get_or_init(|| {
+        let text = std::fs::read(root().join("policy-schema/audit.schema.json")).unwrap();
+        jsonschema::draft202012::new(&serde_json::from_slice(&text).unwrap()).unwrap()
+    });
+    let event: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {line}"));
+    let errors: Vec<String> = v
+        .iter_errors(&event)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "audit event does not match audit.schema.json: {errors:#?}\n{line}"
+    );
+    event
 }
 
 fn tail(s: &str, n: usize) -> String {

@@ -33,6 +33,7 @@ pub struct Event {
     pub decision: Option<DecisionRef>,
     pub jit: Option<JitRef>,
     pub response: Response,
+    pub redaction: Option<RedactionRef>,
     pub duration_ms: Option<f64>,
     /// Set by [`Chain::seal`]: where this event stands in its VM's hash chain.
     pub chain: Option<ChainRef>,
@@ -69,6 +70,8 @@ pub struct IdentityRef {
     pub sub: Option<String>,
     pub azp: Option<String>,
     pub jti: Option<String>,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -96,6 +99,18 @@ pub struct JitRef {
     pub approved_by: Vec<String>,
     pub approved_at: Option<String>,
     pub expires_at: String,
+}
+
+/// What redaction did to the response: counts only, never values.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct RedactionRef {
+    pub pan: u64,
+    pub cvv: u64,
+    pub track: u64,
+    pub bytes_scanned: u64,
+    /// Set when the body could not be inspected and was refused (`body_undecodable`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Reason>,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -1,0 +1,112 @@
+//! `policy-schema/audit.schema.json` describes the events the core writes: a fully populated
+//! event and a minimal one both validate, and the schema rejects what it must.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pci_guard_core::audit::*;
+use pci_guard_core::reason::Reason;
+use std::path::Path;
+
+fn validator() -> jsonschema::Validator {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policy-schema/audit.schema.json");
+    jsonschema::draft202012::new(&serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .unwrap()
+}
+
+fn sealed(mut e: Event) -> serde_json::Value {
+    let mut chain = Chain::new("vm-test".into(), Some(b"k".to_vec()));
+    chain.seal(&mut Event::default());
+    serde_json::from_slice(&chain.seal(&mut e)).unwrap()
+}
+
+#[test]
+fn full_event_matches_the_schema() {
+    let e = Event {
+        version: EVENT_VERSION,
+        time: rfc3339_millis(1_795_790_000_123),
+        request_id: Some("r-1".into()),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        policy: PolicyRef {
+            version: "v1".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+        },
+        source: Source {
+            address: Some("10.0.0.5:53211".into()),
+            principal: Some("spiffe://cluster.local/ns/ci/sa/runner".into()),
+        },
+        identity: Some(IdentityRef {
+            provider: "corp-idp".into(),
+            iss: Some("https://idp".into()),
+            sub: Some("agent-7".into()),
+            azp: Some("ci-runner".into()),
+            jti: Some("j-1".into()),
+            kid: Some("k1".into()),
+            alg: Some("RS256".into()),
+        }),
+        request: Request {
+            method: "POST".into(),
+            path: "/v1/payments/p1/refunds".into(),
+            authority: Some("payments.internal".into()),
+            route: Some("refund".into()),
+            grpc: None,
+        },
+        decision: Some(DecisionRef {
+            result: Outcome::Allow,
+            reason: Reason::Ok,
+            rule: None,
+            dry_run: false,
+        }),
+        jit: Some(JitRef {
+            id: "AR-1042".into(),
+            approved_by: vec!["alice".into()],
+            approved_at: Some(rfc3339_millis(1_795_789_000_000)),
+            expires_at: rfc3339_millis(1_795_791_800_000),
+        }),
+        response: Response {
+            status: Some(200),
+            grpc_status: None,
+            bytes: 1234,
+        },
+        redaction: Some(RedactionRef {
+            pan: 2,
+            cvv: 1,
+            track: 0,
+            bytes_scanned: 1234,
+            refused: None,
+        }),
+        duration_ms: Some(3.2),
+        chain: None,
+    };
+    let v = sealed(e);
+    let errors: Vec<String> = validator().iter_errors(&v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn minimal_event_matches_the_schema() {
+    let v = sealed(Event {
+        version: EVENT_VERSION,
+        time: rfc3339_millis(0),
+        ..Default::default()
+    });
+    assert!(validator().is_valid(&v), "{v}");
+}
+
+#[test]
+fn schema_rejects_unknown_fields_and_wrong_results() {
+    let mut v = sealed(Event {
+        version: EVENT_VERSION,
+        time: rfc3339_millis(0),
+        ..Default::default()
+    });
+    v["token"] = serde_json::json!("eyJ...");
+    assert!(!validator().is_valid(&v));
+    let mut v = sealed(Event {
+        version: EVENT_VERSION,
+        time: rfc3339_millis(0),
+        ..Default::default()
+    });
+    v["decision"] =
+        serde_json::json!({"result": "maybe", "reason": "ok", "rule": null, "dry_run": false});
+    assert!(!validator().is_valid(&v));
+}
