@@ -203,3 +203,24 @@ fn audit_events_form_a_hash_chain_per_vm() {
         );
     }
 }
+
+#[test]
+fn decisions_are_counted_in_envoy_prometheus_stats() {
+    let up = Upstream::ok();
+    let envoy = start(&up);
+    envoy.send("GET", "/healthz", &[], b"");
+    envoy.send("GET", "/admin", &[], b"");
+    envoy.send("GET", "/admin", &[], b"");
+    let stats = request(envoy.admin_port, "GET", "/stats/prometheus", &[], b"").unwrap();
+    let text = String::from_utf8_lossy(&stats.body);
+    let value = |name: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(value("pci_guard_requests_allow"), Some(1), "{text}");
+    assert_eq!(value("pci_guard_requests_deny"), Some(2));
+    assert_eq!(value("pci_guard_decisions_no_route"), Some(2));
+    assert_eq!(value("pci_guard_decisions_public"), Some(1));
+}

@@ -1,6 +1,7 @@
 //! Root context: loads the policy once per VM and hands it to every stream.
 
 mod host;
+mod metrics;
 mod stream;
 
 use pci_guard_core::audit::Chain;
@@ -12,7 +13,7 @@ use std::rc::Rc;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, chain: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, chain: None, metrics: Rc::new(metrics::Metrics::none()) }) });
 }}
 
 struct Root {
@@ -20,6 +21,7 @@ struct Root {
     policy: Option<Rc<Policy>>,
     /// This VM's audit hash chain, shared by its streams (one thread per VM).
     chain: Option<Rc<RefCell<Chain>>>,
+    metrics: Rc<metrics::Metrics>,
 }
 
 /// A name for this VM's chain that no other VM of the process shares: host time mixed with
@@ -33,6 +35,11 @@ fn chain_id() -> String {
 impl Context for Root {}
 
 impl RootContext for Root {
+    fn on_vm_start(&mut self, _size: usize) -> bool {
+        self.metrics = Rc::new(metrics::Metrics::define());
+        true
+    }
+
     fn on_configure(&mut self, _size: usize) -> bool {
         let Some(config) = host::plugin_configuration() else {
             host::log(LogLevel::Error, "pci-guard: no policy configured: set the plugin configuration to a pci-guard policy (JSON)");
@@ -85,6 +92,7 @@ impl RootContext for Root {
         Some(Box::new(stream::Stream::new(
             self.policy.clone(),
             self.chain.clone(),
+            self.metrics.clone(),
         )))
     }
 

@@ -4,6 +4,7 @@
 //! answer. It holds no policy logic of its own.
 
 use super::host;
+use super::metrics::Metrics;
 use pci_guard_core::answer::{self, Answer};
 use pci_guard_core::audit::{self, Chain, Event};
 use pci_guard_core::authz::{self, Caller, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS};
@@ -21,6 +22,7 @@ const REALM: &str = "pci-guard";
 pub struct Stream {
     policy: Option<Rc<Policy>>,
     chain: Option<Rc<RefCell<Chain>>>,
+    metrics: Rc<Metrics>,
     started_ms: u64,
     event: Event,
     decision: Option<Decision>,
@@ -46,10 +48,15 @@ impl Caller for Unverified {
 }
 
 impl Stream {
-    pub fn new(policy: Option<Rc<Policy>>, chain: Option<Rc<RefCell<Chain>>>) -> Self {
+    pub fn new(
+        policy: Option<Rc<Policy>>,
+        chain: Option<Rc<RefCell<Chain>>>,
+        metrics: Rc<Metrics>,
+    ) -> Self {
         Self {
             policy,
             chain,
+            metrics,
             started_ms: 0,
             event: Event::default(),
             decision: None,
@@ -164,6 +171,8 @@ impl HttpContext for Stream {
         let policy = self.policy.as_deref();
         let e = &mut self.event;
         if let Some(d) = &self.decision {
+            self.metrics
+                .decision(d.outcome(), d.reason, d.grant.is_some());
             e.decision = Some(audit::DecisionRef {
                 result: d.outcome(),
                 reason: d.reason,
