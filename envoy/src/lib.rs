@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod grpc;
+pub mod otlp;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -123,6 +124,8 @@ pub struct Envoy {
     pub admin_port: u16,
     pub access_log: PathBuf,
     pub stderr_log: PathBuf,
+    /// What Envoy wrote to stdout (the stdout access logger's lines).
+    pub stdout_log: PathBuf,
     _dir: TempDir,
 }
 
@@ -151,6 +154,7 @@ impl Envoy {
         let admin_port = free_port();
         let access_log = dir.path().join("access.log");
         let stderr_log = dir.path().join("envoy.stderr");
+        let stdout_log = dir.path().join("envoy.stdout");
         let mut vars: HashMap<&str, String> = HashMap::new();
         vars.insert("LISTEN_PORT", port.to_string());
         vars.insert("ADMIN_PORT", admin_port.to_string());
@@ -177,7 +181,7 @@ impl Envoy {
                 "--file-flush-interval-msec",
                 "50",
             ])
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&stdout_log).unwrap())
             .stderr(std::fs::File::create(&stderr_log).unwrap())
             .spawn()
             .expect("start envoy");
@@ -187,6 +191,7 @@ impl Envoy {
             admin_port,
             access_log,
             stderr_log,
+            stdout_log,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -35,6 +35,8 @@ fn every_envoy_config_passes_envoy_validate() {
             ("ADMIN_PORT", "9901"),
             ("UPSTREAM_PORT", "8081"),
             ("ACCESS_LOG", "/dev/null"),
+            ("OTLP_PORT", "4317"),
+            ("ALS_PORT", "18000"),
         ] {
             vars.insert(k, v.to_string());
         }

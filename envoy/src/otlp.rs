@@ -1,0 +1,84 @@
+//! A real OTLP logs receiver (gRPC) on loopback: what Envoy's OpenTelemetry access logger
+//! delivers, as the string bodies of the log records.
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tonic::{Request, Response, Status};
+
+#[derive(Clone, Default)]
+struct Receiver {
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl LogsService for Receiver {
+    async fn export(
+        &self,
+        req: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let mut out = self.bodies.lock().unwrap();
+        for rl in req.into_inner().resource_logs {
+            for sl in rl.scope_logs {
+                for rec in sl.log_records {
+                    if let Some(Value::StringValue(s)) = rec.body.and_then(|b| b.value) {
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        Ok(Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+pub struct OtlpReceiver {
+    pub port: u16,
+    bodies: Arc<Mutex<Vec<String>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl OtlpReceiver {
+    pub fn start() -> OtlpReceiver {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let rx = Receiver::default();
+        let bodies = rx.bodies.clone();
+        rt.spawn(
+            tonic::transport::Server::builder()
+                .add_service(LogsServiceServer::new(rx))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        OtlpReceiver {
+            port,
+            bodies,
+            _rt: rt,
+        }
+    }
+
+    /// Log bodies received so far, waiting (up to 10 s) for at least `n`.
+    pub fn bodies(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.bodies.lock().unwrap().clone();
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
