@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch; each subcommand lives in its own module.
 
+mod audit;
 mod policy;
 
 use clap::{Parser, Subcommand};
@@ -23,10 +24,16 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// Work with recorded audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 pub fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Policy { command } => policy::run(command),
+        Command::Audit { command } => audit::run(command),
     }
 }

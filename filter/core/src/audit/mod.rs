@@ -8,6 +8,8 @@
 use crate::reason::Reason;
 use serde::Serialize;
 
+pub mod verify;
+
 pub const EVENT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
