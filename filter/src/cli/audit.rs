@@ -47,7 +47,7 @@ pub fn for_each_line(files: &[PathBuf], mut each: impl FnMut(&[u8])) -> Result<(
             each(&buf);
             if tty && read - shown > 64 << 20 {
                 shown = read;
-                let pct = if total > 0 { read * 100 / total } else { 0 };
+                let pct = (read * 100).checked_div(total).unwrap_or(0);
                 eprint!("\r{}: {pct}% ({} MiB)", f.display(), read >> 20);
                 let _ = std::io::stderr().flush();
             }
