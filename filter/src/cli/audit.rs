@@ -2,6 +2,7 @@
 //! streamed line by line (multi-GB logs run in constant memory), with progress on a terminal.
 
 use clap::Subcommand;
+use pci_guard_core::audit::review::Review;
 use pci_guard_core::audit::verify::Verifier;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
@@ -18,11 +19,32 @@ pub enum AuditCommand {
         #[arg(long)]
         key_env: Option<String>,
     },
+    /// Summarise per identity and route: allowed, denied, would-deny, JIT grants and their
+    /// approvers, card data masked; and flag what to look at first.
+    Review {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Only events at or after this RFC 3339 time or date (e.g. 2026-11-01).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events up to this RFC 3339 time or date, compared as written.
+        #[arg(long)]
+        until: Option<String>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cmd: AuditCommand) -> ExitCode {
     match cmd {
         AuditCommand::Verify { files, key_env } => verify(&files, key_env.as_deref()),
+        AuditCommand::Review {
+            files,
+            since,
+            until,
+            json,
+        } => review(&files, since, until, json),
     }
 }
 
@@ -94,4 +116,34 @@ fn verify(files: &[PathBuf], key_env: Option<&str>) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+fn review(files: &[PathBuf], since: Option<String>, until: Option<String>, json: bool) -> ExitCode {
+    let mut r = Review::new(since, until);
+    let mut unreadable = 0u64;
+    let read = for_each_line(files, |line| match serde_json::from_slice(line) {
+        Ok(v) => r.push(&v),
+        Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+        Err(_) => unreadable += 1,
+    });
+    if let Err(e) = read {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if unreadable > 0 {
+        eprintln!("warning: {unreadable} line(s) are not JSON; run `pci-guard audit verify` on these files");
+    }
+    let report = r.finish();
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    ExitCode::SUCCESS
 }

@@ -8,6 +8,7 @@
 use crate::reason::Reason;
 use serde::Serialize;
 
+pub mod review;
 pub mod verify;
 
 pub const EVENT_VERSION: u32 = 1;

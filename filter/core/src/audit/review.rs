@@ -1,0 +1,466 @@
+//! Summaries of audit logs for reviewers: per identity and route, what was allowed, denied or
+//! would have been, which just-in-time grants were used and by whose approval, how much card
+//! data was masked, and what to look at first.
+//!
+//! Streaming: [`Review::push`] takes one event at a time and keeps counters, not events, so a
+//! year of logs fits in memory as long as identities × routes do.
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Denials by one identity within [`BURST_WINDOW_SECS`] that make a burst.
+pub const BURST_DENIALS: usize = 5;
+pub const BURST_WINDOW_SECS: i64 = 60;
+/// An hour whose masked PANs exceed this multiple of the identity's earlier hourly mean (and
+/// [`RISE_MIN_PANS`]) is flagged.
+pub const RISE_FACTOR: u64 = 3;
+pub const RISE_MIN_PANS: u64 = 20;
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub allowed: u64,
+    pub denied: u64,
+    pub would_deny: u64,
+    pub pan_masked: u64,
+    pub cvv_masked: u64,
+    pub track_masked: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GrantUse {
+    pub identity: String,
+    pub grant: String,
+    pub approved_by: Vec<String>,
+    pub approved_at: Option<String>,
+    pub expires_at: String,
+    pub uses: u64,
+    pub first_use: String,
+    pub last_use: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Flag {
+    pub kind: &'static str,
+    pub identity: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub events: u64,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// Keyed `identity` → `route` → counts.
+    pub by_identity: BTreeMap<String, BTreeMap<String, Counts>>,
+    pub grants: Vec<GrantUse>,
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Default)]
+pub struct Review {
+    since: Option<String>,
+    until: Option<String>,
+    report: Report,
+    grants: BTreeMap<(String, String), GrantUse>,
+    /// Recent denial times per identity (seconds), for burst detection.
+    denials: BTreeMap<String, Vec<i64>>,
+    burst_flagged: BTreeSet<String>,
+    /// identity → hour → PANs masked.
+    pans_by_hour: BTreeMap<String, BTreeMap<i64, u64>>,
+    pub skipped: u64,
+}
+
+fn s(v: &serde_json::Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time as the filter writes it.
+pub fn parse_time(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (Howard Hinnant).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+impl Review {
+    /// `since`/`until`: RFC 3339 times or dates (`2026-11-27`), compared as written.
+    pub fn new(since: Option<String>, until: Option<String>) -> Self {
+        Self {
+            since,
+            until,
+            ..Default::default()
+        }
+    }
+
+    pub fn push(&mut self, e: &serde_json::Value) {
+        let Some(time) = s(&e["time"]) else {
+            self.skipped += 1;
+            return;
+        };
+        if self
+            .since
+            .as_ref()
+            .is_some_and(|t| time.as_str() < t.as_str())
+            || self
+                .until
+                .as_ref()
+                .is_some_and(|t| time.as_str() > t.as_str())
+        {
+            return;
+        }
+        let r = &mut self.report;
+        r.events += 1;
+        if r.first.as_ref().is_none_or(|f| &time < f) {
+            r.first = Some(time.clone());
+        }
+        if r.last.as_ref().is_none_or(|l| &time > l) {
+            r.last = Some(time.clone());
+        }
+        let identity = s(&e["identity"]["sub"])
+            .map(|sub| match s(&e["identity"]["provider"]) {
+                Some(p) => format!("{p}/{sub}"),
+                None => sub,
+            })
+            .unwrap_or_else(|| "(anonymous)".to_string());
+        let route = s(&e["request"]["route"]).unwrap_or_else(|| "(no route)".to_string());
+        let c = r
+            .by_identity
+            .entry(identity.clone())
+            .or_default()
+            .entry(route)
+            .or_default();
+        let result = e["decision"]["result"].as_str().unwrap_or("");
+        match result {
+            "allow" => c.allowed += 1,
+            "deny" => c.denied += 1,
+            "would_deny" => c.would_deny += 1,
+            _ => {}
+        }
+        let red = &e["redaction"];
+        let pans = red["pan"].as_u64().unwrap_or(0);
+        c.pan_masked += pans;
+        c.cvv_masked += red["cvv"].as_u64().unwrap_or(0);
+        c.track_masked += red["track"].as_u64().unwrap_or(0);
+
+        let secs = parse_time(&time).unwrap_or(0);
+        if pans > 0 {
+            *self
+                .pans_by_hour
+                .entry(identity.clone())
+                .or_default()
+                .entry(secs / 3600)
+                .or_default() += pans;
+        }
+        if result == "deny" {
+            self.denial(&identity, secs, &time);
+        }
+        if let (Some(id), Some(expires)) = (s(&e["jit"]["id"]), s(&e["jit"]["expires_at"])) {
+            if result == "allow" {
+                self.grant_use(&identity, id, expires, e, &time);
+            }
+        }
+    }
+
+    fn denial(&mut self, identity: &str, secs: i64, time: &str) {
+        let times = self.denials.entry(identity.to_string()).or_default();
+        times.push(secs);
+        times.retain(|t| secs - t < BURST_WINDOW_SECS);
+        if times.len() >= BURST_DENIALS && self.burst_flagged.insert(identity.to_string()) {
+            self.report.flags.push(Flag {
+                kind: "denial_burst",
+                identity: identity.to_string(),
+                detail: format!(
+                    "{} denials within {BURST_WINDOW_SECS} s, up to {time}",
+                    times.len()
+                ),
+            });
+        }
+    }
+
+    fn grant_use(
+        &mut self,
+        identity: &str,
+        id: String,
+        expires: String,
+        e: &serde_json::Value,
+        time: &str,
+    ) {
+        if time > expires.as_str() {
+            self.report.flags.push(Flag {
+                kind: "grant_outside_window",
+                identity: identity.to_string(),
+                detail: format!("grant {id} used at {time}, after it expired at {expires}"),
+            });
+        }
+        let g = self
+            .grants
+            .entry((identity.to_string(), id.clone()))
+            .or_insert_with(|| GrantUse {
+                identity: identity.to_string(),
+                grant: id,
+                approved_by: e["jit"]["approved_by"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| s(x)).collect())
+                    .unwrap_or_default(),
+                approved_at: s(&e["jit"]["approved_at"]),
+                expires_at: expires,
+                uses: 0,
+                first_use: time.to_string(),
+                last_use: time.to_string(),
+            });
+        g.uses += 1;
+        if time < g.first_use.as_str() {
+            g.first_use = time.to_string();
+        }
+        if time > g.last_use.as_str() {
+            g.last_use = time.to_string();
+        }
+    }
+
+    pub fn finish(mut self) -> Report {
+        for (identity, hours) in &self.pans_by_hour {
+            let mut seen = 0u64;
+            let mut total = 0u64;
+            for (hour, &n) in hours {
+                if seen > 0 {
+                    let mean = total / seen;
+                    if n >= RISE_MIN_PANS && n > RISE_FACTOR * mean.max(1) {
+                        self.report.flags.push(Flag {
+                            kind: "masked_pan_rise",
+                            identity: identity.clone(),
+                            detail: format!(
+                                "{n} card numbers masked in the hour from {}, against {mean} per hour before",
+                                super::rfc3339_millis((*hour as u64) * 3_600_000)
+                            ),
+                        });
+                    }
+                }
+                seen += 1;
+                total += n;
+            }
+        }
+        self.report.grants = self.grants.into_values().collect();
+        self.report
+            .flags
+            .sort_by(|a, b| (a.kind, &a.identity).cmp(&(b.kind, &b.identity)));
+        self.report
+    }
+}
+
+impl Report {
+    /// A plain-text report for a terminal.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "{} events, {} to {}",
+            self.events,
+            self.first.as_deref().unwrap_or("-"),
+            self.last.as_deref().unwrap_or("-")
+        );
+        let _ = writeln!(o, "\nLook at first:");
+        if self.flags.is_empty() {
+            let _ = writeln!(o, "  nothing flagged");
+        }
+        for f in &self.flags {
+            let _ = writeln!(o, "  [{}] {}: {}", f.kind, f.identity, f.detail);
+        }
+        let _ = writeln!(o, "\nBy identity and route:");
+        let _ = writeln!(
+            o,
+            "  {:<32} {:<20} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8}",
+            "identity", "route", "allowed", "denied", "would_deny", "pan", "cvv", "track"
+        );
+        for (id, routes) in &self.by_identity {
+            for (route, c) in routes {
+                let _ = writeln!(
+                    o,
+                    "  {:<32} {:<20} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8}",
+                    id,
+                    route,
+                    c.allowed,
+                    c.denied,
+                    c.would_deny,
+                    c.pan_masked,
+                    c.cvv_masked,
+                    c.track_masked
+                );
+            }
+        }
+        let _ = writeln!(o, "\nJust-in-time grants used:");
+        if self.grants.is_empty() {
+            let _ = writeln!(o, "  none");
+        }
+        for g in &self.grants {
+            let _ = writeln!(
+                o,
+                "  {} by {}: approved by {} at {}, expires {}; used {} time(s), {} .. {}",
+                g.grant,
+                g.identity,
+                if g.approved_by.is_empty() {
+                    "-".to_string()
+                } else {
+                    g.approved_by.join(", ")
+                },
+                g.approved_at.as_deref().unwrap_or("-"),
+                g.expires_at,
+                g.uses,
+                g.first_use,
+                g.last_use
+            );
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(t: &str, sub: Option<&str>, route: &str, result: &str, pans: u64) -> serde_json::Value {
+        json!({"time": t, "identity": sub.map(|s| json!({"provider": "idp", "sub": s})),
+               "request": {"route": route}, "decision": {"result": result},
+               "redaction": {"pan": pans, "cvv": 0, "track": 0}})
+    }
+
+    #[test]
+    fn parses_the_filters_time_format() {
+        assert_eq!(parse_time("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse_time("2026-11-27T08:00:00.123Z"), Some(1_795_766_400));
+    }
+
+    #[test]
+    fn counts_per_identity_and_route() {
+        let mut r = Review::new(None, None);
+        r.push(&ev(
+            "2026-11-27T10:00:00.000Z",
+            Some("a"),
+            "cards",
+            "allow",
+            2,
+        ));
+        r.push(&ev(
+            "2026-11-27T10:00:01.000Z",
+            Some("a"),
+            "cards",
+            "deny",
+            0,
+        ));
+        r.push(&ev(
+            "2026-11-27T10:00:02.000Z",
+            None,
+            "health",
+            "would_deny",
+            0,
+        ));
+        let rep = r.finish();
+        assert_eq!(rep.events, 3);
+        let c = &rep.by_identity["idp/a"]["cards"];
+        assert_eq!((c.allowed, c.denied, c.pan_masked), (1, 1, 2));
+        assert_eq!(rep.by_identity["(anonymous)"]["health"].would_deny, 1);
+    }
+
+    #[test]
+    fn flags_a_denial_burst_once() {
+        let mut r = Review::new(None, None);
+        for i in 0..8 {
+            r.push(&ev(
+                &format!("2026-11-27T10:00:{:02}.000Z", i * 5),
+                Some("a"),
+                "x",
+                "deny",
+                0,
+            ));
+        }
+        let rep = r.finish();
+        assert_eq!(
+            rep.flags
+                .iter()
+                .filter(|f| f.kind == "denial_burst")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn spread_out_denials_are_not_a_burst() {
+        let mut r = Review::new(None, None);
+        for i in 0..8 {
+            r.push(&ev(
+                &format!("2026-11-27T10:{:02}:00.000Z", i * 5),
+                Some("a"),
+                "x",
+                "deny",
+                0,
+            ));
+        }
+        assert!(r.finish().flags.is_empty());
+    }
+
+    #[test]
+    fn flags_a_sudden_rise_in_masked_pans() {
+        let mut r = Review::new(None, None);
+        for h in 0..3 {
+            r.push(&ev(
+                &format!("2026-11-27T{:02}:00:00.000Z", 10 + h),
+                Some("a"),
+                "x",
+                "allow",
+                5,
+            ));
+        }
+        r.push(&ev(
+            "2026-11-27T13:00:00.000Z",
+            Some("a"),
+            "x",
+            "allow",
+            500,
+        ));
+        let rep = r.finish();
+        assert_eq!(rep.flags.len(), 1, "{:?}", rep.flags);
+        assert_eq!(rep.flags[0].kind, "masked_pan_rise");
+    }
+
+    #[test]
+    fn flags_grant_use_after_expiry_and_lists_grants() {
+        let mut r = Review::new(None, None);
+        let mut e = ev("2026-11-27T11:00:00.000Z", Some("a"), "refund", "allow", 0);
+        e["jit"] = json!({"id": "AR-1", "approved_by": ["alice"], "approved_at": "2026-11-27T09:00:00.000Z", "expires_at": "2026-11-27T10:30:00.000Z"});
+        r.push(&e);
+        let rep = r.finish();
+        assert_eq!(rep.grants.len(), 1);
+        assert_eq!(rep.grants[0].approved_by, vec!["alice"]);
+        assert_eq!(rep.flags[0].kind, "grant_outside_window");
+    }
+
+    #[test]
+    fn since_and_until_bound_the_review() {
+        let mut r = Review::new(
+            Some("2026-11-27T10:00:01".into()),
+            Some("2026-11-27T10:00:02".into()),
+        );
+        for i in 0..4 {
+            r.push(&ev(
+                &format!("2026-11-27T10:00:0{i}.000Z"),
+                Some("a"),
+                "x",
+                "allow",
+                0,
+            ));
+        }
+        assert_eq!(r.finish().events, 1);
+    }
+}
