@@ -211,7 +211,7 @@ impl Review {
                 grant: id,
                 approved_by: e["jit"]["approved_by"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|x| s(x)).collect())
+                    .map(|a| a.iter().filter_map(s).collect())
                     .unwrap_or_default(),
                 approved_at: s(&e["jit"]["approved_at"]),
                 expires_at: expires,
@@ -230,9 +230,8 @@ impl Review {
 
     pub fn finish(mut self) -> Report {
         for (identity, hours) in &self.pans_by_hour {
-            let mut seen = 0u64;
             let mut total = 0u64;
-            for (hour, &n) in hours {
+            for (seen, (hour, &n)) in (0u64..).zip(hours) {
                 if seen > 0 {
                     let mean = total / seen;
                     if n >= RISE_MIN_PANS && n > RISE_FACTOR * mean.max(1) {
@@ -246,7 +245,6 @@ impl Review {
                         });
                     }
                 }
-                seen += 1;
                 total += n;
             }
         }
