@@ -232,8 +232,8 @@ impl Review {
         for (identity, hours) in &self.pans_by_hour {
             let mut total = 0u64;
             for (seen, (hour, &n)) in (0u64..).zip(hours) {
-                if seen > 0 {
-                    let mean = total / seen;
+                // The first hour has nothing before it to rise from.
+                if let Some(mean) = total.checked_div(seen) {
                     if n >= RISE_MIN_PANS && n > RISE_FACTOR * mean.max(1) {
                         self.report.flags.push(Flag {
                             kind: "masked_pan_rise",
