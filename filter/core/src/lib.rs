@@ -10,8 +10,12 @@
 //! code that talks to Envoy, so all of this is unit-tested natively and on wasm32.
 
 pub mod audit;
+pub mod crypto;
 pub mod extractor;
 pub mod jwks;
+pub mod jwt;
+pub mod jwt_cache;
+pub mod key_store;
 pub mod policy;
 pub mod reason;
 pub mod redact;
