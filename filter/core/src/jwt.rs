@@ -15,6 +15,9 @@
 //!   keys only ever come from the provider's configured key set, and a header that tries to
 //!   name its own key is an attack or a misconfigured issuer. jwt_authn ignores them.
 //! - `crit` naming any extension is rejected: we implement none (RFC 7515 §4.1.11).
+//! - Header and payload must be JSON objects **without duplicate member names**, at any
+//!   depth (RFC 7515 §4 allows rejecting them; RFC 8725 warns about parser differentials:
+//!   `{"sub":"a","sub":"admin"}` must not mean one thing here and another upstream).
 //! - `iat`/`nbf`/`exp` must be JSON numbers ≥ 0 and < 2^64; fractions are cut off, as in
 //!   jwt_verify_lib. `iss`/`sub`/`jti`/`azp` must be strings; `aud` a string or a list of
 //!   strings.
@@ -430,8 +433,77 @@ pub(crate) fn b64url(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s).ok()
 }
 
+/// A JSON value that refuses duplicate object member names at any depth.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value without duplicate member names")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom("duplicate member name"));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses a JSON object, refusing duplicate member names.
+fn strict_object(bytes: &[u8]) -> Option<Map<String, Value>> {
+    match serde_json::from_slice::<StrictValue>(bytes) {
+        Ok(StrictValue(Value::Object(m))) => Some(m),
+        _ => None,
+    }
+}
+
 fn parse_header(bytes: &[u8]) -> Result<Header, JwtError> {
-    let Ok(Value::Object(h)) = serde_json::from_slice::<Value>(bytes) else {
+    let Some(h) = strict_object(bytes) else {
         return Err(JwtError::Malformed(Malformed::HeaderJson));
     };
     let alg_name = match h.get("alg") {
@@ -470,7 +542,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, JwtError> {
 }
 
 fn parse_claims(bytes: &[u8]) -> Result<Claims, JwtError> {
-    let Ok(Value::Object(all)) = serde_json::from_slice::<Value>(bytes) else {
+    let Some(all) = strict_object(bytes) else {
         return Err(JwtError::Malformed(Malformed::PayloadJson));
     };
     let aud = match all.get("aud") {
@@ -580,6 +652,29 @@ mod tests {
                 "{p}"
             );
         }
+    }
+
+    #[test]
+    fn duplicate_members_are_refused_at_any_depth() {
+        let t = tok(r#"{"alg":"RS256","alg":"none"}"#, r#"{"sub":"a"}"#);
+        assert_eq!(
+            parse(&t).unwrap_err(),
+            JwtError::Malformed(Malformed::HeaderJson)
+        );
+        let t = tok(r#"{"alg":"RS256"}"#, r#"{"sub":"a","sub":"admin"}"#);
+        assert_eq!(
+            parse(&t).unwrap_err(),
+            JwtError::Malformed(Malformed::PayloadJson)
+        );
+        let t = tok(r#"{"alg":"RS256"}"#, r#"{"jit":{"id":"1","id":"2"}}"#);
+        assert!(parse(&t).is_err());
+        let t = tok(
+            r#"{"alg":"RS256"}"#,
+            r#"{"a":[{"x":1},{"x":2}],"n":null,"f":1.5}"#,
+        );
+        let j = parse(&t).unwrap();
+        assert_eq!(j.claims.all["a"][1]["x"], 2);
+        assert!(j.claims.all["n"].is_null());
     }
 
     #[test]

@@ -563,3 +563,82 @@ fn errors_never_contain_token_or_key_material() {
     assert!(!dbg.contains(&modulus[..16]));
     assert!(!format!("{:?}", Jwk::hmac(HMAC_SECRET)).contains("0123456789"));
 }
+
+#[test]
+fn rejects_duplicate_claims_even_when_signed() {
+    let n = now();
+    let input = format!(
+        "{}.{}",
+        b64(rs256_header().to_string().as_bytes()),
+        b64(format!(
+            r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"agent-7","sub":"admin","exp":{}}}"#,
+            n + 600
+        )
+        .as_bytes())
+    );
+    let sig = raw_sign(Alg::RS256, input.as_bytes(), b"");
+    let t = format!("{input}.{}", b64(&sig));
+    assert_eq!(
+        run(&provider(), &t, n).unwrap_err(),
+        JwtError::Malformed(Malformed::PayloadJson)
+    );
+}
+
+/// Like jwt_verify_lib's fuzz loops, but over the whole token: every single-character
+/// change (to another base64url character, or '.') is refused.
+#[test]
+fn rejects_every_single_character_change() {
+    let n = now();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+    for alg in [Alg::EdDSA, Alg::HS256] {
+        let t = mint(alg, n);
+        let p = provider_with_hmac();
+        let keys = corp_keys();
+        let bytes = t.as_bytes();
+        for i in 0..bytes.len() {
+            // A replacement derived from the position, never the original character.
+            let mut r = alphabet[(i * 7 + 3) % alphabet.len()];
+            if r == bytes[i] {
+                r = alphabet[(i * 7 + 4) % alphabet.len()];
+            }
+            let mut m = bytes.to_vec();
+            m[i] = r;
+            let m = String::from_utf8(m).unwrap();
+            assert!(
+                verify(&p, &keys, &m, n, &PureVerifier).is_err(),
+                "{alg}: change at {i} accepted"
+            );
+        }
+    }
+}
+
+/// Every bit of the signature (EdDSA, HS256), or every 13th/29th bit (RS256/ES384: slower)
+/// flipped, and every truncation length, is refused.
+#[test]
+fn rejects_signature_bit_flips_and_truncations() {
+    let n = now();
+    let keys = corp_keys();
+    let p = provider_with_hmac();
+    for (alg, step) in [
+        (Alg::EdDSA, 1),
+        (Alg::HS256, 1),
+        (Alg::RS256, 13),
+        (Alg::ES384, 29),
+    ] {
+        let t = mint(alg, n);
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let s = base64_decode(sig);
+        for bit in (0..s.len() * 8).step_by(step) {
+            let mut m = s.clone();
+            m[bit / 8] ^= 1 << (bit % 8);
+            let bad = format!("{input}.{}", b64(&m));
+            let e = verify(&p, &keys, &bad, n, &PureVerifier).unwrap_err();
+            assert_eq!(e.reason(), Reason::TokenBadSignature, "{alg} bit {bit}");
+        }
+        for len in (1..s.len()).step_by(step) {
+            let bad = format!("{input}.{}", b64(&s[..len]));
+            let e = verify(&p, &keys, &bad, n, &PureVerifier).unwrap_err();
+            assert_eq!(e.reason(), Reason::TokenBadSignature, "{alg} len {len}");
+        }
+    }
+}
