@@ -5,7 +5,7 @@
 //!
 //! Ages (from the last successful fetch): younger than `refresh` → [`KeyState::Fresh`];
 //! younger than `max_stale` → [`KeyState::Stale`] (keys still used, a refetch is due);
-//! older → [`KeyState::Expired`] (keys no longer used: [`Reason::JwksUnavailable`]).
+//! older → [`KeyState::Expired`] (keys no longer used: [`JwksUnavailable`](crate::reason::Reason::JwksUnavailable)).
 //! Never fetched → [`KeyState::Missing`].
 //!
 //! Failed fetches back off exponentially from `retry` up to `refresh`. An unknown `kid`
@@ -16,8 +16,6 @@
 use std::sync::Arc;
 
 use crate::jwks::{JwksError, KeySet};
-#[allow(unused_imports)]
-use crate::reason::Reason;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyStoreConfig {

@@ -7,7 +7,7 @@
 //!    "signed" with an RSA public key as HMAC secret is refused here, before any key);
 //! 3. signature length for the algorithm (an ES256 signature must be 64 raw bytes, so a
 //!    DER signature is refused; RSA: the modulus length);
-//! 4. key selection by `kid`/`alg` (unknown `kid` → [`Reason::TokenUnknownKid`], which the
+//! 4. key selection by `kid`/`alg` (unknown `kid` → [`TokenUnknownKid`](crate::reason::Reason::TokenUnknownKid), which the
 //!    glue may answer with a rate-limited refetch) and the signature, through a
 //!    [`SignatureVerifier`]; at most [`MAX_KEY_ATTEMPTS`] keys are tried for one token;
 //! 5. claims: `iss` (exact), `aud` (any match), `exp` (+skew), required `exp`, `nbf` (−skew),
@@ -27,8 +27,6 @@ pub use crate::crypto::{
 use crate::jwks::{Jwk, KeySet};
 pub use crate::jwt::{Alg, JwtError};
 use crate::jwt::{Claims, Jwt};
-#[allow(unused_imports)]
-use crate::reason::Reason;
 
 /// Most keys tried for one token (tokens without `kid` against a set with several keys of
 /// the same type). Bounds the signature work an attacker can cause per request.
@@ -325,6 +323,7 @@ fn scopes(all: &Map<String, Value>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason::Reason;
 
     #[test]
     fn scopes_merge_scope_and_scp() {
