@@ -14,6 +14,29 @@
 //!    `iat` not in the future (+skew), lifetime cap, subject allow-list.
 //!
 //! `now` is always an argument (the host's clock): nothing here reads a clock.
+//!
+//! # Per request, in the glue
+//! ```ignore
+//! let token = match extractor::extract(&provider_sources, &headers) {
+//!     Ok(Some(t)) => t,
+//!     Ok(None) => return deny(Reason::TokenMissing),
+//!     Err(e) => return deny(e.reason()),
+//! };
+//! // Several providers on a route: parse once, pick by `iss`, then `verify_parsed`.
+//! if let Some(id) = vm.jwt_cache.get(&provider.name, token, now) { return allow(id) }
+//! let Some(keys) = key_store.keys(now) else { return deny(Reason::JwksUnavailable) };
+//! match verify(&provider, keys, token, now, &vm.crypto /* host_crypto::envoy_verifier() */) {
+//!     Ok(id) => {
+//!         let id = Arc::new(id);
+//!         vm.jwt_cache.insert(&provider.name, token, id.clone(), provider.clock_skew_seconds, now);
+//!         allow(id)
+//!     }
+//!     Err(e) => {
+//!         if e.reason() == Reason::TokenUnknownKid { key_store.on_unknown_kid(now); }
+//!         deny(e.reason()) // e's Display is safe to log: no token or key bytes
+//!     }
+//! }
+//! ```
 
 use std::fmt;
 
