@@ -177,6 +177,15 @@ impl KeyStore {
         }
     }
 
+    /// Keys another VM fetched (read from shared data): the same as this VM's own
+    /// successful fetch at `fetched_at`, so ages agree across VMs.
+    pub fn adopt(&mut self, bytes: &[u8], fetched_at: u64) -> Result<(), JwksError> {
+        if self.fetched_at.is_some_and(|t| t >= fetched_at) {
+            return Ok(()); // not newer than what we have
+        }
+        self.on_fetch_ok(bytes, fetched_at)
+    }
+
     /// A fetch failed (network, status, timeout).
     pub fn on_fetch_err(&mut self, now: u64) {
         self.in_flight_since = None;
@@ -265,6 +274,18 @@ mod tests {
         assert!(!s.on_unknown_kid(10), "within the interval");
         assert!(!s.should_fetch(10));
         assert!(s.on_unknown_kid(35));
+    }
+
+    #[test]
+    fn adopting_keys_from_another_vm_keeps_their_age() {
+        let mut s = KeyStore::new(cfg());
+        s.adopt(JWKS, 10).unwrap();
+        assert_eq!(s.fetched_at(), Some(10));
+        assert_eq!(s.state(109), KeyState::Fresh);
+        assert_eq!(s.state(110), KeyState::Stale);
+        let g = s.generation();
+        s.adopt(JWKS, 5).unwrap();
+        assert_eq!(s.generation(), g, "older keys are ignored");
     }
 
     #[test]

@@ -123,9 +123,87 @@ impl ProviderConfig {
         }
     }
 
+    /// Configuration mistakes, for the policy loader to report (with its JSON pointer) at
+    /// load time. Empty when the provider is usable.
+    pub fn problems(&self) -> Vec<ProviderProblem> {
+        let mut out = Vec::new();
+        let mut push =
+            |field: &'static str, message: String| out.push(ProviderProblem { field, message });
+        if self.name.is_empty() {
+            push("name", "must not be empty".into());
+        }
+        if self.issuer.is_empty() {
+            push(
+                "issuer",
+                "must be set: tokens from any issuer would do".into(),
+            );
+        }
+        if self.algorithms.is_empty() {
+            push("algorithms", "must list at least one algorithm".into());
+        }
+        let hmac_listed: Vec<Alg> = self
+            .algorithms
+            .iter()
+            .copied()
+            .filter(|a| a.is_hmac())
+            .collect();
+        match (&self.hmac_secret, hmac_listed.is_empty()) {
+            (None, false) => push(
+                "hmac_secret",
+                "HS* algorithms are listed but no shared secret is configured".into(),
+            ),
+            (Some(_), true) => push(
+                "algorithms",
+                "a shared secret is configured but no HS* algorithm is listed".into(),
+            ),
+            (Some(secret), false) => {
+                // RFC 7518 §3.2: a key at least as long as the hash output.
+                let need = hmac_listed
+                    .iter()
+                    .filter_map(|a| a.fixed_signature_len())
+                    .max()
+                    .unwrap_or(32);
+                if secret.len() < need {
+                    push(
+                        "hmac_secret",
+                        format!("is {} bytes; HS* needs at least {need}", secret.len()),
+                    );
+                }
+                if hmac_listed.len() != self.algorithms.len() {
+                    push(
+                        "algorithms",
+                        "mixes HS* with public-key algorithms; use one provider for each".into(),
+                    );
+                }
+            }
+            (None, true) => {}
+        }
+        if self.clock_skew_seconds > 300 {
+            push("clock_skew_seconds", "above 300 s".into());
+        }
+        if self.max_lifetime_seconds == Some(0) {
+            push("max_lifetime", "must be positive".into());
+        }
+        out
+    }
+
     /// Whether a token with this `alg` may be verified at all.
     pub fn allows(&self, alg: Alg) -> bool {
         self.algorithms.contains(&alg) && (!alg.is_hmac() || self.hmac_secret.is_some())
+    }
+}
+
+/// One configuration mistake in a [`ProviderConfig`] (see [`ProviderConfig::problems`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderProblem {
+    /// The field, as named in the policy.
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ProviderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
     }
 }
 
@@ -353,6 +431,26 @@ mod tests {
         let m: Map<String, Value> =
             serde_json::from_str(r#"{"scope":"a b  c","scp":["b","d",1]}"#).unwrap();
         assert_eq!(scopes(&m), vec!["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn provider_problems() {
+        assert!(ProviderConfig::new("p", "https://i").problems().is_empty());
+        let fields = |p: &ProviderConfig| -> Vec<&'static str> {
+            p.problems().iter().map(|x| x.field).collect()
+        };
+        let mut p = ProviderConfig::new("p", "");
+        p.algorithms.push(Alg::HS256);
+        assert_eq!(fields(&p), vec!["issuer", "hmac_secret"]);
+        p.issuer = "https://i".into();
+        p.hmac_secret = Some(vec![1; 16]);
+        assert_eq!(fields(&p), vec!["hmac_secret", "algorithms"]);
+        p.algorithms = vec![Alg::HS256];
+        p.hmac_secret = Some(vec![1; 32]);
+        assert!(p.problems().is_empty());
+        // The message never repeats the secret.
+        p.hmac_secret = Some(b"short-secret".to_vec());
+        assert!(!format!("{:?}", p.problems()).contains("short-secret"));
     }
 
     #[test]
