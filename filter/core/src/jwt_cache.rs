@@ -7,9 +7,12 @@
 //!   not cached at all.
 //! - Bound: at most `capacity` entries. When full, expired entries are swept; if none
 //!   expired, the oldest insertion goes (an O(capacity) scan, only on a full insert).
-//! - The glue must [`JwtCache::clear`] it when the policy (providers) changes. A key removed
-//!   from a JWKS does not evict tokens it verified; they live until their `exp`, as in
-//!   jwt_authn.
+//! - The glue must [`JwtCache::clear`] it when the policy (providers) changes, and should
+//!   [`JwtCache::clear_provider`] when a provider's key set changes (its
+//!   [`crate::key_store::KeyStore::generation`] moves): otherwise tokens signed by a key
+//!   that was just removed (rotated out, or compromised) would live on until their `exp`,
+//!   as they do in jwt_authn. The cost is one signature check per distinct token per key
+//!   refresh.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -113,6 +116,11 @@ impl JwtCache {
         }
     }
 
+    /// Drops every entry of one provider (its key set changed).
+    pub fn clear_provider(&mut self, provider: &str) {
+        self.map.retain(|_, e| e.identity.provider != provider);
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -179,6 +187,18 @@ mod tests {
         c.insert("p", "t", ident(Some(100), None), 60, 50);
         assert!(c.get("q", "t", 60).is_none());
         assert!(c.get("p", "t2", 60).is_none());
+    }
+
+    #[test]
+    fn clear_provider_drops_only_that_provider() {
+        let mut c = JwtCache::default();
+        c.insert("p", "t", ident(Some(100), None), 60, 50);
+        let mut other = (*ident(Some(100), None)).clone();
+        other.provider = "q".into();
+        c.insert("q", "t", Arc::new(other), 60, 50);
+        c.clear_provider("p");
+        assert!(c.get("p", "t", 60).is_none());
+        assert!(c.get("q", "t", 60).is_some());
     }
 
     #[test]
