@@ -225,7 +225,9 @@ pub struct Identity {
     /// From `scope` (space-delimited) and/or `scp` (list, or space-delimited string),
     /// deduplicated, in order.
     pub scopes: Vec<String>,
-    /// Every claim, for JIT grants and `claim_to_headers`.
+    /// Every claim, for JIT grants and `claim_to_headers`. Not serialized with the
+    /// identity (claims may carry personal data): audit events pick fields explicitly.
+    #[serde(skip)]
     pub claims: Map<String, Value>,
 }
 
@@ -451,6 +453,27 @@ mod tests {
         // The message never repeats the secret.
         p.hmac_secret = Some(b"short-secret".to_vec());
         assert!(!format!("{:?}", p.problems()).contains("short-secret"));
+    }
+
+    #[test]
+    fn identity_serializes_without_raw_claims() {
+        let id = Identity {
+            provider: "p".into(),
+            iss: None,
+            sub: Some("s".into()),
+            azp: None,
+            jti: None,
+            kid: None,
+            alg: "RS256",
+            aud: vec![],
+            exp: None,
+            iat: None,
+            nbf: None,
+            scopes: vec![],
+            claims: serde_json::from_str(r#"{"email":"a@b.c"}"#).unwrap(),
+        };
+        let j = serde_json::to_string(&id).unwrap();
+        assert!(j.contains("\"sub\":\"s\"") && !j.contains("a@b.c"));
     }
 
     #[test]
