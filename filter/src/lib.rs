@@ -7,4 +7,6 @@
 //! crate builds the `pci-guard` command (`src/main.rs`).
 
 #[cfg(target_arch = "wasm32")]
+mod host_crypto;
+#[cfg(target_arch = "wasm32")]
 mod plugin;

@@ -12,9 +12,13 @@
 pub mod answer;
 pub mod audit;
 pub mod authz;
+pub mod crypto;
 pub mod extractor;
 pub mod jit;
 pub mod jwks;
+pub mod jwt;
+pub mod jwt_cache;
+pub mod key_store;
 pub mod policy;
 pub mod reason;
 pub mod redact;
