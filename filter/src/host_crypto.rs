@@ -8,9 +8,7 @@
 //! does any algorithm whose host call fails (an older Envoy without the function, a key
 //! BoringSSL refuses). A host "signature does not verify" is final.
 
-use pci_guard_core::crypto::{
-    CryptoError, FallbackVerifier, HostVerifier, PureVerifier, SignatureVerifier,
-};
+use pci_guard_core::crypto::{CryptoError, FallbackVerifier, HostVerifier, PureVerifier};
 
 /// The hostcall: `verify_signature(args)` → result bytes.
 pub fn call_verify_signature(args: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -33,9 +31,4 @@ pub fn envoy_verifier() -> EnvoyVerifier {
         HostVerifier::new(call_verify_signature as HostCall),
         PureVerifier,
     )
-}
-
-/// For `&dyn SignatureVerifier` call sites.
-pub fn as_dyn(v: &EnvoyVerifier) -> &dyn SignatureVerifier {
-    v
 }

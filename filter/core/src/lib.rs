@@ -11,6 +11,7 @@
 
 pub mod answer;
 pub mod audit;
+pub mod authn;
 pub mod authz;
 pub mod crypto;
 pub mod extractor;

@@ -32,6 +32,15 @@ pub fn request_header(name: &str) -> Option<String> {
         .flatten()
 }
 
+pub fn request_headers() -> Vec<(String, String)> {
+    hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
+}
+
+/// Sets (or with `None` removes) a request header; false if the host refused.
+pub fn set_request_header(name: &str, value: Option<&str>) -> bool {
+    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value).is_ok()
+}
+
 /// A property as UTF-8 text (`xds.route_name`, `source.address`, …).
 pub fn property_str(path: &[&str]) -> Option<String> {
     let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;

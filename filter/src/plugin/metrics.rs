@@ -33,20 +33,6 @@ fn bump(id: Option<u32>, by: u64) {
 }
 
 impl Metrics {
-    /// Before the VM starts: counts nothing.
-    pub fn none() -> Self {
-        Self {
-            requests: [None; 3],
-            reasons: Vec::new(),
-            jit_grants_used: None,
-            masked_pan: None,
-            masked_cvv: None,
-            masked_track: None,
-            bytes_scanned: None,
-            body_refused: None,
-        }
-    }
-
     pub fn define() -> Self {
         Self {
             requests: [

@@ -1,8 +1,12 @@
-//! Root context: loads the policy once per VM and hands it to every stream.
+//! Root context: loads the policy once per VM, keeps the VM's state (key stores, token cache,
+//! audit chain, metrics), fetches remote key sets on a timer, and creates a stream context
+//! per request.
 
 mod host;
+mod jwks_fetch;
 mod metrics;
 mod stream;
+mod vm;
 
 use pci_guard_core::audit::Chain;
 use pci_guard_core::policy::Policy;
@@ -10,18 +14,24 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { policy: None, chain: None, metrics: Rc::new(metrics::Metrics::none()) }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }}
 
+/// How often a VM looks for due key fetches and for keys other VMs fetched.
+const TICK: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
 struct Root {
     /// `None` until a policy loads; streams without one are refused (fail closed).
-    policy: Option<Rc<Policy>>,
+    vm: Option<Rc<RefCell<vm::Vm>>>,
     /// This VM's audit hash chain, shared by its streams (one thread per VM).
     chain: Option<Rc<RefCell<Chain>>>,
-    metrics: Rc<metrics::Metrics>,
+    metrics: Option<Rc<metrics::Metrics>>,
+    fetcher: Option<jwks_fetch::Fetcher>,
 }
 
 /// A name for this VM's chain that no other VM of the process shares: host time mixed with
@@ -32,65 +42,109 @@ fn chain_id() -> String {
     format!("{seed:016x}")
 }
 
-impl Context for Root {}
+fn reject(message: &str) -> bool {
+    host::log(
+        LogLevel::Error,
+        &format!("pci-guard: policy rejected: {message}"),
+    );
+    false
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
+            return;
+        };
+        fetcher.on_response(
+            &mut vm.borrow_mut(),
+            token,
+            body_size,
+            host::now_ms() / 1000,
+        );
+    }
+}
 
 impl RootContext for Root {
     fn on_vm_start(&mut self, _size: usize) -> bool {
-        self.metrics = Rc::new(metrics::Metrics::define());
+        self.metrics = Some(Rc::new(metrics::Metrics::define()));
         true
     }
 
     fn on_configure(&mut self, _size: usize) -> bool {
         let Some(config) = host::plugin_configuration() else {
-            host::log(LogLevel::Error, "pci-guard: no policy configured: set the plugin configuration to a pci-guard policy (JSON)");
-            return false;
+            return reject(
+                "no policy configured: set the plugin configuration to a pci-guard policy (JSON)",
+            );
         };
-        match Policy::parse(&config) {
-            Ok(policy) => {
-                let key = match &policy.audit.chain_secret_env {
-                    None => None,
-                    Some(var) => match std::env::var(var) {
-                        Ok(k) if !k.is_empty() => Some(k.into_bytes()),
-                        _ => {
-                            host::log(LogLevel::Error, &format!(
-                                "pci-guard: policy rejected: /audit/chain_secret_env: the environment variable {var} is not set for the VM (vm_config.environment_variables)"
-                            ));
-                            return false;
-                        }
-                    },
-                };
-                if self.chain.is_none() || key.is_some() {
-                    self.chain = Some(Rc::new(RefCell::new(Chain::new(chain_id(), key))));
-                }
-                host::log(
-                    LogLevel::Info,
-                    &format!(
-                        "pci-guard: policy {:?} loaded ({}; mode {:?}, {} routes, {} rules, {} providers)",
-                        policy.version,
-                        policy.digest,
-                        policy.mode,
-                        policy.routes.len(),
-                        policy.rules.len(),
-                        policy.providers.len()
-                    ),
-                );
-                self.policy = Some(Rc::new(policy));
-                true
-            }
+        // On any error, whatever policy was in force stays: fail closed means the last good
+        // policy, never no policy.
+        let mut policy = match Policy::parse(&config) {
+            Ok(p) => p,
             Err(errors) => {
-                // Keep whatever policy was in force before: fail closed means the last good
-                // policy, never no policy.
                 for e in &errors.0 {
-                    host::log(LogLevel::Error, &format!("pci-guard: policy rejected: {e}"));
+                    reject(&e.to_string());
                 }
-                false
+                return false;
             }
+        };
+        if let Err(errors) = policy.resolve_secrets(|var| std::env::var(var).ok()) {
+            for e in &errors.0 {
+                reject(&e.to_string());
+            }
+            return false;
         }
+        let key = match &policy.audit.chain_secret_env {
+            None => None,
+            Some(var) => match std::env::var(var) {
+                Ok(k) if !k.is_empty() => Some(k.into_bytes()),
+                _ => {
+                    return reject(&format!(
+                        "/audit/chain_secret_env: the environment variable {var} is not set for the VM (vm_config.environment_variables)"
+                    ))
+                }
+            },
+        };
+        host::log(
+            LogLevel::Info,
+            &format!(
+                "pci-guard: policy {:?} loaded ({}; mode {:?}, {} routes, {} rules, {} providers)",
+                policy.version,
+                policy.digest,
+                policy.mode,
+                policy.routes.len(),
+                policy.rules.len(),
+                policy.providers.len()
+            ),
+        );
+        let vm = vm::Vm::new(Rc::new(policy));
+        if vm.has_remote_keys() {
+            let _ = proxy_wasm::hostcalls::set_tick_period(TICK);
+            self.fetcher = Some(jwks_fetch::Fetcher::new());
+        }
+        self.vm = Some(Rc::new(RefCell::new(vm)));
+        if self.chain.is_none() || key.is_some() {
+            self.chain = Some(Rc::new(RefCell::new(Chain::new(chain_id(), key))));
+        }
+        self.on_tick();
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
+            return;
+        };
+        fetcher.tick(&mut vm.borrow_mut(), host::now_ms() / 1000);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(stream::Stream::new(
-            self.policy.clone(),
+            self.vm.clone(),
             self.chain.clone(),
             self.metrics.clone(),
         )))

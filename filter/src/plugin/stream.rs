@@ -5,14 +5,16 @@
 
 use super::host;
 use super::metrics::Metrics;
+use super::vm::{StoreKeys, Vm};
 use pci_guard_core::answer::{self, Answer};
 use pci_guard_core::audit::{self, Chain, Event};
-use pci_guard_core::authz::{self, Caller, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS};
+use pci_guard_core::authn::{self, Verified};
+use pci_guard_core::authz::{self, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS};
 use pci_guard_core::policy::{Policy, Rule};
 use pci_guard_core::reason::Reason;
 use pci_guard_core::routes::RequestLine;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use proxy_wasm::types::{Action, LogLevel};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -20,41 +22,23 @@ use std::rc::Rc;
 const REALM: &str = "pci-guard";
 
 pub struct Stream {
-    policy: Option<Rc<Policy>>,
+    vm: Option<Rc<RefCell<Vm>>>,
     chain: Option<Rc<RefCell<Chain>>>,
-    metrics: Rc<Metrics>,
+    metrics: Option<Rc<Metrics>>,
     started_ms: u64,
     event: Event,
     decision: Option<Decision>,
     response_bytes: u64,
 }
 
-/// Placeholder caller until token verification is wired in: no token is ever accepted.
-struct Unverified;
-
-impl Caller for Unverified {
-    fn subject(&self) -> Option<&str> {
-        None
-    }
-    fn has_scope(&self, _scope: &str) -> bool {
-        false
-    }
-    fn claim(&self, _name: &str) -> Option<&serde_json::Value> {
-        None
-    }
-    fn clock_skew_seconds(&self) -> u64 {
-        0
-    }
-}
-
 impl Stream {
     pub fn new(
-        policy: Option<Rc<Policy>>,
+        vm: Option<Rc<RefCell<Vm>>>,
         chain: Option<Rc<RefCell<Chain>>>,
-        metrics: Rc<Metrics>,
+        metrics: Option<Rc<Metrics>>,
     ) -> Self {
         Self {
-            policy,
+            vm,
             chain,
             metrics,
             started_ms: 0,
@@ -97,12 +81,88 @@ impl Stream {
         if !sent {
             // Without a local reply the request must still not go upstream: the caller
             // returns Pause, and Envoy's stream timeout ends it.
-            host::log(
-                proxy_wasm::types::LogLevel::Error,
-                "pci-guard: could not send local reply",
-            );
+            host::log(LogLevel::Error, "pci-guard: could not send local reply");
         }
     }
+
+    fn record_request(&mut self, req: &RequestLine<'_>) {
+        let e = &mut self.event;
+        e.version = audit::EVENT_VERSION;
+        e.time = audit::rfc3339_millis(self.started_ms);
+        e.request_id = host::request_header("x-request-id");
+        e.trace_id = host::request_header("traceparent")
+            .and_then(|tp| tp.split('-').nth(1).map(str::to_string));
+        e.source.address = host::property_str(&["source", "address"]);
+        e.source.principal = host::property_str(&["connection", "uri_san_peer_certificate"]);
+        e.request.method = req.method.to_string();
+        e.request.path = req.path.to_string();
+        e.request.authority = host::request_header(":authority");
+        e.request.grpc = req.grpc_method().map(str::to_string);
+    }
+
+    fn record_identity(&mut self, policy: &Policy, who: &Verified) {
+        let id = &who.identity;
+        self.event.identity = Some(audit::IdentityRef {
+            provider: policy
+                .providers
+                .get(who.provider)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            iss: id.iss.clone(),
+            sub: id.sub.clone(),
+            azp: id.azp.clone(),
+            jti: id.jti.clone(),
+            kid: id.kid.clone(),
+            alg: Some(id.alg.to_string()),
+        });
+    }
+
+    /// Upstream hygiene for an allowed request: identity headers only from the verified token
+    /// (client-sent ones are always removed first), and the token stripped unless the provider
+    /// forwards it.
+    fn rewrite_request_headers(policy: &Policy, who: Option<&Verified>) {
+        for p in &policy.providers {
+            for (_, header) in &p.claim_to_headers {
+                host::set_request_header(header, None);
+            }
+        }
+        let Some(who) = who else { return };
+        let Some(p) = policy.providers.get(who.provider) else {
+            return;
+        };
+        for (claim, header) in &p.claim_to_headers {
+            if let Some(v) = who.identity.claims.get(claim).and_then(claim_header_value) {
+                host::set_request_header(header, Some(&v));
+            }
+        }
+        if !p.forward_token {
+            for source in &p.sources {
+                host::set_request_header(&source.header, None);
+            }
+        }
+    }
+}
+
+/// A claim as a header value: strings as they are, numbers and booleans printed, arrays of
+/// those joined with commas; objects are not forwarded.
+fn claim_header_value(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let out = match v {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(scalar)
+            .collect::<Vec<_>>()
+            .join(","),
+        other => scalar(other)?,
+    };
+    // A header value must not carry line breaks or other control characters.
+    (!out.bytes().any(|b| b < 0x20 || b == 0x7f)).then_some(out)
 }
 
 impl Context for Stream {}
@@ -117,41 +177,50 @@ impl HttpContext for Stream {
         let route_name = host::property_str(&["xds", "route_name"]);
         let mut req = RequestLine::new(&method, &path_and_query, grpc);
         req.route_name = route_name.as_deref();
+        self.record_request(&req);
 
-        let e = &mut self.event;
-        e.version = audit::EVENT_VERSION;
-        e.time = audit::rfc3339_millis(self.started_ms);
-        e.request_id = host::request_header("x-request-id");
-        e.source.address = host::property_str(&["source", "address"]);
-        e.request.method = method.clone();
-        e.request.path = req.path.to_string();
-        e.request.authority = host::request_header(":authority");
-        e.request.grpc = req.grpc_method().map(str::to_string);
-
-        let Some(policy) = self.policy.clone() else {
+        let Some(vm) = self.vm.clone() else {
             self.decision = Some(Decision::unavailable());
             self.reply(Reason::FilterUnavailable, grpc, None);
             return Action::Pause;
         };
+        let policy = vm.borrow().policy.clone();
         self.event.policy.version = policy.version.clone();
         self.event.policy.digest = policy.digest.clone();
 
-        let has_token = host::request_header("authorization").is_some();
         let flags = RequestFlags {
             method_override: METHOD_OVERRIDE_HEADERS
                 .iter()
                 .any(|h| host::request_header(h).is_some()),
         };
         let now = self.started_ms / 1000;
-        let (decision, _caller) = authz::decide(&policy, &req, flags, now, |_providers| {
-            Err::<Unverified, _>(if has_token {
-                Reason::TokenBadSignature
-            } else {
-                Reason::TokenMissing
-            })
+        let (decision, caller) = authz::decide(&policy, &req, flags, now, |providers| {
+            let headers = host::request_headers();
+            let mut guard = vm.borrow_mut();
+            let Vm {
+                policy,
+                stores,
+                cache,
+                crypto,
+            } = &mut *guard;
+            authn::authenticate(
+                policy,
+                providers,
+                &headers,
+                now,
+                &mut StoreKeys(stores),
+                cache,
+                crypto,
+            )
         });
-        self.event.request.route = decision.route.map(|i| policy.routes[i].name.clone());
-        let rule = decision.rule.map(|i| &policy.rules[i]);
+        if let Some(who) = &caller {
+            self.record_identity(&policy, who);
+        }
+        self.event.request.route = decision
+            .route
+            .and_then(|i| policy.routes.get(i))
+            .map(|r| r.name.clone());
+        let rule = decision.rule.and_then(|i| policy.rules.get(i));
         let blocks = decision.blocks();
         let reason = decision.reason;
         self.decision = Some(decision);
@@ -159,6 +228,7 @@ impl HttpContext for Stream {
             self.reply(reason, grpc, rule);
             return Action::Pause;
         }
+        Self::rewrite_request_headers(&policy, caller.as_ref());
         Action::Continue
     }
 
@@ -168,22 +238,30 @@ impl HttpContext for Stream {
     }
 
     fn on_log(&mut self) {
-        let policy = self.policy.as_deref();
+        let policy = self.vm.as_ref().map(|vm| vm.borrow().policy.clone());
         let e = &mut self.event;
         if let Some(d) = &self.decision {
-            self.metrics
-                .decision(d.outcome(), d.reason, d.grant.is_some());
+            if let Some(m) = &self.metrics {
+                m.decision(d.outcome(), d.reason, d.grant.is_some());
+            }
             e.decision = Some(audit::DecisionRef {
                 result: d.outcome(),
                 reason: d.reason,
-                rule: d.rule.and_then(|i| policy.map(|p| p.rules[i].id.clone())),
+                rule: d.rule.and_then(|i| {
+                    policy
+                        .as_ref()
+                        .and_then(|p| p.rules.get(i))
+                        .map(|r| r.id.clone())
+                }),
                 dry_run: !d.enforced,
             });
             e.jit = d.grant.as_ref().map(|g| audit::JitRef {
                 id: g.id.clone(),
                 approved_by: g.approved_by.clone(),
-                approved_at: g.approved_at.map(|t| audit::rfc3339_millis(t * 1000)),
-                expires_at: audit::rfc3339_millis(g.exp * 1000),
+                approved_at: g
+                    .approved_at
+                    .map(|t| audit::rfc3339_millis(t.saturating_mul(1000))),
+                expires_at: audit::rfc3339_millis(g.exp.saturating_mul(1000)),
             });
         }
         e.response.status = host::property_u64(&["response", "code"]).map(|c| c as u16);
@@ -191,17 +269,13 @@ impl HttpContext for Stream {
             .map(|c| c as u32)
             .filter(|_| e.request.grpc.is_some());
         e.response.bytes = self.response_bytes;
-        let now = host::now_ms();
-        e.duration_ms = Some(now.saturating_sub(self.started_ms) as f64);
+        e.duration_ms = Some(host::now_ms().saturating_sub(self.started_ms) as f64);
         let line = match &self.chain {
             Some(chain) => chain.borrow_mut().seal(e),
             None => e.to_json(),
         };
         if !host::set_property(&["pci_guard_audit"], &line) {
-            host::log(
-                proxy_wasm::types::LogLevel::Error,
-                "pci-guard: could not record audit event",
-            );
+            host::log(LogLevel::Error, "pci-guard: could not record audit event");
         }
     }
 }

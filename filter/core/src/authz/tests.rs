@@ -30,7 +30,7 @@ impl Caller for TestCaller {
 fn policy_with(mode: &str, default: &str) -> Policy {
     Policy::from_value(&json!({
         "version": "table", "mode": mode, "default": default,
-        "providers": {"idp": {"issuer": "https://idp", "jwks": {"keys": []}}},
+        "providers": {"idp": {"issuer": "https://idp", "jwks": test_jwks()}},
         "rules": [
             {"id": "no-card-delete", "action": "deny", "match": {"methods": ["DELETE"], "path": "/v1/cards/**"}},
             {"id": "no-purge", "action": "deny", "match": {"grpc": "payments.v1.Admin/PurgeAll"}},
@@ -250,4 +250,9 @@ fn default_allow_lets_unmatched_requests_pass_without_a_token() {
         NOW,
     );
     assert_eq!((d.reason, d.outcome()), (Reason::Public, Outcome::Allow));
+}
+
+/// A real key set (the EC P-256 test key), since a provider without keys is refused.
+fn test_jwks() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../../../testdata/keys/ec256.jwks.json")).unwrap()
 }

@@ -8,11 +8,16 @@
 mod duration;
 pub mod spec;
 
+use crate::extractor::TokenSource;
+use crate::jwks::KeySet;
+use crate::jwt::Alg;
 use crate::routes::{GrpcMatch, Matcher, PathMatch};
+use crate::verify::{ProviderConfig, SubjectMatch};
 use sha2::{Digest, Sha256};
 use spec::*;
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 
@@ -74,17 +79,11 @@ pub struct Policy {
 #[derive(Debug)]
 pub struct Provider {
     pub name: String,
-    pub issuer: String,
-    pub audiences: Vec<String>,
-    pub subjects_exact: Vec<String>,
-    pub subject_prefixes: Vec<String>,
+    /// What [`crate::verify`] checks. `hmac_secret` is filled by [`Policy::resolve_secrets`].
+    pub config: ProviderConfig,
+    /// Where its tokens come from (`authorization: Bearer` by default).
+    pub sources: Vec<TokenSource>,
     pub keys: KeySource,
-    /// `(lower-case header name, prefix)`; `authorization` / `Bearer ` by default.
-    pub from_headers: Vec<(String, String)>,
-    pub clock_skew_seconds: u64,
-    pub require_expiration: bool,
-    pub max_lifetime_seconds: Option<u64>,
-    pub algorithms: Vec<String>,
     pub hmac_secret_env: Option<String>,
     /// `(claim, lower-case header)`.
     pub claim_to_headers: Vec<(String, String)>,
@@ -93,8 +92,8 @@ pub struct Provider {
 
 #[derive(Debug)]
 pub enum KeySource {
-    /// The JWKS document, as written in the policy.
-    Inline(serde_json::Value),
+    /// The JWKS written in the policy, parsed at load time.
+    Inline(Arc<KeySet>),
     Remote(RemoteJwks),
 }
 
@@ -181,9 +180,6 @@ pub const ALGORITHMS: [&str; 12] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",
     "HS384", "HS512",
 ];
-const DEFAULT_ALGORITHMS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
 
 pub const DEFAULT_SKIP_CONTENT_TYPES: [&str; 4] =
     ["image/*", "audio/*", "video/*", "application/octet-stream"];
@@ -215,6 +211,48 @@ impl Policy {
         let canonical = serde_json::to_vec(value).unwrap_or_default();
         let digest = format!("sha256:{}", hex(&Sha256::digest(&canonical)));
         Compiler::default().compile(spec, digest)
+    }
+}
+
+impl Policy {
+    /// Reads the shared secrets that `hmac_secret_env` names, through `env` (the VM's or the
+    /// shell's environment). A named variable that is missing or too short is an error: a
+    /// provider must never silently run without the secret it was configured with.
+    pub fn resolve_secrets(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), PolicyErrors> {
+        let mut errors = Vec::new();
+        for p in &mut self.providers {
+            let Some(var) = &p.hmac_secret_env else {
+                continue;
+            };
+            let at = format!(
+                "/providers/{}/hmac_secret_env",
+                p.name.replace('~', "~0").replace('/', "~1")
+            );
+            match env(var) {
+                Some(v) if !v.is_empty() => p.config.hmac_secret = Some(v.into_bytes()),
+                _ => {
+                    errors.push(PolicyError {
+                        pointer: at,
+                        message: format!("the environment variable {var} is not set"),
+                    });
+                    continue;
+                }
+            }
+            for problem in p.config.problems() {
+                errors.push(PolicyError {
+                    pointer: at.clone(),
+                    message: format!("{}: {}", problem.field, problem.message),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyErrors(errors))
+        }
     }
 }
 
@@ -359,15 +397,16 @@ impl Compiler {
             self.err(format!("{at}/issuer"), "must not be empty");
         }
         let keys = match (p.jwks, p.remote_jwks) {
-            (Some(inline), None) => {
-                if !inline.get("keys").is_some_and(|k| k.is_array()) {
+            (Some(inline), None) => match KeySet::from_json(&inline) {
+                Ok(ks) => KeySource::Inline(Arc::new(ks)),
+                Err(e) => {
                     self.err(
                         format!("{at}/jwks"),
-                        "must be a JSON Web Key Set: {\"keys\": [...]}",
+                        format!("not a usable JSON Web Key Set: {e}"),
                     );
+                    KeySource::Inline(Arc::new(KeySet::from_keys(Vec::new())))
                 }
-                KeySource::Inline(inline)
-            }
+            },
             (None, Some(r)) => {
                 let ra = format!("{at}/remote_jwks");
                 for (field, v) in [("cluster", &r.cluster), ("authority", &r.authority)] {
@@ -407,18 +446,18 @@ impl Compiler {
                     at.clone(),
                     "give either \"jwks\" or \"remote_jwks\", not both",
                 );
-                KeySource::Inline(serde_json::Value::Null)
+                KeySource::Inline(Arc::new(KeySet::from_keys(Vec::new())))
             }
             (None, None) => {
                 self.err(
                     at.clone(),
                     "needs keys: \"jwks\" (inline) or \"remote_jwks\"",
                 );
-                KeySource::Inline(serde_json::Value::Null)
+                KeySource::Inline(Arc::new(KeySet::from_keys(Vec::new())))
             }
         };
-        let algorithms: Vec<String> = match p.algorithms {
-            None => DEFAULT_ALGORITHMS.iter().map(|s| s.to_string()).collect(),
+        let algorithms: Vec<Alg> = match p.algorithms {
+            None => Alg::DEFAULT_ALLOWED.to_vec(),
             Some(list) => {
                 if list.is_empty() {
                     self.err(
@@ -426,27 +465,47 @@ impl Compiler {
                         "must list at least one algorithm",
                     );
                 }
+                let mut algs = Vec::new();
                 for (i, a) in list.iter().enumerate() {
-                    if !ALGORITHMS.contains(&a.as_str()) {
-                        self.err(
+                    match Alg::from_name(a).filter(|_| ALGORITHMS.contains(&a.as_str())) {
+                        None => self.err(
                             format!("{at}/algorithms/{i}"),
                             format!(
                                 "unknown algorithm {a:?}; allowed: {}",
                                 ALGORITHMS.join(", ")
                             ),
-                        );
-                    } else if a.starts_with("HS") && p.hmac_secret_env.is_none() {
-                        self.err(
+                        ),
+                        Some(alg) if alg.is_hmac() && p.hmac_secret_env.is_none() => self.err(
                             format!("{at}/algorithms/{i}"),
                             format!("{a} needs a shared secret: set \"hmac_secret_env\""),
-                        );
+                        ),
+                        Some(alg) => algs.push(alg),
                     }
                 }
-                list
+                let hmac = algs.iter().filter(|a| a.is_hmac()).count();
+                if hmac > 0 && hmac < algs.len() {
+                    self.err(
+                        format!("{at}/algorithms"),
+                        "mixes HS* with public-key algorithms; use one provider for each",
+                    );
+                }
+                algs
             }
         };
-        let from_headers = match p.from_headers {
-            None => vec![("authorization".to_string(), "Bearer ".to_string())],
+        if p.hmac_secret_env.is_some() && !algorithms.iter().any(|a| a.is_hmac()) {
+            self.err(
+                format!("{at}/hmac_secret_env"),
+                "a shared secret is set but no HS* algorithm is listed",
+            );
+        }
+        if p.clock_skew_seconds > 300 {
+            self.err(
+                format!("{at}/clock_skew_seconds"),
+                "at most 300: a larger skew keeps expired tokens alive",
+            );
+        }
+        let sources = match p.from_headers {
+            None => vec![TokenSource::bearer()],
             Some(list) => {
                 if list.is_empty() {
                     self.err(
@@ -463,7 +522,7 @@ impl Compiler {
                                 format!("{:?} is not a valid header name", h.name),
                             );
                         }
-                        (h.name.to_ascii_lowercase(), h.prefix)
+                        TokenSource::new(h.name, h.prefix)
                     })
                     .collect()
             }
@@ -473,7 +532,7 @@ impl Compiler {
             .into_iter()
             .enumerate()
             .map(|(i, c)| {
-                if !is_header_name(&c.header) || c.header.starts_with(':') {
+                if !is_header_name(&c.header) {
                     self.err(
                         format!("{at}/claim_to_headers/{i}/header"),
                         format!("{:?} is not a valid header name", c.header),
@@ -486,22 +545,25 @@ impl Compiler {
             .max_lifetime
             .as_deref()
             .map(|s| self.duration_ms(&format!("{at}/max_lifetime"), Some(s), 0) / 1000);
-        let (subjects_exact, subject_prefixes) = p
-            .subjects
-            .map(|s| (s.exact, s.prefixes))
-            .unwrap_or_default();
-        Provider {
-            name,
+        let config = ProviderConfig {
+            name: name.clone(),
             issuer: p.issuer,
             audiences: p.audiences,
-            subjects_exact,
-            subject_prefixes,
-            keys,
-            from_headers,
+            subjects: p.subjects.map(|s| SubjectMatch {
+                exact: s.exact,
+                prefixes: s.prefixes,
+            }),
             clock_skew_seconds: p.clock_skew_seconds,
             require_expiration: p.require_expiration,
             max_lifetime_seconds,
             algorithms,
+            hmac_secret: None,
+        };
+        Provider {
+            name,
+            config,
+            sources,
+            keys,
             hmac_secret_env: p.hmac_secret_env,
             claim_to_headers,
             forward_token: p.forward_token,

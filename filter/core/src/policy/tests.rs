@@ -15,7 +15,7 @@ fn errors(v: serde_json::Value) -> Vec<String> {
 }
 
 fn idp() -> serde_json::Value {
-    json!({"issuer": "https://idp.example.com", "audiences": ["payments-api"], "jwks": {"keys": []}})
+    json!({"issuer": "https://idp.example.com", "audiences": ["payments-api"], "jwks": test_jwks()})
 }
 
 #[test]
@@ -221,4 +221,9 @@ fn not_json_is_one_document_error() {
     assert_eq!(e.0.len(), 1);
     assert_eq!(e.0[0].pointer, "");
     assert!(e.0[0].message.starts_with("not valid JSON"));
+}
+
+/// A real key set (the EC P-256 test key), since a provider without keys is refused.
+fn test_jwks() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../../../testdata/keys/ec256.jwks.json")).unwrap()
 }

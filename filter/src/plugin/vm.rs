@@ -1,0 +1,72 @@
+//! What one VM (one Envoy worker thread) keeps between requests: the compiled policy, the key
+//! stores of its providers, the verified-token cache and the signature verifier. Streams
+//! borrow it for the length of a callback; nothing here outlives a policy change.
+
+use crate::host_crypto::{envoy_verifier, EnvoyVerifier};
+use pci_guard_core::authn::Keys;
+use pci_guard_core::jwks::KeySet;
+use pci_guard_core::jwt_cache::JwtCache;
+use pci_guard_core::key_store::{KeyStore, KeyStoreConfig};
+use pci_guard_core::policy::{KeySource, Policy};
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Verified tokens remembered per VM (jwt_authn keeps 100).
+pub const TOKEN_CACHE_ENTRIES: usize = 256;
+
+pub struct Vm {
+    pub policy: Rc<Policy>,
+    pub stores: Vec<KeyStore>,
+    pub cache: JwtCache,
+    pub crypto: EnvoyVerifier,
+}
+
+impl Vm {
+    pub fn new(policy: Rc<Policy>) -> Self {
+        let stores = policy
+            .providers
+            .iter()
+            .map(|p| match &p.keys {
+                KeySource::Inline(set) => KeyStore::fixed(KeySet::clone(set)),
+                KeySource::Remote(r) => {
+                    let refresh = (r.refresh_ms / 1000).max(1);
+                    KeyStore::new(KeyStoreConfig {
+                        refresh_secs: refresh,
+                        max_stale_secs: (r.max_stale_ms / 1000).max(1),
+                        retry_secs: 1,
+                        // At most one refetch per refresh interval for unknown `kid`s.
+                        unknown_kid_interval_secs: refresh,
+                        fetch_timeout_secs: r.timeout_ms.div_ceil(1000).max(1),
+                    })
+                }
+            })
+            .collect();
+        Self {
+            policy,
+            stores,
+            cache: JwtCache::new(TOKEN_CACHE_ENTRIES),
+            crypto: envoy_verifier(),
+        }
+    }
+
+    pub fn has_remote_keys(&self) -> bool {
+        self.policy
+            .providers
+            .iter()
+            .any(|p| matches!(p.keys, KeySource::Remote(_)))
+    }
+}
+
+/// The VM's key stores as the core's [`Keys`].
+pub struct StoreKeys<'a>(pub &'a mut [KeyStore]);
+
+impl Keys for StoreKeys<'_> {
+    fn keys(&self, provider: usize, now: u64) -> Option<Arc<KeySet>> {
+        self.0.get(provider).and_then(|s| s.keys(now)).cloned()
+    }
+    fn unknown_kid(&mut self, provider: usize, now: u64) {
+        if let Some(s) = self.0.get_mut(provider) {
+            s.on_unknown_kid(now);
+        }
+    }
+}
