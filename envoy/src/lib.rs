@@ -11,6 +11,7 @@
 
 pub mod grpc;
 pub mod otlp;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -162,6 +163,8 @@ impl Envoy {
         vars.insert("ACCESS_LOG", access_log.display().to_string());
         vars.insert("WASM_PATH", wasm_path().display().to_string());
         vars.insert("POLICY", policy_scalar(&opts.policy));
+        // No identity provider unless the test starts one: key fetches then fail.
+        vars.insert("IDP_PORT", free_port().to_string());
         for (k, v) in opts.extra {
             vars.insert(k, v);
         }

@@ -37,6 +37,7 @@ fn every_envoy_config_passes_envoy_validate() {
             ("ACCESS_LOG", "/dev/null"),
             ("OTLP_PORT", "4317"),
             ("ALS_PORT", "18000"),
+            ("IDP_PORT", "18001"),
         ] {
             vars.insert(k, v.to_string());
         }

@@ -82,6 +82,10 @@ pub fn authenticate(
     };
     for &(i, token) in &found {
         let p = &policy.providers[i];
+        // No keys (never fetched, or stale past max_stale): fail closed, cached or not.
+        if keys.keys(i, now).is_none() {
+            continue;
+        }
         if let Some(identity) = cache.get(&p.name, token, now) {
             return Ok(Verified {
                 provider: i,

@@ -25,3 +25,6 @@ pub mod reason;
 pub mod redact;
 pub mod routes;
 pub mod verify;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -134,38 +134,18 @@ pub fn payload(now: u64) -> Value {
     })
 }
 
-/// Signs `signing_input` with the test key for `alg` (RS*, ES256, ES384, EdDSA, HS* with
-/// `hmac_key`). ECDSA signatures are JOSE raw `r‖s`.
+/// Signs `signing_input` with the test key for `alg` (RS256 with rsa1, ES256, ES384, EdDSA,
+/// HS* with `hmac_key`). ECDSA signatures are JOSE raw `r‖s`.
 pub fn raw_sign(alg: Alg, input: &[u8], hmac_key: &[u8]) -> Vec<u8> {
-    use p256::ecdsa::signature::Signer as _;
-    use rsa::pkcs8::DecodePrivateKey as _;
-    use sha2::Digest as _;
-    match alg {
-        Alg::RS256 => {
-            let k = rsa::RsaPrivateKey::from_pkcs8_pem(&read_key("rsa1.pem")).unwrap();
-            k.sign(
-                rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                &sha2::Sha256::digest(input),
-            )
-            .unwrap()
-        }
-        Alg::ES256 => {
-            let k = p256::ecdsa::SigningKey::from_pkcs8_pem(&read_key("ec256.pem")).unwrap();
-            let s: p256::ecdsa::Signature = k.sign(input);
-            s.to_bytes().to_vec()
-        }
-        Alg::ES384 => {
-            let k = p384::ecdsa::SigningKey::from_pkcs8_pem(&read_key("ec384.pem")).unwrap();
-            let s: p384::ecdsa::Signature = k.sign(input);
-            s.to_bytes().to_vec()
-        }
-        Alg::EdDSA => {
-            let kp = ed25519_compact::KeyPair::from_pem(&read_key("ed25519.pem")).unwrap();
-            kp.sk.sign(input, None).to_vec()
-        }
-        Alg::HS256 => hmac_sha256::HMAC::mac(input, hmac_key).to_vec(),
+    let file = match alg {
+        Alg::RS256 => "rsa1.pem",
+        Alg::ES256 => "ec256.pem",
+        Alg::ES384 => "ec384.pem",
+        Alg::EdDSA => "ed25519.pem",
+        Alg::HS256 => return hmac_sha256::HMAC::mac(input, hmac_key).to_vec(),
         other => panic!("raw_sign: {other} not needed"),
-    }
+    };
+    pci_guard_core::testkit::sign(alg, &keys_dir(), file, input)
 }
 
 /// A token with exactly this header and payload JSON, signed for `alg`.
