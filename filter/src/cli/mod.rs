@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; each subcommand lives in its own module.
 
 mod audit;
+mod explain;
 mod policy;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// The filter's decision for one request, as JSON: {"allow", "status", "reason", "rule", …}.
+    Explain(explain::ExplainArgs),
     /// Work with recorded audit logs.
     Audit {
         #[command(subcommand)]
@@ -35,5 +38,6 @@ pub fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Policy { command } => policy::run(command),
         Command::Audit { command } => audit::run(command),
+        Command::Explain(args) => explain::run(args),
     }
 }

@@ -1,0 +1,153 @@
+//! `pci-guard explain` decides as the filter does: same policy, same token checks, same rules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pci_guard_core::jwt::Alg;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const NOW: u64 = 1_795_790_000;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn token(scopes: &[&str], extra: Value) -> String {
+    let mut c = json!({"iss": "https://idp.example.com", "aud": "payments-api", "sub": "agent-7",
+                       "iat": NOW - 10, "nbf": NOW - 10, "exp": NOW + 600, "scope": scopes.join(" ")});
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    let header = json!({"alg": "RS256", "kid": "rsa-2026-a"});
+    pci_guard_core::testkit::mint(
+        Alg::RS256,
+        &root().join("testdata/keys"),
+        "rsa1.pem",
+        &header,
+        &c,
+    )
+}
+
+fn explain(args: &[&str]) -> Value {
+    let now = NOW.to_string();
+    let mut args = args.to_vec();
+    if !args.contains(&"--now") {
+        args.extend(["--now", &now]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_pci-guard"))
+        .arg("explain")
+        .args([
+            "--policy",
+            root()
+                .join("testdata/policies/payments.json")
+                .to_str()
+                .unwrap(),
+        ])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn explain_allows_a_scoped_token() {
+    let t = token(&["cards:read"], json!({}));
+    let v = explain(&["--method", "GET", "--path", "/v1/cards/c_1", "--token", &t]);
+    assert_eq!(
+        v,
+        json!({"allow": true, "status": 200, "reason": "ok", "rule": null, "route": "cards-read", "result": "allow"})
+    );
+}
+
+#[test]
+fn explain_names_the_missing_scope_and_the_blocking_rule() {
+    let t = token(&["payments:read"], json!({}));
+    let v = explain(&["--method", "GET", "--path", "/v1/cards/c_1", "--token", &t]);
+    assert_eq!(
+        (v["allow"].clone(), v["status"].clone(), v["reason"].clone()),
+        (json!(false), json!(403), json!("scope_missing"))
+    );
+    let t = token(&["cards:write"], json!({}));
+    let v = explain(&[
+        "--method",
+        "DELETE",
+        "--path",
+        "/v1/cards/c_1",
+        "--token",
+        &t,
+    ]);
+    assert_eq!(
+        (v["reason"].clone(), v["rule"].clone()),
+        (json!("rule_denied"), json!("no-card-delete"))
+    );
+}
+
+#[test]
+fn explain_judges_grants_at_the_given_time() {
+    let g = json!({"jit": {"id": "AR-1", "scopes": ["payments:refund"], "approved_by": ["alice"], "nbf": NOW - 60, "exp": NOW + 600}});
+    let t = token(&[], g);
+    let v = explain(&[
+        "--method",
+        "POST",
+        "--path",
+        "/v1/payments/p_1/refunds",
+        "--token",
+        &t,
+    ]);
+    assert_eq!(v["reason"], "ok");
+    // The token itself is still valid at NOW+601 (exp NOW+600 plus 60 s skew); the grant is not.
+    let later = (NOW + 601).to_string();
+    let v = explain(&[
+        "--method",
+        "POST",
+        "--path",
+        "/v1/payments/p_1/refunds",
+        "--token",
+        &t,
+        "--now",
+        &later,
+    ]);
+    assert_eq!(v["reason"], "jit_expired");
+}
+
+#[test]
+fn explain_uses_the_jwks_file_for_remote_providers() {
+    let t = token(&["cards:read"], json!({}));
+    let v = explain(&["--method", "GET", "--path", "/v2/cards/c_1", "--token", &t]);
+    assert_eq!(v["reason"], "jwks_unavailable");
+    let jwks = root().join("testdata/keys/rsa1.jwks.json");
+    let v = explain(&[
+        "--method",
+        "GET",
+        "--path",
+        "/v2/cards/c_1",
+        "--token",
+        &t,
+        "--jwks",
+        jwks.to_str().unwrap(),
+    ]);
+    assert_eq!(v["reason"], "ok");
+}
+
+#[test]
+fn explain_without_token_and_for_grpc() {
+    let v = explain(&[
+        "--method",
+        "POST",
+        "--path",
+        "/payments.v1.Cards/GetCard",
+        "--grpc",
+    ]);
+    assert_eq!(
+        (v["status"].clone(), v["reason"].clone()),
+        (json!(401), json!("token_missing"))
+    );
+    let v = explain(&["--method", "GET", "--path", "/admin"]);
+    assert_eq!(v["reason"], "no_route");
+}
