@@ -1,0 +1,467 @@
+//! CVV/CVC detection by key.
+//!
+//! A security code is three or four digits, indistinguishable from any other small number:
+//! only the key in front of it tells. When the engine meets a 3–4 digit value that stands
+//! alone (free of letters, digits and decimal points on both sides), it looks *back* from the
+//! value, at most [`MAX_LOOKBACK`](crate::redact::window::MAX_LOOKBACK) bytes, for
+//!
+//! 1. glue with exactly one connector: `:` / `=` / `>` (also as `%3A` `%3D` `%3E` `&gt;`),
+//!    with quotes (`"`, `'`, `\"`, `%22`, `&quot;`), backslashes, `]` and whitespace around it;
+//! 2. a key: the run of `[A-Za-z0-9_-]` before the glue (the last segment of `card.cvv`,
+//!    `card[cvc]`); after `>` it must be an XML start tag (`<cvv>`, `%3Ccvd%3E`, `&lt;cvv&gt;`).
+//!
+//! Keys compare after *normalisation*: ASCII-lowercased, `_` and `-` removed, so
+//! `security_code`, `security-code` and `securityCode` are one key. Whole keys only: result
+//! fields such as `cvvResultCode`, `cvv2_result`, `CardSecurityCodeMatch` normalise to
+//! something else and are left alone.
+//!
+//! Three context rules cover keys that are too generic on their own:
+//! - **filler words** (`CVV entered: 123`, `Security Code: 123`): if the key is one of
+//!   `entered`, `is`, `number`, `no`, `num`, `code`, `value` and the word before it (spaces
+//!   only between) is a key, or joins with it into one (`security`+`code`), it counts;
+//! - **parent object** (`"securityCode":{"indicator":1,"value":"4444"}`): a `value`, `code` or
+//!   `number` key directly inside a JSON object whose own key is a security-code key;
+//! - **sibling of an expiry** (`"expiry":"0918","code":"999"`): a `code` key whose previous
+//!   sibling key names an expiry (`exp…`), with no object closed in between (for XML, no
+//!   element other than the expiry itself closed), so `</CARD><CODE>0100` stays.
+
+use crate::redact::scanner::{hex_val, is_alnum, is_hex};
+use crate::redact::window::Window;
+use crate::redact::RedactError;
+
+/// Longest key (normalised) considered.
+const MAX_KEY: usize = 48;
+/// Longest glue between key and value.
+const MAX_GLUE: usize = 40;
+
+/// Every key spelling seen naming a card security code in gateway traffic (ActiveMerchant
+/// transcripts, Recurly, Datadog samples), normalised.
+pub const DEFAULT_CVV_KEYS: &[&str] = &[
+    "cardcode",
+    "cardcodevalue",
+    "cardcvc",
+    "cardcvv",
+    "cardcvv2",
+    "cardidnumber",
+    "cardsecuritycode",
+    "cardsecval",
+    "cardverification",
+    "cardverificationcode",
+    "cardverificationvalue",
+    "ccv",
+    "ccvv",
+    "cid",
+    "creditcardverificationvalue",
+    "csc",
+    "cv",
+    "cv2",
+    "cvc",
+    "cvc2",
+    "cvccode",
+    "cvcnumber",
+    "cvd",
+    "cvn",
+    "cvnum",
+    "cvnumber",
+    "cvv",
+    "cvv2",
+    "cvv2code",
+    "cvvcode",
+    "cvvnumber",
+    "dsmerchantcvv2",
+    "fsv",
+    "paymentcardcsc",
+    "pstncc",
+    "securitycode",
+    "sgcvv2",
+    "umcvv2",
+    "verification",
+    "verificationcode",
+    "verificationvalue",
+    "vpccardsecuritycode",
+    "xcvv",
+];
+
+const FILLERS: &[&[u8]] = &[
+    b"entered", b"is", b"number", b"no", b"num", b"code", b"value",
+];
+const PARENT_CHILDREN: &[&[u8]] = &[b"value", b"code", b"number"];
+
+/// The compiled list of keys whose values are security codes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CvvKeys {
+    /// Normalised, sorted, deduplicated.
+    keys: Vec<Box<[u8]>>,
+}
+
+impl Default for CvvKeys {
+    fn default() -> Self {
+        CvvKeys {
+            keys: DEFAULT_CVV_KEYS
+                .iter()
+                .map(|k| k.as_bytes().into())
+                .collect(),
+        }
+    }
+}
+
+/// Lowercases and drops `_` and `-`; `None` if longer than [`MAX_KEY`] or not a key.
+fn normalize(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    let mut n = 0;
+    for &b in raw {
+        if b == b'_' || b == b'-' {
+            continue;
+        }
+        if !is_alnum(b) || n == MAX_KEY {
+            return None;
+        }
+        out[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(n)
+}
+
+impl CvvKeys {
+    /// No keys: CVV detection off.
+    #[must_use]
+    pub fn none() -> Self {
+        CvvKeys { keys: Vec::new() }
+    }
+
+    /// Compiles a key list (any spelling; matching ignores case, `_` and `-`).
+    /// `"default"` in the list stands for [`DEFAULT_CVV_KEYS`].
+    ///
+    /// # Errors
+    /// [`RedactError::BadCvvKey`] for an empty key, one longer than 48 characters, or one
+    /// with characters other than ASCII letters, digits, `_` and `-`.
+    pub fn new<S: AsRef<str>>(keys: &[S]) -> Result<Self, RedactError> {
+        let mut out: Vec<Box<[u8]>> = Vec::new();
+        for k in keys {
+            let k = k.as_ref();
+            if k.trim() == "default" {
+                out.extend(
+                    DEFAULT_CVV_KEYS
+                        .iter()
+                        .map(|k| Box::<[u8]>::from(k.as_bytes())),
+                );
+                continue;
+            }
+            let mut buf = [0u8; MAX_KEY];
+            match normalize(k.trim().as_bytes(), &mut buf) {
+                Some(n) if n > 0 => out.push(buf[..n].into()),
+                _ => return Err(RedactError::BadCvvKey { key: k.to_owned() }),
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(CvvKeys { keys: out })
+    }
+
+    /// Whether no key is configured.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn contains_norm(&self, norm: &[u8]) -> bool {
+        self.keys.binary_search_by(|k| (**k).cmp(norm)).is_ok()
+    }
+
+    /// Whether `key` (any spelling) is a configured security-code key.
+    #[must_use]
+    pub fn contains(&self, key: &str) -> bool {
+        let mut buf = [0u8; MAX_KEY];
+        normalize(key.as_bytes(), &mut buf).is_some_and(|n| self.contains_norm(&buf[..n]))
+    }
+}
+
+/// A key found before a value.
+struct Key {
+    start: isize,
+    end: isize,
+    /// The connector was `>`: the key is an XML tag name.
+    xml: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Glue {
+    Plain,
+    Conn,
+    XmlConn,
+}
+
+/// The glue token that ends at `p` (exclusive), and its length.
+fn glue_token(w: &Window<'_>, p: isize) -> Option<(isize, Glue)> {
+    let b = |k: isize| w.back(p - k);
+    if b(3) == Some(b'%') && b(2).is_some_and(is_hex) && b(1).is_some_and(is_hex) {
+        let v = hex_val(b(2).unwrap_or(0)) * 16 + hex_val(b(1).unwrap_or(0));
+        return match v {
+            b':' | b'=' => Some((3, Glue::Conn)),
+            b'>' => Some((3, Glue::XmlConn)),
+            b'"' | b'\'' | b' ' | b']' => Some((3, Glue::Plain)),
+            _ => None,
+        };
+    }
+    if b(1) == Some(b';') {
+        let ents: [(&[u8], Glue); 5] = [
+            (b"&gt;", Glue::XmlConn),
+            (b"&quot;", Glue::Plain),
+            (b"&#34;", Glue::Plain),
+            (b"&#39;", Glue::Plain),
+            (b"&apos;", Glue::Plain),
+        ];
+        for (ent, kind) in ents {
+            let n = ent.len() as isize;
+            if (0..n).all(|k| b(n - k) == Some(ent[k.unsigned_abs()])) {
+                return Some((n, kind));
+            }
+        }
+        return None;
+    }
+    if b(1) == Some(b'>') && b(2) == Some(b'=') {
+        return Some((2, Glue::Conn)); // Ruby hash `"key"=>"value"`
+    }
+    match b(1)? {
+        b':' | b'=' => Some((1, Glue::Conn)),
+        b'>' => Some((1, Glue::XmlConn)),
+        b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'\\' | b']' => Some((1, Glue::Plain)),
+        _ => None,
+    }
+}
+
+/// The key whose value starts at `i`, if the bytes before `i` read `key <glue> `.
+fn key_before(w: &Window<'_>, i: isize, floor: isize) -> Option<Key> {
+    let mut p = i;
+    let mut connectors = 0;
+    let mut xml = false;
+    while p > i - MAX_GLUE as isize && p > floor {
+        let Some((n, kind)) = glue_token(w, p) else {
+            break;
+        };
+        if kind != Glue::Plain {
+            connectors += 1;
+            xml = kind == Glue::XmlConn;
+        }
+        p -= n;
+    }
+    if connectors != 1 {
+        return None;
+    }
+    let end = p;
+    while p > end - MAX_KEY as isize && p > floor {
+        let Some(c) = w.back(p - 1) else { break };
+        if !(is_alnum(c) || c == b'_' || c == b'-') {
+            break;
+        }
+        // Stop at the second hex digit of a `%XX` escape (`%22cvv`, `%3Ccvd`).
+        if w.back(p - 3) == Some(b'%') && w.back(p - 2).is_some_and(is_hex) && is_hex(c) {
+            break;
+        }
+        p -= 1;
+    }
+    if p == end || end - p >= MAX_KEY as isize {
+        return None;
+    }
+    let key_start = p;
+    if xml {
+        // A namespace prefix: `<v1:CardCodeValue>`.
+        if w.back(p - 1) == Some(b':') {
+            let mut q = p - 1;
+            while q > p - 1 - 16
+                && w.back(q - 1)
+                    .is_some_and(|c| is_alnum(c) || c == b'_' || c == b'-')
+            {
+                q -= 1;
+            }
+            if q < p - 1 && w.back(q - 1) == Some(b'<') {
+                p = q;
+            }
+        }
+        let lt = w.back(p - 1) == Some(b'<')
+            || (w.back(p - 3) == Some(b'%')
+                && w.back(p - 2) == Some(b'3')
+                && matches!(w.back(p - 1), Some(b'C' | b'c')))
+            || (p - 4..p).zip(b"&lt;").all(|(q, &e)| w.back(q) == Some(e));
+        if !lt {
+            return None;
+        }
+    }
+    Some(Key {
+        start: key_start,
+        end,
+        xml,
+    })
+}
+
+fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    let mut raw = [0u8; MAX_KEY];
+    let mut n = 0;
+    for q in k.start..k.end {
+        raw[n] = w.back(q)?;
+        n += 1;
+    }
+    normalize(&raw[..n], out)
+}
+
+/// The word (run of `[A-Za-z0-9_-]`) ending at `p` after 1–3 spaces, as normalised bytes.
+fn word_before_spaces(w: &Window<'_>, p: isize, out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    let mut q = p;
+    while q > p - 3 && w.back(q - 1) == Some(b' ') {
+        q -= 1;
+    }
+    if q == p {
+        return None;
+    }
+    let end = q;
+    while q > end - MAX_KEY as isize {
+        match w.back(q - 1) {
+            Some(c) if is_alnum(c) || c == b'_' || c == b'-' => q -= 1,
+            _ => break,
+        }
+    }
+    if q == end {
+        return None;
+    }
+    norm_key(
+        w,
+        &Key {
+            start: q,
+            end,
+            xml: false,
+        },
+        out,
+    )
+}
+
+/// Whether the 3–4 digit value starting at `i` is the value of a security-code key.
+pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
+    let i = i as isize;
+    let floor = i - crate::redact::window::MAX_LOOKBACK as isize;
+    // Fast reject: the byte before a value ends a glue token.
+    if !matches!(
+        w.back(i - 1),
+        Some(
+            b'"' | b'\'' | b':' | b'=' | b'>' | b' ' | b'\t' | b'\n' | b'\r' | b'\\' | b';' | b']'
+        ) | Some(b'A' | b'a' | b'D' | b'd' | b'E' | b'e' | b'0' | b'2' | b'7')
+    ) {
+        return false;
+    }
+    let Some(key) = key_before(w, i, floor) else {
+        return false;
+    };
+    let mut norm = [0u8; MAX_KEY];
+    let Some(n) = norm_key(w, &key, &mut norm) else {
+        return false;
+    };
+    let k = &norm[..n];
+    if keys.contains_norm(k) {
+        return true;
+    }
+    if FILLERS.contains(&k) {
+        let mut prev = [0u8; MAX_KEY];
+        if let Some(m) = word_before_spaces(w, key.start, &mut prev) {
+            if keys.contains_norm(&prev[..m]) {
+                return true;
+            }
+            if m + n <= MAX_KEY {
+                let mut joined = [0u8; MAX_KEY];
+                joined[..m].copy_from_slice(&prev[..m]);
+                joined[m..m + n].copy_from_slice(k);
+                if keys.contains_norm(&joined[..m + n]) {
+                    return true;
+                }
+            }
+        }
+    }
+    if PARENT_CHILDREN.contains(&k) && !key.xml && parent_is_key(w, key.start, floor, keys) {
+        return true;
+    }
+    k == b"code" && follows_expiry(w, key.start, floor)
+}
+
+/// Whether the JSON object enclosing position `p` is the value of a configured key.
+fn parent_is_key(w: &Window<'_>, p: isize, floor: isize, keys: &CvvKeys) -> bool {
+    let mut depth = 0u32;
+    let mut q = p;
+    while q > floor {
+        q -= 1;
+        match w.back(q) {
+            None => return false,
+            Some(b'}') => depth += 1,
+            Some(b'{') => {
+                if depth == 0 {
+                    let Some(key) = key_before(w, q, floor) else {
+                        return false;
+                    };
+                    let mut norm = [0u8; MAX_KEY];
+                    return !key.xml
+                        && norm_key(w, &key, &mut norm)
+                            .is_some_and(|n| keys.contains_norm(&norm[..n]));
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether an expiry key precedes the key at `p` as its sibling.
+fn follows_expiry(w: &Window<'_>, p: isize, floor: isize) -> bool {
+    let limit = (p - 96).max(floor);
+    let mut closes = 0u32;
+    let mut q = p;
+    while q > limit + 3 {
+        q -= 1;
+        let c = w.back(q);
+        match c {
+            None | Some(b'{') => return false,
+            Some(b'}') => closes += 1,
+            Some(b'/') if w.back(q - 1) == Some(b'<') => closes += 1,
+            Some(b'p' | b'P') => {
+                let x = w.back(q - 1).map(|b| b.to_ascii_lowercase());
+                let e = w.back(q - 2).map(|b| b.to_ascii_lowercase());
+                if x == Some(b'x') && e == Some(b'e') {
+                    return closes == 0;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation() {
+        let k = CvvKeys::default();
+        for key in [
+            "cvv",
+            "CVV2",
+            "security_code",
+            "security-code",
+            "securityCode",
+            "DS_MERCHANT_CVV2",
+            "C_cvv",
+        ] {
+            assert!(k.contains(key), "{key}");
+        }
+        for key in [
+            "cvvResultCode",
+            "cvv2_result",
+            "CardSecurityCodeMatch",
+            "cvc_check",
+            "code",
+            "value",
+        ] {
+            assert!(!k.contains(key), "{key}");
+        }
+        assert!(CvvKeys::new(&["bad key"]).is_err());
+        assert!(CvvKeys::new(&[""]).is_err());
+        let custom = CvvKeys::new(&["default", "myCode"]).unwrap();
+        assert!(custom.contains("my_code") && custom.contains("cvv"));
+    }
+}

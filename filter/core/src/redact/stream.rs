@@ -1,0 +1,293 @@
+//! The push parser: [`Redactor`] (`feed` / `finish`) and the scan loop it drives.
+//!
+//! ## How a chunk is processed
+//! `feed` appends the held tail and the new input to the caller's output vector and scans
+//! that region in place (one copy, which the caller needed anyway). The scan jumps from digit
+//! to digit ([`find_digit`]); at each *candidate* digit it decides, in order:
+//! 1. track data (`%B…^…^…?`, `;…=…?`) whose PAN starts here: mask it whole;
+//! 2. a digit inside a `%XX` / `\uXXXX` escape: skip the escape;
+//! 3. a digit right after another digit (the tail of a run too long for a PAN): skip the run;
+//! 4. otherwise the start of a digit group: a lone 3–4 digit value after a security-code key
+//!    is a CVV; else the longest PAN window of the cluster starting here is masked.
+//!
+//! Each decision reads at most [`MAX_LOOKBACK`](super::window::MAX_LOOKBACK) bytes behind and
+//! [`MAX_LOOKAHEAD`] ahead. When it needs bytes that have not arrived, the scan stops *at the
+//! candidate*: everything before it is final and is emitted, the rest is held (fewer than
+//! `MAX_LOOKAHEAD` bytes, so [`MAX_HELD`] bounds memory) and rescanned with the next chunk.
+//! Because a decision depends only on the bytes around its candidate, never on where chunks
+//! were cut, output is byte-identical however the input is split (proved by the tests in
+//! `tests/redact_stream.rs`: every split point, 1-byte chunks, random splits).
+//!
+//! Invariants (checked with `debug_assert!`): output length == input length; `held() <=
+//! MAX_HELD`; masking never touches a byte before the current candidate.
+
+use std::sync::Arc;
+
+use crate::redact::cvv::is_cvv_value;
+use crate::redact::mask::{mask_all, mask_digits, mask_groups};
+use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, PanHit, Parsed};
+use crate::redact::scanner::{find_digit, is_digit};
+use crate::redact::track::find_track;
+use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
+use crate::redact::{RedactOptions, RedactionCounts};
+
+/// The most bytes a [`Redactor`] ever holds back between calls.
+pub const MAX_HELD: usize = MAX_LOOKAHEAD;
+
+/// How the bytes are to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Mode {
+    /// Text (JSON, XML, forms, anything): the default.
+    #[default]
+    Text,
+    /// Protobuf message bytes inside gRPC frames (see [`super::pan`]).
+    Proto,
+}
+
+/// Per-stream state, without the options (shared by [`Redactor`] and the one-shot helpers).
+#[derive(Default)]
+pub(crate) struct Core {
+    pub mode: Mode,
+    ctx: Vec<u8>,
+    held: Vec<u8>,
+    pub counts: RedactionCounts,
+}
+
+impl Core {
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn feed(&mut self, opts: &RedactOptions, input: &[u8], out: &mut Vec<u8>) {
+        self.counts.bytes_scanned += input.len() as u64;
+        let base = out.len();
+        if self.held.is_empty() && input.is_empty() {
+            return;
+        }
+        out.extend_from_slice(&self.held);
+        out.extend_from_slice(input);
+        let region_len = out.len() - base;
+        let commit = scan(
+            opts,
+            self.mode,
+            &self.ctx,
+            &mut out[base..],
+            false,
+            &mut self.counts,
+        );
+        debug_assert!(commit <= region_len);
+        self.held.clear();
+        self.held.extend_from_slice(&out[base + commit..]);
+        out.truncate(base + commit);
+        debug_assert!(
+            self.held.len() <= MAX_HELD,
+            "held {} > MAX_HELD",
+            self.held.len()
+        );
+        self.remember(&out[base..]);
+    }
+
+    /// End of a body (or of one gRPC message): decide the held tail, emit it, forget context.
+    pub fn finish(&mut self, opts: &RedactOptions, out: &mut Vec<u8>) {
+        let base = out.len();
+        out.extend_from_slice(&self.held);
+        let commit = scan(
+            opts,
+            self.mode,
+            &self.ctx,
+            &mut out[base..],
+            true,
+            &mut self.counts,
+        );
+        debug_assert_eq!(commit, out.len() - base);
+        self.held.clear();
+        self.ctx.clear();
+    }
+
+    /// Keeps the last [`CTX`] emitted bytes as look-behind context.
+    fn remember(&mut self, emitted: &[u8]) {
+        if emitted.len() >= CTX {
+            self.ctx.clear();
+            self.ctx.extend_from_slice(&emitted[emitted.len() - CTX..]);
+        } else {
+            let drop = (self.ctx.len() + emitted.len()).saturating_sub(CTX);
+            self.ctx.drain(..drop);
+            self.ctx.extend_from_slice(emitted);
+        }
+        debug_assert!(self.ctx.len() <= CTX);
+    }
+}
+
+/// Scans `buf` (with `ctx` the bytes emitted before it), masking in place. Returns how many
+/// bytes are final; with `eof`, all of them.
+pub(crate) fn scan(
+    opts: &RedactOptions,
+    mode: Mode,
+    ctx: &[u8],
+    buf: &mut [u8],
+    eof: bool,
+    counts: &mut RedactionCounts,
+) -> usize {
+    let mut w = Window { ctx, buf, eof };
+    let mut pos = 0;
+    while let Some(i) = find_digit(w.buf, pos) {
+        match visit(opts, mode, &mut w, i, counts) {
+            Ok(next) => {
+                debug_assert!(next > i);
+                pos = next;
+            }
+            Err(Need) => {
+                debug_assert!(!eof);
+                debug_assert!(w.len() - i < MAX_LOOKAHEAD);
+                return i;
+            }
+        }
+    }
+    w.len()
+}
+
+/// Decides the candidate digit at `i`; returns where the scan continues.
+fn visit(
+    opts: &RedactOptions,
+    mode: Mode,
+    w: &mut Window<'_>,
+    i: usize,
+    counts: &mut RedactionCounts,
+) -> Result<usize, Need> {
+    if opts.track_data {
+        if let Some((s, e)) = find_track(w, i)? {
+            mask_all(w.buf, s, e, opts.mask_char);
+            counts.track += 1;
+            return Ok(e + 1);
+        }
+    }
+    if let Some(next) = w.escape_containing(i)? {
+        return Ok(next);
+    }
+    let (lc, _) = w.left_char(i as isize);
+    if lc.is_some_and(is_digit) {
+        return Ok(skip_run(w, i));
+    }
+    let c = match parse_cluster(w, i)? {
+        Parsed::LongRun => return Ok(skip_run(w, i)),
+        Parsed::Cluster(c) => c,
+    };
+    let proto = mode == Mode::Proto;
+    let left_ok = left_free(w, i, proto);
+    let len0 = c.len(0);
+    if (3..=4).contains(&len0)
+        && c.n == 1
+        && !c.cont
+        && left_ok
+        && c.right_free
+        && !opts.cvv_keys.is_empty()
+        && is_cvv_value(w, i, &opts.cvv_keys)
+    {
+        mask_all(w.buf, c.start[0], c.end[0], opts.mask_char);
+        counts.cvv += 1;
+        return Ok(c.end[0]);
+    }
+    if opts.brands.is_empty() {
+        return Ok(c.end[0]);
+    }
+    let multi_ok = c.n > 1 && prev_group_len(w, i) != Some(4);
+    match find_pan(w, &c, left_ok, multi_ok, opts.brands, proto) {
+        Some(PanHit::Groups(k)) => {
+            mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
+            counts.pan += 1;
+            Ok(c.end[k])
+        }
+        Some(PanHit::Trimmed(s, e)) => {
+            mask_digits(
+                w.buf,
+                std::iter::once((s, e)),
+                e - s,
+                opts.keep,
+                opts.mask_char,
+            );
+            counts.pan += 1;
+            Ok(e)
+        }
+        None => Ok(c.end[0]),
+    }
+}
+
+/// The end of the digit run containing `i` (or the end of the input).
+fn skip_run(w: &Window<'_>, i: usize) -> usize {
+    let mut e = i;
+    while e < w.len() && is_digit(w.buf[e]) {
+        e += 1;
+    }
+    e
+}
+
+/// Streaming redactor for one response body.
+///
+/// Cheap to create (no allocation until the first byte), bounded (holds at most
+/// [`MAX_HELD`] bytes, remembers 256 bytes of context).
+pub struct Redactor {
+    opts: Arc<RedactOptions>,
+    core: Core,
+}
+
+impl std::fmt::Debug for Redactor {
+    /// Never prints body bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("held", &self.core.held())
+            .field("counts", &self.core.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redactor {
+    /// A redactor for one stream.
+    #[must_use]
+    pub fn new(opts: Arc<RedactOptions>) -> Self {
+        Redactor {
+            opts,
+            core: Core::default(),
+        }
+    }
+
+    pub(crate) fn new_proto(opts: Arc<RedactOptions>) -> Self {
+        let mut r = Redactor::new(opts);
+        r.core.mode = Mode::Proto;
+        r
+    }
+
+    /// Scans `input`; appends to `out` every byte that is now final (masked where needed).
+    /// Holds back only the shortest ambiguous tail (at most [`MAX_HELD`] bytes).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.core.feed(&self.opts, input, out);
+    }
+
+    /// End of body: decides and flushes the held tail. The redactor can then start a new
+    /// body (context is forgotten; counts keep accumulating).
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.core.finish(&self.opts, out);
+    }
+
+    /// Bytes currently held back.
+    #[must_use]
+    pub fn held(&self) -> usize {
+        self.core.held()
+    }
+
+    /// What was masked so far, and how many bytes were fed.
+    #[must_use]
+    pub fn counts(&self) -> RedactionCounts {
+        self.core.counts
+    }
+}
+
+/// Redacts a whole buffer in place (the body has ended at its end).
+pub fn redact_in_place(opts: &RedactOptions, buf: &mut [u8]) -> RedactionCounts {
+    let mut counts = RedactionCounts {
+        bytes_scanned: buf.len() as u64,
+        ..RedactionCounts::default()
+    };
+    let n = scan(opts, Mode::Text, &[], buf, true, &mut counts);
+    debug_assert_eq!(n, buf.len());
+    counts
+}
