@@ -38,7 +38,7 @@ pub(crate) fn find_track(w: &Window<'_>, i: usize) -> Result<Option<(usize, usiz
         if w.fwd(e)? != Some(b'=') {
             return Ok(None);
         }
-        let limit = i - 1 + TRACK2_MAX;
+        let limit = i + TRACK2_MAX - 1;
         let mut q = e + 1;
         while q < limit {
             match w.fwd(q)? {
@@ -52,7 +52,7 @@ pub(crate) fn find_track(w: &Window<'_>, i: usize) -> Result<Option<(usize, usiz
     if w.fwd(e)? != Some(b'^') {
         return Ok(None);
     }
-    let limit = i - 2 + TRACK1_MAX;
+    let limit = i + TRACK1_MAX - 2;
     let mut q = e + 1;
     let name_start = q;
     loop {
