@@ -82,26 +82,55 @@ pub const DEFAULT_CVV_KEYS: &[&str] = &[
     "xcvv",
 ];
 
-const FILLERS: &[&[u8]] = &[
-    b"entered", b"is", b"number", b"no", b"num", b"code", b"value",
+/// A key of at most 8 bytes packed into a `u64` (little-endian, zero-padded): small fixed
+/// words compare as integers.
+const fn pack(k: &[u8]) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < k.len() && i < 8 {
+        v |= (k[i] as u64) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+fn packed(k: &[u8]) -> Option<u64> {
+    (k.len() <= 8).then(|| pack(k))
+}
+
+const FILLERS: [u64; 7] = [
+    pack(b"entered"),
+    pack(b"is"),
+    pack(b"number"),
+    pack(b"no"),
+    pack(b"num"),
+    pack(b"code"),
+    pack(b"value"),
 ];
-const PARENT_CHILDREN: &[&[u8]] = &[b"value", b"code", b"number"];
+const PARENT_CHILDREN: [u64; 3] = [pack(b"value"), pack(b"code"), pack(b"number")];
+const CODE: u64 = pack(b"code");
+
+/// FNV-1a: membership is tested on 64-bit hashes first (no byte comparisons on a miss).
+fn fnv(k: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &b in k {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
 
 /// The compiled list of keys whose values are security codes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CvvKeys {
     /// Normalised, sorted, deduplicated.
     keys: Vec<Box<[u8]>>,
+    /// `fnv` of each key, sorted.
+    hashes: Vec<u64>,
 }
 
 impl Default for CvvKeys {
     fn default() -> Self {
-        CvvKeys {
-            keys: DEFAULT_CVV_KEYS
-                .iter()
-                .map(|k| k.as_bytes().into())
-                .collect(),
-        }
+        CvvKeys::from_normalized(DEFAULT_CVV_KEYS.iter().map(|k| k.as_bytes().into()).collect())
     }
 }
 
@@ -125,7 +154,15 @@ impl CvvKeys {
     /// No keys: CVV detection off.
     #[must_use]
     pub fn none() -> Self {
-        CvvKeys { keys: Vec::new() }
+        CvvKeys::from_normalized(Vec::new())
+    }
+
+    fn from_normalized(mut keys: Vec<Box<[u8]>>) -> Self {
+        keys.sort();
+        keys.dedup();
+        let mut hashes: Vec<u64> = keys.iter().map(|k| fnv(k)).collect();
+        hashes.sort_unstable();
+        CvvKeys { keys, hashes }
     }
 
     /// Compiles a key list (any spelling; matching ignores case, `_` and `-`).
@@ -152,9 +189,7 @@ impl CvvKeys {
                 _ => return Err(RedactError::BadCvvKey { key: k.to_owned() }),
             }
         }
-        out.sort();
-        out.dedup();
-        Ok(CvvKeys { keys: out })
+        Ok(CvvKeys::from_normalized(out))
     }
 
     /// Whether no key is configured.
@@ -164,7 +199,7 @@ impl CvvKeys {
     }
 
     fn contains_norm(&self, norm: &[u8]) -> bool {
-        self.keys.binary_search_by(|k| (**k).cmp(norm)).is_ok()
+        self.hashes.binary_search(&fnv(norm)).is_ok() && self.keys.binary_search_by(|k| (**k).cmp(norm)).is_ok()
     }
 
     /// Whether `key` (any spelling) is a configured security-code key.
@@ -357,7 +392,8 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
     if keys.contains_norm(k) {
         return true;
     }
-    if FILLERS.contains(&k) {
+    let kp = packed(k);
+    if kp.is_some_and(|p| FILLERS.contains(&p)) {
         let mut prev = [0u8; MAX_KEY];
         if let Some(m) = word_before_spaces(w, key.start, &mut prev) {
             if keys.contains_norm(&prev[..m]) {
@@ -373,10 +409,10 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
             }
         }
     }
-    if PARENT_CHILDREN.contains(&k) && !key.xml && parent_is_key(w, key.start, floor, keys) {
+    if kp.is_some_and(|p| PARENT_CHILDREN.contains(&p)) && !key.xml && parent_is_key(w, key.start, floor, keys) {
         return true;
     }
-    k == b"code" && follows_expiry(w, key.start, floor)
+    kp == Some(CODE) && follows_expiry(w, key.start, floor)
 }
 
 /// Whether the JSON object enclosing position `p` is the value of a configured key.

@@ -60,13 +60,7 @@ pub(crate) fn sep_at(w: &Window<'_>, e: usize) -> Result<Option<Sep>, Need> {
         b' ' => Sep::Space,
         b'-' => Sep::Dash,
         b'+' => Sep::Plus,
-        b'%' => {
-            if w.fwd(e + 1)? == Some(b'2') && w.fwd(e + 2)? == Some(b'0') {
-                Sep::Pct20
-            } else {
-                return Ok(None);
-            }
-        }
+        b'%' if w.fwd(e + 1)? == Some(b'2') && w.fwd(e + 2)? == Some(b'0') => Sep::Pct20,
         b'\\' => {
             for (k, &c) in b"u0020".iter().enumerate() {
                 if w.fwd(e + 1 + k)? != Some(c) {
@@ -129,8 +123,11 @@ pub(crate) fn parse_cluster(w: &Window<'_>, i: usize) -> Result<Parsed, Need> {
     let mut total = 0;
     loop {
         let mut e = p;
-        while e - p <= MAX_PAN && w.fwd_is(e, is_digit)? {
+        while e < w.len() && e - p <= MAX_PAN && is_digit(w.buf[e]) {
             e += 1;
+        }
+        if e == w.len() && e - p <= MAX_PAN && !w.eof {
+            return Err(Need);
         }
         if e - p > MAX_PAN {
             if c.n == 0 {
@@ -195,11 +192,10 @@ pub(crate) fn prev_group_len(w: &Window<'_>, i: usize) -> Option<usize> {
     (n > 0).then_some(n)
 }
 
-/// Whether the group at `i` is free on the left: not touching a letter (unless `proto`), not
+/// Whether the group whose decoded left character is `lc` (starting at `lstart`) is free on the left: not touching a letter (unless `proto`), not
 /// the fraction of a decimal number. (A digit on the left never reaches here: the scanner
 /// treats it as the continuation of a longer run.)
-pub(crate) fn left_free(w: &Window<'_>, i: usize, proto: bool) -> bool {
-    let (lc, lstart) = w.left_char(i as isize);
+pub(crate) fn left_free(w: &Window<'_>, lc: Option<u8>, lstart: isize, proto: bool) -> bool {
     match lc {
         Some(b'.') => !w.back(lstart - 1).is_some_and(is_digit),
         Some(b) if is_alnum(b) => proto,

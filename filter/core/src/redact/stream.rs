@@ -154,6 +154,9 @@ fn visit(
     i: usize,
     counts: &mut RedactionCounts,
 ) -> Result<usize, Need> {
+    if let Some(next) = fast_skip(w, i) {
+        return Ok(next);
+    }
     if opts.track_data {
         if let Some((s, e)) = find_track(w, i)? {
             mask_all(w.buf, s, e, opts.mask_char);
@@ -164,7 +167,7 @@ fn visit(
     if let Some(next) = w.escape_containing(i)? {
         return Ok(next);
     }
-    let (lc, _) = w.left_char(i as isize);
+    let (lc, lstart) = w.left_char(i as isize);
     if lc.is_some_and(is_digit) {
         return Ok(skip_run(w, i));
     }
@@ -173,7 +176,7 @@ fn visit(
         Parsed::Cluster(c) => c,
     };
     let proto = mode == Mode::Proto;
-    let left_ok = left_free(w, i, proto);
+    let left_ok = left_free(w, lc, lstart, proto);
     let len0 = c.len(0);
     if (3..=4).contains(&len0)
         && c.n == 1
@@ -209,6 +212,38 @@ fn visit(
             Ok(e)
         }
         None => Ok(c.end[0]),
+    }
+}
+
+/// The common case, decided from the raw digit run alone: a run that can hold no group of
+/// 3–4 digits (CVV) and no window of 12+ digits (PAN, track) is passed over whole.
+///
+/// A run `[i, e)` that is not followed by a separator start cannot extend into a multi-group
+/// window; escapes (`%20`, `\u0020`) can only shorten its first group, by at most 4 digits.
+/// So runs of 1–2 digits, and runs of 9–11 digits, are skipped; runs of 5–8 digits too when
+/// no escape can precede them. Returns `None` when the slow path must decide.
+#[inline]
+fn fast_skip(w: &Window<'_>, i: usize) -> Option<usize> {
+    let buf = &*w.buf;
+    let mut e = i + 1;
+    while e < buf.len() && e - i < 12 && is_digit(buf[e]) {
+        e += 1;
+    }
+    let after = *buf.get(e)?;
+    let l = e - i;
+    if l >= 12 || matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\' | b'.') {
+        return None;
+    }
+    match l {
+        1 | 2 | 9..=11 => Some(e),
+        5..=8 => {
+            let ii = i as isize;
+            let escape_before = w.back(ii - 1) == Some(b'%')
+                || w.back(ii - 2) == Some(b'%')
+                || (1..=4).any(|k| w.back(ii - k) == Some(b'u'));
+            (!escape_before).then_some(e)
+        }
+        _ => None,
     }
 }
 

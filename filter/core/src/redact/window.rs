@@ -98,6 +98,10 @@ impl Window<'_> {
     /// position just after that escape.
     pub fn escape_containing(&self, i: usize) -> Result<Option<usize>, Need> {
         let ii = i as isize;
+        let (b1, b2) = (self.back(ii - 1), self.back(ii - 2));
+        if b1 != Some(b'%') && b2 != Some(b'%') && !(1..=4).any(|k| self.back(ii - k) == Some(b'u')) {
+            return Ok(None);
+        }
         if self.back(ii - 1) == Some(b'%') && self.fwd_is(i + 1, is_hex)? {
             return Ok(Some(i + 2));
         }
