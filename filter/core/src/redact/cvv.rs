@@ -122,10 +122,11 @@ fn fnv(k: &[u8]) -> u64 {
 /// The compiled list of keys whose values are security codes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CvvKeys {
-    /// Normalised, sorted, deduplicated.
-    keys: Vec<Box<[u8]>>,
-    /// `fnv` of each key, sorted.
-    hashes: Vec<u64>,
+    /// Normalised keys with their `fnv` hash, sorted.
+    entries: Vec<(u64, Box<[u8]>)>,
+    /// Open-addressing table over `entries` (index + 1; 0 = empty), a power of two at least
+    /// twice as long: a lookup is one hash and, usually, one probe.
+    table: Vec<u16>,
 }
 
 impl Default for CvvKeys {
@@ -157,12 +158,21 @@ impl CvvKeys {
         CvvKeys::from_normalized(Vec::new())
     }
 
-    fn from_normalized(mut keys: Vec<Box<[u8]>>) -> Self {
-        keys.sort();
-        keys.dedup();
-        let mut hashes: Vec<u64> = keys.iter().map(|k| fnv(k)).collect();
-        hashes.sort_unstable();
-        CvvKeys { keys, hashes }
+    fn from_normalized(keys: Vec<Box<[u8]>>) -> Self {
+        let mut entries: Vec<(u64, Box<[u8]>)> = keys.into_iter().map(|k| (fnv(&k), k)).collect();
+        entries.sort();
+        entries.dedup();
+        entries.truncate(usize::from(u16::MAX) - 1);
+        let size = (entries.len() * 2).next_power_of_two().max(8);
+        let mut table = vec![0u16; size];
+        for (idx, (h, _)) in entries.iter().enumerate() {
+            let mut slot = (*h as usize) & (size - 1);
+            while table[slot] != 0 {
+                slot = (slot + 1) & (size - 1);
+            }
+            table[slot] = (idx + 1) as u16;
+        }
+        CvvKeys { entries, table }
     }
 
     /// Compiles a key list (any spelling; matching ignores case, `_` and `-`).
@@ -195,11 +205,25 @@ impl CvvKeys {
     /// Whether no key is configured.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.entries.is_empty()
     }
 
     fn contains_norm(&self, norm: &[u8]) -> bool {
-        self.hashes.binary_search(&fnv(norm)).is_ok() && self.keys.binary_search_by(|k| (**k).cmp(norm)).is_ok()
+        let h = fnv(norm);
+        let mask = self.table.len() - 1;
+        let mut slot = (h as usize) & mask;
+        loop {
+            let Some(&idx) = self.table.get(slot) else { return false };
+            if idx == 0 {
+                return false;
+            }
+            if let Some((eh, k)) = self.entries.get(usize::from(idx) - 1) {
+                if *eh == h && k.len() == norm.len() && k.iter().zip(norm).all(|(a, b)| a == b) {
+                    return true;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
     }
 
     /// Whether `key` (any spelling) is a configured security-code key.
@@ -329,13 +353,19 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize) -> Option<Key> {
 }
 
 fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Option<usize> {
-    let mut raw = [0u8; MAX_KEY];
     let mut n = 0;
     for q in k.start..k.end {
-        raw[n] = w.back(q)?;
+        let b = w.back(q)?;
+        if b == b'_' || b == b'-' {
+            continue;
+        }
+        if !is_alnum(b) || n == MAX_KEY {
+            return None;
+        }
+        out[n] = b.to_ascii_lowercase();
         n += 1;
     }
-    normalize(&raw[..n], out)
+    Some(n)
 }
 
 /// The word (run of `[A-Za-z0-9_-]`) ending at `p` after 1–3 spaces, as normalised bytes.

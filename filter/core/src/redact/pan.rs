@@ -101,24 +101,28 @@ impl Cluster {
     }
 }
 
-/// What starts at a group start.
-pub(crate) enum Parsed {
-    /// More than [`MAX_PAN`] digits in a row: no PAN can start or end here; skip the run.
-    LongRun,
-    Cluster(Cluster),
+impl Cluster {
+    pub fn new() -> Self {
+        Cluster {
+            n: 0,
+            start: [0; MAX_GROUPS],
+            end: [0; MAX_GROUPS],
+            sep: [Sep::Space; MAX_GROUPS],
+            cont: false,
+            right_free: true,
+            right_free_proto: true,
+        }
+    }
 }
 
-/// Reads the cluster whose first group starts at `i` (a digit).
-pub(crate) fn parse_cluster(w: &Window<'_>, i: usize) -> Result<Parsed, Need> {
-    let mut c = Cluster {
-        n: 0,
-        start: [0; MAX_GROUPS],
-        end: [0; MAX_GROUPS],
-        sep: [Sep::Space; MAX_GROUPS],
-        cont: false,
-        right_free: true,
-        right_free_proto: true,
-    };
+/// Reads the cluster whose first group starts at `i` (a digit) into `c` (filled in place:
+/// it is large enough that moving it around showed in profiles). Returns `Ok(false)` when more
+/// than [`MAX_PAN`] digits run from `i`: no PAN can start or end there; skip the run.
+pub(crate) fn parse_cluster(w: &Window<'_>, i: usize, c: &mut Cluster) -> Result<bool, Need> {
+    c.n = 0;
+    c.cont = false;
+    c.right_free = true;
+    c.right_free_proto = true;
     let mut p = i;
     let mut total = 0;
     loop {
@@ -131,10 +135,10 @@ pub(crate) fn parse_cluster(w: &Window<'_>, i: usize) -> Result<Parsed, Need> {
         }
         if e - p > MAX_PAN {
             if c.n == 0 {
-                return Ok(Parsed::LongRun);
+                return Ok(false);
             }
             c.cont = true;
-            return Ok(Parsed::Cluster(c));
+            return Ok(true);
         }
         c.start[c.n] = p;
         c.end[c.n] = e;
@@ -143,7 +147,7 @@ pub(crate) fn parse_cluster(w: &Window<'_>, i: usize) -> Result<Parsed, Need> {
         if total > MAX_PAN || c.n == MAX_GROUPS {
             // No window can include this group: what follows it does not matter.
             c.cont = true;
-            return Ok(Parsed::Cluster(c));
+            return Ok(true);
         }
         match sep_at(w, e)? {
             Some(s) => {
@@ -155,7 +159,7 @@ pub(crate) fn parse_cluster(w: &Window<'_>, i: usize) -> Result<Parsed, Need> {
                 let decimal = b == Some(b'.') && w.fwd_is(e + 1, is_digit)?;
                 c.right_free = !decimal && !b.is_some_and(is_alnum);
                 c.right_free_proto = !decimal && !b.is_some_and(is_digit);
-                return Ok(Parsed::Cluster(c));
+                return Ok(true);
             }
         }
     }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use crate::redact::cvv::is_cvv_value;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups};
-use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, PanHit, Parsed};
+use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
 use crate::redact::scanner::{find_digit, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
@@ -171,10 +171,10 @@ fn visit(
     if lc.is_some_and(is_digit) {
         return Ok(skip_run(w, i));
     }
-    let c = match parse_cluster(w, i)? {
-        Parsed::LongRun => return Ok(skip_run(w, i)),
-        Parsed::Cluster(c) => c,
-    };
+    let mut c = Cluster::new();
+    if !parse_cluster(w, i, &mut c)? {
+        return Ok(skip_run(w, i));
+    }
     let proto = mode == Mode::Proto;
     let left_ok = left_free(w, lc, lstart, proto);
     let len0 = c.len(0);
