@@ -190,10 +190,43 @@ impl BrandSet {
     }
 }
 
-/// The first brand in `set` whose IIN range and length accept `digits` (ASCII digits).
+/// The brand in `set` whose IIN range and length accept `digits` (ASCII digits).
+///
+/// The spec's IIN ranges do not overlap, so the first two digits pick at most one brand;
+/// the match below is the table above, decided in one branch.
 #[must_use]
 pub fn brand_of(digits: &[u8], set: BrandSet) -> Option<Brand> {
     if digits.len() < 12 || set.is_empty() {
+        return None;
+    }
+    let d = |k: usize| u32::from(digits[k].wrapping_sub(b'0'));
+    let p2 = d(0) * 10 + d(1);
+    let p3 = p2 * 10 + d(2);
+    let p4 = p3 * 10 + d(3);
+    let b = match p2 {
+        40..=49 => Brand::Visa,
+        51..=55 => Brand::Mastercard,
+        22..=27 if (2221..=2720).contains(&p4) => Brand::Mastercard,
+        22 if (2200..=2204).contains(&p4) => Brand::Mir,
+        34 | 37 => Brand::Amex,
+        35 if (3528..=3589).contains(&p4) => Brand::Jcb,
+        30 if (300..=305).contains(&p3) || p4 == 3095 => Brand::Diners,
+        36 | 38 | 39 => Brand::Diners,
+        60 if p4 == 6011 => Brand::Discover,
+        64 if p3 >= 644 => Brand::Discover,
+        65 => Brand::Discover,
+        62 | 81 => Brand::UnionPay,
+        50 | 56..=59 | 63 | 67 => Brand::Maestro,
+        _ => return None,
+    };
+    debug_assert!(b.prefix_matches(p2, p3, p4));
+    (set.contains(b) && b.valid_length(digits.len())).then_some(b)
+}
+
+/// The table-driven definition [`brand_of`] must agree with.
+#[cfg(test)]
+fn brand_of_table(digits: &[u8], set: BrandSet) -> Option<Brand> {
+    if digits.len() < 12 {
         return None;
     }
     let d = |k: usize| u32::from(digits[k].wrapping_sub(b'0'));
@@ -249,6 +282,19 @@ mod tests {
             brand_of(b"3782822463100050", BrandSet::ALL.with(Brand::Amex)),
             None
         );
+    }
+
+    #[test]
+    fn fast_match_equals_table() {
+        for p4 in 0..10000u32 {
+            for len in 12..=19 {
+                let mut s = format!("{p4:04}");
+                while s.len() < len {
+                    s.push('0');
+                }
+                assert_eq!(brand_of(s.as_bytes(), BrandSet::ALL), brand_of_table(s.as_bytes(), BrandSet::ALL), "{s}");
+            }
+        }
     }
 
     #[test]

@@ -252,38 +252,33 @@ enum Glue {
 /// The glue token that ends at `p` (exclusive), and its length.
 fn glue_token(w: &Window<'_>, p: isize) -> Option<(isize, Glue)> {
     let b = |k: isize| w.back(p - k);
-    if b(3) == Some(b'%') && b(2).is_some_and(is_hex) && b(1).is_some_and(is_hex) {
-        let v = hex_val(b(2).unwrap_or(0)) * 16 + hex_val(b(1).unwrap_or(0));
-        return match v {
-            b':' | b'=' => Some((3, Glue::Conn)),
-            b'>' => Some((3, Glue::XmlConn)),
-            b'"' | b'\'' | b' ' | b']' => Some((3, Glue::Plain)),
-            _ => None,
-        };
-    }
-    if b(1) == Some(b';') {
-        let ents: [(&[u8], Glue); 5] = [
-            (b"&gt;", Glue::XmlConn),
-            (b"&quot;", Glue::Plain),
-            (b"&#34;", Glue::Plain),
-            (b"&#39;", Glue::Plain),
-            (b"&apos;", Glue::Plain),
-        ];
-        for (ent, kind) in ents {
-            let n = ent.len() as isize;
-            if (0..n).all(|k| b(n - k) == Some(ent[k.unsigned_abs()])) {
-                return Some((n, kind));
-            }
-        }
-        return None;
-    }
-    if b(1) == Some(b'>') && b(2) == Some(b'=') {
-        return Some((2, Glue::Conn)); // Ruby hash `"key"=>"value"`
-    }
     match b(1)? {
         b':' | b'=' => Some((1, Glue::Conn)),
+        // Ruby hash `"key"=>"value"`.
+        b'>' if b(2) == Some(b'=') => Some((2, Glue::Conn)),
         b'>' => Some((1, Glue::XmlConn)),
         b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'\\' | b']' => Some((1, Glue::Plain)),
+        b';' => {
+            let ents: [(&[u8], Glue); 5] = [
+                (b"&gt;", Glue::XmlConn),
+                (b"&quot;", Glue::Plain),
+                (b"&#34;", Glue::Plain),
+                (b"&#39;", Glue::Plain),
+                (b"&apos;", Glue::Plain),
+            ];
+            ents.into_iter().find_map(|(ent, kind)| {
+                let n = ent.len() as isize;
+                (0..n).all(|k| b(n - k) == Some(ent[k.unsigned_abs()])).then_some((n, kind))
+            })
+        }
+        h if is_hex(h) && b(3) == Some(b'%') && b(2).is_some_and(is_hex) => {
+            match hex_val(b(2).unwrap_or(0)) * 16 + hex_val(h) {
+                b':' | b'=' => Some((3, Glue::Conn)),
+                b'>' => Some((3, Glue::XmlConn)),
+                b'"' | b'\'' | b' ' | b']' => Some((3, Glue::Plain)),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }

@@ -67,14 +67,17 @@ pub(crate) fn mask_digits(
     mask: u8,
 ) {
     let (first, last) = keep.kept();
+    // Digit indices [first, total - last) are masked.
+    let (lo, hi) = (first, total.saturating_sub(last));
     let mut idx = 0;
     for (s, e) in ranges {
-        for b in &mut buf[s..e] {
-            debug_assert!(b.is_ascii_digit());
-            if idx >= first && idx + last < total {
-                *b = mask;
-            }
-            idx += 1;
+        debug_assert!(buf[s..e].iter().all(u8::is_ascii_digit));
+        let n = e - s;
+        let from = lo.clamp(idx, idx + n) - idx;
+        let to = hi.clamp(idx, idx + n) - idx;
+        if from < to {
+            buf[s + from..s + to].fill(mask);
         }
+        idx += n;
     }
 }

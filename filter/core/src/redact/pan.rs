@@ -24,7 +24,7 @@
 
 use crate::redact::brands::brand_of;
 use crate::redact::luhn::luhn_valid;
-use crate::redact::scanner::{is_alnum, is_digit};
+use crate::redact::scanner::{digit_run_end, is_alnum, is_digit};
 use crate::redact::window::{Need, Window};
 use crate::redact::BrandSet;
 
@@ -126,10 +126,7 @@ pub(crate) fn parse_cluster(w: &Window<'_>, i: usize, c: &mut Cluster) -> Result
     let mut p = i;
     let mut total = 0;
     loop {
-        let mut e = p;
-        while e < w.len() && e - p <= MAX_PAN && is_digit(w.buf[e]) {
-            e += 1;
-        }
+        let e = digit_run_end(w.buf, p, MAX_PAN + 1);
         if e == w.len() && e - p <= MAX_PAN && !w.eof {
             return Err(Need);
         }

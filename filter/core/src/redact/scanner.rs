@@ -93,6 +93,27 @@ pub(crate) fn find_digit(hay: &[u8], from: usize) -> Option<usize> {
     }
 }
 
+/// The end of the run of ASCII digits starting at `i` (at most `cap` digits are counted:
+/// returns `min(run end, i + cap, hay.len())`).
+#[inline]
+pub(crate) fn digit_run_end(hay: &[u8], i: usize, cap: usize) -> usize {
+    let limit = hay.len().min(i.saturating_add(cap));
+    let mut e = i;
+    while e + 8 <= limit {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[e..e + 8]);
+        let non_digit = !digit_bits(u64::from_le_bytes(w)) & HI;
+        if non_digit != 0 {
+            return e + (non_digit.trailing_zeros() / 8) as usize;
+        }
+        e += 8;
+    }
+    while e < limit && is_digit(hay[e]) {
+        e += 1;
+    }
+    e
+}
+
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
@@ -218,6 +239,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn run_end_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'0'), Just(b'9'), any::<u8>()], 0..100), i in 0usize..100, cap in 0usize..40) {
+            let i = i.min(v.len());
+            let mut e = i;
+            while e < v.len() && e - i < cap && v[e].is_ascii_digit() {
+                e += 1;
+            }
+            prop_assert_eq!(digit_run_end(&v, i, cap), e);
+        }
+
         #[test]
         fn matches_naive(v in proptest::collection::vec(any::<u8>(), 0..200), from in 0usize..200) {
             let from = from.min(v.len());

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crate::redact::cvv::is_cvv_value;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups};
 use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
-use crate::redact::scanner::{find_digit, is_digit};
+use crate::redact::scanner::{digit_run_end, find_digit, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
@@ -225,10 +225,7 @@ fn visit(
 #[inline]
 fn fast_skip(w: &Window<'_>, i: usize) -> Option<usize> {
     let buf = &*w.buf;
-    let mut e = i + 1;
-    while e < buf.len() && e - i < 12 && is_digit(buf[e]) {
-        e += 1;
-    }
+    let e = digit_run_end(buf, i, 12);
     let after = *buf.get(e)?;
     let l = e - i;
     if l >= 12 || matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\' | b'.') {
@@ -249,11 +246,7 @@ fn fast_skip(w: &Window<'_>, i: usize) -> Option<usize> {
 
 /// The end of the digit run containing `i` (or the end of the input).
 fn skip_run(w: &Window<'_>, i: usize) -> usize {
-    let mut e = i;
-    while e < w.len() && is_digit(w.buf[e]) {
-        e += 1;
-    }
-    e
+    digit_run_end(w.buf, i, usize::MAX)
 }
 
 /// Streaming redactor for one response body.

@@ -69,7 +69,7 @@ impl Window<'_> {
     }
 }
 
-use crate::redact::scanner::{hex_val, is_hex};
+use crate::redact::scanner::{hex_val, is_alnum, is_hex};
 
 impl Window<'_> {
     /// The logical character that ends just before position `i`, decoding the escapes that
@@ -79,6 +79,11 @@ impl Window<'_> {
     /// character, `None` at the start of the stream) and where that character starts.
     pub fn left_char(&self, i: isize) -> (Option<u8>, isize) {
         let b = |k: isize| self.back(i - k);
+        // Every escape handled below ends in a hex digit or a letter.
+        match b(1) {
+            Some(c) if is_alnum(c) => {}
+            other => return (other, i - 1),
+        }
         if b(3) == Some(b'%') && b(2).is_some_and(is_hex) && b(1).is_some_and(is_hex) {
             let v = hex_val(b(2).unwrap_or(0)) * 16 + hex_val(b(1).unwrap_or(0));
             return (Some(if v >= 0x80 { 0x80 } else { v }), i - 3);
@@ -98,9 +103,11 @@ impl Window<'_> {
     /// position just after that escape.
     pub fn escape_containing(&self, i: usize) -> Result<Option<usize>, Need> {
         let ii = i as isize;
-        let (b1, b2) = (self.back(ii - 1), self.back(ii - 2));
-        if b1 != Some(b'%') && b2 != Some(b'%') && !(1..=4).any(|k| self.back(ii - k) == Some(b'u')) {
-            return Ok(None);
+        // Inside an escape, the byte before `i` is `%`, `u` or another hex digit.
+        match self.back(ii - 1) {
+            Some(b'%' | b'u') => {}
+            Some(c) if is_hex(c) => {}
+            _ => return Ok(None),
         }
         if self.back(ii - 1) == Some(b'%') && self.fwd_is(i + 1, is_hex)? {
             return Ok(Some(i + 2));
