@@ -29,7 +29,11 @@ fn body(kind: &str) -> Vec<u8> {
 #[ignore = "timing probe, run by hand"]
 fn probe() {
     let opts = Arc::new(RedactOptions::default());
+    let only = std::env::var("PROBE").unwrap_or_default();
     for kind in ["clean", "cards", "form"] {
+        if !only.is_empty() && only != kind {
+            continue;
+        }
         let b = body(kind);
         let mut out = Vec::with_capacity(b.len() + 1024);
         let mut best = f64::MAX;

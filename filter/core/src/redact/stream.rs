@@ -228,7 +228,7 @@ fn fast_skip(w: &Window<'_>, i: usize) -> Option<usize> {
     let e = digit_run_end(buf, i, 12);
     let after = *buf.get(e)?;
     let l = e - i;
-    if l >= 12 || matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\' | b'.') {
+    if l >= 12 || matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\') {
         return None;
     }
     match l {
