@@ -26,7 +26,9 @@ use std::sync::Arc;
 use crate::redact::cvv::is_cvv_value;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups};
 use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
-use crate::redact::scanner::{digit_run_end, find_digit, is_digit};
+use crate::redact::brands::brand_of;
+use crate::redact::luhn::luhn_valid;
+use crate::redact::scanner::{digit_run_end, find_digit, is_alnum, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
@@ -154,7 +156,7 @@ fn visit(
     i: usize,
     counts: &mut RedactionCounts,
 ) -> Result<usize, Need> {
-    if let Some(next) = fast_skip(w, i) {
+    if let Some(next) = fast_path(opts, mode, w, i, counts) {
         return Ok(next);
     }
     if opts.track_data {
@@ -177,61 +179,65 @@ fn visit(
     }
     let proto = mode == Mode::Proto;
     let left_ok = left_free(w, lc, lstart, proto);
+    // A PAN first: `cvv: 4111 1111 1111 1111` is a card, not a code followed by digits.
+    if !opts.brands.is_empty() {
+        let multi_ok = c.n > 1 && prev_group_len(w, i) != Some(4);
+        match find_pan(w, &c, left_ok, multi_ok, opts.brands, proto) {
+            Some(PanHit::Groups(k)) => {
+                mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
+                counts.pan += 1;
+                return Ok(c.end[k]);
+            }
+            Some(PanHit::Trimmed(s, e)) => {
+                mask_digits(w.buf, std::iter::once((s, e)), e - s, opts.keep, opts.mask_char);
+                counts.pan += 1;
+                return Ok(e);
+            }
+            None => {}
+        }
+    }
+    // Then a CVV: a 3–4 digit group free on both sides (what follows a separator does not
+    // matter, so the decision is the same before and after that neighbour is masked).
     let len0 = c.len(0);
+    let right0_free = c.n > 1 || c.cont || c.right_free;
     if (3..=4).contains(&len0)
-        && c.n == 1
-        && !c.cont
         && left_ok
-        && c.right_free
+        && right0_free
         && !opts.cvv_keys.is_empty()
         && is_cvv_value(w, i, &opts.cvv_keys)
     {
         mask_all(w.buf, c.start[0], c.end[0], opts.mask_char);
         counts.cvv += 1;
-        return Ok(c.end[0]);
     }
-    if opts.brands.is_empty() {
-        return Ok(c.end[0]);
-    }
-    let multi_ok = c.n > 1 && prev_group_len(w, i) != Some(4);
-    match find_pan(w, &c, left_ok, multi_ok, opts.brands, proto) {
-        Some(PanHit::Groups(k)) => {
-            mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
-            counts.pan += 1;
-            Ok(c.end[k])
-        }
-        Some(PanHit::Trimmed(s, e)) => {
-            mask_digits(
-                w.buf,
-                std::iter::once((s, e)),
-                e - s,
-                opts.keep,
-                opts.mask_char,
-            );
-            counts.pan += 1;
-            Ok(e)
-        }
-        None => Ok(c.end[0]),
-    }
+    Ok(c.end[0])
 }
 
-/// The common case, decided from the raw digit run alone: a run that can hold no group of
-/// 3–4 digits (CVV) and no window of 12+ digits (PAN, track) is passed over whole.
+/// The common cases, decided from the raw digit run and its two neighbours alone. Returns
+/// `None` when the general path must decide; otherwise exactly what the general path would.
 ///
-/// A run `[i, e)` that is not followed by a separator start cannot extend into a multi-group
-/// window; escapes (`%20`, `\u0020`) can only shorten its first group, by at most 4 digits.
-/// So runs of 1–2 digits, and runs of 9–11 digits, are skipped; runs of 5–8 digits too when
-/// no escape can precede them. Returns `None` when the slow path must decide.
+/// - A run `[i, e)` not followed by a separator start cannot extend into a multi-group
+///   window; escapes (`%20`, `\u0020`) can only shorten its first group, by at most 4 digits.
+///   So runs of 1–2 digits and of 9–11 digits hold nothing, nor do runs of 5–8 digits that
+///   no escape can precede.
+/// - A run of 12–19 digits (text mode) with a plain byte before it (not alphanumeric, not `.`,
+///   `;` or `%`: no escape, no track sentinel, no decimal) and a plain byte after it (not
+///   alphanumeric, not `.`): it is a PAN exactly when brand and Luhn say so. This is the
+///   `"number":"4111111111111111"` case.
 #[inline]
-fn fast_skip(w: &Window<'_>, i: usize) -> Option<usize> {
+fn fast_path(
+    opts: &RedactOptions,
+    mode: Mode,
+    w: &mut Window<'_>,
+    i: usize,
+    counts: &mut RedactionCounts,
+) -> Option<usize> {
     let buf = &*w.buf;
-    let e = digit_run_end(buf, i, 12);
+    let e = digit_run_end(buf, i, 20);
     let after = *buf.get(e)?;
-    let l = e - i;
-    if l >= 12 || matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\') {
+    if matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\') {
         return None;
     }
-    match l {
+    match e - i {
         1 | 2 | 9..=11 => Some(e),
         5..=8 => {
             let ii = i as isize;
@@ -239,6 +245,18 @@ fn fast_skip(w: &Window<'_>, i: usize) -> Option<usize> {
                 || w.back(ii - 2) == Some(b'%')
                 || (1..=4).any(|k| w.back(ii - k) == Some(b'u'));
             (!escape_before).then_some(e)
+        }
+        l @ 12..=19 if mode == Mode::Text => {
+            let b1 = w.back(i as isize - 1);
+            if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%')) || is_alnum(after) || after == b'.' {
+                return None;
+            }
+            let digits = &buf[i..e];
+            if brand_of(digits, opts.brands).is_some() && luhn_valid(digits) {
+                mask_digits(w.buf, std::iter::once((i, e)), l, opts.keep, opts.mask_char);
+                counts.pan += 1;
+            }
+            Some(e)
         }
         _ => None,
     }
