@@ -10,7 +10,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pci_guard_core::redact::{brands::brand_of, luhn::luhn_valid, BrandSet, RedactOptions, Redactor};
+use pci_guard_core::redact::{
+    brands::brand_of, luhn::luhn_valid, BrandSet, RedactOptions, Redactor,
+};
 
 const SIZE: usize = 1 << 20;
 
@@ -38,8 +40,19 @@ fn clean_json() -> Vec<u8> {
 }
 
 fn card_json() -> Vec<u8> {
-    const PANS: [&str; 4] = ["4111111111111111", "5555 5555 5555 4444", "378282246310005", "6011111111111117"];
-    fill(|i| format!("{{\"number\":\"{}\",\"cvv\":\"{:03}\",\"exp\":\"12/29\"}},\n", PANS[i % 4], i % 1000))
+    const PANS: [&str; 4] = [
+        "4111111111111111",
+        "5555 5555 5555 4444",
+        "378282246310005",
+        "6011111111111117",
+    ];
+    fill(|i| {
+        format!(
+            "{{\"number\":\"{}\",\"cvv\":\"{:03}\",\"exp\":\"12/29\"}},\n",
+            PANS[i % 4],
+            i % 1000
+        )
+    })
 }
 
 fn form_body() -> Vec<u8> {
@@ -97,9 +110,15 @@ fn bench(c: &mut Criterion) {
     let re = regex::bytes::Regex::new(r"(?-u:\b)[0-9](?:[ -]?[0-9]){11,18}(?-u:\b)").unwrap();
     let mut out = Vec::with_capacity(SIZE + 1024);
     let mut g = c.benchmark_group("redact");
-    for (name, body) in [("clean_json", clean_json()), ("card_json", card_json()), ("form", form_body())] {
+    for (name, body) in [
+        ("clean_json", clean_json()),
+        ("card_json", card_json()),
+        ("form", form_body()),
+    ] {
         g.throughput(Throughput::Bytes(body.len() as u64));
-        g.bench_function(format!("engine/{name}"), |b| b.iter(|| black_box(engine(&opts, black_box(&body), &mut out))));
+        g.bench_function(format!("engine/{name}"), |b| {
+            b.iter(|| black_box(engine(&opts, black_box(&body), &mut out)))
+        });
         g.bench_function(format!("regex/{name}"), |b| {
             b.iter(|| black_box(regex_baseline(&re, black_box(&body), &mut out)))
         });

@@ -292,7 +292,11 @@ mod tests {
                 while s.len() < len {
                     s.push('0');
                 }
-                assert_eq!(brand_of(s.as_bytes(), BrandSet::ALL), brand_of_table(s.as_bytes(), BrandSet::ALL), "{s}");
+                assert_eq!(
+                    brand_of(s.as_bytes(), BrandSet::ALL),
+                    brand_of_table(s.as_bytes(), BrandSet::ALL),
+                    "{s}"
+                );
             }
         }
     }

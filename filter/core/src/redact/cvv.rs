@@ -131,7 +131,12 @@ pub struct CvvKeys {
 
 impl Default for CvvKeys {
     fn default() -> Self {
-        CvvKeys::from_normalized(DEFAULT_CVV_KEYS.iter().map(|k| k.as_bytes().into()).collect())
+        CvvKeys::from_normalized(
+            DEFAULT_CVV_KEYS
+                .iter()
+                .map(|k| k.as_bytes().into())
+                .collect(),
+        )
     }
 }
 
@@ -213,7 +218,9 @@ impl CvvKeys {
         let mask = self.table.len() - 1;
         let mut slot = (h as usize) & mask;
         loop {
-            let Some(&idx) = self.table.get(slot) else { return false };
+            let Some(&idx) = self.table.get(slot) else {
+                return false;
+            };
             if idx == 0 {
                 return false;
             }
@@ -268,7 +275,9 @@ fn glue_token(w: &Window<'_>, p: isize) -> Option<(isize, Glue)> {
             ];
             ents.into_iter().find_map(|(ent, kind)| {
                 let n = ent.len() as isize;
-                (0..n).all(|k| b(n - k) == Some(ent[k.unsigned_abs()])).then_some((n, kind))
+                (0..n)
+                    .all(|k| b(n - k) == Some(ent[k.unsigned_abs()]))
+                    .then_some((n, kind))
             })
         }
         h if is_hex(h) && b(3) == Some(b'%') && b(2).is_some_and(is_hex) => {
@@ -308,7 +317,7 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize) -> Option<Key> {
             break;
         }
         // Stop at the second hex digit of a `%XX` escape (`%22cvv`, `%3Ccvd`).
-        if w.back(p - 3) == Some(b'%') && w.back(p - 2).is_some_and(is_hex) && is_hex(c) {
+        if is_hex(c) && w.back(p - 3) == Some(b'%') && w.back(p - 2).is_some_and(is_hex) {
             break;
         }
         p -= 1;
@@ -393,17 +402,42 @@ fn word_before_spaces(w: &Window<'_>, p: isize, out: &mut [u8; MAX_KEY]) -> Opti
     )
 }
 
+/// Whether `b` can be the last byte of the glue between a key and its value (`"`, `:`, `=`,
+/// `>`, whitespace, `\`, `;` of an entity, `]`, or the last hex digit of `%22` `%27` `%3A`
+/// `%3D` `%3E` `%20`).
+#[inline]
+pub(crate) fn ends_glue(b: u8) -> bool {
+    matches!(
+        b,
+        b'"' | b'\''
+            | b':'
+            | b'='
+            | b'>'
+            | b' '
+            | b'\t'
+            | b'\n'
+            | b'\r'
+            | b'\\'
+            | b';'
+            | b']'
+            | b'A'
+            | b'a'
+            | b'D'
+            | b'd'
+            | b'E'
+            | b'e'
+            | b'0'
+            | b'2'
+            | b'7'
+    )
+}
+
 /// Whether the 3–4 digit value starting at `i` is the value of a security-code key.
 pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
     let i = i as isize;
     let floor = i - crate::redact::window::MAX_LOOKBACK as isize;
     // Fast reject: the byte before a value ends a glue token.
-    if !matches!(
-        w.back(i - 1),
-        Some(
-            b'"' | b'\'' | b':' | b'=' | b'>' | b' ' | b'\t' | b'\n' | b'\r' | b'\\' | b';' | b']'
-        ) | Some(b'A' | b'a' | b'D' | b'd' | b'E' | b'e' | b'0' | b'2' | b'7')
-    ) {
+    if !w.back(i - 1).is_some_and(ends_glue) {
         return false;
     }
     let Some(key) = key_before(w, i, floor) else {
@@ -434,7 +468,10 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
             }
         }
     }
-    if kp.is_some_and(|p| PARENT_CHILDREN.contains(&p)) && !key.xml && parent_is_key(w, key.start, floor, keys) {
+    if kp.is_some_and(|p| PARENT_CHILDREN.contains(&p))
+        && !key.xml
+        && parent_is_key(w, key.start, floor, keys)
+    {
         return true;
     }
     kp == Some(CODE) && follows_expiry(w, key.start, floor)

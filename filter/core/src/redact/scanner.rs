@@ -74,9 +74,7 @@ pub(crate) fn hex_val(b: u8) -> u8 {
 pub(crate) fn find_digit(hay: &[u8], from: usize) -> Option<usize> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        // SAFETY: SSE2 is enabled for this whole compilation (the cfg above), so calling a
-        // function that requires it is sound.
-        unsafe { find_digit_sse2(hay, from) }
+        find_digit_sse2(hay, from)
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
@@ -145,23 +143,25 @@ pub(crate) fn find_digit_swar(hay: &[u8], from: usize) -> Option<usize> {
 
 /// 16 digit flags of `hay[i..i + 16]` as the low bits of a mask.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[target_feature(enable = "sse2")]
-#[inline]
+#[inline(always)]
 fn sse2_digit_mask(hay: &[u8], i: usize) -> u32 {
     use core::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
         _mm_sub_epi8,
     };
     let chunk = &hay[i..i + 16];
-    // SAFETY: `chunk` has exactly 16 readable bytes; `_mm_loadu_si128` has no alignment requirement.
-    let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>()) };
-    let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-    // d <= 9 (unsigned) <=> min(d, 9) == d
-    _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)) as u32
+    // SAFETY: SSE2 is enabled for the whole compilation (cfg above), so these intrinsics are
+    // available; `chunk` has exactly 16 readable bytes and `_mm_loadu_si128` has no alignment
+    // requirement. (No `#[target_feature]` attribute on purpose: it would stop inlining.)
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+        // d <= 9 (unsigned) <=> min(d, 9) == d
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)) as u32
+    }
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[target_feature(enable = "sse2")]
 #[inline]
 pub(crate) fn find_digit_sse2(hay: &[u8], from: usize) -> Option<usize> {
     let mut i = from;

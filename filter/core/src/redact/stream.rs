@@ -23,11 +23,11 @@
 
 use std::sync::Arc;
 
-use crate::redact::cvv::is_cvv_value;
+use crate::redact::brands::brand_of;
+use crate::redact::cvv::{ends_glue, is_cvv_value};
+use crate::redact::luhn::luhn_valid;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups};
 use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
-use crate::redact::brands::brand_of;
-use crate::redact::luhn::luhn_valid;
 use crate::redact::scanner::{digit_run_end, find_digit, is_alnum, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
@@ -189,7 +189,13 @@ fn visit(
                 return Ok(c.end[k]);
             }
             Some(PanHit::Trimmed(s, e)) => {
-                mask_digits(w.buf, std::iter::once((s, e)), e - s, opts.keep, opts.mask_char);
+                mask_digits(
+                    w.buf,
+                    std::iter::once((s, e)),
+                    e - s,
+                    opts.keep,
+                    opts.mask_char,
+                );
                 counts.pan += 1;
                 return Ok(e);
             }
@@ -239,6 +245,23 @@ fn fast_path(
     }
     match e - i {
         1 | 2 | 9..=11 => Some(e),
+        // Only a CVV could start here, and its value follows glue (see `cvv`).
+        3 | 4 => {
+            let b1 = w.back(i as isize - 1);
+            if !b1.is_some_and(ends_glue) {
+                return Some(e);
+            }
+            // Plain glue byte before (no escape, decoded left char is `b1`) and a plain byte
+            // after: the general path would only run the CVV check, so run it here.
+            if b1.is_some_and(is_alnum) || is_alnum(after) || after == b'.' {
+                return None;
+            }
+            if !opts.cvv_keys.is_empty() && is_cvv_value(w, i, &opts.cvv_keys) {
+                mask_all(w.buf, i, e, opts.mask_char);
+                counts.cvv += 1;
+            }
+            Some(e)
+        }
         5..=8 => {
             let ii = i as isize;
             let escape_before = w.back(ii - 1) == Some(b'%')
@@ -248,7 +271,10 @@ fn fast_path(
         }
         l @ 12..=19 if mode == Mode::Text => {
             let b1 = w.back(i as isize - 1);
-            if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%')) || is_alnum(after) || after == b'.' {
+            if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%'))
+                || is_alnum(after)
+                || after == b'.'
+            {
                 return None;
             }
             let digits = &buf[i..e];
