@@ -271,6 +271,10 @@ fn track_data() {
     };
     // With track data off the PAN is still a PAN.
     assert_eq!(
+        &whole(&off, t1)[..],
+        &b"x %B************1111^DOE/JOHN^2912101000000000000000000000? y"[..]
+    );
+    assert_eq!(
         &whole(&off, t2)[..],
         b"x ;************1111=29121010000000000000? y"
     );
@@ -503,6 +507,30 @@ proptest! {
         for (a, b) in input.iter().zip(&w) {
             prop_assert!(a == b || *b == b'*');
         }
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        prop_assert_eq!(&chunked(&o, &input, &cuts), &w);
+        prop_assert_eq!(&one_byte_chunks(&o, &input), &w);
+        prop_assert_eq!(&whole(&o, &w), &w, "idempotent");
+    }
+
+    #[test]
+    fn chunking_invariant_other_options(
+        parts in prop::collection::vec(prop_oneof![
+            prop::sample::select(PANS.to_vec()).prop_map(|s| s.to_owned()),
+            "[0-9 \\-%+.]{0,8}",
+            prop::sample::select(vec!["cvv=".to_owned(), "%B".to_owned(), ";".to_owned(), "^DOE/J^2912?".to_owned(), "=2912101?".to_owned()]),
+        ], 1..14),
+        keep in prop::sample::select(vec![Keep::Last4, Keep::First6Last4, Keep::NoneKept]),
+        track_data in any::<bool>(),
+        visa_only in any::<bool>(),
+        cuts in prop::collection::vec(0usize..300, 0..8),
+    ) {
+        let input = parts.concat().into_bytes();
+        let brands = if visa_only { BrandSet::from_names(&["visa"]).unwrap() } else { BrandSet::ALL };
+        let o = Arc::new(RedactOptions { keep, track_data, brands, mask_char: b'#', ..RedactOptions::default() });
+        let w = whole(&o, &input);
+        prop_assert_eq!(w.len(), input.len());
         let mut cuts = cuts;
         cuts.sort_unstable();
         prop_assert_eq!(&chunked(&o, &input, &cuts), &w);

@@ -199,6 +199,8 @@ pub(crate) fn prev_group_len(w: &Window<'_>, i: usize) -> Option<usize> {
 pub(crate) fn left_free(w: &Window<'_>, lc: Option<u8>, lstart: isize, proto: bool) -> bool {
     match lc {
         Some(b'.') => !w.back(lstart - 1).is_some_and(is_digit),
+        // Track 1 start sentinel `%B` (when track masking is off, the PAN is still a PAN).
+        Some(b'B') if w.back(lstart - 1) == Some(b'%') => true,
         Some(b) if is_alnum(b) => proto,
         _ => true,
     }

@@ -113,6 +113,17 @@ impl Window<'_> {
             return Ok(Some(i + 2));
         }
         if self.back(ii - 2) == Some(b'%') && self.back(ii - 1).is_some_and(is_hex) {
+            // `%B` + 12–19 digits + `^` is track 1, not the escape `%B4`: let the PAN through
+            // (reached when track masking is off).
+            if self.back(ii - 1) == Some(b'B') {
+                let mut e = i;
+                while e - i < 20 && self.fwd_is(e, crate::redact::scanner::is_digit)? {
+                    e += 1;
+                }
+                if (12..=19).contains(&(e - i)) && self.fwd(e)? == Some(b'^') {
+                    return Ok(None);
+                }
+            }
             return Ok(Some(i + 1));
         }
         for k in 2..=5isize {
