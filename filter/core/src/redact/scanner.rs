@@ -112,6 +112,53 @@ pub(crate) fn digit_run_end(hay: &[u8], i: usize, cap: usize) -> usize {
     e
 }
 
+/// Bit `k` set iff `hay[i + k]` is an ASCII digit, for the 64 bytes at `i` (`i + 64 <= len`).
+#[inline]
+pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> u64 {
+    debug_assert!(i + 64 <= hay.len());
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        u64::from(sse2_digit_mask(hay, i))
+            | u64::from(sse2_digit_mask(hay, i + 16)) << 16
+            | u64::from(sse2_digit_mask(hay, i + 32)) << 32
+            | u64::from(sse2_digit_mask(hay, i + 48)) << 48
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        u64::from(simd128_digit_mask(hay, i))
+            | u64::from(simd128_digit_mask(hay, i + 16)) << 16
+            | u64::from(simd128_digit_mask(hay, i + 32)) << 32
+            | u64::from(simd128_digit_mask(hay, i + 48)) << 48
+    }
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    {
+        digit_mask64_swar(hay, i)
+    }
+}
+
+/// Portable [`digit_mask64`]: per 8-byte word, the digit flags (high bit of each byte) are
+/// gathered into one byte by a multiply: after `>> 7` flag `j` sits at bit `8j`; times
+/// `Σ 2^(56−7j)` puts it at bit `56 + j`; all partial products have distinct exponents, so
+/// nothing carries into the top byte.
+#[inline]
+#[cfg_attr(
+    any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")),
+    allow(dead_code) // the SIMD paths replace it there; it is still tested everywhere
+)]
+pub(crate) fn digit_mask64_swar(hay: &[u8], i: usize) -> u64 {
+    let mut m = 0u64;
+    for k in 0..8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[i + 8 * k..i + 8 * k + 8]);
+        let flags = digit_bits(u64::from_le_bytes(w)) >> 7;
+        m |= (flags.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    m
+}
+
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
@@ -183,6 +230,17 @@ pub(crate) fn find_digit_sse2(hay: &[u8], from: usize) -> Option<usize> {
     find_digit_swar(hay, i)
 }
 
+/// 16 digit flags of `hay[i..i + 16]` as the low bits of a mask.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+fn simd128_digit_mask(hay: &[u8], i: usize) -> u16 {
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_load};
+    let chunk = &hay[i..i + 16];
+    // SAFETY: `chunk` has exactly 16 readable bytes; `v128_load` has no alignment requirement.
+    let v = unsafe { v128_load(chunk.as_ptr().cast::<v128>()) };
+    u8x16_bitmask(u8x16_lt(u8x16_sub(v, u8x16_splat(b'0')), u8x16_splat(10)))
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[target_feature(enable = "simd128")]
 #[inline]
@@ -239,6 +297,14 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn mask64_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'/'), Just(b':'), Just(0xb0u8), any::<u8>()], 64..80), i in 0usize..16) {
+            let i = i.min(v.len() - 64);
+            let naive = (0..64).fold(0u64, |m, k| m | (u64::from(v[i + k].is_ascii_digit()) << k));
+            prop_assert_eq!(digit_mask64(&v, i), naive);
+            prop_assert_eq!(digit_mask64_swar(&v, i), naive);
+        }
+
         #[test]
         fn run_end_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'0'), Just(b'9'), any::<u8>()], 0..100), i in 0usize..100, cap in 0usize..40) {
             let i = i.min(v.len());

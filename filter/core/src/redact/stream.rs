@@ -28,7 +28,7 @@ use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups};
 use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
-use crate::redact::scanner::{digit_run_end, find_digit, is_alnum, is_digit};
+use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
@@ -131,7 +131,45 @@ pub(crate) fn scan(
     counts: &mut RedactionCounts,
 ) -> usize {
     let mut w = Window { ctx, buf, eof };
+    let len = w.len();
     let mut pos = 0;
+    // Block loop: one 64-bit digit mask per 64 bytes; short runs that cannot hold anything
+    // (1–2 or 9–11 digits, no separator after) are passed over from the mask alone, anything
+    // else goes to `visit`. `visit` only writes below the position it returns, so the mask stays
+    // valid for the bytes after it.
+    while pos + 64 <= len {
+        let base = pos;
+        let mut m = digit_mask64(w.buf, base) & (!0u64 << (pos - base));
+        while m != 0 {
+            let k = m.trailing_zeros() as usize;
+            let i = base + k;
+            let ones = (!(m >> k)).trailing_zeros() as usize;
+            let next = if k + ones < 64
+                && matches!(ones, 1 | 2 | 9..=11)
+                && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
+            {
+                i + ones
+            } else {
+                match visit(opts, mode, &mut w, i, counts) {
+                    Ok(next) => next,
+                    Err(Need) => {
+                        debug_assert!(!eof);
+                        debug_assert!(len - i < MAX_LOOKAHEAD);
+                        return i;
+                    }
+                }
+            };
+            debug_assert!(next > i);
+            pos = next;
+            if next >= base + 64 {
+                break;
+            }
+            m &= !0u64 << (next - base);
+        }
+        if m == 0 {
+            pos = pos.max(base + 64);
+        }
+    }
     while let Some(i) = find_digit(w.buf, pos) {
         match visit(opts, mode, &mut w, i, counts) {
             Ok(next) => {
@@ -140,12 +178,12 @@ pub(crate) fn scan(
             }
             Err(Need) => {
                 debug_assert!(!eof);
-                debug_assert!(w.len() - i < MAX_LOOKAHEAD);
+                debug_assert!(len - i < MAX_LOOKAHEAD);
                 return i;
             }
         }
     }
-    w.len()
+    len
 }
 
 /// Decides the candidate digit at `i`; returns where the scan continues.
