@@ -39,6 +39,16 @@ fn clean_json() -> Vec<u8> {
     })
 }
 
+/// Text-heavy clean JSON: one short number per ~200 bytes.
+fn clean_text_json() -> Vec<u8> {
+    fill(|i| {
+        format!(
+            "{{\"customer\":\"Jane Doe\",\"email\":\"jane.doe@example.com\",\"address\":{{\"street\":\"Main Street\",\"city\":\"Springfield\",\"country\":\"US\"}},\"status\":\"captured\",\"note\":\"Thank you for your order, it ships today\",\"qty\":{}}},\n",
+            i % 10
+        )
+    })
+}
+
 fn card_json() -> Vec<u8> {
     const PANS: [&str; 4] = [
         "4111111111111111",
