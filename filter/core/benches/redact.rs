@@ -122,6 +122,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("redact");
     for (name, body) in [
         ("clean_json", clean_json()),
+        ("clean_text_json", clean_text_json()),
         ("card_json", card_json()),
         ("form", form_body()),
     ] {
