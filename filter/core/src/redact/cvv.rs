@@ -1,0 +1,565 @@
+//! CVV/CVC detection by key.
+//!
+//! A security code is three or four digits, indistinguishable from any other small number:
+//! only the key in front of it tells. When the engine meets a 3–4 digit value that stands
+//! alone (free of letters, digits and decimal points on both sides), it looks *back* from the
+//! value, at most [`MAX_LOOKBACK`](crate::redact::window::MAX_LOOKBACK) bytes, for
+//!
+//! 1. glue with exactly one connector: `:` / `=` / `>` (also as `%3A` `%3D` `%3E` `&gt;`),
+//!    with quotes (`"`, `'`, `\"`, `%22`, `&quot;`), backslashes, `]` and whitespace around it;
+//! 2. a key: the run of `[A-Za-z0-9_-]` before the glue (the last segment of `card.cvv`,
+//!    `card[cvc]`); after `>` it must be an XML start tag (`<cvv>`, `%3Ccvd%3E`, `&lt;cvv&gt;`).
+//!
+//! Keys compare after *normalisation*: ASCII-lowercased, `_` and `-` removed, so
+//! `security_code`, `security-code` and `securityCode` are one key. Whole keys only: result
+//! fields such as `cvvResultCode`, `cvv2_result`, `CardSecurityCodeMatch` normalise to
+//! something else and are left alone.
+//!
+//! Three context rules cover keys that are too generic on their own:
+//! - **filler words** (`CVV entered: 123`, `Security Code: 123`): if the key is one of
+//!   `entered`, `is`, `number`, `no`, `num`, `code`, `value` and the word before it (spaces
+//!   only between) is a key, or joins with it into one (`security`+`code`), it counts;
+//! - **parent object** (`"securityCode":{"indicator":1,"value":"4444"}`): a `value`, `code` or
+//!   `number` key directly inside a JSON object whose own key is a security-code key;
+//! - **sibling of an expiry** (`"expiry":"0918","code":"999"`): a `code` key whose previous
+//!   sibling key names an expiry (`exp…`), with no object closed in between (for XML, no
+//!   element other than the expiry itself closed), so `</CARD><CODE>0100` stays.
+
+use crate::redact::scanner::{hex_val, is_alnum, is_hex};
+use crate::redact::window::Window;
+use crate::redact::RedactError;
+
+/// Longest key (normalised) considered.
+const MAX_KEY: usize = 48;
+/// Longest glue between key and value.
+const MAX_GLUE: usize = 40;
+
+/// Every key spelling seen naming a card security code in gateway traffic (ActiveMerchant
+/// transcripts, Recurly, Datadog samples), normalised.
+pub const DEFAULT_CVV_KEYS: &[&str] = &[
+    "cardcode",
+    "cardcodevalue",
+    "cardcvc",
+    "cardcvv",
+    "cardcvv2",
+    "cardidnumber",
+    "cardsecuritycode",
+    "cardsecval",
+    "cardverification",
+    "cardverificationcode",
+    "cardverificationvalue",
+    "ccv",
+    "ccvv",
+    "cid",
+    "creditcardverificationvalue",
+    "csc",
+    "cv",
+    "cv2",
+    "cvc",
+    "cvc2",
+    "cvccode",
+    "cvcnumber",
+    "cvd",
+    "cvn",
+    "cvnum",
+    "cvnumber",
+    "cvv",
+    "cvv2",
+    "cvv2code",
+    "cvvcode",
+    "cvvnumber",
+    "dsmerchantcvv2",
+    "fsv",
+    "paymentcardcsc",
+    "pstncc",
+    "securitycode",
+    "sgcvv2",
+    "umcvv2",
+    "verification",
+    "verificationcode",
+    "verificationvalue",
+    "vpccardsecuritycode",
+    "xcvv",
+];
+
+/// A key of at most 8 bytes packed into a `u64` (little-endian, zero-padded): small fixed
+/// words compare as integers.
+const fn pack(k: &[u8]) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < k.len() && i < 8 {
+        v |= (k[i] as u64) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+fn packed(k: &[u8]) -> Option<u64> {
+    (k.len() <= 8).then(|| pack(k))
+}
+
+const FILLERS: [u64; 7] = [
+    pack(b"entered"),
+    pack(b"is"),
+    pack(b"number"),
+    pack(b"no"),
+    pack(b"num"),
+    pack(b"code"),
+    pack(b"value"),
+];
+const PARENT_CHILDREN: [u64; 3] = [pack(b"value"), pack(b"code"), pack(b"number")];
+const CODE: u64 = pack(b"code");
+
+/// FNV-1a: membership is tested on 64-bit hashes first (no byte comparisons on a miss).
+fn fnv(k: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &b in k {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The compiled list of keys whose values are security codes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CvvKeys {
+    /// Normalised keys with their `fnv` hash, sorted.
+    entries: Vec<(u64, Box<[u8]>)>,
+    /// Open-addressing table over `entries` (index + 1; 0 = empty), a power of two at least
+    /// twice as long: a lookup is one hash and, usually, one probe.
+    table: Vec<u16>,
+}
+
+impl Default for CvvKeys {
+    fn default() -> Self {
+        CvvKeys::from_normalized(
+            DEFAULT_CVV_KEYS
+                .iter()
+                .map(|k| k.as_bytes().into())
+                .collect(),
+        )
+    }
+}
+
+/// Lowercases and drops `_` and `-`; `None` if longer than [`MAX_KEY`] or not a key.
+fn normalize(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    let mut n = 0;
+    for &b in raw {
+        if b == b'_' || b == b'-' {
+            continue;
+        }
+        if !is_alnum(b) || n == MAX_KEY {
+            return None;
+        }
+        out[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(n)
+}
+
+impl CvvKeys {
+    /// No keys: CVV detection off.
+    #[must_use]
+    pub fn none() -> Self {
+        CvvKeys::from_normalized(Vec::new())
+    }
+
+    fn from_normalized(keys: Vec<Box<[u8]>>) -> Self {
+        let mut entries: Vec<(u64, Box<[u8]>)> = keys.into_iter().map(|k| (fnv(&k), k)).collect();
+        entries.sort();
+        entries.dedup();
+        entries.truncate(usize::from(u16::MAX) - 1);
+        let size = (entries.len() * 2).next_power_of_two().max(8);
+        let mut table = vec![0u16; size];
+        for (idx, (h, _)) in entries.iter().enumerate() {
+            let mut slot = (*h as usize) & (size - 1);
+            while table[slot] != 0 {
+                slot = (slot + 1) & (size - 1);
+            }
+            table[slot] = (idx + 1) as u16;
+        }
+        CvvKeys { entries, table }
+    }
+
+    /// Compiles a key list (any spelling; matching ignores case, `_` and `-`).
+    /// `"default"` in the list stands for [`DEFAULT_CVV_KEYS`].
+    ///
+    /// # Errors
+    /// [`RedactError::BadCvvKey`] for an empty key, one longer than 48 characters, or one
+    /// with characters other than ASCII letters, digits, `_` and `-`.
+    pub fn new<S: AsRef<str>>(keys: &[S]) -> Result<Self, RedactError> {
+        let mut out: Vec<Box<[u8]>> = Vec::new();
+        for k in keys {
+            let k = k.as_ref();
+            if k.trim() == "default" {
+                out.extend(
+                    DEFAULT_CVV_KEYS
+                        .iter()
+                        .map(|k| Box::<[u8]>::from(k.as_bytes())),
+                );
+                continue;
+            }
+            let mut buf = [0u8; MAX_KEY];
+            match normalize(k.trim().as_bytes(), &mut buf) {
+                Some(n) if n > 0 => out.push(buf[..n].into()),
+                _ => return Err(RedactError::BadCvvKey { key: k.to_owned() }),
+            }
+        }
+        Ok(CvvKeys::from_normalized(out))
+    }
+
+    /// Whether no key is configured.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn contains_norm(&self, norm: &[u8]) -> bool {
+        let h = fnv(norm);
+        let mask = self.table.len() - 1;
+        let mut slot = (h as usize) & mask;
+        loop {
+            let Some(&idx) = self.table.get(slot) else {
+                return false;
+            };
+            if idx == 0 {
+                return false;
+            }
+            if let Some((eh, k)) = self.entries.get(usize::from(idx) - 1) {
+                if *eh == h && k.len() == norm.len() && k.iter().zip(norm).all(|(a, b)| a == b) {
+                    return true;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Whether `key` (any spelling) is a configured security-code key.
+    #[must_use]
+    pub fn contains(&self, key: &str) -> bool {
+        let mut buf = [0u8; MAX_KEY];
+        normalize(key.as_bytes(), &mut buf).is_some_and(|n| self.contains_norm(&buf[..n]))
+    }
+}
+
+/// A key found before a value.
+struct Key {
+    start: isize,
+    end: isize,
+    /// The connector was `>`: the key is an XML tag name.
+    xml: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Glue {
+    Plain,
+    Conn,
+    XmlConn,
+}
+
+/// The glue token that ends at `p` (exclusive), and its length.
+fn glue_token(w: &Window<'_>, p: isize) -> Option<(isize, Glue)> {
+    let b = |k: isize| w.back(p - k);
+    match b(1)? {
+        b':' | b'=' => Some((1, Glue::Conn)),
+        // Ruby hash `"key"=>"value"`.
+        b'>' if b(2) == Some(b'=') => Some((2, Glue::Conn)),
+        b'>' => Some((1, Glue::XmlConn)),
+        b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'\\' | b']' => Some((1, Glue::Plain)),
+        b';' => {
+            let ents: [(&[u8], Glue); 5] = [
+                (b"&gt;", Glue::XmlConn),
+                (b"&quot;", Glue::Plain),
+                (b"&#34;", Glue::Plain),
+                (b"&#39;", Glue::Plain),
+                (b"&apos;", Glue::Plain),
+            ];
+            ents.into_iter().find_map(|(ent, kind)| {
+                let n = ent.len() as isize;
+                (0..n)
+                    .all(|k| b(n - k) == Some(ent[k.unsigned_abs()]))
+                    .then_some((n, kind))
+            })
+        }
+        h if is_hex(h) && b(3) == Some(b'%') && b(2).is_some_and(is_hex) => {
+            match hex_val(b(2).unwrap_or(0)) * 16 + hex_val(h) {
+                b':' | b'=' => Some((3, Glue::Conn)),
+                b'>' => Some((3, Glue::XmlConn)),
+                b'"' | b'\'' | b' ' | b']' => Some((3, Glue::Plain)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The key whose value starts at `i`, if the bytes before `i` read `key <glue> `.
+fn key_before(w: &Window<'_>, i: isize, floor: isize) -> Option<Key> {
+    let mut p = i;
+    let mut connectors = 0;
+    let mut xml = false;
+    while p > i - MAX_GLUE as isize && p > floor {
+        let Some((n, kind)) = glue_token(w, p) else {
+            break;
+        };
+        if kind != Glue::Plain {
+            connectors += 1;
+            xml = kind == Glue::XmlConn;
+        }
+        p -= n;
+    }
+    if connectors != 1 {
+        return None;
+    }
+    let end = p;
+    while p > end - MAX_KEY as isize && p > floor {
+        let Some(c) = w.back(p - 1) else { break };
+        if !(is_alnum(c) || c == b'_' || c == b'-') {
+            break;
+        }
+        // Stop at the second hex digit of a `%XX` escape (`%22cvv`, `%3Ccvd`).
+        if is_hex(c) && w.back(p - 3) == Some(b'%') && w.back(p - 2).is_some_and(is_hex) {
+            break;
+        }
+        p -= 1;
+    }
+    if p == end || end - p >= MAX_KEY as isize {
+        return None;
+    }
+    let key_start = p;
+    if xml {
+        // A namespace prefix: `<v1:CardCodeValue>`.
+        if w.back(p - 1) == Some(b':') {
+            let mut q = p - 1;
+            while q > p - 1 - 16
+                && w.back(q - 1)
+                    .is_some_and(|c| is_alnum(c) || c == b'_' || c == b'-')
+            {
+                q -= 1;
+            }
+            if q < p - 1 && w.back(q - 1) == Some(b'<') {
+                p = q;
+            }
+        }
+        let lt = w.back(p - 1) == Some(b'<')
+            || (w.back(p - 3) == Some(b'%')
+                && w.back(p - 2) == Some(b'3')
+                && matches!(w.back(p - 1), Some(b'C' | b'c')))
+            || (p - 4..p).zip(b"&lt;").all(|(q, &e)| w.back(q) == Some(e));
+        if !lt {
+            return None;
+        }
+    }
+    Some(Key {
+        start: key_start,
+        end,
+        xml,
+    })
+}
+
+fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    let mut n = 0;
+    for q in k.start..k.end {
+        let b = w.back(q)?;
+        if b == b'_' || b == b'-' {
+            continue;
+        }
+        if !is_alnum(b) || n == MAX_KEY {
+            return None;
+        }
+        out[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(n)
+}
+
+/// The word (run of `[A-Za-z0-9_-]`) ending at `p` after 1–3 spaces, as normalised bytes.
+fn word_before_spaces(w: &Window<'_>, p: isize, out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    let mut q = p;
+    while q > p - 3 && w.back(q - 1) == Some(b' ') {
+        q -= 1;
+    }
+    if q == p {
+        return None;
+    }
+    let end = q;
+    while q > end - MAX_KEY as isize {
+        match w.back(q - 1) {
+            Some(c) if is_alnum(c) || c == b'_' || c == b'-' => q -= 1,
+            _ => break,
+        }
+    }
+    if q == end {
+        return None;
+    }
+    norm_key(
+        w,
+        &Key {
+            start: q,
+            end,
+            xml: false,
+        },
+        out,
+    )
+}
+
+/// Whether `b` can be the last byte of the glue between a key and its value (`"`, `:`, `=`,
+/// `>`, whitespace, `\`, `;` of an entity, `]`, or the last hex digit of `%22` `%27` `%3A`
+/// `%3D` `%3E` `%20`).
+#[inline]
+pub(crate) fn ends_glue(b: u8) -> bool {
+    matches!(
+        b,
+        b'"' | b'\''
+            | b':'
+            | b'='
+            | b'>'
+            | b' '
+            | b'\t'
+            | b'\n'
+            | b'\r'
+            | b'\\'
+            | b';'
+            | b']'
+            | b'A'
+            | b'a'
+            | b'D'
+            | b'd'
+            | b'E'
+            | b'e'
+            | b'0'
+            | b'2'
+            | b'7'
+    )
+}
+
+/// Whether the 3–4 digit value starting at `i` is the value of a security-code key.
+pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
+    let i = i as isize;
+    let floor = i - crate::redact::window::MAX_LOOKBACK as isize;
+    // Fast reject: the byte before a value ends a glue token.
+    if !w.back(i - 1).is_some_and(ends_glue) {
+        return false;
+    }
+    let Some(key) = key_before(w, i, floor) else {
+        return false;
+    };
+    let mut norm = [0u8; MAX_KEY];
+    let Some(n) = norm_key(w, &key, &mut norm) else {
+        return false;
+    };
+    let k = &norm[..n];
+    if keys.contains_norm(k) {
+        return true;
+    }
+    let kp = packed(k);
+    if kp.is_some_and(|p| FILLERS.contains(&p)) {
+        let mut prev = [0u8; MAX_KEY];
+        if let Some(m) = word_before_spaces(w, key.start, &mut prev) {
+            if keys.contains_norm(&prev[..m]) {
+                return true;
+            }
+            if m + n <= MAX_KEY {
+                let mut joined = [0u8; MAX_KEY];
+                joined[..m].copy_from_slice(&prev[..m]);
+                joined[m..m + n].copy_from_slice(k);
+                if keys.contains_norm(&joined[..m + n]) {
+                    return true;
+                }
+            }
+        }
+    }
+    if kp.is_some_and(|p| PARENT_CHILDREN.contains(&p))
+        && !key.xml
+        && parent_is_key(w, key.start, floor, keys)
+    {
+        return true;
+    }
+    kp == Some(CODE) && follows_expiry(w, key.start, floor)
+}
+
+/// Whether the JSON object enclosing position `p` is the value of a configured key.
+fn parent_is_key(w: &Window<'_>, p: isize, floor: isize, keys: &CvvKeys) -> bool {
+    let mut depth = 0u32;
+    let mut q = p;
+    while q > floor {
+        q -= 1;
+        match w.back(q) {
+            None => return false,
+            Some(b'}') => depth += 1,
+            Some(b'{') => {
+                if depth == 0 {
+                    let Some(key) = key_before(w, q, floor) else {
+                        return false;
+                    };
+                    let mut norm = [0u8; MAX_KEY];
+                    return !key.xml
+                        && norm_key(w, &key, &mut norm)
+                            .is_some_and(|n| keys.contains_norm(&norm[..n]));
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether an expiry key precedes the key at `p` as its sibling.
+fn follows_expiry(w: &Window<'_>, p: isize, floor: isize) -> bool {
+    let limit = (p - 96).max(floor);
+    let mut closes = 0u32;
+    let mut q = p;
+    while q > limit + 3 {
+        q -= 1;
+        let c = w.back(q);
+        match c {
+            None | Some(b'{') => return false,
+            Some(b'}') => closes += 1,
+            Some(b'/') if w.back(q - 1) == Some(b'<') => closes += 1,
+            Some(b'p' | b'P') => {
+                let x = w.back(q - 1).map(|b| b.to_ascii_lowercase());
+                let e = w.back(q - 2).map(|b| b.to_ascii_lowercase());
+                if x == Some(b'x') && e == Some(b'e') {
+                    return closes == 0;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation() {
+        let k = CvvKeys::default();
+        for key in [
+            "cvv",
+            "CVV2",
+            "security_code",
+            "security-code",
+            "securityCode",
+            "DS_MERCHANT_CVV2",
+            "C_cvv",
+        ] {
+            assert!(k.contains(key), "{key}");
+        }
+        for key in [
+            "cvvResultCode",
+            "cvv2_result",
+            "CardSecurityCodeMatch",
+            "cvc_check",
+            "code",
+            "value",
+        ] {
+            assert!(!k.contains(key), "{key}");
+        }
+        assert!(CvvKeys::new(&["bad key"]).is_err());
+        assert!(CvvKeys::new(&[""]).is_err());
+        let custom = CvvKeys::new(&["default", "myCode"]).unwrap();
+        assert!(custom.contains("my_code") && custom.contains("cvv"));
+    }
+}

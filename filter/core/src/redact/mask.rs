@@ -1,0 +1,83 @@
+//! Length-preserving masking.
+//!
+//! Only bytes that are digits of a match change; separators (`-`, ` `, `%20`, `\u0020`) stay,
+//! so the body keeps its length (Content-Length stays right) and its shape. For PANs the
+//! [`Keep`] option decides which digits stay readable (PCI DSS 3.4.1 allows at most the first
+//! six and the last four); CVVs and track data are always masked whole.
+
+use crate::redact::pan::Cluster;
+
+/// Which digits of a PAN stay readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Keep {
+    /// The last four digits (`**** **** **** 1111`). The default.
+    #[default]
+    Last4,
+    /// The first six and the last four (`411111******1111`).
+    First6Last4,
+    /// Nothing.
+    NoneKept,
+}
+
+impl Keep {
+    /// Parses the policy names `last4`, `first6_last4`, `none`.
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Keep> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "last4" => Some(Keep::Last4),
+            "first6_last4" | "first6last4" => Some(Keep::First6Last4),
+            "none" | "none_kept" => Some(Keep::NoneKept),
+            _ => None,
+        }
+    }
+
+    /// (leading digits kept, trailing digits kept).
+    fn kept(self) -> (usize, usize) {
+        match self {
+            Keep::Last4 => (0, 4),
+            Keep::First6Last4 => (6, 4),
+            Keep::NoneKept => (0, 0),
+        }
+    }
+}
+
+/// Overwrites every byte of `range` with `mask`.
+pub(crate) fn mask_all(buf: &mut [u8], start: usize, end: usize, mask: u8) {
+    buf[start..end].fill(mask);
+}
+
+/// Masks the digits of groups `0..=k` of `c`, keeping what `keep` allows.
+pub(crate) fn mask_groups(buf: &mut [u8], c: &Cluster, k: usize, keep: Keep, mask: u8) {
+    let total: usize = (0..=k).map(|g| c.len(g)).sum();
+    mask_digits(
+        buf,
+        (0..=k).map(|g| (c.start[g], c.end[g])),
+        total,
+        keep,
+        mask,
+    );
+}
+
+/// Masks the digits in the given contiguous digit ranges (which hold `total` digits).
+pub(crate) fn mask_digits(
+    buf: &mut [u8],
+    ranges: impl Iterator<Item = (usize, usize)>,
+    total: usize,
+    keep: Keep,
+    mask: u8,
+) {
+    let (first, last) = keep.kept();
+    // Digit indices [first, total - last) are masked.
+    let (lo, hi) = (first, total.saturating_sub(last));
+    let mut idx = 0;
+    for (s, e) in ranges {
+        debug_assert!(buf[s..e].iter().all(u8::is_ascii_digit));
+        let n = e - s;
+        let from = lo.clamp(idx, idx + n) - idx;
+        let to = hi.clamp(idx, idx + n) - idx;
+        if from < to {
+            buf[s + from..s + to].fill(mask);
+        }
+        idx += n;
+    }
+}

@@ -1,0 +1,325 @@
+//! Finding the next ASCII digit fast, and byte classes.
+//!
+//! Every construct the redactor looks for (a PAN group, a CVV value, track data) begins
+//! with an ASCII digit, so the engine only ever asks one question of the bytes it skips:
+//! *where is the next `0`–`9`?* This module answers it with one dispatch point,
+//! [`find_digit`]:
+//!
+//! - x86_64: SSE2 (part of the x86_64 baseline, so no runtime detection), 16 bytes a step;
+//! - wasm32 built with `-C target-feature=+simd128`: the same with `core::arch::wasm32`;
+//! - everywhere else, and always under test: [`find_digit_swar`], 8 bytes a step in a `u64`.
+//!
+//! The SWAR test is the "has byte between" trick: with `t = x & 0x7f..`, the high bit of
+//! `(0x80+57−t) & (t+0x80−48) & !x` is set exactly in bytes `0x30..=0x39`; no carry crosses a
+//! byte because every per-byte sum stays within 0..=255.
+//!
+//! Class tables (`CLASS`) answer "alphanumeric?", "hex digit?" in one load.
+
+/// Byte is an ASCII digit.
+pub(crate) const DIGIT: u8 = 1;
+/// Byte is an ASCII letter.
+pub(crate) const ALPHA: u8 = 2;
+/// Byte is a hex digit (`0-9a-fA-F`).
+pub(crate) const HEX: u8 = 4;
+
+/// 256-entry class table.
+pub(crate) static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_digit() {
+            c |= DIGIT | HEX;
+        }
+        if b.is_ascii_alphabetic() {
+            c |= ALPHA;
+        }
+        if matches!(b, b'a'..=b'f' | b'A'..=b'F') {
+            c |= HEX;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+pub(crate) fn is_digit(b: u8) -> bool {
+    b.is_ascii_digit()
+}
+
+#[inline]
+pub(crate) fn is_alnum(b: u8) -> bool {
+    CLASS[usize::from(b)] & (DIGIT | ALPHA) != 0
+}
+
+#[inline]
+pub(crate) fn is_hex(b: u8) -> bool {
+    CLASS[usize::from(b)] & HEX != 0
+}
+
+#[inline]
+pub(crate) fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// Index of the first ASCII digit in `hay[from..]`, as an index into `hay`.
+#[inline]
+pub(crate) fn find_digit(hay: &[u8], from: usize) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        find_digit_sse2(hay, from)
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // simd128 is enabled for this whole compilation (the cfg above); on wasm32 calling a
+        // `#[target_feature]` function is safe.
+        find_digit_simd128(hay, from)
+    }
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    {
+        find_digit_swar(hay, from)
+    }
+}
+
+/// The end of the run of ASCII digits starting at `i` (at most `cap` digits are counted:
+/// returns `min(run end, i + cap, hay.len())`).
+#[inline]
+pub(crate) fn digit_run_end(hay: &[u8], i: usize, cap: usize) -> usize {
+    let limit = hay.len().min(i.saturating_add(cap));
+    let mut e = i;
+    while e + 8 <= limit {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[e..e + 8]);
+        let non_digit = !digit_bits(u64::from_le_bytes(w)) & HI;
+        if non_digit != 0 {
+            return e + (non_digit.trailing_zeros() / 8) as usize;
+        }
+        e += 8;
+    }
+    while e < limit && is_digit(hay[e]) {
+        e += 1;
+    }
+    e
+}
+
+/// Bit `k` set iff `hay[i + k]` is an ASCII digit, for the 64 bytes at `i` (`i + 64 <= len`).
+#[inline]
+pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> u64 {
+    debug_assert!(i + 64 <= hay.len());
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        u64::from(sse2_digit_mask(hay, i))
+            | u64::from(sse2_digit_mask(hay, i + 16)) << 16
+            | u64::from(sse2_digit_mask(hay, i + 32)) << 32
+            | u64::from(sse2_digit_mask(hay, i + 48)) << 48
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        u64::from(simd128_digit_mask(hay, i))
+            | u64::from(simd128_digit_mask(hay, i + 16)) << 16
+            | u64::from(simd128_digit_mask(hay, i + 32)) << 32
+            | u64::from(simd128_digit_mask(hay, i + 48)) << 48
+    }
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    {
+        digit_mask64_swar(hay, i)
+    }
+}
+
+/// Portable [`digit_mask64`]: per 8-byte word, the digit flags (high bit of each byte) are
+/// gathered into one byte by a multiply: after `>> 7` flag `j` sits at bit `8j`; times
+/// `Σ 2^(56−7j)` puts it at bit `56 + j`; all partial products have distinct exponents, so
+/// nothing carries into the top byte.
+#[inline]
+#[cfg_attr(
+    any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")),
+    allow(dead_code) // the SIMD paths replace it there; it is still tested everywhere
+)]
+pub(crate) fn digit_mask64_swar(hay: &[u8], i: usize) -> u64 {
+    let mut m = 0u64;
+    for k in 0..8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[i + 8 * k..i + 8 * k + 8]);
+        let flags = digit_bits(u64::from_le_bytes(w)) >> 7;
+        m |= (flags.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    m
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of the result is set iff that byte of `x` is an ASCII digit.
+#[inline]
+fn digit_bits(x: u64) -> u64 {
+    let t = x & !HI;
+    ((LO * (127 + 58)).wrapping_sub(t)) & (t.wrapping_add(LO * (127 - 47))) & !x & HI
+}
+
+/// Portable word-at-a-time digit search (used where no SIMD path applies; always tested).
+#[inline]
+pub(crate) fn find_digit_swar(hay: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 8 <= hay.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[i..i + 8]);
+        let bits = digit_bits(u64::from_le_bytes(w));
+        if bits != 0 {
+            return Some(i + (bits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    hay.get(i..)?
+        .iter()
+        .position(|&b| is_digit(b))
+        .map(|k| i + k)
+}
+
+/// 16 digit flags of `hay[i..i + 16]` as the low bits of a mask.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn sse2_digit_mask(hay: &[u8], i: usize) -> u32 {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
+        _mm_sub_epi8,
+    };
+    let chunk = &hay[i..i + 16];
+    // SAFETY: SSE2 is enabled for the whole compilation (cfg above), so these intrinsics are
+    // available; `chunk` has exactly 16 readable bytes and `_mm_loadu_si128` has no alignment
+    // requirement. (No `#[target_feature]` attribute on purpose: it would stop inlining.)
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+        // d <= 9 (unsigned) <=> min(d, 9) == d
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)) as u32
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+pub(crate) fn find_digit_sse2(hay: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 32 <= hay.len() {
+        let m =
+            u64::from(sse2_digit_mask(hay, i)) | (u64::from(sse2_digit_mask(hay, i + 16)) << 16);
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
+        }
+        i += 32;
+    }
+    if i + 16 <= hay.len() {
+        let m = sse2_digit_mask(hay, i);
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    find_digit_swar(hay, i)
+}
+
+/// 16 digit flags of `hay[i..i + 16]` as the low bits of a mask.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+fn simd128_digit_mask(hay: &[u8], i: usize) -> u16 {
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_load};
+    let chunk = &hay[i..i + 16];
+    // SAFETY: `chunk` has exactly 16 readable bytes; `v128_load` has no alignment requirement.
+    let v = unsafe { v128_load(chunk.as_ptr().cast::<v128>()) };
+    u8x16_bitmask(u8x16_lt(u8x16_sub(v, u8x16_splat(b'0')), u8x16_splat(10)))
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[target_feature(enable = "simd128")]
+#[inline]
+pub(crate) fn find_digit_simd128(hay: &[u8], from: usize) -> Option<usize> {
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_load};
+    let mut i = from;
+    let zero = u8x16_splat(b'0');
+    let ten = u8x16_splat(10);
+    while i + 16 <= hay.len() {
+        // SAFETY: i + 16 <= len, so 16 bytes are readable; v128_load is unaligned.
+        let v = unsafe { v128_load(hay[i..].as_ptr().cast::<v128>()) };
+        let m = u8x16_bitmask(u8x16_lt(u8x16_sub(v, zero), ten));
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    find_digit_swar(hay, i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(hay: &[u8], from: usize) -> Option<usize> {
+        (from..hay.len()).find(|&i| hay[i].is_ascii_digit())
+    }
+
+    #[test]
+    fn swar_every_byte_value() {
+        for b in 0..=255u8 {
+            let mut w = [b'x'; 8];
+            for k in 0..8 {
+                w[k] = b;
+                assert_eq!(find_digit_swar(&w, 0), naive(&w, 0), "b={b} k={k}");
+                w[k] = b'x';
+            }
+        }
+    }
+
+    #[test]
+    fn every_alignment() {
+        for len in 0..80 {
+            for pos in 0..len {
+                let mut v = vec![b'a'; len];
+                v[pos] = b'7';
+                for from in 0..=len {
+                    assert_eq!(find_digit(&v, from), naive(&v, from));
+                    assert_eq!(find_digit_swar(&v, from), naive(&v, from));
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn mask64_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'/'), Just(b':'), Just(0xb0u8), any::<u8>()], 64..80), i in 0usize..16) {
+            let i = i.min(v.len() - 64);
+            let naive = (0..64).fold(0u64, |m, k| m | (u64::from(v[i + k].is_ascii_digit()) << k));
+            prop_assert_eq!(digit_mask64(&v, i), naive);
+            prop_assert_eq!(digit_mask64_swar(&v, i), naive);
+        }
+
+        #[test]
+        fn run_end_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'0'), Just(b'9'), any::<u8>()], 0..100), i in 0usize..100, cap in 0usize..40) {
+            let i = i.min(v.len());
+            let mut e = i;
+            while e < v.len() && e - i < cap && v[e].is_ascii_digit() {
+                e += 1;
+            }
+            prop_assert_eq!(digit_run_end(&v, i, cap), e);
+        }
+
+        #[test]
+        fn matches_naive(v in proptest::collection::vec(any::<u8>(), 0..200), from in 0usize..200) {
+            let from = from.min(v.len());
+            prop_assert_eq!(find_digit(&v, from), naive(&v, from));
+            prop_assert_eq!(find_digit_swar(&v, from), naive(&v, from));
+        }
+    }
+}

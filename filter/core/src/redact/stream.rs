@@ -1,0 +1,403 @@
+//! The push parser: [`Redactor`] (`feed` / `finish`) and the scan loop it drives.
+//!
+//! ## How a chunk is processed
+//! `feed` appends the held tail and the new input to the caller's output vector and scans
+//! that region in place (one copy, which the caller needed anyway). The scan jumps from digit
+//! to digit ([`find_digit`]); at each *candidate* digit it decides, in order:
+//! 1. track data (`%B…^…^…?`, `;…=…?`) whose PAN starts here: mask it whole;
+//! 2. a digit inside a `%XX` / `\uXXXX` escape: skip the escape;
+//! 3. a digit right after another digit (the tail of a run too long for a PAN): skip the run;
+//! 4. otherwise the start of a digit group: a lone 3–4 digit value after a security-code key
+//!    is a CVV; else the longest PAN window of the cluster starting here is masked.
+//!
+//! Each decision reads at most [`MAX_LOOKBACK`](super::window::MAX_LOOKBACK) bytes behind and
+//! [`MAX_LOOKAHEAD`] ahead. When it needs bytes that have not arrived, the scan stops *at the
+//! candidate*: everything before it is final and is emitted, the rest is held (fewer than
+//! `MAX_LOOKAHEAD` bytes, so [`MAX_HELD`] bounds memory) and rescanned with the next chunk.
+//! Because a decision depends only on the bytes around its candidate, never on where chunks
+//! were cut, output is byte-identical however the input is split (proved by the tests in
+//! `tests/redact_stream.rs`: every split point, 1-byte chunks, random splits).
+//!
+//! Invariants (checked with `debug_assert!`): output length == input length; `held() <=
+//! MAX_HELD`; masking never touches a byte before the current candidate.
+
+use std::sync::Arc;
+
+use crate::redact::brands::brand_of;
+use crate::redact::cvv::{ends_glue, is_cvv_value};
+use crate::redact::luhn::luhn_valid;
+use crate::redact::mask::{mask_all, mask_digits, mask_groups};
+use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
+use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit};
+use crate::redact::track::find_track;
+use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
+use crate::redact::{RedactOptions, RedactionCounts};
+
+/// The most bytes a [`Redactor`] ever holds back between calls.
+pub const MAX_HELD: usize = MAX_LOOKAHEAD;
+
+/// How the bytes are to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Mode {
+    /// Text (JSON, XML, forms, anything): the default.
+    #[default]
+    Text,
+    /// Protobuf message bytes inside gRPC frames (see [`super::pan`]).
+    Proto,
+}
+
+/// Per-stream state, without the options (shared by [`Redactor`] and the one-shot helpers).
+#[derive(Default)]
+pub(crate) struct Core {
+    pub mode: Mode,
+    ctx: Vec<u8>,
+    held: Vec<u8>,
+    pub counts: RedactionCounts,
+}
+
+impl Core {
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn feed(&mut self, opts: &RedactOptions, input: &[u8], out: &mut Vec<u8>) {
+        self.counts.bytes_scanned += input.len() as u64;
+        let base = out.len();
+        if self.held.is_empty() && input.is_empty() {
+            return;
+        }
+        out.extend_from_slice(&self.held);
+        out.extend_from_slice(input);
+        let region_len = out.len() - base;
+        let commit = scan(
+            opts,
+            self.mode,
+            &self.ctx,
+            &mut out[base..],
+            false,
+            &mut self.counts,
+        );
+        debug_assert!(commit <= region_len);
+        self.held.clear();
+        self.held.extend_from_slice(&out[base + commit..]);
+        out.truncate(base + commit);
+        debug_assert!(
+            self.held.len() <= MAX_HELD,
+            "held {} > MAX_HELD",
+            self.held.len()
+        );
+        self.remember(&out[base..]);
+    }
+
+    /// End of a body (or of one gRPC message): decide the held tail, emit it, forget context.
+    pub fn finish(&mut self, opts: &RedactOptions, out: &mut Vec<u8>) {
+        let base = out.len();
+        out.extend_from_slice(&self.held);
+        let commit = scan(
+            opts,
+            self.mode,
+            &self.ctx,
+            &mut out[base..],
+            true,
+            &mut self.counts,
+        );
+        debug_assert_eq!(commit, out.len() - base);
+        self.held.clear();
+        self.ctx.clear();
+    }
+
+    /// Keeps the last [`CTX`] emitted bytes as look-behind context.
+    fn remember(&mut self, emitted: &[u8]) {
+        if emitted.len() >= CTX {
+            self.ctx.clear();
+            self.ctx.extend_from_slice(&emitted[emitted.len() - CTX..]);
+        } else {
+            let drop = (self.ctx.len() + emitted.len()).saturating_sub(CTX);
+            self.ctx.drain(..drop);
+            self.ctx.extend_from_slice(emitted);
+        }
+        debug_assert!(self.ctx.len() <= CTX);
+    }
+}
+
+/// Scans `buf` (with `ctx` the bytes emitted before it), masking in place. Returns how many
+/// bytes are final; with `eof`, all of them.
+pub(crate) fn scan(
+    opts: &RedactOptions,
+    mode: Mode,
+    ctx: &[u8],
+    buf: &mut [u8],
+    eof: bool,
+    counts: &mut RedactionCounts,
+) -> usize {
+    let mut w = Window { ctx, buf, eof };
+    let len = w.len();
+    let mut pos = 0;
+    // Block loop: one 64-bit digit mask per 64 bytes; short runs that cannot hold anything
+    // (1–2 or 9–11 digits, no separator after) are passed over from the mask alone, anything
+    // else goes to `visit`. `visit` only writes below the position it returns, so the mask stays
+    // valid for the bytes after it.
+    while pos + 64 <= len {
+        let base = pos;
+        let mut m = digit_mask64(w.buf, base) & (!0u64 << (pos - base));
+        while m != 0 {
+            let k = m.trailing_zeros() as usize;
+            let i = base + k;
+            let ones = (!(m >> k)).trailing_zeros() as usize;
+            let next = if k + ones < 64
+                && matches!(ones, 1 | 2 | 9..=11)
+                && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
+            {
+                i + ones
+            } else {
+                match visit(opts, mode, &mut w, i, counts) {
+                    Ok(next) => next,
+                    Err(Need) => {
+                        debug_assert!(!eof);
+                        debug_assert!(len - i < MAX_LOOKAHEAD);
+                        return i;
+                    }
+                }
+            };
+            debug_assert!(next > i);
+            pos = next;
+            if next >= base + 64 {
+                break;
+            }
+            m &= !0u64 << (next - base);
+        }
+        if m == 0 {
+            pos = pos.max(base + 64);
+        }
+    }
+    while let Some(i) = find_digit(w.buf, pos) {
+        match visit(opts, mode, &mut w, i, counts) {
+            Ok(next) => {
+                debug_assert!(next > i);
+                pos = next;
+            }
+            Err(Need) => {
+                debug_assert!(!eof);
+                debug_assert!(len - i < MAX_LOOKAHEAD);
+                return i;
+            }
+        }
+    }
+    len
+}
+
+/// Decides the candidate digit at `i`; returns where the scan continues.
+fn visit(
+    opts: &RedactOptions,
+    mode: Mode,
+    w: &mut Window<'_>,
+    i: usize,
+    counts: &mut RedactionCounts,
+) -> Result<usize, Need> {
+    if let Some(next) = fast_path(opts, mode, w, i, counts) {
+        return Ok(next);
+    }
+    if opts.track_data {
+        if let Some((s, e)) = find_track(w, i)? {
+            mask_all(w.buf, s, e, opts.mask_char);
+            counts.track += 1;
+            return Ok(e + 1);
+        }
+    }
+    if let Some(next) = w.escape_containing(i)? {
+        return Ok(next);
+    }
+    let (lc, lstart) = w.left_char(i as isize);
+    if lc.is_some_and(is_digit) {
+        return Ok(skip_run(w, i));
+    }
+    let mut c = Cluster::new();
+    if !parse_cluster(w, i, &mut c)? {
+        return Ok(skip_run(w, i));
+    }
+    let proto = mode == Mode::Proto;
+    let left_ok = left_free(w, lc, lstart, proto);
+    // A PAN first: `cvv: 4111 1111 1111 1111` is a card, not a code followed by digits.
+    if !opts.brands.is_empty() {
+        let multi_ok = c.n > 1 && prev_group_len(w, i) != Some(4);
+        match find_pan(w, &c, left_ok, multi_ok, opts.brands, proto) {
+            Some(PanHit::Groups(k)) => {
+                mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
+                counts.pan += 1;
+                return Ok(c.end[k]);
+            }
+            Some(PanHit::Trimmed(s, e)) => {
+                mask_digits(
+                    w.buf,
+                    std::iter::once((s, e)),
+                    e - s,
+                    opts.keep,
+                    opts.mask_char,
+                );
+                counts.pan += 1;
+                return Ok(e);
+            }
+            None => {}
+        }
+    }
+    // Then a CVV: a 3–4 digit group free on both sides (what follows a separator does not
+    // matter, so the decision is the same before and after that neighbour is masked).
+    let len0 = c.len(0);
+    let right0_free = c.n > 1 || c.cont || c.right_free;
+    if (3..=4).contains(&len0)
+        && left_ok
+        && right0_free
+        && !opts.cvv_keys.is_empty()
+        && is_cvv_value(w, i, &opts.cvv_keys)
+    {
+        mask_all(w.buf, c.start[0], c.end[0], opts.mask_char);
+        counts.cvv += 1;
+    }
+    Ok(c.end[0])
+}
+
+/// The common cases, decided from the raw digit run and its two neighbours alone. Returns
+/// `None` when the general path must decide; otherwise exactly what the general path would.
+///
+/// - A run `[i, e)` not followed by a separator start cannot extend into a multi-group
+///   window; escapes (`%20`, `\u0020`) can only shorten its first group, by at most 4 digits.
+///   So runs of 1–2 digits and of 9–11 digits hold nothing, nor do runs of 5–8 digits that
+///   no escape can precede.
+/// - A run of 12–19 digits (text mode) with a plain byte before it (not alphanumeric, not `.`,
+///   `;` or `%`: no escape, no track sentinel, no decimal) and a plain byte after it (not
+///   alphanumeric, not `.`): it is a PAN exactly when brand and Luhn say so. This is the
+///   `"number":"4111111111111111"` case.
+#[inline]
+fn fast_path(
+    opts: &RedactOptions,
+    mode: Mode,
+    w: &mut Window<'_>,
+    i: usize,
+    counts: &mut RedactionCounts,
+) -> Option<usize> {
+    let buf = &*w.buf;
+    let e = digit_run_end(buf, i, 20);
+    let after = *buf.get(e)?;
+    if matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\') {
+        return None;
+    }
+    match e - i {
+        1 | 2 | 9..=11 => Some(e),
+        // Only a CVV could start here, and its value follows glue (see `cvv`).
+        3 | 4 => {
+            let b1 = w.back(i as isize - 1);
+            if !b1.is_some_and(ends_glue) {
+                return Some(e);
+            }
+            // Plain glue byte before (no escape, decoded left char is `b1`) and a plain byte
+            // after: the general path would only run the CVV check, so run it here.
+            if b1.is_some_and(is_alnum) || is_alnum(after) || after == b'.' {
+                return None;
+            }
+            if !opts.cvv_keys.is_empty() && is_cvv_value(w, i, &opts.cvv_keys) {
+                mask_all(w.buf, i, e, opts.mask_char);
+                counts.cvv += 1;
+            }
+            Some(e)
+        }
+        5..=8 => {
+            let ii = i as isize;
+            let escape_before = w.back(ii - 1) == Some(b'%')
+                || w.back(ii - 2) == Some(b'%')
+                || (1..=4).any(|k| w.back(ii - k) == Some(b'u'));
+            (!escape_before).then_some(e)
+        }
+        l @ 12..=19 if mode == Mode::Text => {
+            let b1 = w.back(i as isize - 1);
+            if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%'))
+                || is_alnum(after)
+                || after == b'.'
+            {
+                return None;
+            }
+            let digits = &buf[i..e];
+            if brand_of(digits, opts.brands).is_some() && luhn_valid(digits) {
+                mask_digits(w.buf, std::iter::once((i, e)), l, opts.keep, opts.mask_char);
+                counts.pan += 1;
+            }
+            Some(e)
+        }
+        _ => None,
+    }
+}
+
+/// The end of the digit run containing `i` (or the end of the input).
+fn skip_run(w: &Window<'_>, i: usize) -> usize {
+    digit_run_end(w.buf, i, usize::MAX)
+}
+
+/// Streaming redactor for one response body.
+///
+/// Cheap to create (no allocation until the first byte), bounded (holds at most
+/// [`MAX_HELD`] bytes, remembers 256 bytes of context).
+pub struct Redactor {
+    opts: Arc<RedactOptions>,
+    core: Core,
+}
+
+impl std::fmt::Debug for Redactor {
+    /// Never prints body bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("held", &self.core.held())
+            .field("counts", &self.core.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redactor {
+    /// A redactor for one stream.
+    #[must_use]
+    pub fn new(opts: Arc<RedactOptions>) -> Self {
+        Redactor {
+            opts,
+            core: Core::default(),
+        }
+    }
+
+    pub(crate) fn new_proto(opts: Arc<RedactOptions>) -> Self {
+        let mut r = Redactor::new(opts);
+        r.core.mode = Mode::Proto;
+        r
+    }
+
+    /// Scans `input`; appends to `out` every byte that is now final (masked where needed).
+    /// Holds back only the shortest ambiguous tail (at most [`MAX_HELD`] bytes).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.core.feed(&self.opts, input, out);
+    }
+
+    /// End of body: decides and flushes the held tail. The redactor can then start a new
+    /// body (context is forgotten; counts keep accumulating).
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.core.finish(&self.opts, out);
+    }
+
+    /// Bytes currently held back.
+    #[must_use]
+    pub fn held(&self) -> usize {
+        self.core.held()
+    }
+
+    /// What was masked so far, and how many bytes were fed.
+    #[must_use]
+    pub fn counts(&self) -> RedactionCounts {
+        self.core.counts
+    }
+}
+
+/// Redacts a whole buffer in place (the body has ended at its end).
+pub fn redact_in_place(opts: &RedactOptions, buf: &mut [u8]) -> RedactionCounts {
+    let mut counts = RedactionCounts {
+        bytes_scanned: buf.len() as u64,
+        ..RedactionCounts::default()
+    };
+    let n = scan(opts, Mode::Text, &[], buf, true, &mut counts);
+    debug_assert_eq!(n, buf.len());
+    counts
+}
