@@ -11,6 +11,7 @@ pub mod spec;
 use crate::extractor::TokenSource;
 use crate::jwks::KeySet;
 use crate::jwt::Alg;
+use crate::redact::{self, BrandSet, CvvKeys, RedactOptions};
 use crate::routes::{GrpcMatch, Matcher, PathMatch};
 use crate::verify::{ProviderConfig, SubjectMatch};
 use sha2::{Digest, Sha256};
@@ -146,14 +147,8 @@ pub struct Rule {
 #[derive(Debug)]
 pub struct Redaction {
     pub enabled: bool,
-    pub keep: Keep,
-    pub mask_char: u8,
-    /// Lower-case brand names; empty means every brand.
-    pub brands: Vec<String>,
-    /// `None`: the default key list.
-    pub cvv_keys: Option<Vec<String>>,
-    pub cvv_extra_keys: Vec<String>,
-    pub track_data: bool,
+    /// The compiled engine options, shared by every stream.
+    pub options: Arc<RedactOptions>,
     pub skip_content_types: Vec<String>,
 }
 
@@ -787,29 +782,62 @@ impl Compiler {
     }
 
     fn redaction(&mut self, r: RedactionSpec) -> Redaction {
-        let mask = r.pan.mask_char.as_bytes();
-        let mask_char = match mask {
-            [c] if c.is_ascii_graphic() && !c.is_ascii_digit() => *c,
-            _ => {
-                self.err(
-                    "/redaction/pan/mask_char",
-                    "must be one printable ASCII character that is not a digit",
-                );
-                b'*'
-            }
+        let mut options = RedactOptions {
+            keep: match r.pan.keep {
+                Keep::Last4 => redact::Keep::Last4,
+                Keep::First6Last4 => redact::Keep::First6Last4,
+                Keep::NoneKept => redact::Keep::NoneKept,
+            },
+            track_data: r.track_data,
+            ..RedactOptions::default()
         };
-        let brands = match r.pan.brands {
-            None => Vec::new(),
-            Some(serde_json::Value::String(s)) if s == "all" => Vec::new(),
+        match r.pan.mask_char.as_bytes() {
+            [c] => options.mask_char = *c,
+            _ => self.err(
+                "/redaction/pan/mask_char",
+                "must be exactly one ASCII character",
+            ),
+        }
+        if let Err(e) = options.validate() {
+            self.err("/redaction/pan/mask_char", e.to_string());
+            options.mask_char = b'*';
+        }
+        match r.pan.brands {
+            None => {}
+            Some(serde_json::Value::String(s)) if s == "all" => {}
+            Some(serde_json::Value::Array(list)) if !list.is_empty() => {
+                let mut names = Vec::new();
+                for (i, b) in list.iter().enumerate() {
+                    match b.as_str() {
+                        Some(b) if BRANDS.contains(&b) => names.push(b),
+                        _ => self.err(
+                            format!("/redaction/pan/brands/{i}"),
+                            format!("unknown brand {b}; allowed: {}", BRANDS.join(", ")),
+                        ),
+                    }
+                }
+                match BrandSet::from_names(&names) {
+                    Ok(set) => options.brands = set,
+                    Err(e) => self.err("/redaction/pan/brands", e.to_string()),
+                }
+            }
+            Some(_) => self.err(
+                "/redaction/pan/brands",
+                "must be \"all\" or a non-empty list of brand names",
+            ),
+        }
+        let mut keys: Vec<String> = match r.cvv.keys {
+            None => vec!["default".to_string()],
+            Some(serde_json::Value::String(s)) if s == "default" => vec!["default".to_string()],
             Some(serde_json::Value::Array(list)) if !list.is_empty() => list
                 .iter()
                 .enumerate()
-                .filter_map(|(i, b)| match b.as_str() {
-                    Some(b) if BRANDS.contains(&b) => Some(b.to_string()),
+                .filter_map(|(i, k)| match k.as_str() {
+                    Some(k) if !k.is_empty() => Some(k.to_string()),
                     _ => {
                         self.err(
-                            format!("/redaction/pan/brands/{i}"),
-                            format!("unknown brand {b}; allowed: {}", BRANDS.join(", ")),
+                            format!("/redaction/cvv/keys/{i}"),
+                            "must be a non-empty string",
                         );
                         None
                     }
@@ -817,46 +845,20 @@ impl Compiler {
                 .collect(),
             Some(_) => {
                 self.err(
-                    "/redaction/pan/brands",
-                    "must be \"all\" or a non-empty list of brand names",
-                );
-                Vec::new()
-            }
-        };
-        let cvv_keys = match r.cvv.keys {
-            None => None,
-            Some(serde_json::Value::String(s)) if s == "default" => None,
-            Some(serde_json::Value::Array(list)) if !list.is_empty() => Some(
-                list.iter()
-                    .enumerate()
-                    .filter_map(|(i, k)| match k.as_str() {
-                        Some(k) if !k.is_empty() => Some(k.to_string()),
-                        _ => {
-                            self.err(
-                                format!("/redaction/cvv/keys/{i}"),
-                                "must be a non-empty string",
-                            );
-                            None
-                        }
-                    })
-                    .collect(),
-            ),
-            Some(_) => {
-                self.err(
                     "/redaction/cvv/keys",
                     "must be \"default\" or a non-empty list of key names",
                 );
-                None
+                vec!["default".to_string()]
             }
         };
+        keys.extend(r.cvv.extra_keys);
+        match CvvKeys::new(&keys) {
+            Ok(k) => options.cvv_keys = k,
+            Err(e) => self.err("/redaction/cvv", e.to_string()),
+        }
         Redaction {
             enabled: r.enabled,
-            keep: r.pan.keep,
-            mask_char,
-            brands,
-            cvv_keys,
-            cvv_extra_keys: r.cvv.extra_keys,
-            track_data: r.track_data,
+            options: Arc::new(options),
             skip_content_types: r.skip_content_types.unwrap_or_else(|| {
                 DEFAULT_SKIP_CONTENT_TYPES
                     .iter()
