@@ -218,6 +218,11 @@ impl Envoy {
         })
     }
 
+    /// Envoy's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
     }
@@ -465,14 +470,32 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// How to send the body: one write with `content-length`, or chunked as given.
+    pub framing: Framing,
+}
+
+#[derive(Clone, Default)]
+pub enum Framing {
+    #[default]
+    ContentLength,
+    /// `transfer-encoding: chunked`, one HTTP chunk per piece, flushed with a short pause
+    /// between pieces so Envoy sees them as separate body callbacks.
+    Chunked(Vec<usize>),
+    /// Sends this many bytes of the body, then resets the connection.
+    ResetAfter(usize),
 }
 
 impl Reply {
     pub fn json(body: &str) -> Reply {
+        Reply::with("application/json", body.as_bytes().to_vec())
+    }
+
+    pub fn with(content_type: &str, body: Vec<u8>) -> Reply {
         Reply {
             status: 200,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.as_bytes().to_vec(),
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+            framing: Framing::ContentLength,
         }
     }
 }
@@ -504,17 +527,12 @@ impl Upstream {
                             Some("form") => "application/x-www-form-urlencoded",
                             _ => "text/plain",
                         };
-                        return Reply {
-                            status: 200,
-                            headers: vec![("content-type".into(), ct.into())],
-                            body,
-                        };
+                        return Reply::with(ct, body);
                     }
                 }
                 return Reply {
                     status: 404,
-                    headers: vec![],
-                    body: b"no such fixture".to_vec(),
+                    ..Reply::with("text/plain", b"no such fixture".to_vec())
                 };
             }
             Reply::json("{\"ok\":true}")
@@ -588,21 +606,51 @@ fn serve_connection(conn: TcpStream, rec: Arc<Mutex<Vec<Received>>>, handler: Ar
         };
         rec.lock().unwrap().push(req.clone());
         let reply = handler(&req);
-        let mut head = format!(
-            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
-            reply.status,
-            reply.body.len()
-        );
-        for (n, v) in &reply.headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        if w.write_all(head.as_bytes())
-            .and_then(|_| w.write_all(&reply.body))
-            .is_err()
-        {
+        if write_reply(&mut w, &reply).is_err() {
             let _ = w.shutdown(Shutdown::Both);
             return;
+        }
+        if matches!(reply.framing, Framing::ResetAfter(_)) {
+            return;
+        }
+    }
+}
+
+fn write_reply(w: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
+    match &reply.framing {
+        Framing::Chunked(_) => head.push_str("transfer-encoding: chunked\r\n"),
+        _ => head.push_str(&format!("content-length: {}\r\n", reply.body.len())),
+    }
+    for (n, v) in &reply.headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    w.write_all(head.as_bytes())?;
+    match &reply.framing {
+        Framing::ContentLength => w.write_all(&reply.body),
+        Framing::ResetAfter(n) => {
+            w.write_all(&reply.body[..(*n).min(reply.body.len())])?;
+            w.flush()?;
+            thread::sleep(Duration::from_millis(100));
+            // SO_LINGER 0 would send RST; closing both halves mid-body is what Envoy sees as
+            // an upstream reset before the promised length.
+            w.shutdown(Shutdown::Both)
+        }
+        Framing::Chunked(sizes) => {
+            let mut rest = &reply.body[..];
+            let mut sizes = sizes.iter().copied().cycle();
+            while !rest.is_empty() {
+                let n = sizes.next().unwrap_or(rest.len()).clamp(1, rest.len());
+                let (piece, tail) = rest.split_at(n);
+                w.write_all(format!("{n:x}\r\n").as_bytes())?;
+                w.write_all(piece)?;
+                w.write_all(b"\r\n")?;
+                w.flush()?;
+                thread::sleep(Duration::from_millis(2));
+                rest = tail;
+            }
+            w.write_all(b"0\r\n\r\n")
         }
     }
 }

@@ -52,11 +52,13 @@ impl Idp {
                 .cloned();
             match found {
                 Some((_, status, body)) => Reply {
+                    framing: Framing::ContentLength,
                     status,
                     headers: vec![("content-type".into(), "application/json".into())],
                     body: body.into_bytes(),
                 },
                 None => Reply {
+                    framing: Framing::ContentLength,
                     status: 404,
                     headers: vec![],
                     body: vec![],

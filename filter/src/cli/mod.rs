@@ -3,6 +3,7 @@
 mod audit;
 mod explain;
 mod policy;
+mod redact;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ enum Command {
     },
     /// The filter's decision for one request, as JSON: {"allow", "status", "reason", "rule", …}.
     Explain(explain::ExplainArgs),
+    /// Redact card data from a body on stdin to stdout (same engine and settings as the filter).
+    Redact(redact::RedactArgs),
     /// Work with recorded audit logs.
     Audit {
         #[command(subcommand)]
@@ -39,5 +42,6 @@ pub fn main() -> ExitCode {
         Command::Policy { command } => policy::run(command),
         Command::Audit { command } => audit::run(command),
         Command::Explain(args) => explain::run(args),
+        Command::Redact(args) => redact::run(args),
     }
 }

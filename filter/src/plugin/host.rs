@@ -41,6 +41,17 @@ pub fn set_request_header(name: &str, value: Option<&str>) -> bool {
     hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value).is_ok()
 }
 
+pub fn response_header(name: &str) -> Option<String> {
+    hostcalls::get_map_value(MapType::HttpResponseHeaders, name)
+        .ok()
+        .flatten()
+}
+
+/// Sets (or with `None` removes) a response header; false if the host refused.
+pub fn set_response_header(name: &str, value: Option<&str>) -> bool {
+    hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value).is_ok()
+}
+
 /// A property as UTF-8 text (`xds.route_name`, `source.address`, …).
 pub fn property_str(path: &[&str]) -> Option<String> {
     let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;

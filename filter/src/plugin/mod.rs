@@ -2,6 +2,7 @@
 //! audit chain, metrics), fetches remote key sets on a timer, and creates a stream context
 //! per request.
 
+mod body;
 mod host;
 mod jwks_fetch;
 mod metrics;

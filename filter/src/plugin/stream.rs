@@ -3,6 +3,7 @@
 //! The stream reads what the core needs from the host, asks the core, and carries out the
 //! answer. It holds no policy logic of its own.
 
+use super::body::BodyScan;
 use super::host;
 use super::metrics::Metrics;
 use super::vm::{StoreKeys, Vm};
@@ -12,11 +13,13 @@ use pci_guard_core::authn::{self, Verified};
 use pci_guard_core::authz::{self, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS};
 use pci_guard_core::policy::{Policy, Rule};
 use pci_guard_core::reason::Reason;
+use pci_guard_core::redact::{self, BodyKind, Decoder, Encoding, RedactOptions};
 use pci_guard_core::routes::RequestLine;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// The realm named in `WWW-Authenticate` challenges.
 const REALM: &str = "pci-guard";
@@ -29,6 +32,12 @@ pub struct Stream {
     event: Event,
     decision: Option<Decision>,
     response_bytes: u64,
+    grpc: bool,
+    /// Set when the request went upstream on a route whose responses are redacted.
+    redact: Option<(Arc<RedactOptions>, Vec<String>)>,
+    body: Option<BodyScan>,
+    /// Why a response was refused before its body (undecodable encoding, unscannable type).
+    refused: Option<Reason>,
 }
 
 impl Stream {
@@ -45,6 +54,10 @@ impl Stream {
             event: Event::default(),
             decision: None,
             response_bytes: 0,
+            grpc: false,
+            redact: None,
+            body: None,
+            refused: None,
         }
     }
 
@@ -229,12 +242,91 @@ impl HttpContext for Stream {
             return Action::Pause;
         }
         Self::rewrite_request_headers(&policy, caller.as_ref());
+        self.grpc = grpc;
+        let route = self
+            .decision
+            .as_ref()
+            .and_then(|d| d.route)
+            .and_then(|i| policy.routes.get(i));
+        if policy.redaction.enabled && route.is_none_or(|r| r.redact) {
+            let skip = match route {
+                Some(r) if !r.skip_content_types.is_empty() => r.skip_content_types.clone(),
+                _ => policy.redaction.skip_content_types.clone(),
+            };
+            self.redact = Some((policy.redaction.options.clone(), skip));
+            // Ask for bodies the filter can read; a compressed one is still decoded or refused.
+            if grpc {
+                host::set_request_header("grpc-accept-encoding", Some("identity"));
+            } else {
+                host::set_request_header("accept-encoding", Some("identity"));
+            }
+        }
         Action::Continue
     }
 
-    fn on_http_response_body(&mut self, body_size: usize, _end_of_stream: bool) -> Action {
-        self.response_bytes += body_size as u64;
-        Action::Continue
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some((opts, skip)) = self.redact.clone() else {
+            return Action::Continue;
+        };
+        if let Some(loc) = host::response_header("location") {
+            if let Some(masked) = redact::redact_header_value(&opts, &loc) {
+                host::set_response_header("location", Some(&masked));
+            }
+        }
+        if end_of_stream {
+            return Action::Continue;
+        }
+        let kind = redact::classify(host::response_header("content-type").as_deref(), &skip);
+        let decoder = match kind {
+            BodyKind::Pass => return Action::Continue,
+            BodyKind::Refuse => Err(()),
+            BodyKind::Grpc => Ok(None),
+            BodyKind::Scan => {
+                match Encoding::from_header(host::response_header("content-encoding").as_deref()) {
+                    Ok(Encoding::Identity) => Ok(None),
+                    Ok(enc) => Ok(Some(Decoder::new(enc))),
+                    Err(_) => Err(()),
+                }
+            }
+        };
+        match decoder {
+            Err(()) => {
+                self.refused = Some(Reason::BodyUndecodable);
+                self.reply(Reason::BodyUndecodable, self.grpc, None);
+                Action::Pause
+            }
+            Ok(decoder) => {
+                if decoder.is_some() {
+                    // Passed on decoded: the length changes and the coding is gone.
+                    host::set_response_header("content-encoding", None);
+                    host::set_response_header("content-length", None);
+                }
+                self.body = Some(BodyScan::new(opts, kind == BodyKind::Grpc, decoder));
+                Action::Continue
+            }
+        }
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        match &mut self.body {
+            None => {
+                // Without a scan every callback sees only its new chunk.
+                self.response_bytes += body_size as u64;
+                Action::Continue
+            }
+            Some(b) => {
+                let action = b.on_body(body_size, end_of_stream);
+                self.response_bytes = b.counts().bytes_scanned;
+                action
+            }
+        }
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        match &mut self.body {
+            Some(b) => b.on_trailers(),
+            None => Action::Continue,
+        }
     }
 
     fn on_log(&mut self) {
@@ -269,6 +361,24 @@ impl HttpContext for Stream {
             .map(|c| c as u32)
             .filter(|_| e.request.grpc.is_some());
         e.response.bytes = self.response_bytes;
+        if let Some(b) = &self.body {
+            let c = b.counts();
+            e.redaction = Some(audit::RedactionRef {
+                pan: c.pan,
+                cvv: c.cvv,
+                track: c.track,
+                bytes_scanned: c.bytes_scanned,
+                refused: b.failure,
+            });
+        } else if self.refused.is_some() {
+            e.redaction = Some(audit::RedactionRef {
+                refused: self.refused,
+                ..Default::default()
+            });
+        }
+        if let (Some(m), Some(r)) = (&self.metrics, &e.redaction) {
+            m.redaction(r);
+        }
         e.duration_ms = Some(host::now_ms().saturating_sub(self.started_ms) as f64);
         let line = match &self.chain {
             Some(chain) => chain.borrow_mut().seal(e),

@@ -1,0 +1,267 @@
+//! Redaction through a real Envoy: card data leaves the proxy masked whatever the framing,
+//! chunking, size, encoding or protocol of the response, and byte-identical to
+//! `pci-guard redact` (the same engine).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pci_guard_core::redact::{redact_stream, RedactOptions};
+use pci_guard_e2e::grpc::{GrpcClient, GrpcUpstream};
+use pci_guard_e2e::*;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::sync::Arc;
+
+const POLICY: &str = r#"{"version": "redact-e2e", "routes": [{"name": "all", "match": {"path_prefix": "/"}, "auth": "public"}]}"#;
+
+fn start(upstream_port: u16) -> Envoy {
+    Envoy::start(EnvoyOptions {
+        config: "pci-guard.yaml",
+        policy: POLICY.to_string(),
+        upstream_port,
+        extra: vec![],
+    })
+}
+
+fn fixture(name: &str) -> (Vec<u8>, Vec<u8>) {
+    let dir = root().join("testdata/bodies");
+    (
+        std::fs::read(dir.join(name)).unwrap(),
+        std::fs::read(dir.join(format!("{name}.expected"))).unwrap(),
+    )
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("json") => "application/json",
+        Some("xml") => "application/xml",
+        _ => "text/plain",
+    }
+}
+
+/// An upstream that answers every request with `reply()`.
+fn serving(reply: impl Fn() -> Reply + Send + Sync + 'static) -> Upstream {
+    Upstream::start(Arc::new(move |_: &Received| reply()))
+}
+
+#[test]
+fn fixtures_come_out_masked_whatever_the_framing() {
+    for name in [
+        "cards.json",
+        "cards.xml",
+        "form.txt",
+        "text.txt",
+        "traps.json",
+    ] {
+        let (body, expected) = fixture(name);
+        for framing in [
+            Framing::ContentLength,
+            Framing::Chunked(vec![1]),
+            Framing::Chunked(vec![7, 3, 64, 1, 250]),
+        ] {
+            let (b, f) = (body.clone(), framing.clone());
+            let ct = content_type(name);
+            let up = serving(move || Reply {
+                framing: f.clone(),
+                ..Reply::with(ct, b.clone())
+            });
+            let envoy = start(up.port);
+            let r = envoy.send("GET", "/anything", &[], b"");
+            assert_eq!(r.status, 200, "{name}");
+            assert_eq!(
+                String::from_utf8_lossy(&r.body),
+                String::from_utf8_lossy(&expected),
+                "{name}"
+            );
+            if matches!(framing, Framing::ContentLength) {
+                assert_eq!(
+                    r.header("content-length"),
+                    Some(body.len().to_string().as_str()),
+                    "length is kept"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn audit_counts_what_was_masked_never_the_values() {
+    let (body, _) = fixture("cards.json");
+    let up = serving(move || Reply::with("application/json", body.clone()));
+    let envoy = start(up.port);
+    envoy.send("GET", "/v1/cards", &[], b"");
+    let line = &envoy.audit_lines(1)[0];
+    let e = parse_audit_line(line);
+    assert!(e["redaction"]["pan"].as_u64().unwrap() >= 10, "{e}");
+    assert!(e["redaction"]["cvv"].as_u64().unwrap() >= 3, "{e}");
+    assert!(!line.contains("4111111111111111") && !line.contains("5555 5555 5555 4444"));
+}
+
+#[test]
+fn gzip_upstream_is_decoded_masked_and_sent_plain() {
+    let (body, expected) = fixture("cards.json");
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&body).unwrap();
+    let gz = z.finish().unwrap();
+    let up = serving(move || {
+        let mut r = Reply {
+            framing: Framing::Chunked(vec![100]),
+            ..Reply::with("application/json", gz.clone())
+        };
+        r.headers.push(("content-encoding".into(), "gzip".into()));
+        r
+    });
+    let envoy = start(up.port);
+    let r = envoy.send("GET", "/v1/cards", &[("accept-encoding", "gzip, br")], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(
+        up.received()[0].header("accept-encoding"),
+        Some("identity"),
+        "the upstream is asked for identity"
+    );
+}
+
+#[test]
+fn undecodable_encoding_is_refused_with_502_and_never_passed_on() {
+    let up = serving(|| {
+        let mut r = Reply::with(
+            "application/json",
+            b"{\"pan\":\"4111111111111111\"}".to_vec(),
+        );
+        r.headers.push(("content-encoding".into(), "br".into()));
+        r
+    });
+    let envoy = start(up.port);
+    let r = envoy.send("GET", "/v1/cards", &[], b"");
+    assert_eq!(r.status, 502);
+    assert_eq!(r.header("x-pci-guard-reason"), Some("body_undecodable"));
+    assert!(!String::from_utf8_lossy(&r.body).contains("4111111111111111"));
+    let e = &envoy.audit_events(1)[0];
+    assert_eq!(e["redaction"]["refused"], "body_undecodable");
+    assert_eq!(e["response"]["status"], 502);
+}
+
+#[test]
+fn skipped_content_types_pass_untouched() {
+    let up = serving(|| Reply::with("image/png", b"\x89PNG 4111111111111111".to_vec()));
+    let envoy = start(up.port);
+    let r = envoy.send("GET", "/logo.png", &[], b"");
+    assert_eq!(r.body, b"\x89PNG 4111111111111111");
+}
+
+#[test]
+fn location_header_is_masked() {
+    let up = serving(|| {
+        let mut r = Reply {
+            status: 302,
+            ..Reply::with("text/plain", vec![])
+        };
+        r.headers
+            .push(("location".into(), "/cards?number=4111111111111111".into()));
+        r
+    });
+    let envoy = start(up.port);
+    let r = envoy.send("GET", "/go", &[], b"");
+    assert_eq!(r.header("location"), Some("/cards?number=************1111"));
+}
+
+#[test]
+fn upstream_reset_mid_body_leaks_no_clear_card() {
+    let mut body = Vec::new();
+    for i in 0..2000 {
+        body.extend_from_slice(
+            format!("{{\"i\":{i},\"pan\":\"4111 1111 1111 1111\"}},\n").as_bytes(),
+        );
+    }
+    let cut = body.len() / 2 + 7; // in the middle of a record
+    let up = serving(move || Reply {
+        framing: Framing::ResetAfter(cut),
+        ..Reply::with("application/json", body.clone())
+    });
+    let envoy = start(up.port);
+    let got = match request(envoy.port, "GET", "/stream", &[], b"") {
+        Ok(r) => r.body,
+        Err(_) => Vec::new(), // reset before or during the body
+    };
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        !text.contains("4111 1111 1111 1111") && !text.contains("4111111111111111"),
+        "clear card leaked"
+    );
+    let e = &envoy.audit_events(1)[0];
+    assert!(e["response"]["status"].is_number() || e["response"]["status"].is_null());
+}
+
+#[test]
+fn grpc_server_streaming_cards_are_masked_in_every_message() {
+    let up = GrpcUpstream::start();
+    let envoy = start(up.port);
+    let cards = GrpcClient::connect(envoy.port, None)
+        .list_cards(200)
+        .unwrap();
+    assert_eq!(cards.len(), 200);
+    for c in &cards {
+        assert_eq!(c.number, "************1111");
+        assert_eq!(c.note, "card **** **** **** 4444 on file");
+    }
+    let one = GrpcClient::connect(envoy.port, None)
+        .get_card("c_9")
+        .unwrap();
+    assert_eq!(one.number, "************1111");
+    let events = envoy.audit_events(2);
+    assert!(events.iter().all(|e| e["response"]["grpc_status"] == 0));
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["redaction"]["pan"].as_u64().unwrap())
+            .sum::<u64>(),
+        402
+    );
+}
+
+/// Envoy's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn large_chunked_response_streams_masked_in_flat_memory() {
+    let mb: usize = std::env::var("PCI_GUARD_LARGE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let record = b"{\"id\":\"c_000001\",\"number\":\"4111 1111 1111 1111\",\"note\":\"clear text padding clear text padding clear text padding\",\"amount\":1234.56},\n";
+    let body: Arc<Vec<u8>> = Arc::new(record.iter().copied().cycle().take(mb << 20).collect());
+    let mut want = Vec::with_capacity(body.len());
+    redact_stream(Arc::new(RedactOptions::default()), &body[..], &mut want).unwrap();
+    let want_hash = Sha256::digest(&want);
+    drop(want);
+    let b = body.clone();
+    let up = serving(move || Reply {
+        framing: Framing::Chunked(vec![1 << 20]),
+        ..Reply::with("application/json", b.to_vec())
+    });
+    let envoy = start(up.port);
+    // Warm up, then measure the peak across the large response.
+    envoy.send("GET", "/small", &[], b"");
+    let before = peak_rss_kib(envoy.pid());
+    let r = envoy.send("GET", "/large", &[], b"");
+    let after = peak_rss_kib(envoy.pid());
+    assert_eq!(r.body.len(), body.len());
+    assert!(
+        Sha256::digest(&r.body) == want_hash,
+        "Envoy's output differs from pci-guard redact's"
+    );
+    eprintln!("large response: {mb} MiB; Envoy peak RSS {before} KiB before, {after} KiB after");
+    assert!(
+        after - before < 64 * 1024,
+        "Envoy's memory grew by {} KiB for a {mb} MiB body",
+        after - before
+    );
+}

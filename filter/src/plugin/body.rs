@@ -1,0 +1,234 @@
+//! The response body: scanned as it streams, card data masked in place, nothing held but the
+//! few bytes that could still be part of a match.
+//!
+//! Envoy hands the filter each chunk in its body buffer. The engine's output for a chunk is
+//! everything that is now final; the ambiguous tail (at most `MAX_HELD` bytes) is kept:
+//! - normally by returning `Pause`, which leaves those raw bytes at the end of Envoy's buffer
+//!   (not sent); the next callback sees the buffer grown by the new chunk, and the filter
+//!   rewrites it from where the final bytes end. This keeps the tail safe when the stream ends
+//!   with trailers, where body writes need a buffered body;
+//! - after a long run of ambiguous chunk ends (more than `MAX_PAUSED` bytes buffered), or when
+//!   the body is decompressed (its length changes, so the buffer cannot be rewritten in
+//!   place), inside the filter, flushed by the final `end_of_stream` callback.
+//!
+//! Any error (undecodable body, broken gRPC framing, a write the host refuses) stops the body:
+//! the current chunk is emptied and the stream reset. Clear card data never passes.
+
+use super::host;
+use pci_guard_core::reason::Reason;
+use pci_guard_core::redact::{
+    Decoder, GrpcRedactor, RedactError, RedactOptions, RedactionCounts, Redactor,
+};
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{Action, BufferType};
+use std::sync::Arc;
+
+/// Most bytes left paused in Envoy's buffer before the tail is held in the filter instead.
+const MAX_PAUSED: usize = 64 * 1024;
+
+enum Scanner {
+    Text(Redactor),
+    Grpc(GrpcRedactor),
+}
+
+impl Scanner {
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
+        match self {
+            Scanner::Text(r) => {
+                r.feed(input, out);
+                Ok(())
+            }
+            Scanner::Grpc(g) => g.feed(input, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), RedactError> {
+        match self {
+            Scanner::Text(r) => {
+                r.finish(out);
+                Ok(())
+            }
+            Scanner::Grpc(g) => g.finish(out),
+        }
+    }
+
+    fn held(&self) -> usize {
+        match self {
+            Scanner::Text(r) => r.held(),
+            Scanner::Grpc(g) => g.held(),
+        }
+    }
+
+    fn counts(&self) -> RedactionCounts {
+        match self {
+            Scanner::Text(r) => r.counts(),
+            Scanner::Grpc(g) => g.counts(),
+        }
+    }
+}
+
+pub struct BodyScan {
+    scanner: Scanner,
+    decoder: Option<Decoder>,
+    /// Bytes at the front of Envoy's buffer the filter has already written and left paused.
+    paused: usize,
+    /// Of those, how many are final (masked); the rest are the raw ambiguous tail.
+    paused_final: usize,
+    /// Reused between callbacks.
+    out: Vec<u8>,
+    decoded: Vec<u8>,
+    pub failure: Option<Reason>,
+}
+
+impl BodyScan {
+    pub fn new(opts: Arc<RedactOptions>, grpc: bool, decoder: Option<Decoder>) -> Self {
+        let scanner = if grpc {
+            Scanner::Grpc(GrpcRedactor::new(opts))
+        } else {
+            Scanner::Text(Redactor::new(opts))
+        };
+        Self {
+            scanner,
+            decoder,
+            paused: 0,
+            paused_final: 0,
+            out: Vec::new(),
+            decoded: Vec::new(),
+            failure: None,
+        }
+    }
+
+    pub fn counts(&self) -> RedactionCounts {
+        self.scanner.counts()
+    }
+
+    /// One body callback: `size` bytes are in Envoy's buffer now.
+    pub fn on_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        if self.failure.is_some() {
+            return self.refuse(size, self.failure.unwrap_or(Reason::BodyScanFailed));
+        }
+        let new = match hostcalls::get_buffer(
+            BufferType::HttpResponseBody,
+            self.paused,
+            size.saturating_sub(self.paused),
+        ) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(_) => return self.refuse(size, Reason::BodyScanFailed),
+        };
+        self.out.clear();
+        if let Err(reason) = self.scan(&new, end_of_stream) {
+            return self.refuse(size, reason);
+        }
+        let held = self.scanner.held();
+        // The final prefix already in the buffer is rewritten too: Envoy only replaces a
+        // buffer from its start.
+        let mut replacement = match self.read_final_prefix() {
+            Some(p) => p,
+            None => return self.refuse(size, Reason::BodyScanFailed),
+        };
+        replacement.extend_from_slice(&self.out);
+        let pause = held > 0 && !end_of_stream && self.decoder.is_none() && size <= MAX_PAUSED;
+        if pause {
+            // Keep the raw tail (the last `held` bytes) in Envoy's buffer, unsent.
+            let final_len = size - held;
+            if replacement.len() != final_len || !set_body(final_len, &replacement) {
+                return self.refuse(size, Reason::BodyScanFailed);
+            }
+            self.paused = size;
+            self.paused_final = final_len;
+            return Action::Pause;
+        }
+        // Everything final goes now; a tail, if any, stays in the engine.
+        if !set_body(size, &replacement) {
+            return self.refuse(size, Reason::BodyScanFailed);
+        }
+        self.paused = 0;
+        self.paused_final = 0;
+        Action::Continue
+    }
+
+    /// The stream ends with trailers: flush what is still held.
+    pub fn on_trailers(&mut self) -> Action {
+        if self.failure.is_some() {
+            return Action::Continue;
+        }
+        self.out.clear();
+        if let Err(reason) = self.scan(&[], true) {
+            return self.refuse(self.paused, reason);
+        }
+        if self.out.is_empty() {
+            return Action::Continue;
+        }
+        if self.paused == 0 {
+            // The tail was held in the filter and the body can no longer be written: fail
+            // closed rather than lose or leak it.
+            self.failure = Some(Reason::BodyScanFailed);
+            host::log(proxy_wasm::types::LogLevel::Warn, "pci-guard: response ended with trailers while bytes were held; resetting the stream");
+            let _ = hostcalls::reset_http_response();
+            return Action::Continue;
+        }
+        let Some(mut replacement) = self.read_final_prefix() else {
+            return self.refuse(self.paused, Reason::BodyScanFailed);
+        };
+        replacement.extend_from_slice(&self.out);
+        if !set_body(self.paused, &replacement) {
+            return self.refuse(self.paused, Reason::BodyScanFailed);
+        }
+        self.paused = 0;
+        self.paused_final = 0;
+        Action::Continue
+    }
+
+    fn scan(&mut self, new: &[u8], end_of_stream: bool) -> Result<(), Reason> {
+        let input: &[u8] = match &mut self.decoder {
+            None => new,
+            Some(d) => {
+                self.decoded.clear();
+                d.feed(new, &mut self.decoded)
+                    .map_err(|_| Reason::BodyUndecodable)?;
+                if end_of_stream {
+                    d.finish(&mut self.decoded)
+                        .map_err(|_| Reason::BodyUndecodable)?;
+                }
+                &self.decoded
+            }
+        };
+        self.scanner
+            .feed(input, &mut self.out)
+            .map_err(|_| Reason::BodyScanFailed)?;
+        if end_of_stream {
+            self.scanner
+                .finish(&mut self.out)
+                .map_err(|_| Reason::BodyScanFailed)?;
+        }
+        Ok(())
+    }
+
+    fn read_final_prefix(&self) -> Option<Vec<u8>> {
+        if self.paused_final == 0 {
+            return Some(Vec::with_capacity(self.out.len()));
+        }
+        let mut p =
+            hostcalls::get_buffer(BufferType::HttpResponseBody, 0, self.paused_final).ok()??;
+        p.reserve(self.out.len());
+        Some(p)
+    }
+
+    /// Empties what is buffered and resets the stream: nothing unscanned goes out.
+    fn refuse(&mut self, size: usize, reason: Reason) -> Action {
+        if self.failure.is_none() {
+            host::log(
+                proxy_wasm::types::LogLevel::Warn,
+                &format!("pci-guard: response body refused ({reason}); resetting the stream"),
+            );
+        }
+        self.failure = Some(reason);
+        let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, &[]);
+        let _ = hostcalls::reset_http_response();
+        Action::Pause
+    }
+}
+
+fn set_body(len: usize, data: &[u8]) -> bool {
+    hostcalls::set_buffer(BufferType::HttpResponseBody, 0, len, data).is_ok()
+}
