@@ -172,8 +172,9 @@ fn card_grouping(lens: &[usize]) -> bool {
     matches!(lens, [4, 4, 4, 1..=2] | [4, 4, 4, 4, 1..=2]) || lens.iter().all(|&l| l >= 3)
 }
 
-/// If the group at `i` follows a separator and another group, that group's digit count.
-pub(crate) fn prev_group_len(w: &Window<'_>, i: usize) -> Option<usize> {
+/// If the group at `i` follows a separator and another group: where that group starts and its
+/// digit count.
+fn prev_group(w: &Window<'_>, i: usize) -> Option<(isize, usize)> {
     let i = i as isize;
     let sep_start = match w.back(i - 1)? {
         b' ' | b'-' | b'+' => i - 1,
@@ -190,7 +191,21 @@ pub(crate) fn prev_group_len(w: &Window<'_>, i: usize) -> Option<usize> {
     while n <= MAX_PAN && w.back(sep_start - 1 - n as isize).is_some_and(is_digit) {
         n += 1;
     }
-    (n > 0).then_some(n)
+    (n > 0).then_some((sep_start - n as isize, n))
+}
+
+/// Whether a multi-group window may start at the group at `i`: not right after a 4-digit
+/// group (`1234 5678 9012 3456` is one grouping) and not right after an IBAN head (two capital
+/// letters and two check digits, `DE89 3704 0044 …`: the groups are the account, not a card).
+pub(crate) fn multi_group_may_start(w: &Window<'_>, i: usize) -> bool {
+    match prev_group(w, i) {
+        Some((_, 4)) => false,
+        Some((head, 2)) => {
+            let upper = |q: isize| w.back(q).is_some_and(|b| b.is_ascii_uppercase());
+            !(upper(head - 1) && upper(head - 2) && !w.back(head - 3).is_some_and(is_alnum))
+        }
+        _ => true,
+    }
 }
 
 /// Whether the group whose decoded left character is `lc` (starting at `lstart`) is free on the left: not touching a letter (unless `proto`), not

@@ -35,7 +35,9 @@ use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups};
-use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
+use crate::redact::pan::{
+    find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
+};
 use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
@@ -227,7 +229,7 @@ fn visit(
     let left_ok = left_free(w, lc, lstart, proto);
     // A PAN first: `cvv: 4111 1111 1111 1111` is a card, not a code followed by digits.
     if !opts.brands.is_empty() {
-        let multi_ok = c.n > 1 && prev_group_len(w, i) != Some(4);
+        let multi_ok = c.n > 1 && multi_group_may_start(w, i);
         match find_pan(w, &c, left_ok, multi_ok, opts.brands, proto) {
             Some(PanHit::Groups(k)) => {
                 mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
