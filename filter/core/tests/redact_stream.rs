@@ -518,6 +518,19 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic_and_split_invariant(
+        input in prop::collection::vec(any::<u8>(), 0..400),
+        cuts in prop::collection::vec(0usize..400, 0..6),
+    ) {
+        let o = opts();
+        let w = whole(&o, &input);
+        prop_assert_eq!(w.len(), input.len());
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        prop_assert_eq!(&chunked(&o, &input, &cuts), &w);
+    }
+
+    #[test]
     fn chunking_invariant_other_options(
         parts in prop::collection::vec(prop_oneof![
             prop::sample::select(PANS.to_vec()).prop_map(|s| s.to_owned()),
