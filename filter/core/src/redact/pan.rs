@@ -5,15 +5,21 @@
 //! A *window* is groups `0..=k` of the cluster that starts at the current group; it is a PAN
 //! when
 //! - it has 12–19 digits, and if it spans several groups they use one separator kind and a
-//!   card grouping: 4-4-4, 4-4-4-(1..4), 4-4-4-4-(1..3), 4-6-(4..9) (Amex 4-6-5, Diners 4-6-4);
+//!   card grouping: 2–5 groups of at least three digits (4-4-4-4, Amex 4-6-5, Diners 4-6-4,
+//!   4-4-4-4-3, and the 4-12, 8-8, 4-4-8, 3-4-4-4 forms real text shows), or 4-4-4 / 4-4-4-4
+//!   followed by one or two digits (13- and 18-digit Visa);
 //! - it does not touch a letter or digit on either side (decoded: `%3D4111…` is preceded by
-//!   `=`), nor sit after or before a decimal point (`0.5309…`, CSS values, amounts);
+//!   `=`, `\n4111…` by a line break), nor sit after or before a decimal point between digits
+//!   (`-0.5309…%` in CSS, amounts);
 //! - its digits pass Luhn and fall in a configured brand's IIN range at a length that brand
-//!   issues.
+//!   issues (see [`crate::redact::brands`]).
 //!
 //! The longest qualifying window wins; the scan then continues after it. A group that does
 //! not start a PAN is passed over, and the next group of the same cluster is tried (so
-//! `qty 2 4111 1111 1111 1111` still finds the card).
+//! `qty 2 4111 1111 1111 1111` and `Card1 4111 1111 1111 1111` still find the card), except
+//! that a multi-group window never starts right after a 4-digit group (`1234 5678 9012 3456`
+//! is one grouping, not a prefix and a 12-digit Maestro) nor right after an IBAN head
+//! (`DE89 3704 …`).
 //!
 //! **Protobuf mode** (gRPC messages): a string field's length prefix or the next field's tag
 //! may be a printable byte (`0x30`–`0x39` is a digit, `0x41`… a letter) glued to the card's
@@ -288,7 +294,7 @@ pub(crate) fn find_pan(
         // A length prefix or a following tag byte may be a digit glued to the card.
         let (s, e) = (c.start[0], c.end[0]);
         let single_end_free = c.n > 1 || c.cont || c.right_free_proto;
-        for (a, b) in [(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2)] {
+        for (a, b) in [(1, 0), (0, 1), (1, 1), (2, 0), (0, 2)] {
             if e - s < a + b + 12 {
                 continue;
             }
