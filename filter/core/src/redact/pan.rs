@@ -251,20 +251,31 @@ pub(crate) fn find_pan(
     proto: bool,
 ) -> Option<PanHit> {
     if left_ok {
-        for k in (0..c.n).rev() {
-            let mut lens = [0usize; MAX_GROUPS];
-            for (g, l) in lens.iter_mut().enumerate().take(k + 1) {
-                *l = c.len(g);
+        // Every window is a prefix of the same digit sequence: copy it once (up to 19
+        // digits), with the group lengths and how far one separator kind reaches.
+        let mut lens = [0usize; MAX_GROUPS];
+        let mut digits = [0u8; MAX_PAN];
+        let mut total = 0;
+        let mut groups = 0; // groups fully copied
+        for g in 0..c.n {
+            let l = c.len(g);
+            lens[g] = l;
+            if total + l > MAX_PAN {
+                break;
             }
-            let total: usize = lens[..=k].iter().sum();
-            if !(12..=MAX_PAN).contains(&total) {
+            digits[total..total + l].copy_from_slice(&w.buf[c.start[g]..c.end[g]]);
+            total += l;
+            groups += 1;
+        }
+        let same_sep = 1 + c.sep[..c.n.saturating_sub(1)].iter().take_while(|&&s| s == c.sep[0]).count();
+        let mut n = total;
+        for k in (0..groups).rev() {
+            let window = n;
+            n -= lens[k];
+            if !(12..=MAX_PAN).contains(&window) {
                 continue;
             }
-            if k > 0
-                && (!multi_ok
-                    || !card_grouping(&lens[..=k])
-                    || c.sep[..k].iter().any(|&s| s != c.sep[0]))
-            {
+            if k > 0 && (!multi_ok || k >= same_sep || !card_grouping(&lens[..=k])) {
                 continue;
             }
             let right_ok = if k + 1 < c.n || c.cont {
@@ -274,18 +285,7 @@ pub(crate) fn find_pan(
             } else {
                 c.right_free
             };
-            if !right_ok {
-                continue;
-            }
-            let mut digits = [0u8; MAX_PAN];
-            let mut n = 0;
-            for g in 0..=k {
-                let src = &w.buf[c.start[g]..c.end[g]];
-                digits[n..n + src.len()].copy_from_slice(src);
-                n += src.len();
-            }
-            debug_assert_eq!(n, total);
-            if qualifies(&digits[..n], brands) {
+            if right_ok && qualifies(&digits[..window], brands) {
                 return Some(PanHit::Groups(k));
             }
         }
