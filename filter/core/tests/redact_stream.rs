@@ -200,6 +200,8 @@ fn not_cards() {
         b"<EXPDATE>0919</EXPDATE></CARD><CODE>0100</CODE>",
         b"Masked credit card: 1234 5678 9012 3456",
         b"{\"iban\": \"AD12 0001 2030 2003 5910 0100\"}",
+        // An IBAN whose account groups happen to read as a Luhn-valid Visa number.
+        b"{\"iban\": \"DE44 4111 1111 1111 1111 00\"}",
     ] {
         assert_eq!(
             String::from_utf8_lossy(&whole(&o, s)),
@@ -217,6 +219,7 @@ fn cvv_forms() {
         (b"<cvv>1234</cvv>", b"<cvv>****</cvv>"),
         (b"a=1&cvv2=123&b=2", b"a=1&cvv2=***&b=2"),
         (b"CVV: 123\n", b"CVV: ***\n"),
+        (b"Card1 4111 1111 1111 1111", b"Card1 **** **** **** 1111"),
         (b"security_code = 999", b"security_code = ***"),
         (b"card[cvc]=123&", b"card[cvc]=***&"),
         (b"card.cvv=123&", b"card.cvv=***&"),
@@ -512,6 +515,19 @@ proptest! {
         prop_assert_eq!(&chunked(&o, &input, &cuts), &w);
         prop_assert_eq!(&one_byte_chunks(&o, &input), &w);
         prop_assert_eq!(&whole(&o, &w), &w, "idempotent");
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_split_invariant(
+        input in prop::collection::vec(any::<u8>(), 0..400),
+        cuts in prop::collection::vec(0usize..400, 0..6),
+    ) {
+        let o = opts();
+        let w = whole(&o, &input);
+        prop_assert_eq!(w.len(), input.len());
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        prop_assert_eq!(&chunked(&o, &input, &cuts), &w);
     }
 
     #[test]

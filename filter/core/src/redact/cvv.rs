@@ -3,7 +3,7 @@
 //! A security code is three or four digits, indistinguishable from any other small number:
 //! only the key in front of it tells. When the engine meets a 3–4 digit value that stands
 //! alone (free of letters, digits and decimal points on both sides), it looks *back* from the
-//! value, at most [`MAX_LOOKBACK`](crate::redact::window::MAX_LOOKBACK) bytes, for
+//! value, at most `MAX_LOOKBACK` (224) bytes, for
 //!
 //! 1. glue with exactly one connector: `:` / `=` / `>` (also as `%3A` `%3D` `%3E` `&gt;`),
 //!    with quotes (`"`, `'`, `\"`, `%22`, `&quot;`), backslashes, `]` and whitespace around it;

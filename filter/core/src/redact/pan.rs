@@ -5,15 +5,21 @@
 //! A *window* is groups `0..=k` of the cluster that starts at the current group; it is a PAN
 //! when
 //! - it has 12–19 digits, and if it spans several groups they use one separator kind and a
-//!   card grouping: 4-4-4, 4-4-4-(1..4), 4-4-4-4-(1..3), 4-6-(4..9) (Amex 4-6-5, Diners 4-6-4);
+//!   card grouping: 2–5 groups of at least three digits (4-4-4-4, Amex 4-6-5, Diners 4-6-4,
+//!   4-4-4-4-3, and the 4-12, 8-8, 4-4-8, 3-4-4-4 forms real text shows), or 4-4-4 / 4-4-4-4
+//!   followed by one or two digits (13- and 18-digit Visa);
 //! - it does not touch a letter or digit on either side (decoded: `%3D4111…` is preceded by
-//!   `=`), nor sit after or before a decimal point (`0.5309…`, CSS values, amounts);
+//!   `=`, `\n4111…` by a line break), nor sit after or before a decimal point between digits
+//!   (`-0.5309…%` in CSS, amounts);
 //! - its digits pass Luhn and fall in a configured brand's IIN range at a length that brand
-//!   issues.
+//!   issues (see [`crate::redact::brands`]).
 //!
 //! The longest qualifying window wins; the scan then continues after it. A group that does
 //! not start a PAN is passed over, and the next group of the same cluster is tried (so
-//! `qty 2 4111 1111 1111 1111` still finds the card).
+//! `qty 2 4111 1111 1111 1111` and `Card1 4111 1111 1111 1111` still find the card), except
+//! that a multi-group window never starts right after a 4-digit group (`1234 5678 9012 3456`
+//! is one grouping, not a prefix and a 12-digit Maestro) nor right after an IBAN head
+//! (`DE89 3704 …`).
 //!
 //! **Protobuf mode** (gRPC messages): a string field's length prefix or the next field's tag
 //! may be a printable byte (`0x30`–`0x39` is a digit, `0x41`… a letter) glued to the card's
@@ -172,8 +178,9 @@ fn card_grouping(lens: &[usize]) -> bool {
     matches!(lens, [4, 4, 4, 1..=2] | [4, 4, 4, 4, 1..=2]) || lens.iter().all(|&l| l >= 3)
 }
 
-/// If the group at `i` follows a separator and another group, that group's digit count.
-pub(crate) fn prev_group_len(w: &Window<'_>, i: usize) -> Option<usize> {
+/// If the group at `i` follows a separator and another group: where that group starts and its
+/// digit count.
+fn prev_group(w: &Window<'_>, i: usize) -> Option<(isize, usize)> {
     let i = i as isize;
     let sep_start = match w.back(i - 1)? {
         b' ' | b'-' | b'+' => i - 1,
@@ -190,7 +197,21 @@ pub(crate) fn prev_group_len(w: &Window<'_>, i: usize) -> Option<usize> {
     while n <= MAX_PAN && w.back(sep_start - 1 - n as isize).is_some_and(is_digit) {
         n += 1;
     }
-    (n > 0).then_some(n)
+    (n > 0).then_some((sep_start - n as isize, n))
+}
+
+/// Whether a multi-group window may start at the group at `i`: not right after a 4-digit
+/// group (`1234 5678 9012 3456` is one grouping) and not right after an IBAN head (two capital
+/// letters and two check digits, `DE89 3704 0044 …`: the groups are the account, not a card).
+pub(crate) fn multi_group_may_start(w: &Window<'_>, i: usize) -> bool {
+    match prev_group(w, i) {
+        Some((_, 4)) => false,
+        Some((head, 2)) => {
+            let upper = |q: isize| w.back(q).is_some_and(|b| b.is_ascii_uppercase());
+            !(upper(head - 1) && upper(head - 2) && !w.back(head - 3).is_some_and(is_alnum))
+        }
+        _ => true,
+    }
 }
 
 /// Whether the group whose decoded left character is `lc` (starting at `lstart`) is free on the left: not touching a letter (unless `proto`), not
@@ -230,20 +251,31 @@ pub(crate) fn find_pan(
     proto: bool,
 ) -> Option<PanHit> {
     if left_ok {
-        for k in (0..c.n).rev() {
-            let mut lens = [0usize; MAX_GROUPS];
-            for (g, l) in lens.iter_mut().enumerate().take(k + 1) {
-                *l = c.len(g);
+        // Every window is a prefix of the same digit sequence: copy it once (up to 19
+        // digits), with the group lengths and how far one separator kind reaches.
+        let mut lens = [0usize; MAX_GROUPS];
+        let mut digits = [0u8; MAX_PAN];
+        let mut total = 0;
+        let mut groups = 0; // groups fully copied
+        for g in 0..c.n {
+            let l = c.len(g);
+            lens[g] = l;
+            if total + l > MAX_PAN {
+                break;
             }
-            let total: usize = lens[..=k].iter().sum();
-            if !(12..=MAX_PAN).contains(&total) {
+            digits[total..total + l].copy_from_slice(&w.buf[c.start[g]..c.end[g]]);
+            total += l;
+            groups += 1;
+        }
+        let same_sep = 1 + c.sep[..c.n.saturating_sub(1)].iter().take_while(|&&s| s == c.sep[0]).count();
+        let mut n = total;
+        for k in (0..groups).rev() {
+            let window = n;
+            n -= lens[k];
+            if !(12..=MAX_PAN).contains(&window) {
                 continue;
             }
-            if k > 0
-                && (!multi_ok
-                    || !card_grouping(&lens[..=k])
-                    || c.sep[..k].iter().any(|&s| s != c.sep[0]))
-            {
+            if k > 0 && (!multi_ok || k >= same_sep || !card_grouping(&lens[..=k])) {
                 continue;
             }
             let right_ok = if k + 1 < c.n || c.cont {
@@ -253,18 +285,7 @@ pub(crate) fn find_pan(
             } else {
                 c.right_free
             };
-            if !right_ok {
-                continue;
-            }
-            let mut digits = [0u8; MAX_PAN];
-            let mut n = 0;
-            for g in 0..=k {
-                let src = &w.buf[c.start[g]..c.end[g]];
-                digits[n..n + src.len()].copy_from_slice(src);
-                n += src.len();
-            }
-            debug_assert_eq!(n, total);
-            if qualifies(&digits[..n], brands) {
+            if right_ok && qualifies(&digits[..window], brands) {
                 return Some(PanHit::Groups(k));
             }
         }
@@ -273,7 +294,7 @@ pub(crate) fn find_pan(
         // A length prefix or a following tag byte may be a digit glued to the card.
         let (s, e) = (c.start[0], c.end[0]);
         let single_end_free = c.n > 1 || c.cont || c.right_free_proto;
-        for (a, b) in [(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2)] {
+        for (a, b) in [(1, 0), (0, 1), (1, 1), (2, 0), (0, 2)] {
             if e - s < a + b + 12 {
                 continue;
             }

@@ -2,16 +2,24 @@
 //!
 //! ## How a chunk is processed
 //! `feed` appends the held tail and the new input to the caller's output vector and scans
-//! that region in place (one copy, which the caller needed anyway). The scan jumps from digit
-//! to digit ([`find_digit`]); at each *candidate* digit it decides, in order:
+//! that region in place (one copy, which the caller needed anyway). The scan computes one
+//! 64-bit digit mask per 64 bytes (SSE2, wasm `simd128` or portable SWAR, see `scanner`) and
+//! walks its set bits; runs that can hold nothing (1–2 or 9–11 digits, no separator after) are
+//! passed over from the mask alone. At each other *candidate* digit it decides, in order:
+//! 0. fast paths for the common shapes: an isolated 12–19 digit run (`"number":"4111…"`) is a
+//!    PAN iff brand and Luhn say so; a 3–4 digit run after plain glue runs only the CVV check;
 //! 1. track data (`%B…^…^…?`, `;…=…?`) whose PAN starts here: mask it whole;
 //! 2. a digit inside a `%XX` / `\uXXXX` escape: skip the escape;
 //! 3. a digit right after another digit (the tail of a run too long for a PAN): skip the run;
-//! 4. otherwise the start of a digit group: a lone 3–4 digit value after a security-code key
-//!    is a CVV; else the longest PAN window of the cluster starting here is masked.
+//! 4. otherwise the start of a digit group: the longest PAN window of the cluster starting
+//!    here is masked; failing that, a 3–4 digit group after a security-code key is a CVV.
+//!    (PAN first, so `cvv: 4111 1111 1111 1111` is a card and redaction is idempotent.)
 //!
-//! Each decision reads at most [`MAX_LOOKBACK`](super::window::MAX_LOOKBACK) bytes behind and
-//! [`MAX_LOOKAHEAD`] ahead. When it needs bytes that have not arrived, the scan stops *at the
+//! Every fast path returns exactly what the general path would (the property tests compare
+//! chunked runs, which cut the fast paths off at every position, with whole-body runs).
+//!
+//! Each decision reads at most `MAX_LOOKBACK` (224) bytes behind and
+//! `MAX_LOOKAHEAD` (96) ahead. When it needs bytes that have not arrived, the scan stops *at the
 //! candidate*: everything before it is final and is emitted, the rest is held (fewer than
 //! `MAX_LOOKAHEAD` bytes, so [`MAX_HELD`] bounds memory) and rescanned with the next chunk.
 //! Because a decision depends only on the bytes around its candidate, never on where chunks
@@ -27,7 +35,9 @@ use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups};
-use crate::redact::pan::{find_pan, left_free, parse_cluster, prev_group_len, Cluster, PanHit};
+use crate::redact::pan::{
+    find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
+};
 use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
@@ -219,7 +229,7 @@ fn visit(
     let left_ok = left_free(w, lc, lstart, proto);
     // A PAN first: `cvv: 4111 1111 1111 1111` is a card, not a code followed by digits.
     if !opts.brands.is_empty() {
-        let multi_ok = c.n > 1 && prev_group_len(w, i) != Some(4);
+        let multi_ok = c.n > 1 && multi_group_may_start(w, i);
         match find_pan(w, &c, left_ok, multi_ok, opts.brands, proto) {
             Some(PanHit::Groups(k)) => {
                 mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
