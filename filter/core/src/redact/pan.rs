@@ -267,7 +267,10 @@ pub(crate) fn find_pan(
             total += l;
             groups += 1;
         }
-        let same_sep = 1 + c.sep[..c.n.saturating_sub(1)].iter().take_while(|&&s| s == c.sep[0]).count();
+        let same_sep = 1 + c.sep[..c.n.saturating_sub(1)]
+            .iter()
+            .take_while(|&&s| s == c.sep[0])
+            .count();
         let mut n = total;
         for k in (0..groups).rev() {
             let window = n;
