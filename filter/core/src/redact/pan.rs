@@ -257,9 +257,9 @@ pub(crate) fn find_pan(
         let mut digits = [0u8; MAX_PAN];
         let mut total = 0;
         let mut groups = 0; // groups fully copied
-        for g in 0..c.n {
+        for (g, len) in lens.iter_mut().enumerate().take(c.n) {
             let l = c.len(g);
-            lens[g] = l;
+            *len = l;
             if total + l > MAX_PAN {
                 break;
             }
