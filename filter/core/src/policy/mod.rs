@@ -6,6 +6,7 @@
 //! half-applied: the caller gets every error found, and the plugin refuses to start.
 
 mod duration;
+pub mod lint;
 pub mod spec;
 
 use crate::extractor::TokenSource;
