@@ -669,3 +669,37 @@ fn read_body_request(
         Ok(Vec::new())
     }
 }
+
+impl Envoy {
+    /// A counter or gauge from the admin `/stats` (`None` if Envoy has no such stat yet).
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let r = request(self.admin_port, "GET", "/stats", &[], b"").ok()?;
+        String::from_utf8_lossy(&r.body).lines().find_map(|l| {
+            let (n, v) = l.split_once(": ")?;
+            (n == name).then(|| v.trim().parse().ok()).flatten()
+        })
+    }
+
+    /// Waits until `name` reaches at least `at_least`; returns the last value seen.
+    pub fn wait_for_stat(&self, name: &str, at_least: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.stat(name).unwrap_or(0);
+            if v >= at_least || Instant::now() > deadline {
+                return v;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Replaces `path` atomically: writes a temporary file in the same directory, then renames it
+/// over `path` (what Envoy's file-based xDS watches for).
+pub fn replace_file(path: &Path, content: &str) {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}

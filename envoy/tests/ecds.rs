@@ -1,0 +1,247 @@
+//! Live policy updates in plain Envoy: the filter's configuration comes by ECDS from a file
+//! (`envoy/ecds/bootstrap.yaml`, resource template `envoy/ecds/filter.yaml`). Replacing the
+//! file applies the new policy without a restart; requests already running finish; a policy
+//! that does not load is rejected and the last good one stays in force.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pci_guard_e2e::*;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+// Envoy 1.40 counts `config_reload` for rejected updates too: `update_success` and
+// `update_rejected` tell the two apart.
+const SUCCESS: &str = "extension_config_discovery.http_filter.pci_guard.update_success";
+const REJECTED: &str = "extension_config_discovery.http_filter.pci_guard.update_rejected";
+
+/// Policy "A" lets `/v1/items/{id}` through, policy "B" moves it to `/v2/items/{id}`; both let
+/// the slow route through.
+fn policy(version: &str, items: &str) -> String {
+    json!({
+        "version": version,
+        "routes": [
+            {"name": "slow", "match": {"path": "/slow/{n}"}, "auth": "public"},
+            {"name": "items", "match": {"methods": ["GET"], "path": items}, "auth": "public"}
+        ]
+    })
+    .to_string()
+}
+
+fn ecds_resource(policy_json: &str, version: &str) -> String {
+    let template = std::fs::read_to_string(root().join("envoy/ecds/filter.yaml")).unwrap();
+    let mut vars: HashMap<&str, String> = HashMap::new();
+    vars.insert("VERSION", version.to_string());
+    vars.insert("POLICY", policy_scalar(policy_json));
+    vars.insert("WASM_PATH", wasm_path().display().to_string());
+    render(&template, &vars)
+}
+
+struct Setup {
+    envoy: Envoy,
+    up: Upstream,
+    file: PathBuf,
+    _dir: TempDir,
+}
+
+/// Envoy with policy A delivered by ECDS; the upstream answers `/slow/…` after `slow`.
+fn start(slow: Duration) -> Setup {
+    let dir = TempDir::new("ecds");
+    let file = dir.path().join("pci-guard.yaml");
+    replace_file(
+        &file,
+        &ecds_resource(&policy("ecds-a", "/v1/items/{id}"), "a"),
+    );
+    let up = Upstream::start(Arc::new(move |r: &Received| {
+        if r.path.starts_with("/slow/") {
+            thread::sleep(slow);
+        }
+        Reply::json("{\"ok\":true}")
+    }));
+    let envoy = Envoy::start(EnvoyOptions {
+        config: "ecds/bootstrap.yaml",
+        policy: String::new(),
+        upstream_port: up.port,
+        extra: vec![("ECDS_DIR", dir.path().display().to_string())],
+    });
+    Setup {
+        envoy,
+        up,
+        file,
+        _dir: dir,
+    }
+}
+
+/// Audit events of requests to `path`, in log order.
+fn events_for(envoy: &Envoy, path: &str, n_total: usize) -> Vec<serde_json::Value> {
+    envoy
+        .audit_events(n_total)
+        .into_iter()
+        .filter(|e| e["request"]["path"] == path)
+        .collect()
+}
+
+#[test]
+fn ecds_bootstrap_passes_envoy_validate() {
+    let dir = TempDir::new("ecds-validate");
+    std::fs::write(
+        dir.path().join("pci-guard.yaml"),
+        ecds_resource(&policy("v", "/x"), "1"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(root().join("envoy/ecds/bootstrap.yaml")).unwrap();
+    let mut vars: HashMap<&str, String> = HashMap::new();
+    for (k, v) in [
+        ("LISTEN_PORT", "10000"),
+        ("ADMIN_PORT", "9901"),
+        ("UPSTREAM_PORT", "8081"),
+        ("IDP_PORT", "18001"),
+        ("ACCESS_LOG", "/dev/null"),
+    ] {
+        vars.insert(k, v.to_string());
+    }
+    vars.insert("ECDS_DIR", dir.path().display().to_string());
+    let (ok, out) = validate(&render(&text, &vars));
+    assert!(ok, "envoy/ecds/bootstrap.yaml failed validation:\n{out}");
+}
+
+#[test]
+fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete() {
+    let s = start(Duration::from_millis(1500));
+    let envoy = &s.envoy;
+    let pid = envoy.pid();
+    let applied = envoy.stat(SUCCESS).unwrap_or(0);
+
+    let r = envoy.send("GET", "/v1/items/1", &[], b"");
+    assert_eq!(r.status, 200, "policy A lets /v1/items through");
+    let before = events_for(envoy, "/v1/items/1", 1);
+    assert_eq!(before[0]["policy"]["version"], "ecds-a");
+    let digest_a = before[0]["policy"]["digest"].as_str().unwrap().to_string();
+
+    // Requests that have reached the upstream (so past pci-guard) when the policy changes.
+    let port = envoy.port;
+    let in_flight: Vec<_> = (0..4)
+        .map(|i| {
+            thread::spawn(move || {
+                request(port, "GET", &format!("/slow/{i}"), &[], b"")
+                    .map(|r| r.status)
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s
+        .up
+        .received()
+        .iter()
+        .filter(|r| r.path.starts_with("/slow/"))
+        .count()
+        < 4
+    {
+        assert!(
+            Instant::now() < deadline,
+            "slow requests never reached the upstream"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+
+    replace_file(
+        &s.file,
+        &ecds_resource(&policy("ecds-b", "/v2/items/{id}"), "b"),
+    );
+    let now = envoy.wait_for_stat(SUCCESS, applied + 1, Duration::from_secs(10));
+    assert!(
+        now > applied,
+        "Envoy did not take the new config (update_success {now}):\n{}",
+        envoy.stderr()
+    );
+
+    for (i, h) in in_flight.into_iter().enumerate() {
+        assert_eq!(
+            h.join().unwrap(),
+            Ok(200),
+            "in-flight request {i} did not complete"
+        );
+    }
+
+    let old = envoy.send("GET", "/v1/items/1", &[], b"");
+    assert_eq!(old.status, 403, "policy B no longer has /v1/items");
+    assert_eq!(old.header("x-pci-guard-reason"), Some("no_route"));
+    let new = envoy.send("GET", "/v2/items/1", &[], b"");
+    assert_eq!(new.status, 200, "policy B lets /v2/items through");
+    assert_eq!(envoy.pid(), pid, "same Envoy process: no restart");
+
+    // 1 + 4 in flight + 2 after.
+    let all = envoy.audit_events(7);
+    assert_eq!(all.len(), 7, "{all:#?}");
+    for e in all.iter().filter(|e| e["request"]["route"] == "slow") {
+        assert_eq!(
+            e["policy"]["version"], "ecds-a",
+            "an in-flight request is decided and logged by the policy it started under"
+        );
+    }
+    let after = events_for(envoy, "/v2/items/1", 7);
+    assert_eq!(after[0]["policy"]["version"], "ecds-b");
+    let digest_b = after[0]["policy"]["digest"].as_str().unwrap();
+    assert!(digest_b.starts_with("sha256:"));
+    assert_ne!(digest_b, digest_a, "the audit digest names the new policy");
+    let denied = events_for(envoy, "/v1/items/1", 7);
+    assert_eq!(denied.len(), 2);
+    assert_eq!(denied[1]["policy"]["digest"], digest_b);
+    assert_eq!(denied[1]["decision"]["reason"], "no_route");
+    assert!(
+        envoy.critical_lines().is_empty(),
+        "{:?}",
+        envoy.critical_lines()
+    );
+}
+
+#[test]
+fn a_broken_policy_is_rejected_and_the_last_good_one_stays_in_force() {
+    let s = start(Duration::from_millis(0));
+    let envoy = &s.envoy;
+    let fails = envoy.stat(REJECTED).unwrap_or(0);
+    let applied = envoy.stat(SUCCESS).unwrap_or(0);
+    assert_eq!(envoy.send("GET", "/v1/items/1", &[], b"").status, 200);
+
+    let broken = json!({"version": "ecds-broken", "mode": "audit", "routes": []}).to_string();
+    replace_file(&s.file, &ecds_resource(&broken, "broken"));
+    let now = envoy.wait_for_stat(REJECTED, fails + 1, Duration::from_secs(10));
+    assert!(
+        now > fails,
+        "Envoy did not reject the broken config (update_rejected {now}):\n{}",
+        envoy.stderr()
+    );
+    assert!(
+        envoy
+            .stderr()
+            .contains("/mode: unknown variant `audit`, expected `enforce` or `dry_run`"),
+        "the rejection names the field:\n{}",
+        envoy.stderr()
+    );
+    assert_eq!(
+        envoy.stat(SUCCESS).unwrap_or(0),
+        applied,
+        "the broken config must not count as applied"
+    );
+
+    // Still policy A: not "no policy" (503), not the broken one.
+    let r = envoy.send("GET", "/v1/items/2", &[], b"");
+    assert_eq!(r.status, 200, "the last good policy stays in force");
+    let e = &events_for(envoy, "/v1/items/2", 2)[0];
+    assert_eq!(e["policy"]["version"], "ecds-a");
+    assert_eq!(envoy.send("GET", "/v2/items/2", &[], b"").status, 403);
+
+    // A good policy after the broken one applies.
+    replace_file(
+        &s.file,
+        &ecds_resource(&policy("ecds-b", "/v2/items/{id}"), "b"),
+    );
+    envoy.wait_for_stat(SUCCESS, applied + 1, Duration::from_secs(10));
+    assert_eq!(envoy.send("GET", "/v2/items/3", &[], b"").status, 200);
+    let e = &events_for(envoy, "/v2/items/3", 4)[0];
+    assert_eq!(e["policy"]["version"], "ecds-b");
+}
