@@ -159,6 +159,10 @@ fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete() {
         envoy.stderr()
     );
 
+    assert!(
+        in_flight.iter().all(|h| !h.is_finished()),
+        "the swap landed after the slow requests had finished: nothing was in flight"
+    );
     for (i, h) in in_flight.into_iter().enumerate() {
         assert_eq!(
             h.join().unwrap(),
