@@ -90,15 +90,16 @@ oci: wasm
 	$(CARGO) run --quiet -p pci-guard --bin pci-guard -- oci --wasm $(WASM_OUT) --out $(OCI_OUT) \
 	  --tag $(OCI_TAG) --manifests envoy/istio --manifests-out target/oci/istio $(if $(IMAGE),--image $(IMAGE))
 
+# OCI_PUSH_FLAGS: extra client flags, e.g. --dest-tls-verify=false (skopeo) for a local registry.
 oci-push:
 	@test -n "$(IMAGE)" || { echo "usage: make oci-push IMAGE=registry/repo:tag"; exit 2; }
 	@$(MAKE) --no-print-directory oci IMAGE=$(IMAGE)
 	@if command -v oras >/dev/null; then \
-	  oras cp --from-oci-layout $(OCI_OUT):$(OCI_TAG) $(IMAGE); \
+	  oras cp $(OCI_PUSH_FLAGS) --from-oci-layout $(OCI_OUT):$(OCI_TAG) $(IMAGE); \
 	elif command -v crane >/dev/null; then \
-	  crane push $(OCI_OUT) $(IMAGE); \
+	  crane push $(OCI_PUSH_FLAGS) $(OCI_OUT) $(IMAGE); \
 	elif command -v skopeo >/dev/null; then \
-	  skopeo copy --preserve-digests oci:$(OCI_OUT):$(OCI_TAG) docker://$(IMAGE); \
+	  skopeo copy $(OCI_PUSH_FLAGS) --preserve-digests oci:$(OCI_OUT):$(OCI_TAG) docker://$(IMAGE); \
 	else \
 	  echo "make oci-push needs an OCI registry client; install one of:"; \
 	  echo "  skopeo  apt-get install skopeo (Debian/Ubuntu), dnf install skopeo (Fedora)"; \
