@@ -335,5 +335,22 @@ fn rendered_istio_manifests_pull_this_image_by_its_digest() {
         }
     }
     assert!(plugins >= 2);
+    // What gets applied passes the CI check with no warnings (pinned, fail-closed, AUTHN).
+    let mut rendered: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    rendered.sort();
+    let check = Command::new(env!("CARGO_BIN_EXE_pci-guard"))
+        .args(["policy", "check", "--strict"])
+        .args(&rendered)
+        .output()
+        .unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

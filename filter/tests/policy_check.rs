@@ -153,3 +153,28 @@ fn a_wasmplugin_with_a_bad_policy_is_reported_at_its_plugin_config_pointer() {
         "{out}"
     );
 }
+
+#[test]
+fn a_wasmplugin_that_fails_open_or_is_unpinned_gets_warnings() {
+    let dir = std::env::temp_dir().join(format!("pci-guard-check-wpw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("wp.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: loose}\nspec:\n  url: oci://r/pci-guard:latest\n  failStrategy: FAIL_OPEN\n  phase: STATS\n  pluginConfig: {version: v}\n---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: tight}\nspec:\n  url: oci://r/pci-guard@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n  phase: AUTHN\n  pluginConfig: {version: v}\n",
+    )
+    .unwrap();
+    let f = f.to_str().unwrap().to_string();
+    let (code, out) = check(&[&f]);
+    let (strict, _) = check(&["--strict", &f]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!((code, strict), (0, 2), "{out}");
+    for w in [
+        "(WasmPlugin loose): warning: /spec/failStrategy: FAIL_OPEN",
+        "(WasmPlugin loose): warning: /spec/sha256: the module is not pinned",
+        "(WasmPlugin loose): warning: /spec/phase: STATS",
+    ] {
+        assert!(out.contains(w), "expected {w:?} in:\n{out}");
+    }
+    assert!(!out.contains("(WasmPlugin tight): warning"), "{out}");
+}

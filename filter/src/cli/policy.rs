@@ -6,6 +6,8 @@
 //! Input: a policy in JSON (`*.json`) or YAML (anything else), or Kubernetes YAML with one or
 //! more documents: in a `WasmPlugin` the policy is `spec.pluginConfig` (pointers then start
 //! with `/spec/pluginConfig`); other kinds (ServiceEntry, DestinationRule, …) are skipped.
+//! The WasmPlugin itself gets warnings too: `fail-open` (failStrategy other than FAIL_CLOSE),
+//! `unpinned-module` (no sha256 and no digest in the URL), `late-phase` (phase not AUTHN).
 //!
 //! Exit status: 0 clean, 1 any error, 2 warnings only and `--strict`.
 
@@ -133,7 +135,49 @@ fn check_file(path: &Path, validator: &jsonschema::Validator, tally: &mut Tally)
                 tally.errors += 1;
             }
         }
+        for (pointer, message, code) in wasm_plugin_warnings(doc) {
+            println!("{label}: warning: {pointer}: {message} [{code}]");
+            tally.warnings += 1;
+        }
     }
+}
+
+/// What in a WasmPlugin itself (not its policy) undoes pci-guard's guarantees.
+fn wasm_plugin_warnings(doc: &Value) -> Vec<(&'static str, String, &'static str)> {
+    let mut w = Vec::new();
+    let spec = &doc["spec"];
+    match spec["failStrategy"].as_str() {
+        None | Some("FAIL_CLOSE") => {}
+        Some(other) => w.push((
+            "/spec/failStrategy",
+            format!("{other}: when the module cannot load or its VM fails, traffic passes unchecked; use FAIL_CLOSE"),
+            "fail-open",
+        )),
+    }
+    let url = spec["url"].as_str().unwrap_or_default();
+    let pinned = url.contains("@sha256:")
+        || spec["sha256"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !pinned && !spec["sha256"].as_str().is_some_and(|h| h.contains("{{")) {
+        w.push((
+            "/spec/sha256",
+            "the module is not pinned: without a 64-hex sha256 (from `make oci`) or an @sha256: URL, whatever the tag points to is loaded".to_string(),
+            "unpinned-module",
+        ));
+    }
+    match spec["phase"].as_str() {
+        Some("AUTHN") => {}
+        other => w.push((
+            "/spec/phase",
+            format!(
+                "{}: pci-guard should run in AUTHN, before Istio's authorization and anything that acts on the request",
+                other.unwrap_or("unset")
+            ),
+            "late-phase",
+        )),
+    }
+    w
 }
 
 fn check_policy(
