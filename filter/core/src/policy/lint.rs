@@ -153,3 +153,55 @@ pub fn lint(p: &Policy) -> Vec<Warning> {
     }
     w
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The public half of `testdata/keys/rsa1.pem` (any RSA key makes a JWKS load).
+    const RSA_N: &str = "voFw1N8FkAY6f6xMIRsUA2R6P1GS02I6YucX3QtOKSnqGsLipw-9RthFYhgz_ul6934Ms4Ke6TI3FMX2nOsSitgfhvibmGwfTd127Hv8MPMK4NIKG9mYN759zn9wt-DhjyshtGzlYW3j2YogCZAikQoPKOmlMbtUJAQt4R5ssgdKzZlvyj35PKFxuoBDHhUCaBJ1wrLs_j71Z7PQW_ctWIDy7sy5y3KwpWdWFjs9l3krBhOl-WF-wGg0Fjk_h3-5cZK6oPWGTQvJN1k2I1g3qCBNSmTuH-Ih8oAQ7Z7LCd5Sjb_-552y1zSH61kcyP5sdCo44xWl4tRIsb7BLuQc_Q";
+
+    fn codes(policy: serde_json::Value) -> Vec<(&'static str, String)> {
+        let p = Policy::from_value(&policy).unwrap();
+        lint(&p).into_iter().map(|w| (w.code, w.pointer)).collect()
+    }
+
+    #[test]
+    fn a_plain_enforcing_policy_is_clean() {
+        let p = json!({"version": "v", "routes": [
+            {"name": "a", "match": {"path": "/a/{id}"}, "auth": "public"},
+            {"name": "b", "match": {"path": "/b/**"}, "auth": "public"}
+        ]});
+        assert_eq!(codes(p), vec![]);
+    }
+
+    #[test]
+    fn each_warning_names_its_field() {
+        let p = json!({
+            "version": "v", "mode": "dry_run", "default": "allow",
+            "providers": {"s": {"issuer": "i", "jwks": {"keys": [{"kty": "RSA", "kid": "k", "e": "AQAB", "n": RSA_N}]},
+                                "algorithms": ["HS256"], "hmac_secret_env": "S"}},
+            "rules": [{"id": "r", "action": "require_approval", "match": {"path": "/x"},
+                       "scopes": ["x"], "max_ttl": "49h", "dry_run": true}],
+            "routes": [
+                {"name": "all-v1", "match": {"path_prefix": "/v1/"}, "auth": ["s"]},
+                {"name": "card", "match": {"methods": ["GET"], "path": "/v1/cards/{id}"}, "auth": ["s"]},
+                {"name": "grant", "match": {"path": "/v2/x"}, "auth": ["s"], "scopes": ["x"],
+                 "jit": {"max_ttl": "48h"}}
+            ]
+        });
+        assert_eq!(
+            codes(p),
+            vec![
+                ("dry-run", "/mode".to_string()),
+                ("default-allow", "/default".to_string()),
+                ("shared-secret", "/providers/s".to_string()),
+                ("dry-run", "/rules/0/dry_run".to_string()),
+                ("long-jit-ttl", "/rules/0/max_ttl".to_string()),
+                ("shadowed-route", "/routes/1/match".to_string()),
+            ],
+            "48 h exactly is fine, 49 h is not"
+        );
+    }
+}
