@@ -380,6 +380,10 @@ impl HttpContext for Stream {
             m.redaction(r);
         }
         e.duration_ms = Some(host::now_ms().saturating_sub(self.started_ms) as f64);
+        match &policy {
+            Some(p) => e.sanitize(&p.redaction.options),
+            None => e.sanitize(&redact::RedactOptions::default()),
+        }
         let line = match &self.chain {
             Some(chain) => chain.borrow_mut().seal(e),
             None => e.to_json(),
