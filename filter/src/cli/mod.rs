@@ -4,6 +4,7 @@ mod audit;
 mod explain;
 mod policy;
 mod redact;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Redact card data from a body on stdin to stdout (same engine and settings as the filter).
     Redact(redact::RedactArgs),
+    /// Sign a token with a local key, for demos and tests (production tokens come from your IdP).
+    Token(token::TokenArgs),
     /// Work with recorded audit logs.
     Audit {
         #[command(subcommand)]
@@ -43,5 +46,6 @@ pub fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Explain(args) => explain::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Token(args) => token::run(args),
     }
 }
