@@ -36,6 +36,7 @@ struct Pending {
     method: String,
     path_and_query: String,
     route_name: Option<String>,
+    metadata_route: Option<String>,
     flags: RequestFlags,
 }
 
@@ -226,6 +227,8 @@ impl StreamState {
         self.grpc = host::request_header("content-type")
             .is_some_and(|ct| ct.starts_with("application/grpc"));
         let route_name = host::property_str(&["xds", "route_name"]);
+        let metadata_route = host::property_bytes(&["xds", "route_metadata"])
+            .and_then(|m| pci_guard_core::route_metadata::route_name(&m));
         let flags = RequestFlags {
             method_override: METHOD_OVERRIDE_HEADERS
                 .iter()
@@ -238,6 +241,7 @@ impl StreamState {
             method,
             path_and_query,
             route_name,
+            metadata_route,
             flags,
         });
         self.judge(true)
@@ -260,6 +264,7 @@ impl StreamState {
         self.event.policy.digest = policy.digest.clone();
         let mut req = RequestLine::new(&p.method, &p.path_and_query, grpc);
         req.route_name = p.route_name.as_deref();
+        req.metadata_route = p.metadata_route.as_deref();
         let now_ms = host::now_ms();
         let now = now_ms / 1000;
         let (decision, caller) = authz::decide(&policy, &req, p.flags, now, |providers| {
