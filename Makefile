@@ -67,6 +67,8 @@ lint:
 
 unit:
 	$(CARGO) test -p pci-guard-core -p pci-guard
+	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
+	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
 # The same core tests compiled to the plugin's target, run under Node's WASI (filter/wasi-runner.mjs).
 wasm-unit: setup
