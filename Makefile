@@ -39,15 +39,20 @@ wasm: setup
 
 # --- make run ----------------------------------------------------------------------------------
 run: wasm
+	@$(CARGO) build -q -p pci-guard --bin pci-guard
 	@python3 envoy/demo-upstream.py 8081 & upstream=$$!; \
 	trap 'kill $$upstream 2>/dev/null' EXIT INT TERM; \
+	token=$$(target/debug/pci-guard token --key testdata/keys/rsa1.pem --kid rsa-2026-a \
+	  --iss https://idp.demo.test --sub demo-agent --scope cards:read --ttl 3600); \
 	echo; \
 	echo "pci-guard demo: Envoy on http://127.0.0.1:10000, audit events below (one JSON line per request)."; \
+	echo "A demo token (signed with the test key the demo policy trusts, valid 1 h):"; \
+	echo "  TOKEN=$$token"; \
 	echo "Try, in another terminal:"; \
-	echo "  curl -i http://127.0.0.1:10000/healthz                  # public route: 200"; \
-	echo "  curl -i http://127.0.0.1:10000/public/items/1           # public route: 200"; \
-	echo "  curl -i -X DELETE http://127.0.0.1:10000/public/items/1 # blocked operation: 403 rule_denied"; \
+	echo '  curl -i -H "authorization: Bearer $$TOKEN" http://127.0.0.1:10000/v1/cards/c_123  # 200, card masked'; \
 	echo "  curl -i http://127.0.0.1:10000/v1/cards/c_123           # no token: 401 + WWW-Authenticate"; \
+	echo '  curl -i -X DELETE -H "authorization: Bearer $$TOKEN" http://127.0.0.1:10000/v1/cards/c_123  # blocked: 403'; \
+	echo "  curl -i http://127.0.0.1:10000/healthz                  # public route: 200"; \
 	echo "  curl -i http://127.0.0.1:10000/admin                    # no route: 403 (default deny)"; \
 	echo "Ctrl-C stops everything."; \
 	echo; \
@@ -64,6 +69,8 @@ lint:
 
 unit:
 	$(CARGO) test -p pci-guard-core -p pci-guard
+	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
+	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
 # The same core tests compiled to the plugin's target, run under Node's WASI (filter/wasi-runner.mjs).
 wasm-unit: setup

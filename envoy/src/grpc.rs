@@ -79,24 +79,32 @@ pub struct GrpcUpstream {
     _rt: tokio::runtime::Runtime,
 }
 
+/// Serves `router` (h2c) on a free loopback port from a runtime of its own; the runtime
+/// must be kept alive as long as the server is needed.
+pub fn serve_on_loopback(
+    router: tonic::transport::server::Router,
+) -> (u16, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)));
+    (port, rt)
+}
+
 impl GrpcUpstream {
     pub fn start() -> GrpcUpstream {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
         let svc = Service::default();
         let calls = svc.calls.clone();
-        rt.spawn(
+        let (port, rt) = serve_on_loopback(
             tonic::transport::Server::builder()
                 .add_service(CardsServer::new(svc.clone()))
-                .add_service(AdminServer::new(svc))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+                .add_service(AdminServer::new(svc)),
         );
         GrpcUpstream {
             port,

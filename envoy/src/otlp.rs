@@ -47,21 +47,10 @@ pub struct OtlpReceiver {
 
 impl OtlpReceiver {
     pub fn start() -> OtlpReceiver {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
         let rx = Receiver::default();
         let bodies = rx.bodies.clone();
-        rt.spawn(
-            tonic::transport::Server::builder()
-                .add_service(LogsServiceServer::new(rx))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        let (port, rt) = crate::grpc::serve_on_loopback(
+            tonic::transport::Server::builder().add_service(LogsServiceServer::new(rx)),
         );
         OtlpReceiver {
             port,

@@ -62,3 +62,90 @@ fn file_stdout_and_otlp_sinks_each_get_one_identical_event_per_request() {
         "the OTLP sink must carry the very same events as the file"
     );
 }
+
+/// Canaries pushed through every field that takes input: the token, card numbers in the path,
+/// in the request id, in token claims and in the response body, a CVV in the body. None may
+/// appear in any sink (file, stdout, OTLP) nor in Envoy's own log.
+#[test]
+fn canaries_never_reach_any_sink() {
+    use pci_guard_e2e::tokens::*;
+    const PAN: &str = "4000056655665556";
+    const PAN_GROUPED: &str = "4000 0566 5566 5556";
+    let up = Upstream::start(std::sync::Arc::new(|_: &Received| {
+        Reply::json(
+            r#"{"card":{"number":"4000 0566 5566 5556","cvv":"9173"},"note":"pan 4000056655665556"}"#,
+        )
+    }));
+    let otlp = OtlpReceiver::start();
+    let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
+    let policy = policy.replace(
+        r#""name": "health""#,
+        r#""name": "canary", "match": {"path": "/v1/accounts/{id}"}, "auth": ["corp-idp"]}, {"name": "health""#,
+    );
+    let envoy = Envoy::start(EnvoyOptions {
+        config: "audit-sinks.yaml",
+        policy,
+        upstream_port: up.port,
+        extra: vec![
+            ("OTLP_PORT", otlp.port.to_string()),
+            ("ALS_PORT", free_port().to_string()),
+        ],
+    });
+    let mut c = claims(&format!("agent-{PAN}"), &["cards:read"]);
+    c["jti"] = serde_json::json!(format!("jti {PAN_GROUPED}"));
+    let token = sign("rsa1", &c);
+    let signature = token.rsplit('.').next().unwrap().to_string();
+    let auth = bearer(&token);
+    let requests: Vec<(String, Vec<(&str, String)>)> = vec![
+        (
+            format!("/v1/accounts/{PAN}?cvv=9173&token={token}"),
+            vec![
+                ("authorization", auth.clone()),
+                ("x-request-id", format!("rid-{PAN}")),
+            ],
+        ),
+        (
+            format!("/v1/cards/{PAN}"),
+            vec![("authorization", auth.clone())],
+        ),
+        (
+            "/v1/cards/c_1".to_string(),
+            vec![("authorization", format!("Bearer {token}x"))],
+        ),
+        (format!("/nowhere/{PAN_GROUPED}"), vec![]),
+    ];
+    for (path, headers) in &requests {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let r = envoy.send("GET", &path.replace(' ', "%20"), &h, b"");
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains(PAN) && !body.contains(PAN_GROUPED) && !body.contains("9173"),
+            "client got clear card data: {body}"
+        );
+    }
+    let file = envoy.audit_lines(requests.len()).join("\n");
+    let otlp_bodies = otlp.bodies(requests.len()).join("\n");
+    let stdout = std::fs::read_to_string(&envoy.stdout_log).unwrap();
+    let stderr = envoy.stderr();
+    assert_eq!(envoy.audit_lines(requests.len()).len(), requests.len());
+    for (sink, text) in [
+        ("file", &file),
+        ("otlp", &otlp_bodies),
+        ("stdout", &stdout),
+        ("envoy log", &stderr),
+    ] {
+        for canary in [
+            PAN,
+            PAN_GROUPED,
+            "4000%200566",
+            signature.as_str(),
+            token.as_str(),
+            "9173",
+        ] {
+            assert!(!text.contains(canary), "{sink} holds the canary {canary:?}");
+        }
+    }
+    // The events are still useful: the masked path and the caller are there.
+    assert!(file.contains("/v1/accounts/************5556"), "{file}");
+    assert!(file.contains("agent-************5556"));
+}

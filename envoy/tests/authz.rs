@@ -279,3 +279,27 @@ fn grpc_scopes_blocked_methods_and_allowed_calls() {
     assert_eq!(purge["decision"]["rule"], "no-purge");
     assert_eq!(purge["response"]["grpc_status"], 7);
 }
+
+#[test]
+fn envoy_route_metadata_selects_the_policy_route() {
+    // envoy/pci-guard.yaml: the Envoy route `legacy-payments` (prefix /legacy/) carries
+    // `filter_metadata.pci_guard.route: cards-read`.
+    let up = Upstream::ok();
+    let envoy = start(up.port);
+    let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
+    let other = sign("rsa1", &claims("agent-7", &["payments:read"]));
+    assert_eq!(
+        send(&envoy, "GET", "/legacy/card-lookup", &reader).status,
+        200
+    );
+    assert_eq!(
+        send(&envoy, "GET", "/legacy/card-lookup", &other).status,
+        403
+    );
+    assert_eq!(
+        envoy.send("GET", "/legacy/card-lookup", &[], b"").status,
+        401
+    );
+    let e = &envoy.audit_events(3)[0];
+    assert_eq!(e["request"]["route"], "cards-read");
+}

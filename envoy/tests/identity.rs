@@ -339,14 +339,47 @@ fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale() {
 }
 
 #[test]
-fn requests_before_any_keys_are_denied_not_allowed() {
+fn requests_before_the_first_keys_wait_for_them() {
+    let up = Upstream::ok();
+    // The IdP answers slowly: the first fetch is still under way when the request arrives.
+    let slow = Upstream::start(Arc::new(|_: &Received| {
+        std::thread::sleep(Duration::from_millis(600));
+        let body = std::fs::read(root().join("testdata/keys/rsa1.jwks.json")).unwrap();
+        Reply::with("application/json", body)
+    }));
+    let envoy = start(up.port, Some(slow.port));
+    let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
+    let started = Instant::now();
+    let r = get(&envoy, "/v3/cards/c_1", &t);
+    assert_eq!(
+        r.status,
+        200,
+        "{:?} after {:?}",
+        r.header("x-pci-guard-reason"),
+        started.elapsed()
+    );
+    assert_eq!(up.received().len(), 1);
+    eprintln!("held {:?} for the first keys", started.elapsed());
+}
+
+#[test]
+fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed() {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 503, "");
     let envoy = start(up.port, Some(idp.server.port));
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
+    let started = Instant::now();
     let r = get(&envoy, "/v3/cards/c_1", &t);
     assert_eq!(r.status, 401);
     assert_eq!(r.header("x-pci-guard-reason"), Some("jwks_unavailable"));
+    // Held for the first fetch and one retry (2 × 1 s timeout + 1 s), then denied.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "held too long: {:?}",
+        started.elapsed()
+    );
     assert!(up.received().is_empty());
+    // Other routes are served meanwhile: waiting never blocks the worker.
+    assert_eq!(envoy.send("GET", "/healthz", &[], b"").status, 200);
 }

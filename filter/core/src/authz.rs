@@ -112,7 +112,12 @@ pub fn decide<C: Caller>(
         );
     }
 
-    let Some(ri) = policy.routes.iter().position(|r| r.matcher.matches(req)) else {
+    let found = match req.metadata_route {
+        // Named by the Envoy route itself: an unknown name matches nothing (default applies).
+        Some(name) => policy.routes.iter().position(|r| r.name == name),
+        None => policy.routes.iter().position(|r| r.matcher.matches(req)),
+    };
+    let Some(ri) = found else {
         let d = match policy.default {
             DefaultAction::Deny => Decision::new(Reason::NoRoute, None, None, !dry),
             DefaultAction::Allow => Decision::new(Reason::Public, None, None, true),

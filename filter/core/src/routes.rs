@@ -17,6 +17,9 @@ pub struct RequestLine<'a> {
     pub grpc: bool,
     /// Envoy's `xds.route_name`, when the route has one.
     pub route_name: Option<&'a str>,
+    /// The policy route the Envoy route names in its metadata (`filter_metadata.pci_guard.route`);
+    /// when set, it is the route, whatever the path.
+    pub metadata_route: Option<&'a str>,
 }
 
 impl<'a> RequestLine<'a> {
@@ -30,6 +33,7 @@ impl<'a> RequestLine<'a> {
             path,
             grpc,
             route_name: None,
+            metadata_route: None,
         }
     }
 

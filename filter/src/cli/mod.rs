@@ -5,6 +5,7 @@ mod explain;
 mod oci;
 mod policy;
 mod redact;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     /// Package pci_guard.wasm as an OCI image layout (directory and .tar) Istio can pull;
     /// prints the image digest (WasmPlugin `sha256`) and the module's sha256.
     Oci(oci::OciArgs),
+    /// Sign a token with a local key, for demos and tests (production tokens come from your IdP).
+    Token(token::TokenArgs),
     /// Work with recorded audit logs.
     Audit {
         #[command(subcommand)]
@@ -48,5 +51,6 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Redact(args) => redact::run(args),
         Command::Oci(args) => oci::run(args),
+        Command::Token(args) => token::run(args),
     }
 }

@@ -117,11 +117,10 @@ fn check_file(path: &Path, validator: &jsonschema::Validator, tally: &mut Tally)
             check_policy(&name, "", doc, validator, tally);
             continue;
         }
-        let meta = doc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("?");
-        let label = format!("{name} ({} {meta})", kind.unwrap_or("?"));
+        let label = match doc.pointer("/metadata/name").and_then(Value::as_str) {
+            Some(meta) => format!("{name} ({} {meta})", kind.unwrap_or("?")),
+            None => format!("{name} ({})", kind.unwrap_or("?")),
+        };
         if kind != Some("WasmPlugin") {
             println!("{label}: skipped: not a WasmPlugin");
             continue;

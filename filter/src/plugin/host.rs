@@ -58,6 +58,11 @@ pub fn property_str(path: &[&str]) -> Option<String> {
     String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
 }
 
+/// A property's raw bytes (`xds.route_metadata` is a serialized protobuf).
+pub fn property_bytes(path: &[&str]) -> Option<Vec<u8>> {
+    hostcalls::get_property(path.to_vec()).ok().flatten()
+}
+
 /// A property holding a little-endian integer (`response.code`, `response.grpc_status`).
 pub fn property_u64(path: &[&str]) -> Option<u64> {
     let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;

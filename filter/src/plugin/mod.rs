@@ -141,10 +141,12 @@ impl RootContext for Root {
             return;
         };
         fetcher.tick(&mut vm.borrow_mut(), host::now_ms() / 1000);
+        stream::resume_waiting(vm);
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(stream::Stream::new(
+            context_id,
             self.vm.clone(),
             self.chain.clone(),
             self.metrics.clone(),

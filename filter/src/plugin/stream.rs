@@ -24,8 +24,39 @@ use std::sync::Arc;
 /// The realm named in `WWW-Authenticate` challenges.
 const REALM: &str = "pci-guard";
 
+/// The stream context Envoy calls. Its state lives behind an `Rc` so that a request waiting
+/// for its provider's first keys can be judged again from the root context when they arrive.
 pub struct Stream {
+    id: u32,
+    state: Rc<RefCell<StreamState>>,
+}
+
+/// What `judge` needs again when a waiting request is resumed.
+struct Pending {
+    method: String,
+    path_and_query: String,
+    route_name: Option<String>,
+    metadata_route: Option<String>,
+    flags: RequestFlags,
+}
+
+/// Whether a request's judgment is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    /// Goes upstream.
+    Continue,
+    /// Answered locally (denied).
+    Replied,
+    /// Waits for its provider's first keys, until this host time (ms) at the latest.
+    Waiting {
+        deadline_ms: u64,
+        providers: Vec<usize>,
+    },
+}
+
+pub struct StreamState {
     vm: Option<Rc<RefCell<Vm>>>,
+    pending: Option<Pending>,
     chain: Option<Rc<RefCell<Chain>>>,
     metrics: Option<Rc<Metrics>>,
     started_ms: u64,
@@ -42,12 +73,14 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(
+        id: u32,
         vm: Option<Rc<RefCell<Vm>>>,
         chain: Option<Rc<RefCell<Chain>>>,
         metrics: Option<Rc<Metrics>>,
     ) -> Self {
-        Self {
+        let state = StreamState {
             vm,
+            pending: None,
             chain,
             metrics,
             started_ms: 0,
@@ -58,9 +91,15 @@ impl Stream {
             redact: None,
             body: None,
             refused: None,
+        };
+        Self {
+            id,
+            state: Rc::new(RefCell::new(state)),
         }
     }
+}
 
+impl StreamState {
     fn reply(&self, reason: Reason, grpc: bool, rule: Option<&Rule>) {
         let cx = answer::Context {
             realm: REALM,
@@ -178,36 +217,57 @@ fn claim_header_value(v: &serde_json::Value) -> Option<String> {
     (!out.bytes().any(|b| b < 0x20 || b == 0x7f)).then_some(out)
 }
 
-impl Context for Stream {}
-
-impl HttpContext for Stream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+impl StreamState {
+    /// Reads the request once and judges it; `context_id` registers it for a retry when its
+    /// provider has no keys yet.
+    fn on_request_headers(&mut self) -> Judged {
         self.started_ms = host::now_ms();
         let method = host::request_header(":method").unwrap_or_default();
         let path_and_query = host::request_header(":path").unwrap_or_default();
-        let grpc = host::request_header("content-type")
+        self.grpc = host::request_header("content-type")
             .is_some_and(|ct| ct.starts_with("application/grpc"));
         let route_name = host::property_str(&["xds", "route_name"]);
-        let mut req = RequestLine::new(&method, &path_and_query, grpc);
-        req.route_name = route_name.as_deref();
-        self.record_request(&req);
-
-        let Some(vm) = self.vm.clone() else {
-            self.decision = Some(Decision::unavailable());
-            self.reply(Reason::FilterUnavailable, grpc, None);
-            return Action::Pause;
-        };
-        let policy = vm.borrow().policy.clone();
-        self.event.policy.version = policy.version.clone();
-        self.event.policy.digest = policy.digest.clone();
-
+        let metadata_route = host::property_bytes(&["xds", "route_metadata"])
+            .and_then(|m| pci_guard_core::route_metadata::route_name(&m));
         let flags = RequestFlags {
             method_override: METHOD_OVERRIDE_HEADERS
                 .iter()
                 .any(|h| host::request_header(h).is_some()),
         };
-        let now = self.started_ms / 1000;
-        let (decision, caller) = authz::decide(&policy, &req, flags, now, |providers| {
+        let mut req = RequestLine::new(&method, &path_and_query, self.grpc);
+        req.route_name = route_name.as_deref();
+        self.record_request(&req);
+        self.pending = Some(Pending {
+            method,
+            path_and_query,
+            route_name,
+            metadata_route,
+            flags,
+        });
+        self.judge(true)
+    }
+
+    /// Decides the request. With `may_wait`, a request whose provider has never had keys waits
+    /// for them (up to the fetch timeout) instead of being denied at once.
+    pub fn judge(&mut self, may_wait: bool) -> Judged {
+        let Some(p) = self.pending.take() else {
+            return Judged::Continue;
+        };
+        let grpc = self.grpc;
+        let Some(vm) = self.vm.clone() else {
+            self.decision = Some(Decision::unavailable());
+            self.reply(Reason::FilterUnavailable, grpc, None);
+            return Judged::Replied;
+        };
+        let policy = vm.borrow().policy.clone();
+        self.event.policy.version = policy.version.clone();
+        self.event.policy.digest = policy.digest.clone();
+        let mut req = RequestLine::new(&p.method, &p.path_and_query, grpc);
+        req.route_name = p.route_name.as_deref();
+        req.metadata_route = p.metadata_route.as_deref();
+        let now_ms = host::now_ms();
+        let now = now_ms / 1000;
+        let (decision, caller) = authz::decide(&policy, &req, p.flags, now, |providers| {
             let headers = host::request_headers();
             let mut guard = vm.borrow_mut();
             let Vm {
@@ -215,6 +275,7 @@ impl HttpContext for Stream {
                 stores,
                 cache,
                 crypto,
+                ..
             } = &mut *guard;
             authn::authenticate(
                 policy,
@@ -226,6 +287,18 @@ impl HttpContext for Stream {
                 crypto,
             )
         });
+        if may_wait && decision.reason == Reason::JwksUnavailable {
+            let route = decision.route.and_then(|i| policy.routes.get(i));
+            if let Some((deadline_ms, providers)) =
+                route.and_then(|r| vm.borrow().first_keys_wait(r, now_ms))
+            {
+                self.pending = Some(p);
+                return Judged::Waiting {
+                    deadline_ms,
+                    providers,
+                };
+            }
+        }
         if let Some(who) = &caller {
             self.record_identity(&policy, who);
         }
@@ -239,10 +312,9 @@ impl HttpContext for Stream {
         self.decision = Some(decision);
         if blocks {
             self.reply(reason, grpc, rule);
-            return Action::Pause;
+            return Judged::Replied;
         }
         Self::rewrite_request_headers(&policy, caller.as_ref());
-        self.grpc = grpc;
         let route = self
             .decision
             .as_ref()
@@ -261,7 +333,7 @@ impl HttpContext for Stream {
                 host::set_request_header("accept-encoding", Some("identity"));
             }
         }
-        Action::Continue
+        Judged::Continue
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -380,12 +452,98 @@ impl HttpContext for Stream {
             m.redaction(r);
         }
         e.duration_ms = Some(host::now_ms().saturating_sub(self.started_ms) as f64);
+        match &policy {
+            Some(p) => e.sanitize(&p.redaction.options),
+            None => e.sanitize(&redact::RedactOptions::default()),
+        }
         let line = match &self.chain {
             Some(chain) => chain.borrow_mut().seal(e),
             None => e.to_json(),
         };
         if !host::set_property(&["pci_guard_audit"], &line) {
             host::log(LogLevel::Error, "pci-guard: could not record audit event");
+        }
+    }
+}
+
+impl Context for Stream {}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let judged = self.state.borrow_mut().on_request_headers();
+        match judged {
+            Judged::Continue => Action::Continue,
+            Judged::Replied => Action::Pause,
+            Judged::Waiting {
+                deadline_ms,
+                providers,
+            } => {
+                let vm = self.state.borrow().vm.clone();
+                if let Some(vm) = vm {
+                    vm.borrow_mut().waiting.push(Waiter {
+                        context_id: self.id,
+                        deadline_ms,
+                        providers,
+                        stream: self.state.clone(),
+                    });
+                }
+                Action::Pause
+            }
+        }
+    }
+
+    fn on_http_response_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        self.state
+            .borrow_mut()
+            .on_http_response_headers(num_headers, end_of_stream)
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        self.state
+            .borrow_mut()
+            .on_http_response_body(body_size, end_of_stream)
+    }
+
+    fn on_http_response_trailers(&mut self, num_trailers: usize) -> Action {
+        self.state
+            .borrow_mut()
+            .on_http_response_trailers(num_trailers)
+    }
+
+    fn on_log(&mut self) {
+        self.state.borrow_mut().on_log()
+    }
+}
+
+/// A request waiting for its provider's first keys.
+pub struct Waiter {
+    pub context_id: u32,
+    pub deadline_ms: u64,
+    /// The route's providers: any of them getting keys ends the wait.
+    pub providers: Vec<usize>,
+    pub stream: Rc<RefCell<StreamState>>,
+}
+
+/// Judges the waiting requests whose keys arrived or whose wait is over (from the root
+/// context: after a key fetch, and on every tick). Must not be called with the VM borrowed.
+pub fn resume_waiting(vm: &Rc<RefCell<Vm>>) {
+    let now_ms = host::now_ms();
+    let ready: Vec<Waiter> = {
+        let mut v = vm.borrow_mut();
+        let (ready, still): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut v.waiting)
+            .into_iter()
+            .partition(|w| now_ms >= w.deadline_ms || v.has_keys(&w.providers, now_ms / 1000));
+        v.waiting = still;
+        ready
+    };
+    for w in ready {
+        // The stream may have ended meanwhile (client gone): then there is nothing to resume.
+        if proxy_wasm::hostcalls::set_effective_context(w.context_id).is_err() {
+            continue;
+        }
+        let judged = w.stream.borrow_mut().judge(false);
+        if judged == Judged::Continue {
+            let _ = proxy_wasm::hostcalls::resume_http_request();
         }
     }
 }

@@ -2,12 +2,13 @@
 //! stores of its providers, the verified-token cache and the signature verifier. Streams
 //! borrow it for the length of a callback; nothing here outlives a policy change.
 
+use super::stream::Waiter;
 use crate::host_crypto::{envoy_verifier, EnvoyVerifier};
 use pci_guard_core::authn::Keys;
 use pci_guard_core::jwks::KeySet;
 use pci_guard_core::jwt_cache::JwtCache;
-use pci_guard_core::key_store::{KeyStore, KeyStoreConfig};
-use pci_guard_core::policy::{KeySource, Policy};
+use pci_guard_core::key_store::{KeyState, KeyStore, KeyStoreConfig};
+use pci_guard_core::policy::{Auth, KeySource, Policy, Route};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub const TOKEN_CACHE_ENTRIES: usize = 256;
 
 pub struct Vm {
     pub policy: Rc<Policy>,
+    /// Requests paused until their provider's first keys arrive (or the fetch times out).
+    pub waiting: Vec<Waiter>,
     pub stores: Vec<KeyStore>,
     pub cache: JwtCache,
     pub crypto: EnvoyVerifier,
@@ -43,10 +46,42 @@ impl Vm {
             .collect();
         Self {
             policy,
+            waiting: Vec::new(),
             stores,
             cache: JwtCache::new(TOKEN_CACHE_ENTRIES),
             crypto: envoy_verifier(),
         }
+    }
+
+    /// When a request on `route` found no keys: if one of its providers is remote and has never
+    /// had keys (the first fetch is under way or due), how long it may wait for them: two
+    /// fetch timeouts (the first fetch and one retry) plus a second for the retry delay and
+    /// ticks. `None`: deny now.
+    pub fn first_keys_wait(&self, route: &Route, now_ms: u64) -> Option<(u64, Vec<usize>)> {
+        let Auth::AnyOf(providers) = &route.auth else {
+            return None;
+        };
+        let now = now_ms / 1000;
+        let timeout_ms = providers
+            .iter()
+            .filter(|&&i| {
+                self.stores
+                    .get(i)
+                    .is_some_and(|s| s.state(now) == KeyState::Missing)
+            })
+            .filter_map(|&i| match &self.policy.providers.get(i)?.keys {
+                KeySource::Remote(r) => Some(r.timeout_ms),
+                KeySource::Inline(_) => None,
+            })
+            .max()?;
+        Some((now_ms + 2 * timeout_ms + 1000, providers.clone()))
+    }
+
+    /// Whether any of `providers` has usable keys now.
+    pub fn has_keys(&self, providers: &[usize], now: u64) -> bool {
+        providers
+            .iter()
+            .any(|&i| self.stores.get(i).is_some_and(|s| s.keys(now).is_some()))
     }
 
     pub fn has_remote_keys(&self) -> bool {

@@ -6,6 +6,7 @@
 //! engine before they are set.
 
 use crate::reason::Reason;
+use crate::redact::{redact_header_value, RedactOptions};
 use serde::Serialize;
 
 pub mod review;
@@ -123,7 +124,63 @@ pub struct Response {
     pub bytes: u64,
 }
 
+/// Longest value kept for a field that came from the request (path, authority, ids, claims).
+/// Longer values are cut and marked, so a caller cannot inflate the audit log.
+pub const MAX_FIELD_BYTES: usize = 512;
+const CUT_MARK: &str = "...[cut]";
+
+/// Masks card data in `v` (same engine and settings as response bodies) and caps its length.
+fn clean(v: &mut String, opts: &RedactOptions) {
+    if let Some(masked) = redact_header_value(opts, v) {
+        *v = masked;
+    }
+    if v.len() > MAX_FIELD_BYTES {
+        let mut end = MAX_FIELD_BYTES - CUT_MARK.len();
+        while !v.is_char_boundary(end) {
+            end -= 1;
+        }
+        v.truncate(end);
+        v.push_str(CUT_MARK);
+    }
+}
+
+fn clean_opt(v: &mut Option<String>, opts: &RedactOptions) {
+    if let Some(s) = v {
+        clean(s, opts);
+    }
+}
+
 impl Event {
+    /// Every field whose value came from the caller (request line, headers, token claims)
+    /// passes through the card-data masker and a length cap before the event is written: a
+    /// PAN in a path or a `sub` claim never reaches an access log in clear.
+    pub fn sanitize(&mut self, opts: &RedactOptions) {
+        clean_opt(&mut self.request_id, opts);
+        clean_opt(&mut self.trace_id, opts);
+        clean_opt(&mut self.source.principal, opts);
+        clean(&mut self.request.method, opts);
+        clean(&mut self.request.path, opts);
+        clean_opt(&mut self.request.authority, opts);
+        clean_opt(&mut self.request.grpc, opts);
+        if let Some(id) = &mut self.identity {
+            for f in [
+                &mut id.iss,
+                &mut id.sub,
+                &mut id.azp,
+                &mut id.jti,
+                &mut id.kid,
+            ] {
+                clean_opt(f, opts);
+            }
+        }
+        if let Some(j) = &mut self.jit {
+            clean(&mut j.id, opts);
+            for a in &mut j.approved_by {
+                clean(a, opts);
+            }
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain structs of strings and numbers cannot fail; an empty record would
         // still be logged, so the gap shows.
@@ -222,6 +279,35 @@ mod tests {
             "2026-11-27T08:00:00.123Z"
         );
         assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn sanitize_masks_cards_in_caller_supplied_fields_and_caps_length() {
+        let mut e = Event {
+            request_id: Some("req-4111111111111111".into()),
+            request: Request {
+                method: "GET".into(),
+                path: "/v1/cards/4111111111111111/x".into(),
+                ..Default::default()
+            },
+            identity: Some(IdentityRef {
+                provider: "idp".into(),
+                sub: Some("5555 5555 5555 4444".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        e.request.authority = Some("a".repeat(5000));
+        e.sanitize(&RedactOptions::default());
+        assert_eq!(e.request.path, "/v1/cards/************1111/x");
+        assert_eq!(e.request_id.as_deref(), Some("req-************1111"));
+        assert_eq!(
+            e.identity.as_ref().unwrap().sub.as_deref(),
+            Some("**** **** **** 4444")
+        );
+        let auth = e.request.authority.unwrap();
+        assert_eq!(auth.len(), MAX_FIELD_BYTES);
+        assert!(auth.ends_with("...[cut]"));
     }
 
     #[test]

@@ -256,3 +256,22 @@ fn default_allow_lets_unmatched_requests_pass_without_a_token() {
 fn test_jwks() -> serde_json::Value {
     serde_json::from_str(include_str!("../../../../testdata/keys/ec256.jwks.json")).unwrap()
 }
+
+#[test]
+fn envoy_route_metadata_names_the_policy_route() {
+    let p = policy_with("enforce", "deny");
+    let mut req = RequestLine::new("GET", "/legacy/card-lookup", false);
+    req.metadata_route = Some("cards-read");
+    let caller = || {
+        Ok(TestCaller {
+            sub: "a",
+            scopes: vec!["cards:read"],
+            claims: json!({}),
+        })
+    };
+    let (d, _) = decide(&p, &req, RequestFlags::default(), NOW, |_| caller());
+    assert_eq!((d.reason, d.route), (Reason::Ok, Some(1)));
+    req.metadata_route = Some("no-such-route");
+    let (d, _) = decide(&p, &req, RequestFlags::default(), NOW, |_| caller());
+    assert_eq!(d.reason, Reason::NoRoute);
+}
