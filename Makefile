@@ -7,11 +7,14 @@ VENV          := $(CURDIR)/.venv
 ENVOY         ?= $(VENV)/bin/envoy
 WASM_TARGET   := wasm32-wasip1
 WASM          := target/$(WASM_TARGET)/release/pci_guard.wasm
+TARGET_DIR    := $(or $(CARGO_TARGET_DIR),target)
+# Test-only build with the `fault-injection` feature (envoy/tests/faults.rs): never shipped.
+WASM_FAULT    := $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard_fault.wasm
 CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
-.PHONY: help setup wasm run test lint unit wasm-unit e2e bench clean
+.PHONY: help setup wasm wasm-fault run test lint unit wasm-unit e2e bench clean
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
@@ -67,8 +70,15 @@ unit:
 wasm-unit: setup
 	$(CARGO) test -p pci-guard-core --target $(WASM_TARGET)
 
-e2e: wasm
-	$(CARGO) test -p pci-guard-e2e
+# The fault-injection build goes to its own file; the shipped .wasm is rebuilt after it (only
+# the plugin crate relinks), so `make wasm` output never carries the feature.
+wasm-fault: setup
+	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --features fault-injection
+	cp $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard.wasm $(WASM_FAULT)
+	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
+
+e2e: wasm wasm-fault
+	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
 bench: setup

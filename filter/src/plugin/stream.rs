@@ -38,6 +38,24 @@ pub struct Stream {
     body: Option<BodyScan>,
     /// Why a response was refused before its body (undecodable encoding, unscannable type).
     refused: Option<Reason>,
+    /// Test-only (feature `fault-injection`): panic in the first response body callback.
+    #[cfg(feature = "fault-injection")]
+    panic_in_body: bool,
+}
+
+/// Test-only fault injection (cargo feature `fault-injection`, off by default and never in the
+/// shipped `.wasm`): `x-pci-guard-fault: panic` panics in the request headers callback,
+/// `panic-body` in the first response body callback. A panic aborts the wasm instance (the
+/// release profile has `panic = "abort"`), which is how Envoy sees any filter bug: the e2e
+/// tests in `envoy/tests/faults.rs` show what each `failure_policy` does with it.
+#[cfg(feature = "fault-injection")]
+#[allow(clippy::panic)]
+fn inject_fault(marker: &str) -> bool {
+    match host::request_header("x-pci-guard-fault").as_deref() {
+        Some(m) if m == marker && marker == "panic" => panic!("pci-guard: injected fault"),
+        Some(m) => m == marker,
+        None => false,
+    }
 }
 
 impl Stream {
@@ -58,6 +76,8 @@ impl Stream {
             redact: None,
             body: None,
             refused: None,
+            #[cfg(feature = "fault-injection")]
+            panic_in_body: false,
         }
     }
 
@@ -183,6 +203,11 @@ impl Context for Stream {}
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         self.started_ms = host::now_ms();
+        #[cfg(feature = "fault-injection")]
+        {
+            inject_fault("panic");
+            self.panic_in_body = inject_fault("panic-body");
+        }
         let method = host::request_header(":method").unwrap_or_default();
         let path_and_query = host::request_header(":path").unwrap_or_default();
         let grpc = host::request_header("content-type")
@@ -308,6 +333,11 @@ impl HttpContext for Stream {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        #[cfg(feature = "fault-injection")]
+        #[allow(clippy::panic)]
+        if self.panic_in_body {
+            panic!("pci-guard: injected fault in a response body");
+        }
         match &mut self.body {
             None => {
                 // Without a scan every callback sees only its new chunk.
@@ -361,6 +391,7 @@ impl HttpContext for Stream {
             .map(|c| c as u32)
             .filter(|_| e.request.grpc.is_some());
         e.response.bytes = self.response_bytes;
+        e.response.details = host::property_str(&["response", "code_details"]);
         if let Some(b) = &self.body {
             let c = b.counts();
             e.redaction = Some(audit::RedactionRef {
@@ -382,7 +413,10 @@ impl HttpContext for Stream {
         e.duration_ms = Some(host::now_ms().saturating_sub(self.started_ms) as f64);
         let line = match &self.chain {
             Some(chain) => chain.borrow_mut().seal(e),
-            None => e.to_json(),
+            None => {
+                e.cap_fields();
+                e.to_json()
+            }
         };
         if !host::set_property(&["pci_guard_audit"], &line) {
             host::log(LogLevel::Error, "pci-guard: could not record audit event");
