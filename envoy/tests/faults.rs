@@ -541,3 +541,84 @@ fn panicking_filter_under_fail_open_lets_requests_through_unfiltered_which_is_wh
         "expected FAIL_OPEN to pass an unscanned body: {c:?}"
     );
 }
+
+// --- limits ---------------------------------------------------------------------------------
+
+#[test]
+fn a_compression_bomb_is_refused_and_the_filter_keeps_serving() {
+    // 256 MiB of '0' in ~250 KiB of gzip: decoding it in one go would take the VM's memory
+    // with it. The decoder's per-chunk bound refuses it instead.
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mib = vec![b'0'; 1 << 20];
+    for _ in 0..256 {
+        z.write_all(&mib).unwrap();
+    }
+    let bomb = z.finish().unwrap();
+    let up = Upstream::start(Arc::new(move |r: &Received| {
+        if r.path == "/bomb" {
+            let mut rep = Reply::with("application/json", bomb.clone());
+            rep.headers.push(("content-encoding".into(), "gzip".into()));
+            rep
+        } else {
+            Reply::json("{\"pan\":\"4111111111111111\"}")
+        }
+    }));
+    let envoy = start(PUBLIC, up.port, vec![]);
+    let got = raw_exchange(envoy.port, "/bomb", &[]);
+    assert!(
+        got.len() < 64 << 20,
+        "{} bytes of the bomb reached the client",
+        got.len()
+    );
+    let e = &envoy.audit_events(1)[0];
+    assert_eq!(e["redaction"]["refused"], "body_undecodable", "{e}");
+    assert!(envoy
+        .stderr()
+        .contains("response body refused (body_undecodable)"));
+    // The VM survived: the next response is served and masked.
+    let r = envoy.send("GET", "/after", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"{\"pan\":\"************1111\"}");
+    assert!(
+        envoy.critical_lines().is_empty(),
+        "{:?}",
+        envoy.critical_lines()
+    );
+}
+
+#[test]
+fn oversized_inputs_are_refused_or_capped_with_a_marker() {
+    let up = Upstream::ok();
+    let envoy = start(
+        &std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap(),
+        up.port,
+        vec![],
+    );
+    // A token over 8 KiB: refused before any decoding.
+    let mut c = claims("agent-7", &["cards:read"]);
+    c["pad"] = serde_json::json!("x".repeat(9 * 1024));
+    let big = sign("rsa1", &c);
+    let r = envoy.send(
+        "GET",
+        "/v1/cards/c_1",
+        &[("authorization", &bearer(&big))],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("x-pci-guard-reason"), Some("token_too_large"));
+    // A 20 KiB path: the request is judged on the whole path (no route: 403), and the audit
+    // event keeps its first 1 KiB with a marker saying how much was cut.
+    let long = format!("/v1/{}", "a".repeat(20 * 1024));
+    let r = envoy.send("GET", &long, &[], b"");
+    assert_eq!(r.status, 403);
+    let events = envoy.audit_events(2);
+    let e = &events[1];
+    let path = e["request"]["path"].as_str().unwrap();
+    assert!(path.len() < 1100, "{}", path.len());
+    assert!(
+        path.ends_with("…[+19460 bytes]"),
+        "{}",
+        &path[path.len() - 30..]
+    );
+    assert!(up.received().is_empty());
+}
