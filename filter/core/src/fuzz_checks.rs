@@ -17,9 +17,12 @@ use crate::redact::luhn::luhn_valid;
 use crate::redact::{BrandSet, GrpcRedactor, RedactOptions, Redactor};
 use std::sync::{Arc, OnceLock};
 
+/// A check: panics when an invariant breaks.
+pub type Check = fn(&[u8]);
+
 /// Every target: (name, check). The name is the folder under `testdata/fuzz/` and the
 /// `cargo fuzz` target.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Check); 5] = [
     ("policy", policy),
     ("token", token),
     ("redact", redact),

@@ -365,7 +365,9 @@ mod props {
     fn a_caller_accepted_on_a_route_is_rejected_once_any_scope_or_grant_is_removed() {
         let p = policy_with("enforce", "deny");
         let full = [true; SCOPES.len()];
-        let cases: [(&str, &str, bool, &[&str], Option<&[&str]>); 5] = [
+        // (method, path, grpc, standing scopes, granted scopes)
+        type Case<'a> = (&'a str, &'a str, bool, &'a [&'a str], Option<&'a [&'a str]>);
+        let cases: [Case<'_>; 5] = [
             ("GET", "/v1/cards/c1", false, &["cards:read"], None),
             (
                 "POST",
