@@ -98,15 +98,18 @@ fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && cargo +nightly fuzz build -s $(FUZZ_SANITIZER)
-	@mkdir -p $(TARGET_DIR); cd fuzz && for t in $(FUZZ_TARGETS); do \
+	@mkdir -p $(TARGET_DIR); cd fuzz && failed=""; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p corpus/$$t; \
+	  log=$(abspath $(TARGET_DIR))/fuzz-$$t.log; \
 	  cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t corpus/$$t ../testdata/fuzz/$$t -- \
-	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 > $(abspath $(TARGET_DIR))/fuzz-$$t.log 2>&1; \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 > $$log 2>&1; \
 	  rc=$$?; \
-	  runs=$$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(abspath $(TARGET_DIR))/fuzz-$$t.log | grep -o '[0-9]*$$'); \
-	  echo "fuzz $$t: $${runs:-?} executions in $(FUZZ_SECONDS) s, exit $$rc, corpus $$(ls corpus/$$t | wc -l) files"; \
-	  if [ $$rc -ne 0 ]; then tail -40 $(abspath $(TARGET_DIR))/fuzz-$$t.log; exit $$rc; fi; \
-	done
+	  runs=$$(grep -o 'stat::number_of_executed_units: *[0-9]*' $$log | grep -o '[0-9]*$$'); \
+	  secs=$$(grep -o 'stat::slowest_unit_time_sec\|Done [0-9]* runs in [0-9]* second' $$log | grep -o '[0-9]* second' | grep -o '[0-9]*'); \
+	  echo "fuzz $$t: $${runs:-?} executions in $${secs:-$(FUZZ_SECONDS)} s, corpus $$(ls corpus/$$t | wc -l) files, exit $$rc"; \
+	  if [ $$rc -ne 0 ]; then grep -A12 'panicked at' $$log | head -16; ls artifacts/$$t/ 2>/dev/null | sed 's|^|  crash: fuzz/artifacts/'$$t'/|'; failed="$$failed $$t"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (copy each into testdata/fuzz/<target>/ once fixed)"; exit 1; fi
 
 # --- make soak ---------------------------------------------------------------------------------
 # wrk (HTTP/1.1) and h2load (HTTP/2, gRPC) through Envoy for SOAK_SECONDS; see envoy/tests/soak.rs.
