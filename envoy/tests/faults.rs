@@ -433,7 +433,6 @@ fn crash_under(policy_name: &str) -> Crash {
         Reply::json("{\"pan\":\"4111 1111 1111 1111\"}")
     }));
     let dir = TempDir::new("faults");
-    let body_panic_status: u16;
     let envoy = start_faulty(policy_name, up.port, &dir);
     // Healthy first: the protected route wants a token, the public one answers.
     assert_eq!(status_of(&envoy, "/v1/cards/c_1", &[]), 401);
@@ -471,7 +470,7 @@ fn crash_under(policy_name: &str) -> Crash {
     );
     let text = String::from_utf8_lossy(&got);
     let body_panic_leak = CLEAR.iter().any(|c| text.contains(c));
-    body_panic_status = got
+    let body_panic_status: u16 = got
         .split(|&b| b == b' ')
         .nth(1)
         .and_then(|s| std::str::from_utf8(s).ok())
