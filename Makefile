@@ -7,11 +7,14 @@ VENV          := $(CURDIR)/.venv
 ENVOY         ?= $(VENV)/bin/envoy
 WASM_TARGET   := wasm32-wasip1
 WASM          := target/$(WASM_TARGET)/release/pci_guard.wasm
+TARGET_DIR    := $(or $(CARGO_TARGET_DIR),target)
+# Test-only build with the `fault-injection` feature (envoy/tests/faults.rs): never shipped.
+WASM_FAULT    := $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard_fault.wasm
 CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
-.PHONY: help setup wasm run test lint unit wasm-unit e2e bench clean oci oci-push
+.PHONY: help setup wasm wasm-fault run test lint unit wasm-unit e2e bench fuzz soak clean oci oci-push
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
@@ -19,6 +22,8 @@ help:
 	@echo "make bench  benchmarks"
 	@echo "make oci    OCI image layout of pci_guard.wasm for Istio (target/oci/), manifests rendered with its digest"
 	@echo "make oci-push IMAGE=registry/repo:tag   push it with oras, crane or skopeo"
+	@echo "make fuzz   cargo-fuzz targets, FUZZ_SECONDS each (default 60; nightly, not part of make test)"
+	@echo "make soak   load through Envoy for SOAK_SECONDS (default 600), then leak/audit/memory checks"
 	@echo "ENVOY=/path/to/envoy overrides the Envoy $(ENVOY_VERSION) that make installs into .venv"
 
 # --- what the other targets need -------------------------------------------------------------
@@ -76,12 +81,52 @@ unit:
 wasm-unit: setup
 	$(CARGO) test -p pci-guard-core --target $(WASM_TARGET)
 
-e2e: wasm
-	$(CARGO) test -p pci-guard-e2e
+# The fault-injection build goes to its own file; the shipped .wasm is rebuilt after it (only
+# the plugin crate relinks), so `make wasm` output never carries the feature.
+wasm-fault: setup
+	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --features fault-injection
+	cp $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard.wasm $(WASM_FAULT)
+	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
+
+e2e: wasm wasm-fault
+	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
 bench: setup
 	$(CARGO) bench -p pci-guard-core
+
+# --- make fuzz ---------------------------------------------------------------------------------
+# Every target for FUZZ_SECONDS, seeded from testdata/fuzz/<target>/ (new inputs go to
+# fuzz/corpus/, crashes to fuzz/artifacts/: copy a crash into testdata/fuzz/<target>/ and it
+# becomes a regression test of `make test`). The checks are pci_guard_core::fuzz_checks.
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   := policy token redact grpc audit
+# `address` also works (slower); the checked code is safe Rust.
+FUZZ_SANITIZER ?= none
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && cargo +nightly fuzz build -s $(FUZZ_SANITIZER)
+	@mkdir -p $(TARGET_DIR); cd fuzz && failed=""; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t; \
+	  log=$(abspath $(TARGET_DIR))/fuzz-$$t.log; \
+	  cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t corpus/$$t ../testdata/fuzz/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 > $$log 2>&1; \
+	  rc=$$?; \
+	  runs=$$(grep -o 'stat::number_of_executed_units: *[0-9]*' $$log | grep -o '[0-9]*$$'); \
+	  secs=$$(grep -o 'stat::slowest_unit_time_sec\|Done [0-9]* runs in [0-9]* second' $$log | grep -o '[0-9]* second' | grep -o '[0-9]*'); \
+	  echo "fuzz $$t: $${runs:-?} executions in $${secs:-$(FUZZ_SECONDS)} s, corpus $$(ls corpus/$$t | wc -l) files, exit $$rc"; \
+	  if [ $$rc -ne 0 ]; then grep -A12 'panicked at' $$log | head -16; ls artifacts/$$t/ 2>/dev/null | sed 's|^|  crash: fuzz/artifacts/'$$t'/|'; failed="$$failed $$t"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (copy each into testdata/fuzz/<target>/ once fixed)"; exit 1; fi
+
+# --- make soak ---------------------------------------------------------------------------------
+# wrk (HTTP/1.1) and h2load (HTTP/2, gRPC) through Envoy for SOAK_SECONDS; see envoy/tests/soak.rs.
+SOAK_SECONDS ?= 600
+soak: wasm
+	@command -v wrk >/dev/null || { echo "installing wrk"; $(APT_INSTALL) wrk; }
+	@command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load)"; $(APT_INSTALL) nghttp2-client; }
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test -p pci-guard-e2e --test soak -- --ignored --nocapture
 
 clean:
 	$(CARGO) clean

@@ -38,6 +38,7 @@ fn every_envoy_config_passes_envoy_validate() {
             ("OTLP_PORT", "4317"),
             ("ALS_PORT", "18000"),
             ("IDP_PORT", "18001"),
+            ("GRPC_UPSTREAM_PORT", "18002"),
         ] {
             vars.insert(k, v.to_string());
         }

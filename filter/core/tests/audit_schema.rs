@@ -66,6 +66,7 @@ fn full_event_matches_the_schema() {
             status: Some(200),
             grpc_status: None,
             bytes: 1234,
+            details: Some("via_upstream".into()),
         },
         redaction: Some(RedactionRef {
             pan: 2,

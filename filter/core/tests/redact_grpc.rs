@@ -218,3 +218,32 @@ mod props {
         }
     }
 }
+
+/// Regression (found by `envoy/tests/faults.rs`, chunks of 2, 5, 11 bytes through Envoy): a
+/// chunk ending inside a 5-byte prefix kept those bytes without counting them in `held()`, so
+/// the glue's "bytes in = bytes out + held" check failed on a later chunk and the stream was
+/// reset (closed, but a valid response refused).
+#[test]
+fn held_counts_a_partial_prefix_so_in_equals_out_plus_held_after_every_chunk() {
+    let (input, _) = stream();
+    for sizes in [vec![2usize, 5, 11], vec![1], vec![3], vec![4, 9]] {
+        let mut g = GrpcRedactor::new(opts());
+        let (mut fed, mut out, mut rest) = (0usize, Vec::new(), &input[..]);
+        for n in sizes.iter().copied().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, tail) = rest.split_at(n.min(rest.len()));
+            g.feed(piece, &mut out).unwrap();
+            fed += piece.len();
+            assert_eq!(
+                fed,
+                out.len() + g.held(),
+                "chunks {sizes:?}, after {fed} bytes"
+            );
+            rest = tail;
+        }
+        g.finish(&mut out).unwrap();
+        assert_eq!(out.len(), input.len());
+    }
+}

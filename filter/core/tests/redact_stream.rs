@@ -587,3 +587,31 @@ fn long_digit_runs_and_big_bodies_stay_bounded() {
     }
     assert!(String::from_utf8_lossy(&w).contains(" ************1111 "));
 }
+
+/// Regression: a 4-4-4-4 card right after a 4-digit number (a year, a reference) was left in
+/// clear, because a multi-group window never started after a 4-digit group. Found while
+/// triaging the fuzz finding in `testdata/fuzz-findings/redact/`.
+#[test]
+fn a_card_after_a_four_digit_number_is_masked() {
+    let o = opts();
+    for (input, want) in [
+        (
+            "ref 1234 4111 1111 1111 1111 x",
+            "ref 1234 **** **** **** 1111 x",
+        ),
+        (
+            "{\"note\":\"invoice 2024 4111-1111-1111-1111\"}",
+            "{\"note\":\"invoice 2024 ****-****-****-1111\"}",
+        ),
+        (
+            "year 2024 5555 5555 5555 4444",
+            "year 2024 **** **** **** 4444",
+        ),
+        // Still one grouping, not a prefix and a card: unchanged.
+        ("1234 5678 9012 3456", "1234 5678 9012 3456"),
+        ("DE89 3704 0044 0532 0130 00", "DE89 3704 0044 0532 0130 00"),
+    ] {
+        let out = assert_split_invariant(&o, input.as_bytes());
+        assert_eq!(String::from_utf8_lossy(&out), want, "{input}");
+    }
+}

@@ -69,6 +69,24 @@ pub struct StreamState {
     body: Option<BodyScan>,
     /// Why a response was refused before its body (undecodable encoding, unscannable type).
     refused: Option<Reason>,
+    /// Test-only (feature `fault-injection`): panic in the first response body callback.
+    #[cfg(feature = "fault-injection")]
+    panic_in_body: bool,
+}
+
+/// Test-only fault injection (cargo feature `fault-injection`, off by default and never in the
+/// shipped `.wasm`): `x-pci-guard-fault: panic` panics in the request headers callback,
+/// `panic-body` in the first response body callback. A panic aborts the wasm instance (the
+/// release profile has `panic = "abort"`), which is how Envoy sees any filter bug: the e2e
+/// tests in `envoy/tests/faults.rs` show what each `failure_policy` does with it.
+#[cfg(feature = "fault-injection")]
+#[allow(clippy::panic)]
+fn inject_fault(marker: &str) -> bool {
+    match host::request_header("x-pci-guard-fault").as_deref() {
+        Some(m) if m == marker && marker == "panic" => panic!("pci-guard: injected fault"),
+        Some(m) => m == marker,
+        None => false,
+    }
 }
 
 impl Stream {
@@ -91,6 +109,8 @@ impl Stream {
             redact: None,
             body: None,
             refused: None,
+            #[cfg(feature = "fault-injection")]
+            panic_in_body: false,
         };
         Self {
             id,
@@ -222,6 +242,11 @@ impl StreamState {
     /// provider has no keys yet.
     fn on_request_headers(&mut self) -> Judged {
         self.started_ms = host::now_ms();
+        #[cfg(feature = "fault-injection")]
+        {
+            inject_fault("panic");
+            self.panic_in_body = inject_fault("panic-body");
+        }
         let method = host::request_header(":method").unwrap_or_default();
         let path_and_query = host::request_header(":path").unwrap_or_default();
         self.grpc = host::request_header("content-type")
@@ -380,6 +405,11 @@ impl StreamState {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        #[cfg(feature = "fault-injection")]
+        #[allow(clippy::panic)]
+        if self.panic_in_body {
+            panic!("pci-guard: injected fault in a response body");
+        }
         match &mut self.body {
             None => {
                 // Without a scan every callback sees only its new chunk.
@@ -433,6 +463,7 @@ impl StreamState {
             .map(|c| c as u32)
             .filter(|_| e.request.grpc.is_some());
         e.response.bytes = self.response_bytes;
+        e.response.details = host::property_str(&["response", "code_details"]);
         if let Some(b) = &self.body {
             let c = b.counts();
             e.redaction = Some(audit::RedactionRef {
@@ -458,7 +489,10 @@ impl StreamState {
         }
         let line = match &self.chain {
             Some(chain) => chain.borrow_mut().seal(e),
-            None => e.to_json(),
+            None => {
+                e.cap_fields();
+                e.to_json()
+            }
         };
         if !host::set_property(&["pci_guard_audit"], &line) {
             host::log(LogLevel::Error, "pci-guard: could not record audit event");

@@ -14,6 +14,37 @@ pub mod verify;
 
 pub const EVENT_VERSION: u32 = 1;
 
+/// Longest value an audit field that comes from outside (request line, headers, token claims)
+/// keeps, in bytes. A longer value is cut at a character boundary and ends with a marker that
+/// says how much was cut (`…[+N bytes]`): never silently. Envoy bounds headers (60 KiB by
+/// default) and tokens are at most 8 KiB, but a 60 KiB path would otherwise go into every
+/// sink; with the caps an event stays below [`MAX_EVENT_BYTES`].
+pub const MAX_FIELD_BYTES: usize = 1024;
+/// Most approvers listed from a grant; more are summarised by a marker entry.
+pub const MAX_APPROVERS: usize = 16;
+/// What an event can reach once capped (fields, approvers, fixed parts), with room to spare.
+pub const MAX_EVENT_BYTES: usize = 40 * 1024;
+
+/// Cuts `s` to [`MAX_FIELD_BYTES`] (at a character boundary) and appends `…[+N bytes]`.
+pub fn cap(s: &mut String) {
+    if s.len() <= MAX_FIELD_BYTES {
+        return;
+    }
+    let mut cut = MAX_FIELD_BYTES;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = s.len() - cut;
+    s.truncate(cut);
+    s.push_str(&format!("…[+{dropped} bytes]"));
+}
+
+fn cap_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        cap(s);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -122,25 +153,17 @@ pub struct Response {
     pub status: Option<u16>,
     pub grpc_status: Option<u32>,
     pub bytes: u64,
+    /// How the stream ended, as Envoy tells it (`response.code_details`): `via_upstream`,
+    /// `upstream_reset_after_response_started{…}` when the upstream reset mid-body, … Absent
+    /// when Envoy gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
 }
 
-/// Longest value kept for a field that came from the request (path, authority, ids, claims).
-/// Longer values are cut and marked, so a caller cannot inflate the audit log.
-pub const MAX_FIELD_BYTES: usize = 512;
-const CUT_MARK: &str = "...[cut]";
-
-/// Masks card data in `v` (same engine and settings as response bodies) and caps its length.
+/// Masks card data in `v` (same engine and settings as response bodies).
 fn clean(v: &mut String, opts: &RedactOptions) {
     if let Some(masked) = redact_header_value(opts, v) {
         *v = masked;
-    }
-    if v.len() > MAX_FIELD_BYTES {
-        let mut end = MAX_FIELD_BYTES - CUT_MARK.len();
-        while !v.is_char_boundary(end) {
-            end -= 1;
-        }
-        v.truncate(end);
-        v.push_str(CUT_MARK);
     }
 }
 
@@ -152,8 +175,9 @@ fn clean_opt(v: &mut Option<String>, opts: &RedactOptions) {
 
 impl Event {
     /// Every field whose value came from the caller (request line, headers, token claims)
-    /// passes through the card-data masker and a length cap before the event is written: a
-    /// PAN in a path or a `sub` claim never reaches an access log in clear.
+    /// passes through the card-data masker before the event is written: a PAN in a path or a
+    /// `sub` claim never reaches an access log in clear. Lengths are capped by
+    /// [`Event::cap_fields`] when the event is sealed.
     pub fn sanitize(&mut self, opts: &RedactOptions) {
         clean_opt(&mut self.request_id, opts);
         clean_opt(&mut self.trace_id, opts);
@@ -179,6 +203,43 @@ impl Event {
                 clean(a, opts);
             }
         }
+    }
+
+    /// Applies the size caps ([`MAX_FIELD_BYTES`], [`MAX_APPROVERS`]) to every field that
+    /// holds outside input. [`Chain::seal`] does it before serializing.
+    pub fn cap_fields(&mut self) {
+        cap_opt(&mut self.request_id);
+        cap_opt(&mut self.trace_id);
+        cap_opt(&mut self.source.address);
+        cap_opt(&mut self.source.principal);
+        let r = &mut self.request;
+        cap(&mut r.method);
+        cap(&mut r.path);
+        cap_opt(&mut r.authority);
+        cap_opt(&mut r.route);
+        cap_opt(&mut r.grpc);
+        if let Some(id) = &mut self.identity {
+            for f in [
+                &mut id.iss,
+                &mut id.sub,
+                &mut id.azp,
+                &mut id.jti,
+                &mut id.kid,
+            ] {
+                cap_opt(f);
+            }
+        }
+        if let Some(j) = &mut self.jit {
+            cap(&mut j.id);
+            if j.approved_by.len() > MAX_APPROVERS {
+                let more = j.approved_by.len() - MAX_APPROVERS + 1;
+                j.approved_by.truncate(MAX_APPROVERS - 1);
+                j.approved_by.push(format!("…[+{more} more]"));
+            }
+            j.approved_by.iter_mut().for_each(cap);
+        }
+        cap(&mut self.policy.version);
+        cap_opt(&mut self.response.details);
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -210,6 +271,7 @@ impl Chain {
     }
 
     pub fn seal(&mut self, event: &mut Event) -> Vec<u8> {
+        event.cap_fields();
         event.chain = Some(ChainRef {
             id: self.id.clone(),
             seq: self.seq,
@@ -282,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn sanitize_masks_cards_in_caller_supplied_fields_and_caps_length() {
+    fn sanitize_masks_cards_in_caller_supplied_fields() {
         let mut e = Event {
             request_id: Some("req-4111111111111111".into()),
             request: Request {
@@ -297,7 +359,6 @@ mod tests {
             }),
             ..Default::default()
         };
-        e.request.authority = Some("a".repeat(5000));
         e.sanitize(&RedactOptions::default());
         assert_eq!(e.request.path, "/v1/cards/************1111/x");
         assert_eq!(e.request_id.as_deref(), Some("req-************1111"));
@@ -305,9 +366,6 @@ mod tests {
             e.identity.as_ref().unwrap().sub.as_deref(),
             Some("**** **** **** 4444")
         );
-        let auth = e.request.authority.unwrap();
-        assert_eq!(auth.len(), MAX_FIELD_BYTES);
-        assert!(auth.ends_with("...[cut]"));
     }
 
     #[test]
@@ -338,6 +396,57 @@ mod tests {
         assert!(k1.starts_with("hmac-sha256:"));
         assert_ne!(k1, link(Some(b"k2"), line));
         assert_ne!(link(None, line), link(None, br#"{"version":2}"#));
+    }
+
+    #[test]
+    fn outside_input_is_capped_with_a_marker_and_the_event_stays_bounded() {
+        let huge = "é".repeat(40_000); // 80 000 bytes, two per character
+        let mut e = Event {
+            version: EVENT_VERSION,
+            request_id: Some(huge.clone()),
+            trace_id: Some(huge.clone()),
+            request: Request {
+                method: huge.clone(),
+                path: format!("/{huge}"),
+                authority: Some(huge.clone()),
+                route: Some(huge.clone()),
+                grpc: Some(huge.clone()),
+            },
+            identity: Some(IdentityRef {
+                provider: "p".into(),
+                iss: Some(huge.clone()),
+                sub: Some(huge.clone()),
+                azp: Some(huge.clone()),
+                jti: Some(huge.clone()),
+                kid: Some(huge.clone()),
+                alg: None,
+            }),
+            jit: Some(JitRef {
+                id: huge.clone(),
+                approved_by: vec![huge.clone(); 100],
+                approved_at: None,
+                expires_at: String::new(),
+            }),
+            ..Default::default()
+        };
+        let line = Chain::new("vm".into(), None).seal(&mut e);
+        assert!(line.len() < MAX_EVENT_BYTES, "{} bytes", line.len());
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        let path = v["request"]["path"].as_str().unwrap();
+        assert!(
+            path.ends_with("…[+78978 bytes]"),
+            "{}",
+            &path[path.len() - 20..]
+        );
+        assert_eq!(
+            v["jit"]["approved_by"].as_array().unwrap().len(),
+            MAX_APPROVERS
+        );
+        assert_eq!(v["jit"]["approved_by"][MAX_APPROVERS - 1], "…[+85 more]");
+        // Short values are untouched.
+        let mut s = "short".to_string();
+        cap(&mut s);
+        assert_eq!(s, "short");
     }
 
     #[test]

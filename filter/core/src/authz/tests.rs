@@ -275,3 +275,181 @@ fn envoy_route_metadata_names_the_policy_route() {
     let (d, _) = decide(&p, &req, RequestFlags::default(), NOW, |_| caller());
     assert_eq!(d.reason, Reason::NoRoute);
 }
+
+mod props {
+    //! Properties over random callers and requests: the query string never decides, and no
+    //! caller is allowed anywhere a route's scope or grant is missing.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const SCOPES: [&str; 6] = [
+        "cards:read",
+        "cards:write",
+        "payments:refund",
+        "exports:read",
+        "exports:run",
+        "admin",
+    ];
+
+    /// One request per route and rule of `policy_with`, plus unrouted ones.
+    const REQUESTS: [(&str, &str, bool); 10] = [
+        ("GET", "/healthz", false),
+        ("GET", "/v1/cards/c1", false),
+        ("DELETE", "/v1/cards/c1", false),
+        ("GET", "/v1/cards/bulk", false),
+        ("POST", "/v1/payments/p1/refunds", false),
+        ("GET", "/v1/exports/e1", false),
+        ("POST", "/payments.v1.Cards/GetCard", true),
+        ("POST", "/payments.v1.Admin/Stats", true),
+        ("POST", "/payments.v1.Admin/PurgeAll", true),
+        ("GET", "/admin", false),
+    ];
+
+    fn caller(scopes: &[bool], grant_scopes: Option<&[bool]>) -> Who {
+        let pick = |mask: &[bool]| -> Vec<&'static str> {
+            SCOPES
+                .iter()
+                .zip(mask)
+                .filter(|(_, &on)| on)
+                .map(|(s, _)| *s)
+                .collect()
+        };
+        let standing = pick(scopes);
+        match grant_scopes {
+            None => agent(standing),
+            Some(g) => agent_with(standing, grant(&pick(g), &["alice"], NOW - 60, 600)),
+        }
+    }
+
+    fn has(mask: &[bool], scope: &str) -> bool {
+        SCOPES.iter().zip(mask).any(|(s, &on)| on && *s == scope)
+    }
+
+    proptest! {
+        #[test]
+        fn decision_never_depends_on_the_query_string(
+            req in 0..REQUESTS.len(),
+            query in "[a-zA-Z0-9=&%:/._~+ -]{0,40}",
+            scopes in prop::collection::vec(any::<bool>(), SCOPES.len()),
+            grant_scopes in prop::option::of(prop::collection::vec(any::<bool>(), SCOPES.len())),
+            dry in any::<bool>(),
+        ) {
+            let p = policy_with(if dry { "dry_run" } else { "enforce" }, "deny");
+            let (method, path, grpc) = REQUESTS[req];
+            let with_query = format!("{path}?{query}");
+            let plain = decide_row(&p, method, path, grpc, caller(&scopes, grant_scopes.as_deref()), NOW);
+            let queried = decide_row(&p, method, &with_query, grpc, caller(&scopes, grant_scopes.as_deref()), NOW);
+            prop_assert_eq!(plain, queried, "{}", with_query);
+        }
+
+        #[test]
+        fn no_caller_is_allowed_where_a_scope_or_grant_is_missing(
+            scopes in prop::collection::vec(any::<bool>(), SCOPES.len()),
+            grant_scopes in prop::option::of(prop::collection::vec(any::<bool>(), SCOPES.len())),
+        ) {
+            let p = policy_with("enforce", "deny");
+            for (method, path, grpc) in REQUESTS {
+                let d = decide_row(&p, method, path, grpc, caller(&scopes, grant_scopes.as_deref()), NOW);
+                if d.blocks() {
+                    continue;
+                }
+                let Some(route) = d.route.and_then(|i| p.routes.get(i)) else {
+                    prop_assert!(false, "{method} {path}: allowed without a route");
+                    continue;
+                };
+                if d.reason == Reason::Public {
+                    continue;
+                }
+                let granted = |s: &str| grant_scopes.as_deref().is_some_and(|g| has(g, s));
+                for s in &route.scopes {
+                    if route.jit.is_some() {
+                        prop_assert!(granted(s), "{} {}: allowed without a grant for {}", method, path, s);
+                    } else {
+                        prop_assert!(has(&scopes, s) || granted(s), "{} {}: allowed without {}", method, path, s);
+                    }
+                }
+                if let Some(rule) = d.rule.and_then(|i| p.rules.get(i)) {
+                    for s in &rule.scopes {
+                        prop_assert!(granted(s), "{} {}: rule {} passed without a grant for {}", method, path, rule.id, s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same, from the other side: a caller minimal for each route is allowed there, and
+    /// loses access as soon as any one scope or its grant is taken away.
+    #[test]
+    fn a_caller_accepted_on_a_route_is_rejected_once_any_scope_or_grant_is_removed() {
+        let p = policy_with("enforce", "deny");
+        let full = [true; SCOPES.len()];
+        // (method, path, grpc, standing scopes, granted scopes)
+        type Case<'a> = (&'a str, &'a str, bool, &'a [&'a str], Option<&'a [&'a str]>);
+        let cases: [Case<'_>; 5] = [
+            ("GET", "/v1/cards/c1", false, &["cards:read"], None),
+            (
+                "POST",
+                "/v1/payments/p1/refunds",
+                false,
+                &[],
+                Some(&["payments:refund"]),
+            ),
+            (
+                "GET",
+                "/v1/exports/e1",
+                false,
+                &["exports:read"],
+                Some(&["exports:run"]),
+            ),
+            (
+                "POST",
+                "/payments.v1.Cards/GetCard",
+                true,
+                &["cards:read"],
+                None,
+            ),
+            ("POST", "/payments.v1.Admin/Stats", true, &["admin"], None),
+        ];
+        let mask =
+            |list: &[&str]| -> Vec<bool> { SCOPES.iter().map(|s| list.contains(s)).collect() };
+        for (method, path, grpc, standing, granted) in cases {
+            let ok = decide_row(
+                &p,
+                method,
+                path,
+                grpc,
+                caller(&mask(standing), granted.map(mask).as_deref()),
+                NOW,
+            );
+            assert_eq!(
+                (ok.reason, ok.blocks()),
+                (Reason::Ok, false),
+                "{method} {path}"
+            );
+            for i in 0..standing.len() {
+                let mut fewer = standing.to_vec();
+                fewer.remove(i);
+                let d = decide_row(
+                    &p,
+                    method,
+                    path,
+                    grpc,
+                    caller(&mask(&fewer), granted.map(mask).as_deref()),
+                    NOW,
+                );
+                assert!(d.blocks(), "{method} {path} without {}", standing[i]);
+            }
+            if granted.is_some() {
+                // Without the grant, even holding every standing scope.
+                let d = decide_row(&p, method, path, grpc, caller(&full, None), NOW);
+                assert!(d.blocks(), "{method} {path} without a grant");
+                assert!(
+                    matches!(d.reason, Reason::JitMissing | Reason::ApprovalRequired),
+                    "{method} {path}: {:?}",
+                    d.reason
+                );
+            }
+        }
+    }
+}

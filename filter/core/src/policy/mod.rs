@@ -23,6 +23,16 @@ use std::sync::Arc;
 
 pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 
+/// Largest policy document accepted, in bytes. A policy is configuration, but a generated one
+/// can grow unnoticed, and each VM holds it in memory.
+pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
+/// Most routes in a policy: every request walks the list (first match wins).
+pub const MAX_ROUTES: usize = 1024;
+/// Most operation rules in a policy: every request walks the list.
+pub const MAX_RULES: usize = 1024;
+/// Most identity providers: each may hold a key set (at most `jwks::MAX_KEYS` keys).
+pub const MAX_PROVIDERS: usize = 32;
+
 /// One thing wrong with a policy, at a place in the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
@@ -187,6 +197,15 @@ const DEFAULT_JWKS_MAX_STALE_MS: u64 = 60 * 60_000;
 impl Policy {
     /// Parses, validates and compiles a policy from its JSON text.
     pub fn parse(json: &[u8]) -> Result<Policy, PolicyErrors> {
+        if json.len() > MAX_POLICY_BYTES {
+            return Err(PolicyErrors(vec![PolicyError {
+                pointer: String::new(),
+                message: format!(
+                    "the policy is {} bytes, more than the {MAX_POLICY_BYTES} allowed",
+                    json.len()
+                ),
+            }]));
+        }
         let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| {
             PolicyErrors(vec![PolicyError {
                 pointer: String::new(),
@@ -321,6 +340,15 @@ impl Compiler {
     fn compile(mut self, spec: PolicySpec, digest: String) -> Result<Policy, PolicyErrors> {
         if spec.version.trim().is_empty() {
             self.err("/version", "must not be empty: name this policy revision");
+        }
+        for (at, n, max) in [
+            ("/routes", spec.routes.len(), MAX_ROUTES),
+            ("/rules", spec.rules.len(), MAX_RULES),
+            ("/providers", spec.providers.len(), MAX_PROVIDERS),
+        ] {
+            if n > max {
+                self.err(at, format!("{n} entries, more than the {max} allowed"));
+            }
         }
         let providers: Vec<Provider> = spec
             .providers

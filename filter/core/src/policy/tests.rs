@@ -224,3 +224,46 @@ fn not_json_is_one_document_error() {
 fn test_jwks() -> serde_json::Value {
     serde_json::from_str(include_str!("../../../../testdata/keys/ec256.jwks.json")).unwrap()
 }
+
+#[test]
+fn policies_past_their_bounds_are_refused_naming_the_bound() {
+    let route = json!({"name": "r", "auth": "public", "match": {"path": "/x"}});
+    let mut routes: Vec<serde_json::Value> = (0..=MAX_ROUTES)
+        .map(|i| {
+            let mut r = route.clone();
+            r["name"] = json!(format!("r{i}"));
+            r
+        })
+        .collect();
+    let e = errors(json!({"version": "v1", "routes": routes}));
+    assert!(
+        e.iter()
+            .any(|m| m == "/routes: 1025 entries, more than the 1024 allowed"),
+        "{e:?}"
+    );
+    routes.truncate(MAX_ROUTES);
+    assert!(parse(json!({"version": "v1", "routes": routes})).is_ok());
+
+    let rules: Vec<serde_json::Value> = (0..=MAX_RULES)
+        .map(|i| json!({"id": format!("r{i}"), "action": "deny", "match": {"path": "/x"}}))
+        .collect();
+    let e = errors(json!({"version": "v1", "rules": rules}));
+    assert!(
+        e.iter().any(|m| m.starts_with("/rules: 1025 entries")),
+        "{e:?}"
+    );
+
+    let providers: serde_json::Map<String, serde_json::Value> = (0..=MAX_PROVIDERS)
+        .map(|i| (format!("p{i}"), idp()))
+        .collect();
+    let e = errors(json!({"version": "v1", "providers": providers}));
+    assert!(
+        e.iter().any(|m| m.starts_with("/providers: 33 entries")),
+        "{e:?}"
+    );
+
+    let mut big = br#"{"version": "v1", "pad": ""#.to_vec();
+    big.resize(MAX_POLICY_BYTES + 1, b' ');
+    let e = Policy::parse(&big).unwrap_err().to_string();
+    assert!(e.contains("more than the 1048576 allowed"), "{e}");
+}

@@ -9,8 +9,10 @@
 //!
 //! Everything is pure Rust (`flate2` with the `miniz_oxide` backend) and streaming: `feed`
 //! returns what each chunk decodes to, no internal buffering beyond the inflater's window.
-//! Decoded output is not bounded per call (a small chunk may inflate a lot): it goes straight
-//! to the redactor and downstream.
+//! Decoded output per call is bounded (a small chunk may inflate a lot, and a gzip bomb would
+//! otherwise grow the VM's memory by ~1000× the chunk): at most [`MAX_DECODED_PER_FEED`] bytes
+//! and at most [`MAX_RATIO`]× the input plus 1 MiB. Past either bound `feed` fails with
+//! [`RedactError::CorruptBody`] and the glue refuses the body (fail closed).
 
 use std::io::Write;
 
@@ -18,6 +20,25 @@ use flate2::write::MultiGzDecoder;
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::redact::RedactError;
+
+/// Most bytes one `feed` may decode to.
+pub const MAX_DECODED_PER_FEED: usize = 32 * 1024 * 1024;
+/// Most decoded bytes per compressed byte in one `feed` (plus 1 MiB of slack).
+pub const MAX_RATIO: usize = 256;
+
+fn bound_for(input_len: usize) -> usize {
+    input_len
+        .saturating_mul(MAX_RATIO)
+        .saturating_add(1024 * 1024)
+        .min(MAX_DECODED_PER_FEED)
+}
+
+fn too_much(coding: &'static str, bound: usize) -> RedactError {
+    RedactError::CorruptBody {
+        coding,
+        detail: format!("decodes to more than {bound} bytes in one chunk (compression bomb?)"),
+    }
+}
 
 /// A `content-encoding` pci-guard can handle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,8 +147,16 @@ impl Decoder {
                 detail: "earlier error".into(),
             }),
             Inner::Gzip(g) => {
-                g.write_all(input).map_err(|e| corrupt("gzip", &e))?;
-                out.append(g.get_mut());
+                // In slices, so a bomb is caught after at most one slice's worth of output.
+                let bound = bound_for(input.len());
+                let start = out.len();
+                for slice in input.chunks(4096) {
+                    g.write_all(slice).map_err(|e| corrupt("gzip", &e))?;
+                    if out.len() - start + g.get_ref().len() > bound {
+                        return Err(too_much("gzip", bound));
+                    }
+                    out.append(g.get_mut());
+                }
                 Ok(())
             }
             Inner::Sniff(first) => {
@@ -148,7 +177,17 @@ impl Decoder {
                 self.feed_inner(&head, out)?;
                 self.feed_inner(&input[take..], out)
             }
-            Inner::Inflate { d, done } => inflate(d, done, input, out, FlushDecompress::None),
+            Inner::Inflate { d, done } => {
+                let bound = bound_for(input.len());
+                let start = out.len();
+                for slice in input.chunks(4096) {
+                    inflate(d, done, slice, out, FlushDecompress::None)?;
+                    if out.len() - start > bound {
+                        return Err(too_much("deflate", bound));
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -239,6 +278,74 @@ fn inflate(
         if (input.is_empty() && !out_full) || (consumed == 0 && produced == 0 && !out_full) {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod bomb_tests {
+    use super::*;
+
+    fn compress_zeros(n: usize, gzip: bool) -> Vec<u8> {
+        let zeros = vec![b'0'; 1024 * 1024];
+        if gzip {
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            for _ in 0..n {
+                z.write_all(&zeros).unwrap();
+            }
+            z.finish().unwrap()
+        } else {
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            for _ in 0..n {
+                z.write_all(&zeros).unwrap();
+            }
+            z.finish().unwrap()
+        }
+    }
+
+    #[test]
+    fn a_compression_bomb_is_refused_not_inflated() {
+        for (enc, gzip) in [(Encoding::Gzip, true), (Encoding::Deflate, false)] {
+            let bomb = compress_zeros(40, gzip); // 40 MiB of '0' in ~40 KiB
+            let mut d = Decoder::new(enc);
+            let mut out = Vec::new();
+            let e = d.feed(&bomb, &mut out).unwrap_err();
+            assert!(e.to_string().contains("compression bomb"), "{e}");
+            assert!(
+                out.len() <= MAX_DECODED_PER_FEED + 4096 * 1032,
+                "{}",
+                out.len()
+            );
+            // Sticky: nothing more comes out.
+            assert!(d.feed(b"x", &mut out).is_err());
+        }
+    }
+
+    #[test]
+    fn ordinary_ratios_pass() {
+        // 4 MiB of JSON records (compresses ~20×) fed in 16 KiB compressed chunks.
+        let mut json = Vec::new();
+        let mut i = 0u64;
+        while json.len() < 4 * 1024 * 1024 {
+            json.extend_from_slice(
+                format!(
+                    "{{\"id\":\"c_{i}\",\"amount\":{},\"note\":\"order {}\"}},\n",
+                    i * 37 % 10_007,
+                    i * 7919
+                )
+                .as_bytes(),
+            );
+            i += 1;
+        }
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&json).unwrap();
+        let z = z.finish().unwrap();
+        let mut d = Decoder::new(Encoding::Gzip);
+        let mut out = Vec::new();
+        for c in z.chunks(16 * 1024) {
+            d.feed(c, &mut out).unwrap();
+        }
+        d.finish(&mut out).unwrap();
+        assert_eq!(out, json);
     }
 }
 

@@ -147,10 +147,16 @@ impl GrpcRedactor {
         matches!(self.state, State::Prefix { have: 0, .. })
     }
 
-    /// Bytes held back (0 at every message boundary).
+    /// Bytes held back (0 at every message boundary): the inner redactor's ambiguous tail, or
+    /// the part of a prefix read so far (emitted once the prefix is complete). Invariant the
+    /// glue relies on: after any `feed`, bytes in == bytes out + `held()`.
     #[must_use]
     pub fn held(&self) -> usize {
-        self.inner.held()
+        let prefix = match self.state {
+            State::Prefix { have, .. } => have,
+            _ => 0,
+        };
+        self.inner.held() + prefix
     }
 
     /// Complete messages seen.

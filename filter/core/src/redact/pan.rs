@@ -19,7 +19,8 @@
 //! `qty 2 4111 1111 1111 1111` and `Card1 4111 1111 1111 1111` still find the card), except
 //! that a multi-group window never starts right after a 4-digit group (`1234 5678 9012 3456`
 //! is one grouping, not a prefix and a 12-digit Maestro) nor right after an IBAN head
-//! (`DE89 3704 …`).
+//! (`DE89 3704 …`), unless it is a whole 4-4-4-4 card ending the cluster
+//! (`ref 1234 4111 1111 1111 1111`: the card is masked).
 //!
 //! **Protobuf mode** (gRPC messages): a string field's length prefix or the next field's tag
 //! may be a printable byte (`0x30`–`0x39` is a digit, `0x41`… a letter) glued to the card's
@@ -278,7 +279,14 @@ pub(crate) fn find_pan(
             if !(12..=MAX_PAN).contains(&window) {
                 continue;
             }
-            if k > 0 && (!multi_ok || k >= same_sep || !card_grouping(&lens[..=k])) {
+            if k > 0 && (k >= same_sep || !card_grouping(&lens[..=k])) {
+                continue;
+            }
+            // After a 4-digit group (or an IBAN head) a multi-group window would usually be
+            // the tail of a longer grouping (`1234 5678 9012 3456`). But a whole 4-4-4-4
+            // card that ends the cluster is still a card: `ref 1234 4111 1111 1111 1111`
+            // leaked before this exception (found while triaging a fuzz finding).
+            if k > 0 && !multi_ok && !(lens[..=k] == [4, 4, 4, 4] && k + 1 == c.n && !c.cont) {
                 continue;
             }
             let right_ok = if k + 1 < c.n || c.cont {
