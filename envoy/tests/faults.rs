@@ -297,6 +297,10 @@ fn jwks_down_slow_garbage_or_huge_denies_and_never_blocks_the_worker() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let upstream_before = up.received().len();
+    // Past the startup window in which requests wait for a provider's first keys (two fetch
+    // timeouts plus a second after the policy loaded; envoy/tests/identity.rs tests it): from
+    // then on a provider without keys answers at once.
+    std::thread::sleep(Duration::from_millis(3500));
 
     // For 4 s (several refresh periods, with a slow fetch always in flight): every request
     // on a faulty provider is denied, and the one worker keeps answering quickly.

@@ -17,6 +17,9 @@ pub const TOKEN_CACHE_ENTRIES: usize = 256;
 
 pub struct Vm {
     pub policy: Rc<Policy>,
+    /// Host time (ms) this policy was loaded: requests wait for first keys only in a short
+    /// window after it, so an IdP that is down at startup does not pile up paused requests.
+    pub loaded_ms: u64,
     /// Requests paused until their provider's first keys arrive (or the fetch times out).
     pub waiting: Vec<Waiter>,
     pub stores: Vec<KeyStore>,
@@ -46,6 +49,7 @@ impl Vm {
             .collect();
         Self {
             policy,
+            loaded_ms: super::host::now_ms(),
             waiting: Vec::new(),
             stores,
             cache: JwtCache::new(TOKEN_CACHE_ENTRIES),
@@ -54,9 +58,8 @@ impl Vm {
     }
 
     /// When a request on `route` found no keys: if one of its providers is remote and has never
-    /// had keys (the first fetch is under way or due), how long it may wait for them: two
-    /// fetch timeouts (the first fetch and one retry) plus a second for the retry delay and
-    /// ticks. `None`: deny now.
+    /// had keys, and the policy was loaded less than two fetch timeouts (the first fetch and
+    /// one retry) plus a second ago, the request may wait until then. `None`: deny now.
     pub fn first_keys_wait(&self, route: &Route, now_ms: u64) -> Option<(u64, Vec<usize>)> {
         let Auth::AnyOf(providers) = &route.auth else {
             return None;
@@ -74,7 +77,8 @@ impl Vm {
                 KeySource::Inline(_) => None,
             })
             .max()?;
-        Some((now_ms + 2 * timeout_ms + 1000, providers.clone()))
+        let deadline_ms = self.loaded_ms + 2 * timeout_ms + 1000;
+        (now_ms < deadline_ms).then(|| (deadline_ms, providers.clone()))
     }
 
     /// Whether any of `providers` has usable keys now.
