@@ -96,7 +96,18 @@ impl GrpcUpstream {
             tonic::transport::Server::builder()
                 .add_service(CardsServer::new(svc.clone()))
                 .add_service(AdminServer::new(svc))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+                .serve_with_incoming(
+                    // No Nagle: under load it delays responses by the peer's delayed ACK.
+                    tokio_stream::StreamExt::map(
+                        tokio_stream::wrappers::TcpListenerStream::new(listener),
+                        |s| {
+                            if let Ok(s) = &s {
+                                let _ = s.set_nodelay(true);
+                            }
+                            s
+                        },
+                    ),
+                ),
         );
         GrpcUpstream {
             port,
