@@ -82,9 +82,11 @@ bench: setup wasm
 	@command -v taskset >/dev/null || { echo "installing util-linux (taskset)"; $(APT_INSTALL) util-linux; }
 	$(CARGO) bench -p pci-guard-core --benches -- $(BENCH_CRITERION)
 	RUSTFLAGS="-C target-feature=+simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/simd128
+	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
 	$(CARGO) build --release -p pci-guard-e2e --bin loadbench
 	PCI_GUARD_WASM=$(BENCH_TARGET)/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_SIMD=$(BENCH_TARGET)/simd128/$(WASM_TARGET)/release/pci_guard.wasm \
+	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \
 	  $(BENCH_TARGET)/release/loadbench
 
 clean:

@@ -190,10 +190,38 @@ enum Setup {
         policy: String,
         audit: bool,
         wasm: PathBuf,
+        checks: Checks,
     },
 }
 
+/// What a pci-guard variant is checked for before it is measured.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// The bench policy: tokens, scopes, DELETE rule, masked bodies.
+    Full,
+    /// The bench policy with redaction off: bodies arrive unchanged.
+    NoRedaction,
+    /// Nothing enforced (floors): bodies arrive unchanged.
+    None,
+}
+
 impl Setup {
+    fn enforces(&self) -> bool {
+        match self {
+            Setup::Bare => false,
+            Setup::Native => true,
+            Setup::Guard { checks, .. } => *checks != Checks::None,
+        }
+    }
+
+    fn masks(&self) -> bool {
+        match self {
+            Setup::Bare => false,
+            Setup::Native => true,
+            Setup::Guard { checks, .. } => *checks == Checks::Full,
+        }
+    }
+
     fn label(&self) -> String {
         match self {
             Setup::Bare => "bare".into(),
@@ -289,7 +317,7 @@ fn auth(token: &str) -> String {
 }
 
 fn check_policy(ctx: &Ctx, setup: &Setup, envoy: &Envoy) {
-    if matches!(setup, Setup::Bare) {
+    if !setup.enforces() {
         return;
     }
     let name = setup.label();
@@ -329,9 +357,10 @@ fn check_policy(ctx: &Ctx, setup: &Setup, envoy: &Envoy) {
 fn check_body(setup: &Setup, envoy: &Envoy, ctx: &Ctx, path: &str, body: &Body) {
     let r = envoy.send("GET", path, &[("authorization", &auth(&ctx.warm))], b"");
     assert_eq!(r.status, 200, "{}: {path}", setup.label());
-    let want = match setup {
-        Setup::Bare => &body.raw,
-        _ => &body.masked,
+    let want = if setup.masks() {
+        &body.masked
+    } else {
+        &body.raw
     };
     if &r.body != want {
         let at = r
@@ -741,11 +770,16 @@ fn claims(sub: &str, scope: &str) -> Value {
 }
 
 fn guard(label: &str, policy: &Value, audit: bool, wasm: &Path) -> Setup {
+    guard_checked(label, policy, audit, wasm, Checks::Full)
+}
+
+fn guard_checked(label: &str, policy: &Value, audit: bool, wasm: &Path, checks: Checks) -> Setup {
     Setup::Guard {
         label: label.into(),
         policy: serde_json::to_string(policy).unwrap(),
         audit,
         wasm: wasm.to_path_buf(),
+        checks,
     }
 }
 
@@ -903,7 +937,15 @@ fn main() {
     }
 
     // Extras: route count and audit, on the 1 KiB workload with a valid (warm) token.
-    let extras = [
+    let mut no_redaction = policy.clone();
+    no_redaction["redaction"] = json!({"enabled": false});
+    let mut public = no_redaction.clone();
+    for r in public["routes"].as_array_mut().unwrap() {
+        r["auth"] = json!("public");
+        r.as_object_mut().unwrap().remove("scopes");
+    }
+    public["providers"] = json!({});
+    let mut extras = vec![
         guard(
             "pci-guard, 1 route",
             &policy_with_routes(&policy, 1),
@@ -917,7 +959,39 @@ fn main() {
             &wasm,
         ),
         guard("pci-guard, audit off", &policy, false, &wasm),
+        guard_checked(
+            "pci-guard, redaction off",
+            &no_redaction,
+            true,
+            &wasm,
+            Checks::NoRedaction,
+        ),
+        guard_checked(
+            "pci-guard, public route, redaction off, audit off",
+            &public,
+            false,
+            &wasm,
+            Checks::None,
+        ),
     ];
+    let noop = std::env::var("PCI_GUARD_WASM_NOOP").map_or_else(
+        |_| {
+            std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| root().join("target"))
+                .join("noop/wasm32-wasip1/release/noop_filter.wasm")
+        },
+        PathBuf::from,
+    );
+    if noop.exists() {
+        extras.push(guard_checked(
+            "empty wasm filter (envoy/bench/noop-filter)",
+            &public,
+            false,
+            &noop,
+            Checks::None,
+        ));
+    }
     for s in &extras {
         http_run(
             &ctx,
@@ -1200,6 +1274,23 @@ fn report(
             "| 4 MiB streamed: peak RSS ≤ bare + 10 MiB | {r:+.1} MiB | {} |",
             verdict(r <= 10.0)
         );
+        // The same, net of what each setup holds at rest: its peak in the 1 KiB warm run.
+        let w1 = workloads
+            .iter()
+            .find(|k| k.starts_with("1 KiB") && k.ends_with("warm token"));
+        let w4 = workloads.iter().find(|k| k.starts_with("4 MiB"));
+        if let (Some(w1), Some(w4)) = (w1, w4) {
+            let grow =
+                |setup: &str| Some(find(rows, w4, setup)?.rss_mib - find(rows, w1, setup)?.rss_mib);
+            if let (Some(b), Some(g)) = (grow("bare"), grow("pci-guard")) {
+                let _ = writeln!(
+                    s,
+                    "| (same, growth over each setup's own 1 KiB peak: bare {b:+.1}, pci-guard {g:+.1} MiB) | {:+.1} MiB | {} |",
+                    g - b,
+                    verdict(g - b <= 10.0)
+                );
+            }
+        }
     }
     let kib = size(wasm) as f64 / 1024.0;
     let _ = writeln!(
