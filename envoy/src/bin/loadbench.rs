@@ -1305,10 +1305,12 @@ fn report(
     };
     for body in ["clean text-heavy JSON", "clean digit-dense JSON"] {
         if let Some(e) = big_extra(body, "pci-guard") {
+            // The issue's target is 125 ms per 256 MiB; scaled when BENCH_BIG_MIB differs.
+            let limit = 125.0 * big_mib as f64 / 256.0;
             let _ = writeln!(
                 s,
-                "| {big_mib} MiB {body}: ≤ 125 ms extra Envoy CPU | {e:+.0} ms | {} |",
-                verdict(e <= 125.0)
+                "| {big_mib} MiB {body}: ≤ {limit:.0} ms extra Envoy CPU | {e:+.0} ms | {} |",
+                verdict(e <= limit)
             );
         }
     }
@@ -1388,5 +1390,9 @@ fn report(
          (pci-guard through Envoy's `verify_signature`).",
         ctx.cold_count
     );
+    // Hand-written profiling notes (dated inside), kept with the generated tables.
+    if let Ok(notes) = std::fs::read_to_string(root().join("envoy/bench/findings.md")) {
+        let _ = writeln!(s, "\n{}", notes.trim_end());
+    }
     s
 }
