@@ -80,7 +80,7 @@ bench: setup wasm
 	@command -v wrk >/dev/null || { echo "installing wrk (HTTP load)"; $(APT_INSTALL) wrk; }
 	@command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load: gRPC load)"; $(APT_INSTALL) nghttp2-client; }
 	@command -v taskset >/dev/null || { echo "installing util-linux (taskset)"; $(APT_INSTALL) util-linux; }
-	$(CARGO) bench -p pci-guard-core --benches -- $(BENCH_CRITERION)
+	$(CARGO) bench -p pci-guard-core --bench '*' -- $(BENCH_CRITERION)
 	RUSTFLAGS="-C target-feature=+simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/simd128
 	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
 	$(CARGO) build --release -p pci-guard-e2e --bin loadbench

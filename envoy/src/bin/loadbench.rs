@@ -679,6 +679,8 @@ struct Big {
     setup: String,
     ms_per_req: f64,
     rss_mib: f64,
+    /// Responses (of the measured ones) that were cut short or not 200.
+    failed: usize,
 }
 
 fn big_run(ctx: &Ctx, out: &mut Vec<Big>, setup: &Setup, bodies: &Arc<Vec<Vec<u8>>>, reps: u32) {
@@ -704,12 +706,23 @@ fn big_run(ctx: &Ctx, out: &mut Vec<Big>, setup: &Setup, bodies: &Arc<Vec<Vec<u8
         assert!(r.body == bodies[i], "{run}: body changed");
         drop(r);
         let t0 = cpu_ticks(envoy.pid());
+        let mut failed = Vec::new();
         for _ in 0..reps {
-            let r = request(envoy.port, "GET", &path, &[("authorization", &hdr)], b"").unwrap();
-            assert_eq!(r.body.len(), bodies[i].len(), "{run}");
+            // A response cut short is recorded, not fatal: the other figures still count.
+            match request(envoy.port, "GET", &path, &[("authorization", &hdr)], b"") {
+                Ok(r) if r.status == 200 && r.body.len() == bodies[i].len() => {}
+                Ok(r) => failed.push(format!("status {}, {} bytes", r.status, r.body.len())),
+                Err(e) => failed.push(e.to_string()),
+            }
         }
         let t1 = cpu_ticks(envoy.pid());
         let ms = (t1 - t0) as f64 / ctx.clk_tck * 1000.0 / f64::from(reps);
+        if !failed.is_empty() {
+            let crit = envoy.critical_lines();
+            log(&format!(
+                "{run}: FAILED responses {failed:?}; Envoy: {crit:?}"
+            ));
+        }
         let rss = status_kib(envoy.pid(), "VmHWM:") as f64 / 1024.0;
         log(&format!(
             "{run}: {ms:.0} ms Envoy CPU per request, RSS {rss:.1} MiB"
@@ -719,6 +732,7 @@ fn big_run(ctx: &Ctx, out: &mut Vec<Big>, setup: &Setup, bodies: &Arc<Vec<Vec<u8
             setup: setup.label(),
             ms_per_req: ms,
             rss_mib: rss,
+            failed: failed.len(),
         });
     }
 }
@@ -1352,9 +1366,9 @@ fn report(
         );
         let _ = writeln!(
             s,
-            "| body | setup | Envoy CPU ms | extra vs bare ms | peak RSS MiB |"
+            "| body | setup | Envoy CPU ms | extra vs bare ms | peak RSS MiB | failed responses |"
         );
-        let _ = writeln!(s, "|---|---|---:|---:|---:|");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
         for b in bigs {
             let base = bigs
                 .iter()
@@ -1362,12 +1376,13 @@ fn report(
                 .map_or(f64::NAN, |x| x.ms_per_req);
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.0} | {:+.0} | {:.1} |",
+                "| {} | {} | {:.0} | {:+.0} | {:.1} | {} |",
                 b.body,
                 b.setup,
                 b.ms_per_req,
                 b.ms_per_req - base,
-                b.rss_mib
+                b.rss_mib,
+                b.failed
             );
         }
     }
