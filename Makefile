@@ -19,7 +19,7 @@ export ENVOY
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
-	@echo "make bench  benchmarks"
+	@echo "make bench  criterion benches of the core + load comparison bare / native Envoy filters / pci-guard -> BENCHMARKS.md"
 	@echo "make oci    OCI image layout of pci_guard.wasm for Istio (target/oci/), manifests rendered with its digest"
 	@echo "make oci-push IMAGE=registry/repo:tag   push it with oras, crane or skopeo"
 	@echo "make fuzz   cargo-fuzz targets, FUZZ_SECONDS each (default 60; nightly, not part of make test)"
@@ -92,8 +92,23 @@ e2e: wasm wasm-fault
 	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
-bench: setup
-	$(CARGO) bench -p pci-guard-core
+# Criterion benches of the core, then the load comparison (bare Envoy / Envoy's native filters /
+# pci-guard, envoy/src/bin/loadbench.rs), which prints the table and writes BENCHMARKS.md.
+# BENCH_SECONDS (per run, default 5) bounds it; see loadbench.rs for the other BENCH_* knobs.
+BENCH_TARGET   := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+BENCH_CRITERION ?= --warm-up-time 1 --measurement-time 2
+bench: setup wasm
+	@command -v wrk >/dev/null || { echo "installing wrk (HTTP load)"; $(APT_INSTALL) wrk; }
+	@command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load: gRPC load)"; $(APT_INSTALL) nghttp2-client; }
+	@command -v taskset >/dev/null || { echo "installing util-linux (taskset)"; $(APT_INSTALL) util-linux; }
+	$(CARGO) bench -p pci-guard-core --bench '*' -- $(BENCH_CRITERION)
+	RUSTFLAGS="-C target-feature=+simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/simd128
+	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
+	$(CARGO) build --release -p pci-guard-e2e --bin loadbench
+	PCI_GUARD_WASM=$(BENCH_TARGET)/$(WASM_TARGET)/release/pci_guard.wasm \
+	PCI_GUARD_WASM_SIMD=$(BENCH_TARGET)/simd128/$(WASM_TARGET)/release/pci_guard.wasm \
+	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \
+	  $(BENCH_TARGET)/release/loadbench
 
 # --- make fuzz ---------------------------------------------------------------------------------
 # Every target for FUZZ_SECONDS, seeded from testdata/fuzz/<target>/ (new inputs go to

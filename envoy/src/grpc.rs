@@ -93,7 +93,18 @@ pub fn serve_on_loopback(
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let port = listener.local_addr().unwrap().port();
-    rt.spawn(router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)));
+    rt.spawn(router.serve_with_incoming(
+        // No Nagle: under load it delays responses by the peer's delayed ACK.
+        tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |s| {
+                if let Ok(s) = &s {
+                    let _ = s.set_nodelay(true);
+                }
+                s
+            },
+        ),
+    ));
     (port, rt)
 }
 
