@@ -33,6 +33,8 @@ pub struct Stream {
 
 /// What `judge` needs again when a waiting request is resumed.
 struct Pending {
+    /// The request headers, read once (each host call costs more than a scan of this list).
+    headers: Vec<(String, String)>,
     method: String,
     path_and_query: String,
     route_name: Option<String>,
@@ -157,18 +159,18 @@ impl StreamState {
         }
     }
 
-    fn record_request(&mut self, req: &RequestLine<'_>) {
+    fn record_request(&mut self, req: &RequestLine<'_>, headers: &[(String, String)]) {
         let e = &mut self.event;
         e.version = audit::EVENT_VERSION;
         e.time = audit::rfc3339_millis(self.started_ms);
-        e.request_id = host::request_header("x-request-id");
-        e.trace_id = host::request_header("traceparent")
-            .and_then(|tp| tp.split('-').nth(1).map(str::to_string));
+        e.request_id = header(headers, "x-request-id").map(str::to_string);
+        e.trace_id =
+            header(headers, "traceparent").and_then(|tp| tp.split('-').nth(1).map(str::to_string));
         e.source.address = host::property_str(&["source", "address"]);
         e.source.principal = host::property_str(&["connection", "uri_san_peer_certificate"]);
         e.request.method = req.method.to_string();
         e.request.path = req.path.to_string();
-        e.request.authority = host::request_header(":authority");
+        e.request.authority = header(headers, ":authority").map(str::to_string);
         e.request.grpc = req.grpc_method().map(str::to_string);
     }
 
@@ -215,6 +217,14 @@ impl StreamState {
     }
 }
 
+/// The first value of a request header (names come lower-cased from Envoy).
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// A claim as a header value: strings as they are, numbers and booleans printed, arrays of
 /// those joined with commas; objects are not forwarded.
 fn claim_header_value(v: &serde_json::Value) -> Option<String> {
@@ -247,22 +257,24 @@ impl StreamState {
             inject_fault("panic");
             self.panic_in_body = inject_fault("panic-body");
         }
-        let method = host::request_header(":method").unwrap_or_default();
-        let path_and_query = host::request_header(":path").unwrap_or_default();
-        self.grpc = host::request_header("content-type")
-            .is_some_and(|ct| ct.starts_with("application/grpc"));
+        let headers = host::request_headers();
+        let method = header(&headers, ":method").unwrap_or_default().to_string();
+        let path_and_query = header(&headers, ":path").unwrap_or_default().to_string();
+        self.grpc =
+            header(&headers, "content-type").is_some_and(|ct| ct.starts_with("application/grpc"));
         let route_name = host::property_str(&["xds", "route_name"]);
         let metadata_route = host::property_bytes(&["xds", "route_metadata"])
             .and_then(|m| pci_guard_core::route_metadata::route_name(&m));
         let flags = RequestFlags {
             method_override: METHOD_OVERRIDE_HEADERS
                 .iter()
-                .any(|h| host::request_header(h).is_some()),
+                .any(|h| header(&headers, h).is_some()),
         };
         let mut req = RequestLine::new(&method, &path_and_query, self.grpc);
         req.route_name = route_name.as_deref();
-        self.record_request(&req);
+        self.record_request(&req, &headers);
         self.pending = Some(Pending {
+            headers,
             method,
             path_and_query,
             route_name,
@@ -293,7 +305,7 @@ impl StreamState {
         let now_ms = host::now_ms();
         let now = now_ms / 1000;
         let (decision, caller) = authz::decide(&policy, &req, p.flags, now, |providers| {
-            let headers = host::request_headers();
+            let headers = &p.headers;
             let mut guard = vm.borrow_mut();
             let Vm {
                 policy,
@@ -305,7 +317,7 @@ impl StreamState {
             authn::authenticate(
                 policy,
                 providers,
-                &headers,
+                headers,
                 now,
                 &mut StoreKeys(stores),
                 cache,
