@@ -615,3 +615,21 @@ fn a_card_after_a_four_digit_number_is_masked() {
         assert_eq!(String::from_utf8_lossy(&out), want, "{input}");
     }
 }
+
+/// Fuzz finding (`testdata/fuzz/redact/not-idempotent-overlapping-grouping`): a masked group
+/// (`***0`) must still count as the 4-digit group it was, or a second pass reads its tail and
+/// the next group as a new card.
+#[test]
+fn redacting_a_redacted_grouping_changes_nothing() {
+    let o = opts();
+    let input = b"4000 0000 0000 0060 406 1111111111111".to_vec();
+    let mut once = input.clone();
+    redact_in_place(&o, &mut once);
+    let mut twice = once.clone();
+    redact_in_place(&o, &mut twice);
+    assert_eq!(
+        String::from_utf8_lossy(&twice),
+        String::from_utf8_lossy(&once)
+    );
+    assert_ne!(once, input, "the 19-digit card is masked");
+}

@@ -180,8 +180,9 @@ fn card_grouping(lens: &[usize]) -> bool {
 }
 
 /// If the group at `i` follows a separator and another group: where that group starts and its
-/// digit count.
-fn prev_group(w: &Window<'_>, i: usize) -> Option<(isize, usize)> {
+/// digit count. Bytes equal to `mask` count as digits: a group this engine masked before
+/// (`***0`) is still the group it was, so redacting again changes nothing (idempotence).
+fn prev_group(w: &Window<'_>, i: usize, mask: u8) -> Option<(isize, usize)> {
     let i = i as isize;
     let sep_start = match w.back(i - 1)? {
         b' ' | b'-' | b'+' => i - 1,
@@ -195,7 +196,10 @@ fn prev_group(w: &Window<'_>, i: usize) -> Option<(isize, usize)> {
         _ => return None,
     };
     let mut n = 0;
-    while n <= MAX_PAN && w.back(sep_start - 1 - n as isize).is_some_and(is_digit) {
+    while n <= MAX_PAN
+        && w.back(sep_start - 1 - n as isize)
+            .is_some_and(|b| is_digit(b) || b == mask)
+    {
         n += 1;
     }
     (n > 0).then_some((sep_start - n as isize, n))
@@ -204,8 +208,8 @@ fn prev_group(w: &Window<'_>, i: usize) -> Option<(isize, usize)> {
 /// Whether a multi-group window may start at the group at `i`: not right after a 4-digit
 /// group (`1234 5678 9012 3456` is one grouping) and not right after an IBAN head (two capital
 /// letters and two check digits, `DE89 3704 0044 …`: the groups are the account, not a card).
-pub(crate) fn multi_group_may_start(w: &Window<'_>, i: usize) -> bool {
-    match prev_group(w, i) {
+pub(crate) fn multi_group_may_start(w: &Window<'_>, i: usize, mask: u8) -> bool {
+    match prev_group(w, i, mask) {
         Some((_, 4)) => false,
         Some((head, 2)) => {
             let upper = |q: isize| w.back(q).is_some_and(|b| b.is_ascii_uppercase());

@@ -229,7 +229,7 @@ fn visit(
     let left_ok = left_free(w, lc, lstart, proto);
     // A PAN first: `cvv: 4111 1111 1111 1111` is a card, not a code followed by digits.
     if !opts.brands.is_empty() {
-        let multi_ok = c.n > 1 && multi_group_may_start(w, i);
+        let multi_ok = c.n > 1 && multi_group_may_start(w, i, opts.mask_char);
         match find_pan(w, &c, left_ok, multi_ok, opts.brands, proto) {
             Some(PanHit::Groups(k)) => {
                 mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
