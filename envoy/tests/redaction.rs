@@ -251,7 +251,20 @@ fn large_chunked_response_streams_masked_in_flat_memory() {
     // Warm up, then measure the peak across the large response.
     envoy.send("GET", "/small", &[], b"");
     let before = peak_rss_kib(envoy.pid());
-    let r = envoy.send("GET", "/large", &[], b"");
+    let r = match request(envoy.port, "GET", "/large", &[], b"") {
+        Ok(r) => r,
+        Err(e) => panic!(
+            "large response failed ({e}); Envoy said:\n{}",
+            envoy
+                .stderr()
+                .lines()
+                .filter(|l| l.contains("pci-guard")
+                    || l.contains("[error]")
+                    || l.contains("critical"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
     let after = peak_rss_kib(envoy.pid());
     assert_eq!(r.body.len(), body.len());
     assert!(

@@ -74,6 +74,13 @@ pub struct BodyScan {
     paused: usize,
     /// Of those, how many are final (masked); the rest are the raw ambiguous tail.
     paused_final: usize,
+    /// Bytes fed to the scanner and bytes it gave back, since the start of the body: their
+    /// difference is what it holds, whatever the engine's own bookkeeping says.
+    fed: u64,
+    emitted: u64,
+    /// Whether the stream can end with trailers (HTTP/2 and later): only then is the tail kept
+    /// paused in Envoy's buffer; otherwise the final empty callback flushes it from the filter.
+    may_pause: bool,
     /// Reused between callbacks.
     out: Vec<u8>,
     decoded: Vec<u8>,
@@ -81,7 +88,12 @@ pub struct BodyScan {
 }
 
 impl BodyScan {
-    pub fn new(opts: Arc<RedactOptions>, grpc: bool, decoder: Option<Decoder>) -> Self {
+    pub fn new(
+        opts: Arc<RedactOptions>,
+        grpc: bool,
+        decoder: Option<Decoder>,
+        may_pause: bool,
+    ) -> Self {
         let scanner = if grpc {
             Scanner::Grpc(GrpcRedactor::new(opts))
         } else {
@@ -92,6 +104,9 @@ impl BodyScan {
             decoder,
             paused: 0,
             paused_final: 0,
+            fed: 0,
+            emitted: 0,
+            may_pause,
             out: Vec::new(),
             decoded: Vec::new(),
             failure: None,
@@ -116,12 +131,12 @@ impl BodyScan {
             Err(_) => return self.refuse(size, Reason::BodyScanFailed),
         };
         self.out.clear();
-        let held_before = self.scanner.held();
+        let held_before = self.held();
         let masked_before = masked(self.scanner.counts());
         if let Err(reason) = self.scan(&new, end_of_stream) {
             return self.refuse(size, reason);
         }
-        let held = self.scanner.held();
+        let held = self.held();
         // The common case on clean bodies: nothing held on either side, nothing masked, no
         // decoding: the output is the input byte for byte, so Envoy's buffer stays as it is.
         if self.decoder.is_none()
@@ -140,7 +155,11 @@ impl BodyScan {
             None => return self.refuse(size, Reason::BodyScanFailed),
         };
         replacement.extend_from_slice(&self.out);
-        let pause = held > 0 && !end_of_stream && self.decoder.is_none() && size <= MAX_PAUSED;
+        let pause = self.may_pause
+            && held > 0
+            && !end_of_stream
+            && self.decoder.is_none()
+            && size <= MAX_PAUSED;
         if pause {
             // Keep the raw tail (the last `held` bytes) in Envoy's buffer, unsent.
             let final_len = size - held;
@@ -192,6 +211,15 @@ impl BodyScan {
         Action::Continue
     }
 
+    /// Bytes the scanner holds back: counted by the glue when it feeds bytes as they came
+    /// (length-preserving); with a decoder, the engine's count.
+    fn held(&self) -> usize {
+        match self.decoder {
+            None => usize::try_from(self.fed.saturating_sub(self.emitted)).unwrap_or(usize::MAX),
+            Some(_) => self.scanner.held(),
+        }
+    }
+
     fn scan(&mut self, new: &[u8], end_of_stream: bool) -> Result<(), Reason> {
         let input: &[u8] = match &mut self.decoder {
             None => new,
@@ -206,6 +234,8 @@ impl BodyScan {
                 &self.decoded
             }
         };
+        let before = self.out.len();
+        self.fed += input.len() as u64;
         self.scanner
             .feed(input, &mut self.out)
             .map_err(|_| Reason::BodyScanFailed)?;
@@ -214,6 +244,7 @@ impl BodyScan {
                 .finish(&mut self.out)
                 .map_err(|_| Reason::BodyScanFailed)?;
         }
+        self.emitted += (self.out.len() - before) as u64;
         Ok(())
     }
 

@@ -410,7 +410,17 @@ impl StreamState {
                     host::set_response_header("content-encoding", None);
                     host::set_response_header("content-length", None);
                 }
-                self.body = Some(BodyScan::new(opts, kind == BodyKind::Grpc, decoder));
+                // HTTP/1.x responses end with the final empty body callback (Envoy does not
+                // pass HTTP/1 trailers on by default); only HTTP/2+ streams may end in trailers.
+                let may_pause = self.grpc
+                    || host::property_str(&["request", "protocol"])
+                        .is_none_or(|p| !p.starts_with("HTTP/1"));
+                self.body = Some(BodyScan::new(
+                    opts,
+                    kind == BodyKind::Grpc,
+                    decoder,
+                    may_pause,
+                ));
                 Action::Continue
             }
         }
