@@ -4,7 +4,7 @@
 // The workspace root is preopened at its own path, so tests read fixtures as they do natively.
 import { readFile } from "node:fs/promises";
 import { WASI } from "node:wasi";
-import { argv, env, exit } from "node:process";
+import { argv, env } from "node:process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,4 +14,4 @@ const preopens = { [root]: root, "/tmp": "/tmp" };
 const wasi = new WASI({ version: "preview1", args: [wasmPath, ...args], env, preopens, returnOnExit: true });
 const module = await WebAssembly.compile(await readFile(wasmPath));
 const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
-exit(wasi.start(instance));
+process.exitCode = wasi.start(instance);
