@@ -633,3 +633,36 @@ fn redacting_a_redacted_grouping_changes_nothing() {
     );
     assert_ne!(once, input, "the 19-digit card is masked");
 }
+
+/// Fuzz finding (`make fuzz`, target `redact`): the digits a masked card keeps readable can
+/// begin another card. `3947 0000 0001 060 4006` is a 19-digit card whose kept `4006`, with
+/// the next group, reads as the 13-digit Visa `4006111111111`; it must not stay readable.
+#[test]
+fn digits_a_masked_card_keeps_cannot_start_a_readable_card() {
+    let o = opts();
+    let mut once = b"x 3947 0000 0001 060 4006 111111111 y".to_vec();
+    redact_in_place(&o, &mut once);
+    assert_eq!(
+        String::from_utf8_lossy(&once),
+        "x **** **** **** *** **** *****1111 y"
+    );
+    let mut twice = once.clone();
+    redact_in_place(&o, &mut twice);
+    assert_eq!(twice, once, "redacting the output again changes nothing");
+}
+
+/// The same inside one group: `4000000000004129` (Visa) keeps `4129`, and `4129 111111111`
+/// is a Luhn-valid 13-digit Visa that must not stay readable.
+#[test]
+fn kept_digits_of_an_ungrouped_card_are_scanned_again() {
+    let o = opts();
+    let mut once = b"n 4000000000004129 111111111 z".to_vec();
+    redact_in_place(&o, &mut once);
+    assert_eq!(
+        String::from_utf8_lossy(&once),
+        "n **************** *****1111 z"
+    );
+    let mut twice = once.clone();
+    redact_in_place(&o, &mut twice);
+    assert_eq!(twice, once, "redacting the output again changes nothing");
+}

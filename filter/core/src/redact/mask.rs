@@ -32,7 +32,7 @@ impl Keep {
     }
 
     /// (leading digits kept, trailing digits kept).
-    fn kept(self) -> (usize, usize) {
+    pub(crate) fn kept(self) -> (usize, usize) {
         match self {
             Keep::Last4 => (0, 4),
             Keep::First6Last4 => (6, 4),

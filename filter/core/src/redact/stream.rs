@@ -34,7 +34,7 @@ use std::sync::Arc;
 use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid;
-use crate::redact::mask::{mask_all, mask_digits, mask_groups};
+use crate::redact::mask::{mask_all, mask_digits, mask_groups, Keep};
 use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
 };
@@ -234,7 +234,7 @@ fn visit(
             Some(PanHit::Groups(k)) => {
                 mask_groups(w.buf, &c, k, opts.keep, opts.mask_char);
                 counts.pan += 1;
-                return Ok(c.end[k]);
+                return Ok(resume_after_mask(c.start[k], c.end[k], opts.keep));
             }
             Some(PanHit::Trimmed(s, e)) => {
                 mask_digits(
@@ -245,7 +245,7 @@ fn visit(
                     opts.mask_char,
                 );
                 counts.pan += 1;
-                return Ok(e);
+                return Ok(resume_after_mask(s, e, opts.keep));
             }
             None => {}
         }
@@ -264,6 +264,21 @@ fn visit(
         counts.cvv += 1;
     }
     Ok(c.end[0])
+}
+
+/// Where the scan goes on after masking a card whose last digit group is `[start, end)`: at the
+/// digits the mask kept readable in that group, if any, else after it. The kept digits are
+/// still digits: with what follows they may form another card (`… 4006 111111111` after a
+/// 19-digit card kept `4006`), which a second pass over the output would find. Scanning them
+/// again masks that card now (over-masking, the safe way) and keeps redaction idempotent.
+/// Always past the candidate: a group kept whole is not the first group, and a single group
+/// holds at least 12 digits.
+#[inline]
+fn resume_after_mask(start: usize, end: usize, keep: Keep) -> usize {
+    match keep.kept().1 {
+        0 => end,
+        last => start.max(end.saturating_sub(last)),
+    }
 }
 
 /// The common cases, decided from the raw digit run and its two neighbours alone. Returns
