@@ -249,3 +249,146 @@ fn a_broken_policy_is_rejected_and_the_last_good_one_stays_in_force() {
     let e = &events_for(envoy, "/v2/items/3", 4)[0];
     assert_eq!(e["policy"]["version"], "ecds-b");
 }
+
+/// Policies for the load test: `/v1/…` is public only under A, `/v2/…` only under B, and
+/// `/secure/…` needs a verified token under both. Requests without a token are sent there
+/// throughout: if any request were ever let through by no policy (a VM between configs), the
+/// upstream would see it.
+fn load_policy(version: &str, public: &str) -> String {
+    let foundation: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap(),
+    )
+    .unwrap();
+    json!({
+        "version": version,
+        "providers": foundation["providers"],
+        "routes": [
+            {"name": "items", "match": {"methods": ["GET"], "path": public}, "auth": "public"},
+            {"name": "secure", "match": {"path": "/secure/{id}"}, "auth": ["corp-idp"]}
+        ]
+    })
+    .to_string()
+}
+
+#[test]
+fn policy_swaps_under_load_leave_no_request_judged_by_no_policy() {
+    let s = start(Duration::ZERO);
+    let file = s.file.clone();
+    let policies = [
+        (load_policy("load-a", "/v1/items/{id}"), "load-a"),
+        (load_policy("load-b", "/v2/items/{id}"), "load-b"),
+    ];
+    replace_file(&file, &ecds_resource(&policies[0].0, "load-0"));
+    let mut applied = s.envoy.wait_for_stat(
+        SUCCESS,
+        s.envoy.stat(SUCCESS).unwrap_or(0) + 1,
+        Duration::from_secs(10),
+    );
+
+    // Four clients, each cycling through the three kinds of request, until the swaps are done.
+    let port = s.envoy.port;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut seen: Vec<(String, Result<u16, String>)> = Vec::new();
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let path = match n % 3 {
+                        0 => format!("/v1/items/{c}-{n}"),
+                        1 => format!("/v2/items/{c}-{n}"),
+                        _ => format!("/secure/{c}-{n}"),
+                    };
+                    let got = request(port, "GET", &path, &[], b"")
+                        .map(|r| r.status)
+                        .map_err(|e| e.to_string());
+                    seen.push((path, got));
+                    n += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+
+    // Six swaps while the load runs, each waited for (Envoy took it) and then let run a while.
+    for k in 1..=6 {
+        thread::sleep(Duration::from_millis(300));
+        let (p, _) = &policies[k % 2];
+        replace_file(&file, &ecds_resource(p, &format!("load-{k}")));
+        let now = s
+            .envoy
+            .wait_for_stat(SUCCESS, applied + 1, Duration::from_secs(10));
+        assert!(
+            now > applied,
+            "swap {k} was not applied:\n{}",
+            s.envoy.stderr()
+        );
+        applied = now;
+    }
+    thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Vec<(String, Result<u16, String>)> = clients
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+
+    let total = seen.len();
+    assert!(
+        total >= 200,
+        "too little load to prove anything: {total} requests"
+    );
+    for (path, got) in &seen {
+        let status = got
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{path}: no answer: {e}"));
+        let expected: &[u16] = if path.starts_with("/secure/") {
+            &[401]
+        } else {
+            &[200, 403]
+        };
+        assert!(
+            expected.contains(status),
+            "{path} answered {status} during policy swaps"
+        );
+    }
+    assert!(
+        s.up.received()
+            .iter()
+            .all(|r| !r.path.starts_with("/secure/")),
+        "a request without a token reached the upstream during a swap"
+    );
+
+    // One audit event per request, each decided by one of the two policies and consistent
+    // with it: /v1 allowed exactly under A, /v2 exactly under B.
+    let events = s.envoy.audit_events(total);
+    assert_eq!(events.len(), total, "one audit event per request");
+    let mut by_version: HashMap<String, usize> = HashMap::new();
+    for e in &events {
+        let version = e["policy"]["version"].as_str().unwrap_or_default();
+        assert!(
+            policies.iter().any(|(_, v)| *v == version),
+            "an event without a known policy: {e}"
+        );
+        *by_version.entry(version.to_string()).or_default() += 1;
+        let path = e["request"]["path"].as_str().unwrap();
+        let result = e["decision"]["result"].as_str().unwrap();
+        let allowed_here = (path.starts_with("/v1/") && version == "load-a")
+            || (path.starts_with("/v2/") && version == "load-b");
+        assert_eq!(
+            result == "allow",
+            allowed_here,
+            "{path} was {result} under {version}: {e}"
+        );
+    }
+    assert!(
+        by_version.len() == 2,
+        "both policies judged requests: {by_version:?}"
+    );
+    eprintln!("{total} requests across 6 swaps, judged per policy: {by_version:?}");
+    assert!(
+        s.envoy.critical_lines().is_empty(),
+        "{:?}",
+        s.envoy.critical_lines()
+    );
+}
