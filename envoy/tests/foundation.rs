@@ -208,6 +208,7 @@ fn audit_events_form_a_hash_chain_per_vm() {
     }
 }
 
+/// Counts reach Envoy on the filter's tick (every 0.5 s), not per request.
 #[test]
 fn decisions_are_counted_in_envoy_prometheus_stats() {
     let up = Upstream::ok();
@@ -215,16 +216,25 @@ fn decisions_are_counted_in_envoy_prometheus_stats() {
     envoy.send("GET", "/healthz", &[], b"");
     envoy.send("GET", "/admin", &[], b"");
     envoy.send("GET", "/admin", &[], b"");
-    let stats = request(envoy.admin_port, "GET", "/stats/prometheus", &[], b"").unwrap();
-    let text = String::from_utf8_lossy(&stats.body);
-    let value = |name: &str| -> Option<u64> {
+    let value = |text: &str, name: &str| -> Option<u64> {
         text.lines()
             .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
     };
-    assert_eq!(value("pci_guard_requests_allow"), Some(1), "{text}");
-    assert_eq!(value("pci_guard_requests_deny"), Some(2));
-    assert_eq!(value("pci_guard_decisions_no_route"), Some(2));
-    assert_eq!(value("pci_guard_decisions_public"), Some(1));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let text = loop {
+        let stats = request(envoy.admin_port, "GET", "/stats/prometheus", &[], b"").unwrap();
+        let text = String::from_utf8_lossy(&stats.body).to_string();
+        if value(&text, "pci_guard_requests_deny") == Some(2)
+            || std::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(value(&text, "pci_guard_requests_allow"), Some(1), "{text}");
+    assert_eq!(value(&text, "pci_guard_requests_deny"), Some(2));
+    assert_eq!(value(&text, "pci_guard_decisions_no_route"), Some(2));
+    assert_eq!(value(&text, "pci_guard_decisions_public"), Some(1));
 }

@@ -22,8 +22,8 @@ proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }}
 
-/// How often a VM looks for due key fetches and for keys other VMs fetched.
-const TICK: Duration = Duration::from_millis(500);
+/// How often a VM flushes its metrics, looks for due key fetches and for keys other VMs fetched.
+pub(crate) const TICK: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
 struct Root {
@@ -124,10 +124,9 @@ impl RootContext for Root {
             ),
         );
         let vm = vm::Vm::new(Rc::new(policy));
-        if vm.has_remote_keys() {
-            let _ = proxy_wasm::hostcalls::set_tick_period(TICK);
-            self.fetcher = Some(jwks_fetch::Fetcher::new());
-        }
+        // The tick flushes metrics, and drives key fetches when a provider has remote keys.
+        let _ = proxy_wasm::hostcalls::set_tick_period(TICK);
+        self.fetcher = vm.has_remote_keys().then(jwks_fetch::Fetcher::new);
         self.vm = Some(Rc::new(RefCell::new(vm)));
         if self.chain.is_none() || key.is_some() {
             self.chain = Some(Rc::new(RefCell::new(Chain::new(chain_id(), key))));
@@ -137,6 +136,9 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        if let Some(m) = &self.metrics {
+            m.flush();
+        }
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
             return;
         };
