@@ -80,7 +80,8 @@ pub struct BodyScan {
     emitted: u64,
     /// Whether the stream can end with trailers (HTTP/2 and later): only then is the tail kept
     /// paused in Envoy's buffer; otherwise the final empty callback flushes it from the filter.
-    may_pause: bool,
+    /// `None` until first needed (asking the host costs a call most responses never need).
+    may_pause: Option<bool>,
     /// Reused between callbacks.
     out: Vec<u8>,
     decoded: Vec<u8>,
@@ -92,7 +93,7 @@ impl BodyScan {
         opts: Arc<RedactOptions>,
         grpc: bool,
         decoder: Option<Decoder>,
-        may_pause: bool,
+        may_pause: Option<bool>,
     ) -> Self {
         let scanner = if grpc {
             Scanner::Grpc(GrpcRedactor::new(opts))
@@ -115,6 +116,14 @@ impl BodyScan {
 
     pub fn counts(&self) -> RedactionCounts {
         self.scanner.counts()
+    }
+
+    /// HTTP/1.x responses end with the final empty body callback (Envoy does not pass HTTP/1
+    /// trailers on by default); only HTTP/2+ streams may end in trailers.
+    fn may_pause(&mut self) -> bool {
+        *self.may_pause.get_or_insert_with(|| {
+            host::property_str(&["request", "protocol"]).is_none_or(|p| !p.starts_with("HTTP/1"))
+        })
     }
 
     /// One body callback: `size` bytes are in Envoy's buffer now.
@@ -155,11 +164,11 @@ impl BodyScan {
             None => return self.refuse(size, Reason::BodyScanFailed),
         };
         replacement.extend_from_slice(&self.out);
-        let pause = self.may_pause
-            && held > 0
+        let pause = held > 0
             && !end_of_stream
             && self.decoder.is_none()
-            && size <= MAX_PAUSED;
+            && size <= MAX_PAUSED
+            && self.may_pause();
         if pause {
             // Keep the raw tail (the last `held` bytes) in Envoy's buffer, unsent.
             let final_len = size - held;

@@ -194,10 +194,13 @@ impl StreamState {
     /// Upstream hygiene for an allowed request: identity headers only from the verified token
     /// (client-sent ones are always removed first), and the token stripped unless the provider
     /// forwards it.
-    fn rewrite_request_headers(policy: &Policy, who: Option<&Verified>) {
+    /// `sent` is the request's header list as read: only headers in it need removing.
+    fn rewrite_request_headers(policy: &Policy, who: Option<&Verified>, sent: &[(String, String)]) {
         for p in &policy.providers {
-            for (_, header) in &p.claim_to_headers {
-                host::set_request_header(header, None);
+            for (_, name) in &p.claim_to_headers {
+                if header(sent, name).is_some() {
+                    host::set_request_header(name, None);
+                }
             }
         }
         let Some(who) = who else { return };
@@ -211,7 +214,9 @@ impl StreamState {
         }
         if !p.forward_token {
             for source in &p.sources {
-                host::set_request_header(&source.header, None);
+                if header(sent, &source.header).is_some() {
+                    host::set_request_header(&source.header, None);
+                }
             }
         }
     }
@@ -262,7 +267,11 @@ impl StreamState {
         let path_and_query = header(&headers, ":path").unwrap_or_default().to_string();
         self.grpc =
             header(&headers, "content-type").is_some_and(|ct| ct.starts_with("application/grpc"));
-        let route_name = host::property_str(&["xds", "route_name"]);
+        let route_name = if self.vm.as_ref().is_some_and(|vm| vm.borrow().reads_route_name) {
+            host::property_str(&["xds", "route_name"])
+        } else {
+            None
+        };
         let metadata_route = host::property_bytes(&["xds", "route_metadata"])
             .and_then(|m| pci_guard_core::route_metadata::route_name(&m));
         let flags = RequestFlags {
@@ -281,12 +290,13 @@ impl StreamState {
             metadata_route,
             flags,
         });
-        self.judge(true)
+        let now_ms = self.started_ms;
+        self.judge(true, now_ms)
     }
 
     /// Decides the request. With `may_wait`, a request whose provider has never had keys waits
     /// for them (up to the fetch timeout) instead of being denied at once.
-    pub fn judge(&mut self, may_wait: bool) -> Judged {
+    pub fn judge(&mut self, may_wait: bool, now_ms: u64) -> Judged {
         let Some(p) = self.pending.take() else {
             return Judged::Continue;
         };
@@ -302,7 +312,6 @@ impl StreamState {
         let mut req = RequestLine::new(&p.method, &p.path_and_query, grpc);
         req.route_name = p.route_name.as_deref();
         req.metadata_route = p.metadata_route.as_deref();
-        let now_ms = host::now_ms();
         let now = now_ms / 1000;
         let (decision, caller) = authz::decide(&policy, &req, p.flags, now, |providers| {
             let headers = &p.headers;
@@ -351,7 +360,7 @@ impl StreamState {
             self.reply(reason, grpc, rule);
             return Judged::Replied;
         }
-        Self::rewrite_request_headers(&policy, caller.as_ref());
+        Self::rewrite_request_headers(&policy, caller.as_ref(), &p.headers);
         let route = self
             .decision
             .as_ref()
@@ -364,10 +373,13 @@ impl StreamState {
             };
             self.redact = Some((policy.redaction.options.clone(), skip));
             // Ask for bodies the filter can read; a compressed one is still decoded or refused.
-            if grpc {
-                host::set_request_header("grpc-accept-encoding", Some("identity"));
+            let name = if grpc {
+                "grpc-accept-encoding"
             } else {
-                host::set_request_header("accept-encoding", Some("identity"));
+                "accept-encoding"
+            };
+            if header(&p.headers, name) != Some("identity") {
+                host::set_request_header(name, Some("identity"));
             }
         }
         Judged::Continue
@@ -377,26 +389,26 @@ impl StreamState {
         let Some((opts, skip)) = self.redact.clone() else {
             return Action::Continue;
         };
-        if let Some(loc) = host::response_header("location") {
-            if let Some(masked) = redact::redact_header_value(&opts, &loc) {
+        // One host call for the map instead of one per header.
+        let headers = host::response_headers();
+        if let Some(loc) = header(&headers, "location") {
+            if let Some(masked) = redact::redact_header_value(&opts, loc) {
                 host::set_response_header("location", Some(&masked));
             }
         }
         if end_of_stream {
             return Action::Continue;
         }
-        let kind = redact::classify(host::response_header("content-type").as_deref(), &skip);
+        let kind = redact::classify(header(&headers, "content-type"), &skip);
         let decoder = match kind {
             BodyKind::Pass => return Action::Continue,
             BodyKind::Refuse => Err(()),
             BodyKind::Grpc => Ok(None),
-            BodyKind::Scan => {
-                match Encoding::from_header(host::response_header("content-encoding").as_deref()) {
-                    Ok(Encoding::Identity) => Ok(None),
-                    Ok(enc) => Ok(Some(Decoder::new(enc))),
-                    Err(_) => Err(()),
-                }
-            }
+            BodyKind::Scan => match Encoding::from_header(header(&headers, "content-encoding")) {
+                Ok(Encoding::Identity) => Ok(None),
+                Ok(enc) => Ok(Some(Decoder::new(enc))),
+                Err(_) => Err(()),
+            },
         };
         match decoder {
             Err(()) => {
@@ -410,11 +422,9 @@ impl StreamState {
                     host::set_response_header("content-encoding", None);
                     host::set_response_header("content-length", None);
                 }
-                // HTTP/1.x responses end with the final empty body callback (Envoy does not
-                // pass HTTP/1 trailers on by default); only HTTP/2+ streams may end in trailers.
-                let may_pause = self.grpc
-                    || host::property_str(&["request", "protocol"])
-                        .is_none_or(|p| !p.starts_with("HTTP/1"));
+                // gRPC ends in trailers; for the rest the body scan asks for the protocol
+                // only if it ever has a tail to keep.
+                let may_pause = self.grpc.then_some(true);
                 self.body = Some(BodyScan::new(
                     opts,
                     kind == BodyKind::Grpc,
@@ -481,9 +491,10 @@ impl StreamState {
             });
         }
         e.response.status = host::property_u64(&["response", "code"]).map(|c| c as u16);
-        e.response.grpc_status = host::property_u64(&["response", "grpc_status"])
-            .map(|c| c as u32)
-            .filter(|_| e.request.grpc.is_some());
+        if e.request.grpc.is_some() {
+            e.response.grpc_status =
+                host::property_u64(&["response", "grpc_status"]).map(|c| c as u32);
+        }
         e.response.bytes = self.response_bytes;
         e.response.details = host::property_str(&["response", "code_details"]);
         if let Some(b) = &self.body {
@@ -597,7 +608,7 @@ pub fn resume_waiting(vm: &Rc<RefCell<Vm>>) {
         if proxy_wasm::hostcalls::set_effective_context(w.context_id).is_err() {
             continue;
         }
-        let judged = w.stream.borrow_mut().judge(false);
+        let judged = w.stream.borrow_mut().judge(false, now_ms);
         if judged == Judged::Continue {
             let _ = proxy_wasm::hostcalls::resume_http_request();
         }

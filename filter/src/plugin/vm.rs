@@ -17,6 +17,8 @@ pub const TOKEN_CACHE_ENTRIES: usize = 256;
 
 pub struct Vm {
     pub policy: Rc<Policy>,
+    /// Whether requests need Envoy's route name (`Policy::matches_route_names`).
+    pub reads_route_name: bool,
     /// Host time (ms) this policy was loaded: requests wait for first keys only in a short
     /// window after it, so an IdP that is down at startup does not pile up paused requests.
     pub loaded_ms: u64,
@@ -48,6 +50,7 @@ impl Vm {
             })
             .collect();
         Self {
+            reads_route_name: policy.matches_route_names(),
             policy,
             loaded_ms: super::host::now_ms(),
             waiting: Vec::new(),

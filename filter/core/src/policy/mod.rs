@@ -195,6 +195,17 @@ const DEFAULT_JWKS_TIMEOUT_MS: u64 = 2_000;
 const DEFAULT_JWKS_MAX_STALE_MS: u64 = 60 * 60_000;
 
 impl Policy {
+    /// Whether any route or rule matches on Envoy's route name: if none does, the filter
+    /// need not ask the host for it on every request.
+    #[must_use]
+    pub fn matches_route_names(&self) -> bool {
+        self.routes
+            .iter()
+            .map(|r| &r.matcher)
+            .chain(self.rules.iter().map(|r| &r.matcher))
+            .any(|m| m.route_name.is_some())
+    }
+
     /// Parses, validates and compiles a policy from its JSON text.
     pub fn parse(json: &[u8]) -> Result<Policy, PolicyErrors> {
         if json.len() > MAX_POLICY_BYTES {

@@ -267,3 +267,17 @@ fn policies_past_their_bounds_are_refused_naming_the_bound() {
     let e = Policy::parse(&big).unwrap_err().to_string();
     assert!(e.contains("more than the 1048576 allowed"), "{e}");
 }
+
+#[test]
+fn the_route_name_is_needed_only_when_a_route_or_rule_matches_on_it() {
+    let route = |m: serde_json::Value| json!({"name": "r", "auth": "public", "match": m});
+    let plain = parse(json!({"version": "v1", "routes": [route(json!({"path": "/a"}))]})).unwrap();
+    assert!(!plain.matches_route_names());
+    let by_route = parse(json!({"version": "v1", "routes": [route(json!({"route_name": "cards"}))]}))
+        .unwrap();
+    assert!(by_route.matches_route_names());
+    let by_rule = parse(json!({"version": "v1",
+        "rules": [{"id": "x", "action": "deny", "match": {"route_name": "admin"}}]}))
+    .unwrap();
+    assert!(by_rule.matches_route_names());
+}
