@@ -28,8 +28,8 @@ fn root() -> std::path::PathBuf {
 }
 
 fn bench(c: &mut Criterion) {
-    let policy = Policy::parse(&std::fs::read(root().join("envoy/bench/policy.json")).unwrap())
-        .unwrap();
+    let policy =
+        Policy::parse(&std::fs::read(root().join("envoy/bench/policy.json")).unwrap()).unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -60,7 +60,15 @@ fn bench(c: &mut Criterion) {
     let req = RequestLine::new("GET", "/v1/cards/c_123", false);
     let decide = |keys: &mut InlineKeys, cache: &mut JwtCache| {
         authz::decide(&policy, &req, RequestFlags::default(), now, |providers| {
-            authenticate(&policy, providers, &headers, now, keys, cache, &PureVerifier)
+            authenticate(
+                &policy,
+                providers,
+                &headers,
+                now,
+                keys,
+                cache,
+                &PureVerifier,
+            )
         })
     };
     let (first, caller) = decide(&mut keys, &mut cache);

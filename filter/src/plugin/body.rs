@@ -26,6 +26,11 @@ use std::sync::Arc;
 /// Most bytes left paused in Envoy's buffer before the tail is held in the filter instead.
 const MAX_PAUSED: usize = 64 * 1024;
 
+/// Scratch capacity a stream keeps between callbacks. Callbacks of one VM run one at a time,
+/// so a large chunk's buffers are reused by the next callback of any stream; kept per stream,
+/// they added up to a chunk per open stream (the VM's memory never shrinks).
+const SCRATCH_KEEP: usize = 16 * 1024;
+
 enum Scanner {
     Text(Redactor),
     Grpc(GrpcRedactor),
@@ -128,6 +133,21 @@ impl BodyScan {
 
     /// One body callback: `size` bytes are in Envoy's buffer now.
     pub fn on_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        let action = self.body_callback(size, end_of_stream);
+        self.release_scratch();
+        action
+    }
+
+    fn release_scratch(&mut self) {
+        if self.out.capacity() > SCRATCH_KEEP {
+            self.out = Vec::new();
+        }
+        if self.decoded.capacity() > SCRATCH_KEEP {
+            self.decoded = Vec::new();
+        }
+    }
+
+    fn body_callback(&mut self, size: usize, end_of_stream: bool) -> Action {
         if self.failure.is_some() {
             return self.refuse(size, self.failure.unwrap_or(Reason::BodyScanFailed));
         }
@@ -157,13 +177,7 @@ impl BodyScan {
             debug_assert_eq!(self.out, new);
             return Action::Continue;
         }
-        // The final prefix already in the buffer is rewritten too: Envoy only replaces a
-        // buffer from its start.
-        let mut replacement = match self.read_final_prefix() {
-            Some(p) => p,
-            None => return self.refuse(size, Reason::BodyScanFailed),
-        };
-        replacement.extend_from_slice(&self.out);
+        drop(new);
         let pause = held > 0
             && !end_of_stream
             && self.decoder.is_none()
@@ -172,7 +186,7 @@ impl BodyScan {
         if pause {
             // Keep the raw tail (the last `held` bytes) in Envoy's buffer, unsent.
             let final_len = size - held;
-            if replacement.len() != final_len || !set_body(final_len, &replacement) {
+            if self.paused_final + self.out.len() != final_len || !self.write_final(final_len) {
                 return self.refuse(size, Reason::BodyScanFailed);
             }
             self.paused = size;
@@ -180,7 +194,7 @@ impl BodyScan {
             return Action::Pause;
         }
         // Everything final goes now; a tail, if any, stays in the engine.
-        if !set_body(size, &replacement) {
+        if !self.write_final(size) {
             return self.refuse(size, Reason::BodyScanFailed);
         }
         self.paused = 0;
@@ -193,6 +207,12 @@ impl BodyScan {
         if self.failure.is_some() {
             return Action::Continue;
         }
+        let action = self.trailers_callback();
+        self.release_scratch();
+        action
+    }
+
+    fn trailers_callback(&mut self) -> Action {
         self.out.clear();
         if let Err(reason) = self.scan(&[], true) {
             return self.refuse(self.paused, reason);
@@ -208,11 +228,7 @@ impl BodyScan {
             let _ = hostcalls::reset_http_response();
             return Action::Continue;
         }
-        let Some(mut replacement) = self.read_final_prefix() else {
-            return self.refuse(self.paused, Reason::BodyScanFailed);
-        };
-        replacement.extend_from_slice(&self.out);
-        if !set_body(self.paused, &replacement) {
+        if !self.write_final(self.paused) {
             return self.refuse(self.paused, Reason::BodyScanFailed);
         }
         self.paused = 0;
@@ -257,14 +273,21 @@ impl BodyScan {
         Ok(())
     }
 
-    fn read_final_prefix(&self) -> Option<Vec<u8>> {
+    /// Replaces the first `len` bytes of Envoy's buffer with the final bytes: those already
+    /// paused there (Envoy only replaces a buffer from its start, so they are written again)
+    /// followed by this callback's output. Without a paused prefix, the output goes as it is.
+    fn write_final(&self, len: usize) -> bool {
         if self.paused_final == 0 {
-            return Some(Vec::with_capacity(self.out.len()));
+            return set_body(len, &self.out);
         }
-        let mut p =
-            hostcalls::get_buffer(BufferType::HttpResponseBody, 0, self.paused_final).ok()??;
-        p.reserve(self.out.len());
-        Some(p)
+        let Some(mut p) = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, self.paused_final)
+            .ok()
+            .flatten()
+        else {
+            return false;
+        };
+        p.extend_from_slice(&self.out);
+        set_body(len, &p)
     }
 
     /// Empties what is buffered and resets the stream: nothing unscanned goes out.

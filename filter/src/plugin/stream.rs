@@ -267,7 +267,11 @@ impl StreamState {
         let path_and_query = header(&headers, ":path").unwrap_or_default().to_string();
         self.grpc =
             header(&headers, "content-type").is_some_and(|ct| ct.starts_with("application/grpc"));
-        let route_name = if self.vm.as_ref().is_some_and(|vm| vm.borrow().reads_route_name) {
+        let route_name = if self
+            .vm
+            .as_ref()
+            .is_some_and(|vm| vm.borrow().reads_route_name)
+        {
             host::property_str(&["xds", "route_name"])
         } else {
             None

@@ -273,8 +273,8 @@ fn the_route_name_is_needed_only_when_a_route_or_rule_matches_on_it() {
     let route = |m: serde_json::Value| json!({"name": "r", "auth": "public", "match": m});
     let plain = parse(json!({"version": "v1", "routes": [route(json!({"path": "/a"}))]})).unwrap();
     assert!(!plain.matches_route_names());
-    let by_route = parse(json!({"version": "v1", "routes": [route(json!({"route_name": "cards"}))]}))
-        .unwrap();
+    let by_route =
+        parse(json!({"version": "v1", "routes": [route(json!({"route_name": "cards"}))]})).unwrap();
     assert!(by_route.matches_route_names());
     let by_rule = parse(json!({"version": "v1",
         "rules": [{"id": "x", "action": "deny", "match": {"route_name": "admin"}}]}))
