@@ -127,6 +127,11 @@ pub struct CvvKeys {
     /// Open-addressing table over `entries` (index + 1; 0 = empty), a power of two at least
     /// twice as long: a lookup is one hash and, usually, one probe.
     table: Vec<u16>,
+    /// Bitset of the bytes a key leading to a security code can end with: the last byte of
+    /// every key, and of the filler and child words the look-back also accepts. Most numbers
+    /// after a key follow one that ends otherwise (`"amount":1234`) and are rejected on that
+    /// byte, before the key is read, normalised and hashed.
+    last: [u64; 4],
 }
 
 impl Default for CvvKeys {
@@ -177,7 +182,33 @@ impl CvvKeys {
             }
             table[slot] = (idx + 1) as u16;
         }
-        CvvKeys { entries, table }
+        let mut last = [0u64; 4];
+        let words = [
+            &b"entered"[..],
+            b"is",
+            b"number",
+            b"no",
+            b"num",
+            b"code",
+            b"value",
+        ];
+        for k in entries.iter().map(|(_, k)| &k[..]).chain(words) {
+            if let Some(&b) = k.last() {
+                last[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
+        CvvKeys {
+            entries,
+            table,
+            last,
+        }
+    }
+
+    /// Whether a key ending in byte `b` (any case) can lead to a security code.
+    #[inline]
+    fn may_end_key(&self, b: u8) -> bool {
+        let b = b.to_ascii_lowercase();
+        self.last[usize::from(b >> 6)] >> (b & 63) & 1 == 1
     }
 
     /// Compiles a key list (any spelling; matching ignores case, `_` and `-`).
@@ -292,8 +323,9 @@ fn glue_token(w: &Window<'_>, p: isize) -> Option<(isize, Glue)> {
     }
 }
 
-/// The key whose value starts at `i`, if the bytes before `i` read `key <glue> `.
-fn key_before(w: &Window<'_>, i: isize, floor: isize) -> Option<Key> {
+/// The key whose value starts at `i`, if the bytes before `i` read `key <glue> ` and the key
+/// could be one of `keys` (its last byte says; `_` and `-` are not judged).
+fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys) -> Option<Key> {
     let mut p = i;
     let mut connectors = 0;
     let mut xml = false;
@@ -311,6 +343,11 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize) -> Option<Key> {
         return None;
     }
     let end = p;
+    if w.back(end - 1)
+        .is_some_and(|c| is_alnum(c) && !keys.may_end_key(c))
+    {
+        return None;
+    }
     while p > end - MAX_KEY as isize && p > floor {
         let Some(c) = w.back(p - 1) else { break };
         if !(is_alnum(c) || c == b'_' || c == b'-') {
@@ -440,7 +477,7 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
     if !w.back(i - 1).is_some_and(ends_glue) {
         return false;
     }
-    let Some(key) = key_before(w, i, floor) else {
+    let Some(key) = key_before(w, i, floor, keys) else {
         return false;
     };
     let mut norm = [0u8; MAX_KEY];
@@ -488,7 +525,7 @@ fn parent_is_key(w: &Window<'_>, p: isize, floor: isize, keys: &CvvKeys) -> bool
             Some(b'}') => depth += 1,
             Some(b'{') => {
                 if depth == 0 {
-                    let Some(key) = key_before(w, q, floor) else {
+                    let Some(key) = key_before(w, q, floor, keys) else {
                         return false;
                     };
                     let mut norm = [0u8; MAX_KEY];
