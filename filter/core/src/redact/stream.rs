@@ -155,8 +155,8 @@ pub(crate) fn scan(
             let i = base + k;
             let ones = (!(m >> k)).trailing_zeros() as usize;
             let next = if k + ones < 64
-                && matches!(ones, 1 | 2 | 9..=11)
                 && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
+                && passes_over(w.buf, i, ones)
             {
                 i + ones
             } else {
@@ -194,6 +194,21 @@ pub(crate) fn scan(
         }
     }
     len
+}
+
+/// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
+/// is one [`fast_path`] would pass over without a change, judged from the bytes of `buf` alone
+/// (near the start of `buf`, where the look-back reaches into the context, it says no and the
+/// run is visited): runs of 1–2 and 9–11 digits; 3–4 digits not after glue (no CVV value);
+/// 5–8 digits no escape can precede.
+#[inline]
+fn passes_over(buf: &[u8], i: usize, ones: usize) -> bool {
+    match ones {
+        1 | 2 | 9..=11 => true,
+        3 | 4 => i >= 1 && !ends_glue(buf[i - 1]),
+        5..=8 => i >= 4 && !buf[i - 2..i].contains(&b'%') && !buf[i - 4..i].contains(&b'u'),
+        _ => false,
+    }
 }
 
 /// Decides the candidate digit at `i`; returns where the scan continues.
