@@ -45,6 +45,25 @@ fn chunked(o: &Arc<RedactOptions>, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     out
 }
 
+/// [`chunked`] through `feed_in_place` (each chunk's buffer becomes its output).
+fn chunked_in_place(o: &Arc<RedactOptions>, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut r = Redactor::new(o.clone());
+    let mut out = Vec::new();
+    let mut prev = 0;
+    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+        let c = c.clamp(prev, input.len());
+        let mut buf = input[prev..c].to_vec();
+        r.feed_in_place(&mut buf);
+        out.extend_from_slice(&buf);
+        assert!(r.held() <= MAX_HELD, "held {} > {MAX_HELD}", r.held());
+        assert_eq!(out.len() + r.held(), c, "bytes out + held == bytes in");
+        prev = c;
+    }
+    r.finish(&mut out);
+    assert_eq!(r.counts().bytes_scanned, input.len() as u64);
+    out
+}
+
 fn one_byte_chunks(o: &Arc<RedactOptions>, input: &[u8]) -> Vec<u8> {
     let cuts: Vec<usize> = (1..input.len()).collect();
     chunked(o, input, &cuts)
@@ -494,6 +513,7 @@ proptest! {
         let mut cuts = cuts;
         cuts.sort_unstable();
         prop_assert_eq!(&chunked(&o, &input, &cuts), &w);
+        prop_assert_eq!(&chunked_in_place(&o, &input, &cuts), &w, "in place = copied");
         prop_assert_eq!(&one_byte_chunks(&o, &input), &w);
         prop_assert_eq!(&whole(&o, &w), &w, "idempotent");
     }
@@ -513,6 +533,7 @@ proptest! {
         let mut cuts = cuts;
         cuts.sort_unstable();
         prop_assert_eq!(&chunked(&o, &input, &cuts), &w);
+        prop_assert_eq!(&chunked_in_place(&o, &input, &cuts), &w, "in place = copied");
         prop_assert_eq!(&one_byte_chunks(&o, &input), &w);
         prop_assert_eq!(&whole(&o, &w), &w, "idempotent");
     }

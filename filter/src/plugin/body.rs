@@ -159,10 +159,9 @@ impl BodyScan {
             Ok(b) => b.unwrap_or_default(),
             Err(_) => return self.refuse(size, Reason::BodyScanFailed),
         };
-        self.out.clear();
         let held_before = self.held();
         let masked_before = masked(self.scanner.counts());
-        if let Err(reason) = self.scan(&new, end_of_stream) {
+        if let Err(reason) = self.scan(new, end_of_stream) {
             return self.refuse(size, reason);
         }
         let held = self.held();
@@ -174,10 +173,8 @@ impl BodyScan {
             && held == 0
             && masked(self.scanner.counts()) == masked_before
         {
-            debug_assert_eq!(self.out, new);
             return Action::Continue;
         }
-        drop(new);
         let pause = held > 0
             && !end_of_stream
             && self.decoder.is_none()
@@ -213,8 +210,7 @@ impl BodyScan {
     }
 
     fn trailers_callback(&mut self) -> Action {
-        self.out.clear();
-        if let Err(reason) = self.scan(&[], true) {
+        if let Err(reason) = self.scan(Vec::new(), true) {
             return self.refuse(self.paused, reason);
         }
         if self.out.is_empty() {
@@ -245,12 +241,26 @@ impl BodyScan {
         }
     }
 
-    fn scan(&mut self, new: &[u8], end_of_stream: bool) -> Result<(), Reason> {
+    /// Scans a chunk; `self.out` becomes the bytes now final.
+    fn scan(&mut self, new: Vec<u8>, end_of_stream: bool) -> Result<(), Reason> {
+        if let (None, Scanner::Text(r)) = (&self.decoder, &mut self.scanner) {
+            // Plain text: masked in the chunk's own buffer, which becomes the output.
+            self.fed += new.len() as u64;
+            let mut buf = new;
+            r.feed_in_place(&mut buf);
+            if end_of_stream {
+                r.finish(&mut buf);
+            }
+            self.emitted += buf.len() as u64;
+            self.out = buf;
+            return Ok(());
+        }
+        self.out.clear();
         let input: &[u8] = match &mut self.decoder {
-            None => new,
+            None => &new,
             Some(d) => {
                 self.decoded.clear();
-                d.feed(new, &mut self.decoded)
+                d.feed(&new, &mut self.decoded)
                     .map_err(|_| Reason::BodyUndecodable)?;
                 if end_of_stream {
                     d.finish(&mut self.decoded)
@@ -259,7 +269,6 @@ impl BodyScan {
                 &self.decoded
             }
         };
-        let before = self.out.len();
         self.fed += input.len() as u64;
         self.scanner
             .feed(input, &mut self.out)
@@ -269,7 +278,7 @@ impl BodyScan {
                 .finish(&mut self.out)
                 .map_err(|_| Reason::BodyScanFailed)?;
         }
-        self.emitted += (self.out.len() - before) as u64;
+        self.emitted += self.out.len() as u64;
         Ok(())
     }
 

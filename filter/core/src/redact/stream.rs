@@ -99,6 +99,24 @@ impl Core {
         self.remember(&out[base..]);
     }
 
+    /// [`Core::feed`] with the output in the input's buffer: no copy unless bytes were held
+    /// (then they are put in front of the new ones).
+    pub fn feed_in_place(&mut self, opts: &RedactOptions, buf: &mut Vec<u8>) {
+        self.counts.bytes_scanned += buf.len() as u64;
+        if !self.held.is_empty() {
+            buf.splice(0..0, self.held.drain(..));
+        }
+        if buf.is_empty() {
+            return;
+        }
+        let commit = scan(opts, self.mode, &self.ctx, buf, false, &mut self.counts);
+        self.held.clear();
+        self.held.extend_from_slice(&buf[commit..]);
+        buf.truncate(commit);
+        debug_assert!(self.held.len() <= MAX_HELD);
+        self.remember(buf);
+    }
+
     /// End of a body (or of one gRPC message): decide the held tail, emit it, forget context.
     pub fn finish(&mut self, opts: &RedactOptions, out: &mut Vec<u8>) {
         let base = out.len();
@@ -410,6 +428,12 @@ impl Redactor {
     /// Holds back only the shortest ambiguous tail (at most [`MAX_HELD`] bytes).
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         self.core.feed(&self.opts, input, out);
+    }
+
+    /// [`Redactor::feed`] with `buf` as both input and output: on return it holds exactly the
+    /// bytes now final. Saves copying every byte when nothing was held (the common case).
+    pub fn feed_in_place(&mut self, buf: &mut Vec<u8>) {
+        self.core.feed_in_place(&self.opts, buf);
     }
 
     /// End of body: decides and flushes the held tail. The redactor can then start a new
