@@ -102,11 +102,11 @@ bench: setup wasm
 	@command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load: gRPC load)"; $(APT_INSTALL) nghttp2-client; }
 	@command -v taskset >/dev/null || { echo "installing util-linux (taskset)"; $(APT_INSTALL) util-linux; }
 	$(CARGO) bench -p pci-guard-core --bench '*' -- $(BENCH_CRITERION)
-	RUSTFLAGS="-C target-feature=+simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/simd128
+	RUSTFLAGS="-C target-feature=-simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/nosimd
 	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
 	$(CARGO) build --release -p pci-guard-e2e --bin loadbench
 	PCI_GUARD_WASM=$(BENCH_TARGET)/$(WASM_TARGET)/release/pci_guard.wasm \
-	PCI_GUARD_WASM_SIMD=$(BENCH_TARGET)/simd128/$(WASM_TARGET)/release/pci_guard.wasm \
+	PCI_GUARD_WASM_NOSIMD=$(BENCH_TARGET)/nosimd/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \
 	  $(BENCH_TARGET)/release/loadbench
 

@@ -19,7 +19,7 @@
 //! Environment: `BENCH_SECONDS` (per run, default 5), `BENCH_CONNECTIONS` (16),
 //! `BENCH_COLD_TOKENS` (3000), `BENCH_BIG_MIB` (256, 0 skips), `BENCH_BIG_REPS` (3),
 //! `BENCH_ONLY` (run only the runs whose name contains this), `BENCH_OUT` (default
-//! `BENCHMARKS.md` in the workspace), `PCI_GUARD_WASM`, `PCI_GUARD_WASM_SIMD` (a `+simd128`
+//! `BENCHMARKS.md` in the workspace), `PCI_GUARD_WASM`, `PCI_GUARD_WASM_NOSIMD` (a build without `simd128`
 //! build; optional), `ENVOY`.
 
 // A benchmark tool, not a request path: any failure must stop the run loudly.
@@ -768,11 +768,11 @@ fn loadavg() -> String {
         .join(" ")
 }
 
-fn default_wasm(simd: bool) -> PathBuf {
+fn default_wasm(nosimd: bool) -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    let base = if simd { target.join("simd128") } else { target };
+    let base = if nosimd { target.join("nosimd") } else { target };
     base.join("wasm32-wasip1/release/pci_guard.wasm")
 }
 
@@ -825,8 +825,9 @@ fn main() {
     assert!(wasm.exists(), "no plugin at {}", wasm.display());
     // The harness reads it too.
     std::env::set_var("PCI_GUARD_WASM", &wasm);
+    // The shipped build has simd128 (.cargo/config.toml); this one is for comparison.
     let simd =
-        std::env::var("PCI_GUARD_WASM_SIMD").map_or_else(|_| default_wasm(true), PathBuf::from);
+        std::env::var("PCI_GUARD_WASM_NOSIMD").map_or_else(|_| default_wasm(true), PathBuf::from);
     let simd = simd.exists().then_some(simd);
     let load_start = loadavg();
 
@@ -1020,7 +1021,7 @@ fn main() {
         );
     }
 
-    // 256 MiB clean bodies: Envoy CPU per request, bare vs pci-guard (+simd128).
+    // 256 MiB clean bodies: Envoy CPU per request, bare vs pci-guard (with and without simd128).
     let big_mib = env_num("BENCH_BIG_MIB", 256) as usize;
     let reps = env_num("BENCH_BIG_REPS", 3).max(1) as u32;
     let mut bigs = Vec::new();
@@ -1033,7 +1034,7 @@ fn main() {
         ]);
         let mut big_setups = vec![Setup::Bare, g.clone()];
         if let Some(sw) = &simd {
-            big_setups.push(guard("pci-guard +simd128", &policy, true, sw));
+            big_setups.push(guard("pci-guard without simd128", &policy, true, sw));
         }
         for s in &big_setups {
             big_run(&ctx, &mut bigs, s, &big_bodies, reps);
@@ -1171,7 +1172,7 @@ fn report(
         "- `pci_guard.wasm`: {} bytes{}",
         size(wasm),
         simd.map_or(String::new(), |p| format!(
-            "; `+simd128` build: {} bytes",
+            " (with `simd128`, shipped); build without `simd128`: {} bytes",
             size(p)
         ))
     );
