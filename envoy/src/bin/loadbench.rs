@@ -772,7 +772,11 @@ fn default_wasm(nosimd: bool) -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    let base = if nosimd { target.join("nosimd") } else { target };
+    let base = if nosimd {
+        target.join("nosimd")
+    } else {
+        target
+    };
     base.join("wasm32-wasip1/release/pci_guard.wasm")
 }
 

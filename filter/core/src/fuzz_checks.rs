@@ -162,7 +162,10 @@ pub fn redact(data: &[u8]) {
         out.extend_from_slice(&buf);
     });
     r.finish(&mut out);
-    assert!(out == whole, "chunks {sizes:?} in place gave another output");
+    assert!(
+        out == whole,
+        "chunks {sizes:?} in place gave another output"
+    );
     let twice = redact_whole(&opts, &whole);
     assert!(
         twice == whole,

@@ -175,7 +175,13 @@ impl BodyScan {
         {
             return Action::Continue;
         }
+        // Pausing keeps the tail in Envoy's buffer, so the output must be exactly the buffer's
+        // bytes before it. Bytes the engine held from an earlier callback that was not paused
+        // are no longer in Envoy's buffer: the output is longer by them, and the tail stays in
+        // the engine this time too. (Pausing then made the lengths disagree and reset large
+        // HTTP/2 responses of HTTP/1.1 upstreams, whose chunks vary in size.)
         let pause = held > 0
+            && (self.paused > 0 || held_before == 0)
             && !end_of_stream
             && self.decoder.is_none()
             && size <= MAX_PAUSED
