@@ -3,13 +3,16 @@
 //!
 //! Envoy hands the filter each chunk in its body buffer. The engine's output for a chunk is
 //! everything that is now final; the ambiguous tail (at most `MAX_HELD` bytes) is kept:
-//! - normally by returning `Pause`, which leaves those raw bytes at the end of Envoy's buffer
-//!   (not sent); the next callback sees the buffer grown by the new chunk, and the filter
-//!   rewrites it from where the final bytes end. This keeps the tail safe when the stream ends
-//!   with trailers, where body writes need a buffered body;
-//! - after a long run of ambiguous chunk ends (more than `MAX_PAUSED` bytes buffered), or when
-//!   the body is decompressed (its length changes, so the buffer cannot be rewritten in
-//!   place), inside the filter, flushed by the final `end_of_stream` callback.
+//! - on HTTP/2+ streams (which may end in trailers, where body writes need a buffered body)
+//!   by returning `Pause`, which leaves those raw bytes at the end of Envoy's buffer (not
+//!   sent); the next callback sees the buffer grown by the new chunk, and the filter rewrites
+//!   it from where the final bytes end. Only while the buffer holds exactly the final bytes
+//!   and that tail: not after a chunk whose tail the engine held itself;
+//! - otherwise inside the filter, flushed by the next callback or the final `end_of_stream`
+//!   one: on HTTP/1.x (no trailers reach the filter), after a long run of ambiguous chunk
+//!   ends (more than `MAX_PAUSED` bytes buffered), or when the body is decompressed (its
+//!   length changes, so the buffer cannot be rewritten in place). If trailers come while the
+//!   filter holds bytes, the stream is reset: they are never lost or sent in clear.
 //!
 //! Any error (undecodable body, broken gRPC framing, a write the host refuses) stops the body:
 //! the current chunk is emptied and the stream reset. Clear card data never passes.
