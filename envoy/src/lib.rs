@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod als;
 pub mod grpc;
 pub mod otlp;
 pub mod tokens;

@@ -1,15 +1,18 @@
-//! The audit event through Envoy's own sinks: file, stdout and a real OTLP receiver each get
-//! exactly one complete event per request, allowed or denied, and the same event everywhere.
+//! The audit event through Envoy's own sinks: file, stdout, a real OTLP receiver and a real
+//! gRPC access-log service (ALS) each get exactly one complete event per request, allowed or
+//! denied, and the same event everywhere.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use pci_guard_e2e::als::AlsReceiver;
 use pci_guard_e2e::otlp::OtlpReceiver;
 use pci_guard_e2e::*;
 
 #[test]
-fn file_stdout_and_otlp_sinks_each_get_one_identical_event_per_request() {
+fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request() {
     let up = Upstream::ok();
     let otlp = OtlpReceiver::start();
+    let als = AlsReceiver::start();
     let policy = std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap();
     let envoy = Envoy::start(EnvoyOptions {
         config: "audit-sinks.yaml",
@@ -17,7 +20,7 @@ fn file_stdout_and_otlp_sinks_each_get_one_identical_event_per_request() {
         upstream_port: up.port,
         extra: vec![
             ("OTLP_PORT", otlp.port.to_string()),
-            ("ALS_PORT", free_port().to_string()),
+            ("ALS_PORT", als.port.to_string()),
         ],
     });
     let requests = [
@@ -33,13 +36,19 @@ fn file_stdout_and_otlp_sinks_each_get_one_identical_event_per_request() {
     }
     let file = envoy.audit_lines(requests.len());
     let otlp_bodies = otlp.bodies(requests.len());
+    let als_events = als.events(requests.len());
     let stdout: Vec<String> = std::fs::read_to_string(&envoy.stdout_log)
         .unwrap()
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect();
-    for (name, lines) in [("file", &file), ("otlp", &otlp_bodies), ("stdout", &stdout)] {
+    for (name, lines) in [
+        ("file", &file),
+        ("otlp", &otlp_bodies),
+        ("als", &als_events),
+        ("stdout", &stdout),
+    ] {
         assert_eq!(lines.len(), requests.len(), "{name} sink: {lines:#?}");
         for (i, (method, path, status, result)) in requests.iter().enumerate() {
             let line = lines
@@ -54,18 +63,25 @@ fn file_stdout_and_otlp_sinks_each_get_one_identical_event_per_request() {
         }
     }
     let mut a = file.clone();
-    let mut b = otlp_bodies.clone();
     a.sort();
-    b.sort();
-    assert_eq!(
-        a, b,
-        "the OTLP sink must carry the very same events as the file"
+    for (name, events) in [("OTLP", &otlp_bodies), ("ALS", &als_events)] {
+        let mut b = events.clone();
+        b.sort();
+        assert_eq!(
+            a, b,
+            "the {name} sink must carry the very same events as the file"
+        );
+    }
+    assert!(
+        als.log_names().iter().all(|n| n == "pci_guard_audit"),
+        "{:?}",
+        als.log_names()
     );
 }
 
 /// Canaries pushed through every field that takes input: the token, card numbers in the path,
 /// in the request id, in token claims and in the response body, a CVV in the body. None may
-/// appear in any sink (file, stdout, OTLP) nor in Envoy's own log.
+/// appear in any sink (file, stdout, OTLP, ALS) nor in Envoy's own log.
 #[test]
 fn canaries_never_reach_any_sink() {
     use pci_guard_e2e::tokens::*;
@@ -77,6 +93,7 @@ fn canaries_never_reach_any_sink() {
         )
     }));
     let otlp = OtlpReceiver::start();
+    let als = AlsReceiver::start();
     let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
     let policy = policy.replace(
         r#""name": "health""#,
@@ -88,7 +105,7 @@ fn canaries_never_reach_any_sink() {
         upstream_port: up.port,
         extra: vec![
             ("OTLP_PORT", otlp.port.to_string()),
-            ("ALS_PORT", free_port().to_string()),
+            ("ALS_PORT", als.port.to_string()),
         ],
     });
     let mut c = claims(&format!("agent-{PAN}"), &["cards:read"]);
@@ -125,12 +142,20 @@ fn canaries_never_reach_any_sink() {
     }
     let file = envoy.audit_lines(requests.len()).join("\n");
     let otlp_bodies = otlp.bodies(requests.len()).join("\n");
+    let als_events = als.events(requests.len());
+    assert_eq!(
+        als_events.len(),
+        requests.len(),
+        "ALS sink: {als_events:#?}"
+    );
+    let als_events = als_events.join("\n");
     let stdout = std::fs::read_to_string(&envoy.stdout_log).unwrap();
     let stderr = envoy.stderr();
     assert_eq!(envoy.audit_lines(requests.len()).len(), requests.len());
     for (sink, text) in [
         ("file", &file),
         ("otlp", &otlp_bodies),
+        ("als", &als_events),
         ("stdout", &stdout),
         ("envoy log", &stderr),
     ] {
