@@ -69,6 +69,15 @@ impl Context for Root {
             host::now_ms() / 1000,
         );
     }
+
+    /// The plugin is shutting down (Envoy draining, or this VM replaced): counts gathered
+    /// since the last tick still go to Envoy.
+    fn on_done(&mut self) -> bool {
+        if let Some(m) = &self.metrics {
+            m.flush();
+        }
+        true
+    }
 }
 
 impl RootContext for Root {
