@@ -77,7 +77,7 @@ unit:
 	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
-# The same core tests compiled to the plugin's target, run under Node's WASI (filter/wasi-runner.mjs).
+# The same core tests compiled to the plugin's target, run under Node's WASI (filter/wasi-runner.sh).
 wasm-unit: setup
 	$(CARGO) test -p pci-guard-core --target $(WASM_TARGET)
 
