@@ -4,7 +4,6 @@
 
 use prost::Message;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use tonic::{Request, Response, Status, Streaming};
 
 pub mod pb {
@@ -80,14 +79,7 @@ impl AlsReceiver {
     /// Audit events received so far (one per HTTP log entry; empty if an entry carried
     /// none), waiting (up to 10 s) for at least `n`. Envoy flushes ALS batches on a timer.
     pub fn events(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.events.lock().unwrap().clone();
-            if got.len() >= n || Instant::now() > deadline {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::collected_at_least(&self.events, n)
     }
 
     /// The `log_name`s of the streams Envoy opened.

@@ -282,6 +282,19 @@ impl Drop for Envoy {
     }
 }
 
+/// What a receiver has collected so far, waiting (up to 10 s) until there are at least `n`:
+/// sinks deliver asynchronously (batches on a timer).
+pub fn collected_at_least<T: Clone>(items: &Mutex<Vec<T>>, n: usize) -> Vec<T> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = items.lock().unwrap().clone();
+        if got.len() >= n || Instant::now() > deadline {
+            return got;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Parses one access-log line and checks it against `policy-schema/audit.schema.json`, so
 /// every e2e test that reads audit events also proves they match the published schema.
 pub fn parse_audit_line(line: &str) -> serde_json::Value {

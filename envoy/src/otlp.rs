@@ -9,7 +9,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use tonic::{Request, Response, Status};
 
 #[derive(Clone, Default)]
@@ -61,13 +60,6 @@ impl OtlpReceiver {
 
     /// Log bodies received so far, waiting (up to 10 s) for at least `n`.
     pub fn bodies(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.bodies.lock().unwrap().clone();
-            if got.len() >= n || Instant::now() > deadline {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::collected_at_least(&self.bodies, n)
     }
 }

@@ -8,12 +8,10 @@ use pci_guard_e2e::als::AlsReceiver;
 use pci_guard_e2e::otlp::OtlpReceiver;
 use pci_guard_e2e::*;
 
-#[test]
-fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request() {
-    let up = Upstream::ok();
+/// Envoy with `envoy/audit-sinks.yaml`: every sink on, the OTLP and ALS receivers started.
+fn start_with_sinks(policy: String, up: &Upstream) -> (Envoy, OtlpReceiver, AlsReceiver) {
     let otlp = OtlpReceiver::start();
     let als = AlsReceiver::start();
-    let policy = std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap();
     let envoy = Envoy::start(EnvoyOptions {
         config: "audit-sinks.yaml",
         policy,
@@ -23,6 +21,14 @@ fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request() {
             ("ALS_PORT", als.port.to_string()),
         ],
     });
+    (envoy, otlp, als)
+}
+
+#[test]
+fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request() {
+    let up = Upstream::ok();
+    let policy = std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap();
+    let (envoy, otlp, als) = start_with_sinks(policy, &up);
     let requests = [
         ("GET", "/healthz", 200, "allow"),
         ("GET", "/v1/cards/c_1", 401, "deny"),
@@ -92,22 +98,12 @@ fn canaries_never_reach_any_sink() {
             r#"{"card":{"number":"4000 0566 5566 5556","cvv":"9173"},"note":"pan 4000056655665556"}"#,
         )
     }));
-    let otlp = OtlpReceiver::start();
-    let als = AlsReceiver::start();
     let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
     let policy = policy.replace(
         r#""name": "health""#,
         r#""name": "canary", "match": {"path": "/v1/accounts/{id}"}, "auth": ["corp-idp"]}, {"name": "health""#,
     );
-    let envoy = Envoy::start(EnvoyOptions {
-        config: "audit-sinks.yaml",
-        policy,
-        upstream_port: up.port,
-        extra: vec![
-            ("OTLP_PORT", otlp.port.to_string()),
-            ("ALS_PORT", als.port.to_string()),
-        ],
-    });
+    let (envoy, otlp, als) = start_with_sinks(policy, &up);
     let mut c = claims(&format!("agent-{PAN}"), &["cards:read"]);
     c["jti"] = serde_json::json!(format!("jti {PAN_GROUPED}"));
     let token = sign("rsa1", &c);

@@ -901,61 +901,45 @@ fn main() {
         b.large.raw.len(),
         b.large.pans
     );
-    // The headline workload runs in interleaved rounds (bare, native, pci-guard, bare, …) and
-    // reports each setup's median: on a shared VM one run of each drifts by ±10 µs.
-    for _ in 0..rounds {
-        for s in &setups {
-            http_run(
-                &ctx,
-                &mut rows,
-                b,
-                "main",
-                &format!("{small_name}, warm token"),
-                s,
-                "/v1/cards/small",
-                Some(&b.small),
-                false,
-            );
-        }
-    }
-    for s in &setups {
-        http_run(
-            &ctx,
-            &mut rows,
-            b,
-            "main",
-            &format!("{small_name}, cold tokens ({cold_count})"),
-            s,
+    // (workload, path, expected body, cold tokens, rounds). The headline workload runs in
+    // interleaved rounds (bare, native, pci-guard, bare, …) and reports each setup's median:
+    // on a shared VM one run of each drifts by ±10 µs.
+    let http_workloads = [
+        (
+            format!("{small_name}, warm token"),
+            "/v1/cards/small",
+            Some(&b.small),
+            false,
+            rounds,
+        ),
+        (
+            format!("{small_name}, cold tokens ({cold_count})"),
             "/v1/cards/small",
             None,
             true,
-        );
-    }
-    for s in &setups {
-        http_run(
-            &ctx,
-            &mut rows,
-            b,
-            "main",
-            &format!("{medium_name}, warm"),
-            s,
+            1,
+        ),
+        (
+            format!("{medium_name}, warm"),
             "/v1/cards/medium",
             Some(&b.medium),
             false,
-        );
-    }
-    for s in &setups {
-        http_run(
-            &ctx,
-            &mut rows,
-            b,
-            "main",
-            &format!("{large_name}, warm"),
-            s,
+            1,
+        ),
+        (
+            format!("{large_name}, warm"),
             "/v1/cards/large",
             Some(&b.large),
             false,
-        );
+            1,
+        ),
+    ];
+    for (workload, path, body, cold, rounds) in &http_workloads {
+        for _ in 0..*rounds {
+            for s in &setups {
+                http_run(&ctx, &mut rows, b, "main", workload, s, path, *body, *cold);
+            }
+        }
     }
     for s in &setups {
         grpc_run(&ctx, &mut rows, s, &grpc_data);

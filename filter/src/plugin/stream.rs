@@ -294,8 +294,7 @@ impl StreamState {
             metadata_route,
             flags,
         });
-        let now_ms = self.started_ms;
-        self.judge(true, now_ms)
+        self.judge(true, self.started_ms)
     }
 
     /// Decides the request. With `may_wait`, a request whose provider has never had keys waits

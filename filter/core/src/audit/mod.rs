@@ -109,6 +109,19 @@ pub struct IdentityRef {
     pub alg: Option<String>,
 }
 
+impl IdentityRef {
+    /// The fields copied from the token: outside input, masked and capped like the request's.
+    fn token_fields_mut(&mut self) -> [&mut Option<String>; 5] {
+        [
+            &mut self.iss,
+            &mut self.sub,
+            &mut self.azp,
+            &mut self.jti,
+            &mut self.kid,
+        ]
+    }
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Request {
     pub method: String,
@@ -187,13 +200,7 @@ impl Event {
         clean_opt(&mut self.request.authority, opts);
         clean_opt(&mut self.request.grpc, opts);
         if let Some(id) = &mut self.identity {
-            for f in [
-                &mut id.iss,
-                &mut id.sub,
-                &mut id.azp,
-                &mut id.jti,
-                &mut id.kid,
-            ] {
+            for f in id.token_fields_mut() {
                 clean_opt(f, opts);
             }
         }
@@ -219,13 +226,7 @@ impl Event {
         cap_opt(&mut r.route);
         cap_opt(&mut r.grpc);
         if let Some(id) = &mut self.identity {
-            for f in [
-                &mut id.iss,
-                &mut id.sub,
-                &mut id.azp,
-                &mut id.jti,
-                &mut id.kid,
-            ] {
+            for f in id.token_fields_mut() {
                 cap_opt(f);
             }
         }
