@@ -119,14 +119,52 @@ fn fnv(k: &[u8]) -> u64 {
     h
 }
 
+/// One slot of [`CvvKeys::table`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Slot {
+    hash: u64,
+    /// The first 16 bytes of the key, zero-padded (little-endian).
+    head: u128,
+    len: u16,
+    /// Index into `entries` plus one; 0 = empty.
+    entry: u16,
+}
+
+/// The first 16 bytes of `k`, zero-padded, as one integer: whole-word loads (overlapping and
+/// shifted for short keys) instead of a byte copy, which compiled to `memset` and `memcpy`
+/// calls costing more than the lookup.
+#[inline]
+fn head16(k: &[u8]) -> u128 {
+    let n = k.len();
+    let w8 = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&k[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    let w4 = |at: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&k[at..at + 4]);
+        u64::from(u32::from_le_bytes(b))
+    };
+    let (lo, hi) = match n {
+        16.. => (w8(0), w8(8)),
+        9..=15 => (w8(0), w8(n - 8) >> (8 * (16 - n))),
+        8 => (w8(0), 0),
+        4..=7 => (w4(0) | (w4(n - 4) << (8 * (n - 4))), 0),
+        _ => (k.iter().rev().fold(0u64, |a, &b| a << 8 | u64::from(b)), 0),
+    };
+    u128::from(lo) | u128::from(hi) << 64
+}
+
 /// The compiled list of keys whose values are security codes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CvvKeys {
     /// Normalised keys with their `fnv` hash, sorted.
     entries: Vec<(u64, Box<[u8]>)>,
-    /// Open-addressing table over `entries` (index + 1; 0 = empty), a power of two at least
-    /// twice as long: a lookup is one hash and, usually, one probe.
-    table: Vec<u16>,
+    /// Open-addressing table over `entries`, a power of two at least twice as long: a lookup
+    /// is one hash and, usually, one probe. Each slot holds the key's first 16 bytes, so
+    /// keys up to 16 bytes (all the default ones) compare without reading `entries`.
+    table: Vec<Slot>,
     /// Bitset of the bytes a key leading to a security code can end with: the last byte of
     /// every key, and of the filler and child words the look-back also accepts. Most numbers
     /// after a key follow one that ends otherwise (`"amount":1234`) and are rejected on that
@@ -174,13 +212,18 @@ impl CvvKeys {
         entries.dedup();
         entries.truncate(usize::from(u16::MAX) - 1);
         let size = (entries.len() * 2).next_power_of_two().max(8);
-        let mut table = vec![0u16; size];
-        for (idx, (h, _)) in entries.iter().enumerate() {
+        let mut table = vec![Slot::default(); size];
+        for (idx, (h, k)) in entries.iter().enumerate() {
             let mut slot = (*h as usize) & (size - 1);
-            while table[slot] != 0 {
+            while table[slot].entry != 0 {
                 slot = (slot + 1) & (size - 1);
             }
-            table[slot] = (idx + 1) as u16;
+            table[slot] = Slot {
+                hash: *h,
+                head: head16(k),
+                len: k.len() as u16, // at most MAX_KEY
+                entry: (idx + 1) as u16,
+            };
         }
         let mut last = [0u64; 4];
         let words = [
@@ -246,18 +289,24 @@ impl CvvKeys {
 
     fn contains_norm(&self, norm: &[u8]) -> bool {
         let h = fnv(norm);
+        let head = head16(norm);
         let mask = self.table.len() - 1;
         let mut slot = (h as usize) & mask;
         loop {
-            let Some(&idx) = self.table.get(slot) else {
+            let Some(s) = self.table.get(slot) else {
                 return false;
             };
-            if idx == 0 {
+            if s.entry == 0 {
                 return false;
             }
-            if let Some((eh, k)) = self.entries.get(usize::from(idx) - 1) {
-                if *eh == h && k.len() == norm.len() && k.iter().zip(norm).all(|(a, b)| a == b) {
+            if s.hash == h && usize::from(s.len) == norm.len() && s.head == head {
+                if norm.len() <= 16 {
                     return true;
+                }
+                if let Some((_, k)) = self.entries.get(usize::from(s.entry) - 1) {
+                    if k[16..] == norm[16..] {
+                        return true;
+                    }
                 }
             }
             slot = (slot + 1) & mask;
@@ -393,7 +442,49 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys) -> Option<
     })
 }
 
+/// [`key_before`] for the shapes most values take, `"key":"123"`, `"key":123` and `key=123`,
+/// read straight from `buf` when the whole look-back lies inside it: the same key `key_before`
+/// finds (one connector, the glue ends at the key's last byte, the key is the run of key bytes
+/// before it up to a `%XX` escape), or `None` to let `key_before` decide.
+#[inline]
+fn plain_key_before(buf: &[u8], i: usize) -> Option<Key> {
+    const REACH: usize = 3 + MAX_KEY + 4;
+    if i < REACH {
+        return None;
+    }
+    let end = match (buf[i - 3], buf[i - 2], buf[i - 1]) {
+        (b'"', b':', b'"') => i - 3,
+        (_, b'"', b':') => i - 2,
+        (_, _, b'=') => i - 1,
+        _ => return None,
+    };
+    let key_byte = |c: u8| is_alnum(c) || c == b'_' || c == b'-';
+    let escape_end = |p: usize| is_hex(buf[p - 1]) && buf[p - 3] == b'%' && is_hex(buf[p - 2]);
+    // The glue must end here: the key's last byte is a key byte and not the end of a `%XX`
+    // glue token (`%3A`).
+    if !key_byte(buf[end - 1]) || escape_end(end) {
+        return None;
+    }
+    let mut p = end;
+    while p > end - MAX_KEY && key_byte(buf[p - 1]) && !escape_end(p) {
+        p -= 1;
+    }
+    if end - p >= MAX_KEY {
+        return None;
+    }
+    Some(Key {
+        start: p as isize,
+        end: end as isize,
+        xml: false,
+    })
+}
+
 fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    if let (Ok(s), Ok(e)) = (usize::try_from(k.start), usize::try_from(k.end)) {
+        if let Some(raw) = w.buf.get(s..e) {
+            return normalize(raw, out);
+        }
+    }
     let mut n = 0;
     for q in k.start..k.end {
         let b = w.back(q)?;
@@ -470,16 +561,21 @@ pub(crate) fn ends_glue(b: u8) -> bool {
 }
 
 /// Whether the 3–4 digit value starting at `i` is the value of a security-code key.
-pub(crate) fn is_cvv_value(w: &Window<'_>, i: usize, keys: &CvvKeys) -> bool {
-    let i = i as isize;
+pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
+    let i = at as isize;
     let floor = i - crate::redact::window::MAX_LOOKBACK as isize;
     // Fast reject: the byte before a value ends a glue token.
     if !w.back(i - 1).is_some_and(ends_glue) {
         return false;
     }
-    let Some(key) = key_before(w, i, floor, keys) else {
+    let Some(key) = plain_key_before(w.buf, at).or_else(|| key_before(w, i, floor, keys)) else {
         return false;
     };
+    if w.back(key.end - 1)
+        .is_some_and(|c| is_alnum(c) && !keys.may_end_key(c))
+    {
+        return false;
+    }
     let mut norm = [0u8; MAX_KEY];
     let Some(n) = norm_key(w, &key, &mut norm) else {
         return false;
@@ -569,6 +665,57 @@ fn follows_expiry(w: &Window<'_>, p: isize, floor: isize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Where the direct read of `"key":"`, `"key":` and `key=` finds a key, the general
+        /// look-back finds the same one.
+        #[test]
+        fn plain_key_read_finds_the_key_the_general_look_back_finds(
+            parts in prop::collection::vec(prop_oneof![
+                prop::sample::select(vec![
+                    "\"", ":", "=", "\":\"", "\":", "%3A", "%3D", "%22", "%", "<", ">", "=>",
+                    " ", "&", "_", "-", ".", "\\", "cvv", "CVV2", "card_code", "security-code",
+                    "3A", "a", "%3Acvv", "123",
+                ]).prop_map(str::to_owned),
+                "[a-zA-Z0-9_-]{1,60}",
+            ], 1..12),
+        ) {
+            let mut buf = vec![b'{'; 60];
+            buf.extend(parts.concat().into_bytes());
+            buf.extend_from_slice(b"123");
+            let keys = CvvKeys::default();
+            let w = Window { ctx: &[], buf: &mut buf.clone(), eof: true };
+            for i in 0..=w.len() {
+                if let Some(k) = plain_key_before(w.buf, i) {
+                    let ii = i as isize;
+                    let general = key_before(&w, ii, ii - 224, &keys);
+                    // `key_before` also rejects a key whose last byte no key ends with;
+                    // `is_cvv_value` applies that test to both.
+                    let last = w.back(k.end - 1).unwrap_or(0);
+                    if is_alnum(last) && !keys.may_end_key(last) {
+                        continue;
+                    }
+                    let general = general.map(|g| (g.start, g.end, g.xml));
+                    prop_assert_eq!(Some((k.start, k.end, k.xml)), general, "at {}", i);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn key_head_is_the_first_sixteen_bytes_zero_padded_at_every_length() {
+        let key: Vec<u8> = (1..=48u8).collect();
+        for n in 0..=48 {
+            let mut want = [0u8; 16];
+            for (d, s) in want.iter_mut().zip(&key[..n]) {
+                *d = *s;
+            }
+            assert_eq!(head16(&key[..n]), u128::from_le_bytes(want), "n={n}");
+        }
+    }
 
     #[test]
     fn normalisation() {

@@ -30,7 +30,7 @@
 //! accepted cost.
 
 use crate::redact::brands::brand_of;
-use crate::redact::luhn::luhn_valid;
+use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::scanner::{digit_run_end, is_alnum, is_digit};
 use crate::redact::window::{Need, Window};
 use crate::redact::BrandSet;
@@ -243,7 +243,7 @@ pub(crate) enum PanHit {
 fn qualifies(digits: &[u8], brands: BrandSet) -> bool {
     (12..=MAX_PAN).contains(&digits.len())
         && brand_of(digits, brands).is_some()
-        && luhn_valid(digits)
+        && luhn_valid_digits(digits)
 }
 
 /// The longest PAN window of `c`, if any.

@@ -7,7 +7,9 @@
 //! walks its set bits; runs that can hold nothing (1–2 or 9–11 digits, no separator after) are
 //! passed over from the mask alone. At each other *candidate* digit it decides, in order:
 //! 0. fast paths for the common shapes: an isolated 12–19 digit run (`"number":"4111…"`) is a
-//!    PAN iff brand and Luhn say so; a 3–4 digit run after plain glue runs only the CVV check;
+//!    PAN iff brand and Luhn say so, and so is an isolated 4-4-4-4 grouping with one separator
+//!    kind (`4111 1111 1111 1111`) when they say yes; a 3–4 digit run after plain glue runs
+//!    only the CVV check;
 //! 1. track data (`%B…^…^…?`, `;…=…?`) whose PAN starts here: mask it whole;
 //! 2. a digit inside a `%XX` / `\uXXXX` escape: skip the escape;
 //! 3. a digit right after another digit (the tail of a run too long for a PAN): skip the run;
@@ -33,7 +35,7 @@ use std::sync::Arc;
 
 use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value};
-use crate::redact::luhn::luhn_valid;
+use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups, Keep};
 use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
@@ -158,6 +160,19 @@ pub(crate) fn scan(
     eof: bool,
     counts: &mut RedactionCounts,
 ) -> usize {
+    scan_with::<true>(opts, mode, ctx, buf, eof, counts)
+}
+
+/// [`scan`]; with `FAST = false` (tests only) every digit run goes through the general
+/// decision, which the fast paths must agree with.
+fn scan_with<const FAST: bool>(
+    opts: &RedactOptions,
+    mode: Mode,
+    ctx: &[u8],
+    buf: &mut [u8],
+    eof: bool,
+    counts: &mut RedactionCounts,
+) -> usize {
     let mut w = Window { ctx, buf, eof };
     let len = w.len();
     let mut pos = 0;
@@ -172,13 +187,14 @@ pub(crate) fn scan(
             let k = m.trailing_zeros() as usize;
             let i = base + k;
             let ones = (!(m >> k)).trailing_zeros() as usize;
-            let next = if k + ones < 64
+            let next = if FAST
+                && k + ones < 64
                 && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
                 && passes_over(w.buf, i, ones)
             {
                 i + ones
             } else {
-                match visit(opts, mode, &mut w, i, counts) {
+                match visit::<FAST>(opts, mode, &mut w, i, counts) {
                     Ok(next) => next,
                     Err(Need) => {
                         debug_assert!(!eof);
@@ -199,7 +215,7 @@ pub(crate) fn scan(
         }
     }
     while let Some(i) = find_digit(w.buf, pos) {
-        match visit(opts, mode, &mut w, i, counts) {
+        match visit::<FAST>(opts, mode, &mut w, i, counts) {
             Ok(next) => {
                 debug_assert!(next > i);
                 pos = next;
@@ -230,16 +246,30 @@ fn passes_over(buf: &[u8], i: usize, ones: usize) -> bool {
 }
 
 /// Decides the candidate digit at `i`; returns where the scan continues.
-fn visit(
+fn visit<const FAST: bool>(
     opts: &RedactOptions,
     mode: Mode,
     w: &mut Window<'_>,
     i: usize,
     counts: &mut RedactionCounts,
 ) -> Result<usize, Need> {
-    if let Some(next) = fast_path(opts, mode, w, i, counts) {
-        return Ok(next);
+    if FAST {
+        if let Some(next) = fast_path(opts, mode, w, i, counts) {
+            return Ok(next);
+        }
     }
+    decide(opts, mode, w, i, counts)
+}
+
+/// The general decision at a candidate (steps 1–4 of the module docs), which every fast path
+/// must agree with.
+fn decide(
+    opts: &RedactOptions,
+    mode: Mode,
+    w: &mut Window<'_>,
+    i: usize,
+    counts: &mut RedactionCounts,
+) -> Result<usize, Need> {
     if opts.track_data {
         if let Some((s, e)) = find_track(w, i)? {
             mask_all(w.buf, s, e, opts.mask_char);
@@ -337,6 +367,9 @@ fn fast_path(
     let e = digit_run_end(buf, i, 20);
     let after = *buf.get(e)?;
     if matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\') {
+        if e - i == 4 && mode == Mode::Text {
+            return grouped_card(opts, w, i, counts);
+        }
         return None;
     }
     match e - i {
@@ -374,14 +407,59 @@ fn fast_path(
                 return None;
             }
             let digits = &buf[i..e];
-            if brand_of(digits, opts.brands).is_some() && luhn_valid(digits) {
+            if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
                 mask_digits(w.buf, std::iter::once((i, e)), l, opts.keep, opts.mask_char);
                 counts.pan += 1;
+                return Some(resume_after_mask(i, e, opts.keep));
             }
             Some(e)
         }
         _ => None,
     }
+}
+
+/// The grouped card of the common shape, `4111 1111 1111 1111` (or with `-` or `+`), with
+/// plain bytes around it: exactly four groups of four digits with one separator kind, then a
+/// byte that is not a separator start, letter, digit or `.`; before it a byte that is not a
+/// letter, digit, separator, `.`, `;` or `%` (no escape, track sentinel, decimal point or
+/// earlier group). The general path then finds the same cluster, may start a multi-group
+/// window (no group before it), and tries the 16-digit window first: it is the PAN exactly
+/// when brand and Luhn say so. When they say no, shorter windows are left to the general path.
+#[inline]
+fn grouped_card(
+    opts: &RedactOptions,
+    w: &mut Window<'_>,
+    i: usize,
+    counts: &mut RedactionCounts,
+) -> Option<usize> {
+    let b: &[u8; 20] = w.buf.get(i..i + 20)?.try_into().ok()?;
+    let sep = b[4];
+    let groups_ok = matches!(sep, b' ' | b'-' | b'+')
+        && b[9] == sep
+        && b[14] == sep
+        && [0, 5, 10, 15]
+            .iter()
+            .all(|&g| b[g..g + 4].iter().all(|&c| is_digit(c)));
+    let after = b[19];
+    if !groups_ok
+        || is_alnum(after)
+        || matches!(after, b'.' | b' ' | b'-' | b'+' | b'%' | b'\\')
+        || w.back(i as isize - 1)
+            .is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%' | b' ' | b'-' | b'+'))
+    {
+        return None;
+    }
+    let mut digits = [0u8; 16];
+    for (k, g) in [0, 5, 10, 15].into_iter().enumerate() {
+        digits[4 * k..4 * k + 4].copy_from_slice(&b[g..g + 4]);
+    }
+    if brand_of(&digits, opts.brands).is_none() || !luhn_valid_digits(&digits) {
+        return None;
+    }
+    let ranges = [0, 5, 10, 15].map(|g| (i + g, i + g + 4));
+    mask_digits(w.buf, ranges.into_iter(), 16, opts.keep, opts.mask_char);
+    counts.pan += 1;
+    Some(resume_after_mask(i + 15, i + 19, opts.keep))
 }
 
 /// The end of the digit run containing `i` (or the end of the input).
@@ -464,4 +542,154 @@ pub fn redact_in_place(opts: &RedactOptions, buf: &mut [u8]) -> RedactionCounts 
     let n = scan(opts, Mode::Text, &[], buf, true, &mut counts);
     debug_assert_eq!(n, buf.len());
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bytes around the shapes the fast paths take: digits, separators, glue, escapes, keys.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "4111",
+                "1111",
+                "5555",
+                "4444",
+                "6759",
+                "6497",
+                "0000",
+                "4111111111111111",
+                "5555555555554444",
+                "378282246310005",
+                "675964982643",
+                "123",
+                "1234",
+                "12",
+                "4111 1111 1111 1111",
+                "5555-5555-5555-4444",
+                "4111+1111+1111+1111",
+                "4111 1111 1111 1112",
+                "6759 6498 2643 0000",
+                "6759-6498-2643-0001",
+            ])
+            .prop_map(str::to_owned),
+            "[0-9]{1,20}",
+            prop::sample::select(vec![
+                " ", "-", "+", ".", ";", "%", "%20", "\\u0020", "\\", "\"", ":", "=", "\":\"",
+                "\":", "cvv", "&cvv=", "code", "x", "B", "%B", "%3D", "\n", "*",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    fn fast_and_general(input: &[u8]) -> ((String, RedactionCounts), (String, RedactionCounts)) {
+        let opts = RedactOptions::default();
+        let run = |fast: bool| {
+            let mut b = input.to_vec();
+            let mut c = RedactionCounts::default();
+            if fast {
+                scan_with::<true>(&opts, Mode::Text, &[], &mut b, true, &mut c);
+            } else {
+                scan_with::<false>(&opts, Mode::Text, &[], &mut b, true, &mut c);
+            }
+            (String::from_utf8_lossy(&b).into_owned(), c)
+        };
+        (run(true), run(false))
+    }
+
+    /// Every shape a fast path takes, between every neighbour that could change the general
+    /// decision, near the start of the body (look-back reaching before it) and inside the
+    /// 64-byte block loop: the fast paths mask exactly what the general path masks.
+    #[test]
+    fn fast_paths_agree_with_the_general_path_between_all_neighbours() {
+        let left = [
+            "",
+            "\\",
+            "\"",
+            ":",
+            "x",
+            "1.",
+            "a.",
+            ".",
+            ";",
+            "%",
+            "B",
+            "%B",
+            " ",
+            "1234 ",
+            "12 ",
+            "DE12 ",
+            "*",
+            "=",
+            "\\n",
+            "%3D",
+            "\\u0020",
+            "-",
+            "+",
+            "&cvv=",
+            "\"cvv\":\"",
+            "\"cvv\":",
+            "cvv=",
+            "<cvv>",
+            "\"code\":\"",
+            "exp\":\"1229\",\"code\":\"",
+        ];
+        let middle = [
+            "4111 1111 1111 1111",
+            "5555-5555-5555-4444",
+            "4111+1111+1111+1111",
+            "4111 1111 1111 1112",
+            "6759 6498 2643 0000",
+            "4111 1111 1111 111",
+            "4111111111111111",
+            "4111111111111112",
+            "675964982643",
+            "123",
+            "1234",
+            "12345",
+            "123456789",
+            "4111 1111 1111 1111 1",
+        ];
+        let right = [
+            "", "\"", ".", ".5", "x", " ", " 1", " 1234", "-", "-1", "+", "+1", "%20", "%201",
+            "\\u0020", "\\u00201", ",", ";", "*", "1", "^", "=", "?",
+        ];
+        for lead in [0, 70] {
+            for l in left {
+                for m in middle {
+                    for r in right {
+                        let mut input = vec![b'x'; lead];
+                        input.extend_from_slice(format!("{l}{m}{r}").as_bytes());
+                        let (fast, general) = fast_and_general(&input);
+                        assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(&input));
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The fast paths (runs passed over from the digit mask, the common shapes decided
+        /// from a run and its neighbours) change nothing: a scan without them masks the same
+        /// bytes and counts the same.
+        #[test]
+        fn fast_paths_mask_exactly_what_the_general_path_masks(
+            parts in prop::collection::vec(piece(), 1..24),
+            lead in 0usize..80,
+        ) {
+            let opts = RedactOptions::default();
+            let mut input = vec![b'x'; lead];
+            input.extend(parts.concat().into_bytes());
+            let (mut a, mut b) = (input.clone(), input);
+            let (mut ca, mut cb) = (RedactionCounts::default(), RedactionCounts::default());
+            scan_with::<true>(&opts, Mode::Text, &[], &mut a, true, &mut ca);
+            scan_with::<false>(&opts, Mode::Text, &[], &mut b, true, &mut cb);
+            prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+            prop_assert_eq!(ca, cb);
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! engine's single "next digit" scan. The PAN must pass Luhn (brand is not required: test
 //! tracks and private-label cards still carry a check digit).
 
-use crate::redact::luhn::luhn_valid;
+use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::scanner::is_digit;
 use crate::redact::window::{Need, Window};
 
@@ -31,7 +31,7 @@ pub(crate) fn find_track(w: &Window<'_>, i: usize) -> Result<Option<(usize, usiz
     while e - i <= 19 && w.fwd_is(e, is_digit)? {
         e += 1;
     }
-    if !(12..=19).contains(&(e - i)) || !luhn_valid(&w.buf[i..e]) {
+    if !(12..=19).contains(&(e - i)) || !luhn_valid_digits(&w.buf[i..e]) {
         return Ok(None);
     }
     if track2 {
