@@ -190,7 +190,7 @@ fn scan_with<const FAST: bool>(
             let next = if FAST
                 && k + ones < 64
                 && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
-                && passes_over(w.buf, i, ones)
+                && passes_over(w.buf, i, ones, mode == Mode::Text)
             {
                 i + ones
             } else {
@@ -234,15 +234,30 @@ fn scan_with<const FAST: bool>(
 /// is one [`fast_path`] would pass over without a change, judged from the bytes of `buf` alone
 /// (near the start of `buf`, where the look-back reaches into the context, it says no and the
 /// run is visited): runs of 1–2 and 9–11 digits; 3–4 digits not after glue (no CVV value);
-/// 5–8 digits no escape can precede.
+/// 5–8 digits no escape can precede; in text, 3–19 digits glued to a letter.
 #[inline]
-fn passes_over(buf: &[u8], i: usize, ones: usize) -> bool {
+fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool) -> bool {
     match ones {
         1 | 2 | 9..=11 => true,
-        3 | 4 => i >= 1 && !ends_glue(buf[i - 1]),
+        3 | 4 => i >= 1 && (!ends_glue(buf[i - 1]) || (text && glued_to_letter(buf, i))),
         5..=8 => i >= 4 && !buf[i - 2..i].contains(&b'%') && !buf[i - 4..i].contains(&b'u'),
+        12..=19 => text && glued_to_letter(buf, i),
         _ => false,
     }
+}
+
+/// Whether the digit run at `i` follows a letter that is itself, not the end of an escape:
+/// no `%` two or three bytes back (`%3D`, `%B`), no `\` two back (`\n`), no `u` two to five
+/// back (`\u0041`). Such a run (`jane1234@`, `SKU-A123`'s digits) touches a letter, so in text
+/// it starts neither a card nor a security code, nor is it inside an escape: the general path
+/// would only step to its end. (Judged from `buf` alone; near its start, says no.)
+#[inline]
+fn glued_to_letter(buf: &[u8], i: usize) -> bool {
+    i >= 5
+        && buf[i - 1].is_ascii_alphabetic()
+        && !matches!(buf[i - 2], b'%' | b'\\' | b'u')
+        && buf[i - 3] != b'%'
+        && !buf[i - 5..i - 2].contains(&b'u')
 }
 
 /// Decides the candidate digit at `i`; returns where the scan continues.
@@ -374,6 +389,7 @@ fn fast_path(
     }
     match e - i {
         1 | 2 | 9..=11 => Some(e),
+        3..=19 if mode == Mode::Text && glued_to_letter(buf, i) => Some(e),
         // Only a CVV could start here, and its value follows glue (see `cvv`).
         3 | 4 => {
             let b1 = w.back(i as isize - 1);
@@ -578,21 +594,25 @@ mod tests {
             "[0-9]{1,20}",
             prop::sample::select(vec![
                 " ", "-", "+", ".", ";", "%", "%20", "\\u0020", "\\", "\"", ":", "=", "\":\"",
-                "\":", "cvv", "&cvv=", "code", "x", "B", "%B", "%3D", "\n", "*",
+                "\":", "cvv", "&cvv=", "code", "x", "B", "%B", "%3D", "\n", "*", "jane", "e", "u",
+                "%4",
             ])
             .prop_map(str::to_owned),
         ]
     }
 
-    fn fast_and_general(input: &[u8]) -> ((String, RedactionCounts), (String, RedactionCounts)) {
+    fn fast_and_general(
+        input: &[u8],
+        mode: Mode,
+    ) -> ((String, RedactionCounts), (String, RedactionCounts)) {
         let opts = RedactOptions::default();
         let run = |fast: bool| {
             let mut b = input.to_vec();
             let mut c = RedactionCounts::default();
             if fast {
-                scan_with::<true>(&opts, Mode::Text, &[], &mut b, true, &mut c);
+                scan_with::<true>(&opts, mode, &[], &mut b, true, &mut c);
             } else {
-                scan_with::<false>(&opts, Mode::Text, &[], &mut b, true, &mut c);
+                scan_with::<false>(&opts, mode, &[], &mut b, true, &mut c);
             }
             (String::from_utf8_lossy(&b).into_owned(), c)
         };
@@ -600,8 +620,9 @@ mod tests {
     }
 
     /// Every shape a fast path takes, between every neighbour that could change the general
-    /// decision, near the start of the body (look-back reaching before it) and inside the
-    /// 64-byte block loop: the fast paths mask exactly what the general path masks.
+    /// decision, near the start of the body (look-back reaching before it) or not, in the tail
+    /// loop and in the 64-byte block loop, in text and protobuf mode: the fast paths mask
+    /// exactly what the general path masks.
     #[test]
     fn fast_paths_agree_with_the_general_path_between_all_neighbours() {
         let left = [
@@ -635,6 +656,23 @@ mod tests {
             "<cvv>",
             "\"code\":\"",
             "exp\":\"1229\",\"code\":\"",
+            "jane",
+            "SKU-A",
+            "%4",
+            "%e",
+            "%4e",
+            "\\u00e",
+            "\\u0",
+            "\\ua",
+            "ua",
+            "x%ab",
+            "\\b",
+            "\\f",
+            "u",
+            "cvv2",
+            "\"cvv\":\"a",
+            "\\u003a",
+            "%3a",
         ];
         let middle = [
             "4111 1111 1111 1111",
@@ -656,14 +694,24 @@ mod tests {
             "", "\"", ".", ".5", "x", " ", " 1", " 1234", "-", "-1", "+", "+1", "%20", "%201",
             "\\u0020", "\\u00201", ",", ";", "*", "1", "^", "=", "?",
         ];
-        for lead in [0, 70] {
+        // Without a trailer the run is decided by the tail loop; with 64 neutral bytes after
+        // it, by the block loop (which passes over runs from the digit mask alone).
+        for (lead, trailer) in [(0, 0), (70, 0), (0, 64), (70, 64)] {
             for l in left {
                 for m in middle {
                     for r in right {
                         let mut input = vec![b'x'; lead];
                         input.extend_from_slice(format!("{l}{m}{r}").as_bytes());
-                        let (fast, general) = fast_and_general(&input);
-                        assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(&input));
+                        input.extend(std::iter::repeat_n(b'|', trailer));
+                        for mode in [Mode::Text, Mode::Proto] {
+                            let (fast, general) = fast_and_general(&input, mode);
+                            assert_eq!(
+                                fast,
+                                general,
+                                "{mode:?} {:?}",
+                                String::from_utf8_lossy(&input)
+                            );
+                        }
                     }
                 }
             }
