@@ -194,7 +194,8 @@ fn scan_with<const FAST: bool>(
             {
                 i + ones
             } else {
-                match visit::<FAST>(opts, mode, &mut w, i, counts) {
+                let run_end = (k + ones < 64).then_some(i + ones);
+                match visit::<FAST>(opts, mode, &mut w, i, run_end, counts) {
                     Ok(next) => next,
                     Err(Need) => {
                         debug_assert!(!eof);
@@ -215,7 +216,7 @@ fn scan_with<const FAST: bool>(
         }
     }
     while let Some(i) = find_digit(w.buf, pos) {
-        match visit::<FAST>(opts, mode, &mut w, i, counts) {
+        match visit::<FAST>(opts, mode, &mut w, i, None, counts) {
             Ok(next) => {
                 debug_assert!(next > i);
                 pos = next;
@@ -266,10 +267,11 @@ fn visit<const FAST: bool>(
     mode: Mode,
     w: &mut Window<'_>,
     i: usize,
+    run_end: Option<usize>,
     counts: &mut RedactionCounts,
 ) -> Result<usize, Need> {
     if FAST {
-        if let Some(next) = fast_path(opts, mode, w, i, counts) {
+        if let Some(next) = fast_path(opts, mode, w, i, run_end, counts) {
             return Ok(next);
         }
     }
@@ -376,10 +378,13 @@ fn fast_path(
     mode: Mode,
     w: &mut Window<'_>,
     i: usize,
+    run_end: Option<usize>,
     counts: &mut RedactionCounts,
 ) -> Option<usize> {
     let buf = &*w.buf;
-    let e = digit_run_end(buf, i, 20);
+    // The block loop knows where the run ends (its digit mask); a run over 19 digits falls
+    // to the general path either way.
+    let e = run_end.unwrap_or_else(|| digit_run_end(buf, i, 20));
     let after = *buf.get(e)?;
     if matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\') {
         if e - i == 4 && mode == Mode::Text {
