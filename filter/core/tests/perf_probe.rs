@@ -15,6 +15,10 @@ fn body(kind: &str) -> Vec<u8> {
             "clean" => format!(
                 "{{\"id\":\"ord_{i:08}\",\"created\":{},\"amount\":{},\"currency\":\"USD\",\"items\":[{{\"sku\":\"SKU-{}\",\"qty\":{},\"price\":\"19.99\"}}],\"customer\":{{\"name\":\"Jane Doe\",\"email\":\"jane{}@example.com\"}},\"status\":\"captured\",\"description\":\"Monthly subscription renewal for the premium plan\"}},\n",
                 1_748_503_543_012u64 + i as u64, 1000 + i % 9000, i % 10000, i % 7, i),
+            // loadbench's digit-dense 256 MiB body (the one measured through Envoy).
+            "bench" => format!(
+                "{{\"id\":\"ord_{i:08}\",\"created\":{},\"amount\":{},\"currency\":\"USD\",\"items\":[{{\"sku\":\"SKU-{}\",\"qty\":{},\"price\":\"19.99\"}}],\"status\":\"captured\"}},\n",
+                1_748_503_543_012u64 + i as u64, 1000 + i % 9000, i % 10000, i % 7),
             "cards" => format!("{{\"number\":\"{}\",\"cvv\":\"{:03}\",\"exp\":\"12/29\"}},\n",
                 ["4111111111111111", "5555 5555 5555 4444", "378282246310005", "6011111111111117"][i % 4], i % 1000),
             "pans" => format!("{{\"number\":\"{}\"}},\n", ["4111111111111111", "378282246310005", "6011111111111117"][i % 3]),
@@ -33,7 +37,7 @@ fn body(kind: &str) -> Vec<u8> {
 fn probe() {
     let opts = Arc::new(RedactOptions::default());
     let only = std::env::var("PROBE").unwrap_or_default();
-    for kind in ["clean", "cards", "form", "pans", "grouped", "cvvs"] {
+    for kind in ["clean", "bench", "cards", "form", "pans", "grouped", "cvvs"] {
         if !only.is_empty() && only != kind {
             continue;
         }
