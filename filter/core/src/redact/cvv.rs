@@ -249,7 +249,7 @@ impl CvvKeys {
 
     /// Whether a key ending in byte `b` (any case) can lead to a security code.
     #[inline]
-    fn may_end_key(&self, b: u8) -> bool {
+    pub(crate) fn may_end_key(&self, b: u8) -> bool {
         let b = b.to_ascii_lowercase();
         self.last[usize::from(b >> 6)] >> (b & 63) & 1 == 1
     }

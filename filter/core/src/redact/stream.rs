@@ -34,13 +34,13 @@
 use std::sync::Arc;
 
 use crate::redact::brands::brand_of;
-use crate::redact::cvv::{ends_glue, is_cvv_value};
+use crate::redact::cvv::{ends_glue, is_cvv_value, CvvKeys};
 use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups, Keep};
 use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
 };
-use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit};
+use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit, is_hex};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
@@ -183,14 +183,17 @@ fn scan_with<const FAST: bool>(
     while pos + 64 <= len {
         let base = pos;
         let mut m = digit_mask64(w.buf, base) & (!0u64 << (pos - base));
+        // The last digit of every run (bit 63 when a run reaches the block's end): a run's
+        // length is the distance between two lowest set bits, not a shift of `m` by the first.
+        let mut ends = m & !(m >> 1);
         while m != 0 {
             let k = m.trailing_zeros() as usize;
             let i = base + k;
-            let ones = (!(m >> k)).trailing_zeros() as usize;
+            let ones = ends.trailing_zeros() as usize + 1 - k;
             let next = if FAST
                 && k + ones < 64
                 && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
-                && passes_over(w.buf, i, ones, mode == Mode::Text)
+                && passes_over(w.buf, i, ones, mode == Mode::Text, &opts.cvv_keys)
             {
                 i + ones
             } else {
@@ -210,6 +213,7 @@ fn scan_with<const FAST: bool>(
                 break;
             }
             m &= !0u64 << (next - base);
+            ends &= !0u64 << (next - base);
         }
         if m == 0 {
             pos = pos.max(base + 64);
@@ -234,17 +238,76 @@ fn scan_with<const FAST: bool>(
 /// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
 /// is one [`fast_path`] would pass over without a change, judged from the bytes of `buf` alone
 /// (near the start of `buf`, where the look-back reaches into the context, it says no and the
-/// run is visited): runs of 1–2 and 9–11 digits; 3–4 digits not after glue (no CVV value);
-/// 5–8 digits no escape can precede; in text, 3–19 digits glued to a letter.
+/// run is visited): runs of 1–2 and 9–11 digits; 3–4 digits not after glue (no CVV value), or
+/// after the glue of a key no configured key ends like (`"amount":1234`); 5–8 digits no escape
+/// can precede; in text, 3–19 digits glued to a letter, and 12–19 plain digits whose first two
+/// no card brand starts with (ms timestamps, most ids).
 #[inline]
-fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool) -> bool {
+fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) -> bool {
+    let plain_after = || {
+        let a = buf[i + ones];
+        !is_alnum(a) && a != b'.'
+    };
     match ones {
         1 | 2 | 9..=11 => true,
-        3 | 4 => i >= 1 && (!ends_glue(buf[i - 1]) || (text && glued_to_letter(buf, i))),
+        3 | 4 => {
+            i >= 1
+                && (!ends_glue(buf[i - 1])
+                    || (text && glued_to_letter(buf, i))
+                    || (plain_after() && no_cvv_key_before(buf, i, keys)))
+        }
         5..=8 => i >= 4 && !buf[i - 2..i].contains(&b'%') && !buf[i - 4..i].contains(&b'u'),
-        12..=19 => text && glued_to_letter(buf, i),
+        12..=19 => {
+            text && if may_start_card(buf[i], buf[i + 1]) {
+                glued_to_letter(buf, i)
+            } else {
+                i >= 1
+                    && !(is_alnum(buf[i - 1]) || matches!(buf[i - 1], b'.' | b';' | b'%'))
+                    && plain_after()
+                    || glued_to_letter(buf, i)
+            }
+        }
         _ => false,
     }
+}
+
+/// Whether a card of some brand can start with the digits `a b` (the two-digit IIN prefixes of
+/// the table in [`crate::redact::brands`], every brand): a run starting otherwise is no card.
+#[inline]
+fn may_start_card(a: u8, b: u8) -> bool {
+    const PREFIXES: u128 = {
+        let mut m = 0u128;
+        let mut p = 0;
+        while p < 100 {
+            if matches!(p, 22..=27 | 30 | 34..=39 | 40..=59 | 60 | 62..=65 | 67 | 81) {
+                m |= 1 << p;
+            }
+            p += 1;
+        }
+        m
+    };
+    let p2 = u32::from(a.wrapping_sub(b'0')) * 10 + u32::from(b.wrapping_sub(b'0'));
+    p2 >= 100 || PREFIXES >> p2 & 1 == 1
+}
+
+/// Whether the value at `i` follows `"key":"`, `"key":` or `key=` whose key ends in a letter or
+/// digit no configured key (nor filler word) ends with, and not in a `%XX` escape: the look-back
+/// of [`is_cvv_value`] rejects it on that byte.
+#[inline]
+fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
+    if i < 6 {
+        return false;
+    }
+    let end = match (buf[i - 3], buf[i - 2], buf[i - 1]) {
+        (b'"', b':', b'"') => i - 3,
+        (_, b'"', b':') => i - 2,
+        (_, _, b'=') => i - 1,
+        _ => return false,
+    };
+    let c = buf[end - 1];
+    is_alnum(c)
+        && !keys.may_end_key(c)
+        && !(is_hex(c) && buf[end - 3] == b'%' && is_hex(buf[end - 2]))
 }
 
 /// Whether the digit run at `i` follows a letter that is itself, not the end of an escape:
@@ -678,6 +741,18 @@ mod tests {
             "\"cvv\":\"a",
             "\\u003a",
             "%3a",
+            "\"amount\":",
+            "\"amount\":\"",
+            "amount=",
+            "&amount=",
+            "\"x%3A\":",
+            "x%3A=",
+            "\"created\":",
+            "qty%3D",
+            "cvv%27\":",
+            "cvv%20=",
+            "cid=",
+            "\"cid\":\"",
         ];
         let middle = [
             "4111 1111 1111 1111",
@@ -694,6 +769,9 @@ mod tests {
             "12345",
             "123456789",
             "4111 1111 1111 1111 1",
+            "1748503543012",
+            "9999999999999999",
+            "2221000000000009",
         ];
         let right = [
             "", "\"", ".", ".5", "x", " ", " 1", " 1234", "-", "-1", "+", "+1", "%20", "%201",
@@ -701,11 +779,19 @@ mod tests {
         ];
         // Without a trailer the run is decided by the tail loop; with 64 neutral bytes after
         // it, by the block loop (which passes over runs from the digit mask alone).
-        for (lead, trailer) in [(0, 0), (70, 0), (0, 64), (70, 64)] {
+        // The lead is a letter run (glued to the piece on the left) or neutral bytes.
+        for (lead, lead_byte, trailer) in [
+            (0, b'|', 0),
+            (70, b'x', 0),
+            (70, b'|', 0),
+            (0, b'|', 64),
+            (70, b'x', 64),
+            (70, b'|', 64),
+        ] {
             for l in left {
                 for m in middle {
                     for r in right {
-                        let mut input = vec![b'x'; lead];
+                        let mut input = vec![lead_byte; lead];
                         input.extend_from_slice(format!("{l}{m}{r}").as_bytes());
                         input.extend(std::iter::repeat_n(b'|', trailer));
                         for mode in [Mode::Text, Mode::Proto] {
