@@ -543,7 +543,10 @@ fn grouped_card(
     let ranges = [0, 5, 10, 15].map(|g| (i + g, i + g + 4));
     mask_digits(w.buf, ranges.into_iter(), 16, opts.keep, opts.mask_char);
     counts.pan += 1;
-    Some(resume_after_mask(i + 15, i + 19, opts.keep))
+    // The general path goes on at the last group's kept digits, which decide nothing here:
+    // four digits after a separator and masked ones, before a plain byte, are no card and no
+    // code (no key). So the scan goes on after the card.
+    Some(i + 19)
 }
 
 /// The end of the digit run containing `i` (or the end of the input).
