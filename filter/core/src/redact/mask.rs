@@ -79,6 +79,17 @@ pub(crate) fn mask_groups(buf: &mut [u8], c: &Cluster, k: usize, keep: Keep, mas
     );
 }
 
+/// Masks the digit run `[start, end)` (a whole card) keeping what `keep` allows: the one-range
+/// case of [`mask_digits`], inlined where the fast paths mask.
+#[inline]
+pub(crate) fn mask_run(buf: &mut [u8], start: usize, end: usize, keep: Keep, mask: u8) {
+    let (first, last) = keep.kept();
+    let (lo, hi) = (start + first, end.saturating_sub(last));
+    if lo < hi {
+        fill_short(&mut buf[lo..hi], mask);
+    }
+}
+
 /// Masks the digits in the given contiguous digit ranges (which hold `total` digits).
 pub(crate) fn mask_digits(
     buf: &mut [u8],
@@ -105,7 +116,20 @@ pub(crate) fn mask_digits(
 
 #[cfg(test)]
 mod tests {
-    use super::fill_short;
+    use super::{fill_short, mask_digits, mask_run, Keep};
+
+    #[test]
+    fn a_run_masks_as_one_range_of_digits_for_every_keep_and_card_length() {
+        for keep in [Keep::Last4, Keep::First6Last4, Keep::NoneKept] {
+            for n in 10..=19 {
+                let input: Vec<u8> = (0..n + 4).map(|k| b'0' + (k % 10) as u8).collect();
+                let (mut a, mut b) = (input.clone(), input.clone());
+                mask_run(&mut a, 2, 2 + n, keep, b'*');
+                mask_digits(&mut b, std::iter::once((2, 2 + n)), n, keep, b'*');
+                assert_eq!(a, b, "{keep:?} {n}");
+            }
+        }
+    }
 
     #[test]
     fn short_fill_writes_exactly_its_range_at_every_length() {

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value, CvvKeys};
 use crate::redact::luhn::luhn_valid_digits;
-use crate::redact::mask::{mask_all, mask_digits, mask_groups, Keep};
+use crate::redact::mask::{mask_all, mask_digits, mask_groups, mask_run, Keep};
 use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
 };
@@ -482,7 +482,7 @@ fn fast_path(
                 || (1..=4).any(|k| w.back(ii - k) == Some(b'u'));
             (!escape_before).then_some(e)
         }
-        l @ 12..=19 if mode == Mode::Text => {
+        12..=19 if mode == Mode::Text => {
             let b1 = w.back(i as isize - 1);
             if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%'))
                 || is_alnum(after)
@@ -492,7 +492,7 @@ fn fast_path(
             }
             let digits = &buf[i..e];
             if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
-                mask_digits(w.buf, std::iter::once((i, e)), l, opts.keep, opts.mask_char);
+                mask_run(w.buf, i, e, opts.keep, opts.mask_char);
                 counts.pan += 1;
                 return Some(resume_after_mask(i, e, opts.keep));
             }
