@@ -494,7 +494,7 @@ fn fast_path(
             if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
                 mask_run(w.buf, i, e, opts.keep, opts.mask_char);
                 counts.pan += 1;
-                return Some(resume_after_mask(i, e, opts.keep));
+                return Some(after_masked_card(i, e, opts));
             }
             Some(e)
         }
@@ -543,10 +543,22 @@ fn grouped_card(
     let ranges = [0, 5, 10, 15].map(|g| (i + g, i + g + 4));
     mask_digits(w.buf, ranges.into_iter(), 16, opts.keep, opts.mask_char);
     counts.pan += 1;
-    // The general path goes on at the last group's kept digits, which decide nothing here:
-    // four digits after a separator and masked ones, before a plain byte, are no card and no
-    // code (no key). So the scan goes on after the card.
-    Some(i + 19)
+    Some(after_masked_card(i + 15, i + 19, opts))
+}
+
+/// Where a fast path goes on after masking a card whose last group `[start, end)` is followed
+/// by a plain byte (no separator, letter, digit or `.`): after it. The general path goes on at
+/// the digits the mask kept ([`resume_after_mask`]), but between mask characters (or a
+/// separator after them) and that plain byte they start no card and, unless the mask
+/// character could end the glue of a key (`"` or `:`, say), no code. With such a mask
+/// character, the general path's way.
+#[inline]
+fn after_masked_card(start: usize, end: usize, opts: &RedactOptions) -> usize {
+    if ends_glue(opts.mask_char) {
+        resume_after_mask(start, end, opts.keep)
+    } else {
+        end
+    }
 }
 
 /// The end of the digit run containing `i` (or the end of the input).
@@ -676,18 +688,60 @@ mod tests {
         input: &[u8],
         mode: Mode,
     ) -> ((String, RedactionCounts), (String, RedactionCounts)) {
-        let opts = RedactOptions::default();
+        fast_and_general_with(&RedactOptions::default(), input, mode)
+    }
+
+    fn fast_and_general_with(
+        opts: &RedactOptions,
+        input: &[u8],
+        mode: Mode,
+    ) -> ((String, RedactionCounts), (String, RedactionCounts)) {
         let run = |fast: bool| {
             let mut b = input.to_vec();
             let mut c = RedactionCounts::default();
             if fast {
-                scan_with::<true>(&opts, mode, &[], &mut b, true, &mut c);
+                scan_with::<true>(opts, mode, &[], &mut b, true, &mut c);
             } else {
-                scan_with::<false>(&opts, mode, &[], &mut b, true, &mut c);
+                scan_with::<false>(opts, mode, &[], &mut b, true, &mut c);
             }
             (String::from_utf8_lossy(&b).into_owned(), c)
         };
         (run(true), run(false))
+    }
+
+    /// Masked cards whose kept digits a second look could read as a code (inside a security
+    /// code object, after glue made of mask characters): for every allowed mask character and
+    /// every keep option, the fast paths mask exactly what the general path masks.
+    #[test]
+    fn fast_paths_agree_with_the_general_path_for_every_mask_character_and_keep() {
+        let bodies = [
+            "{\"cvv\":{\"number\":\"4111 1111 1111 1111\"}}",
+            "{\"cvv\":{\"number\":\"4111111111111111\"}}",
+            "{\"cvv\":{\"value\":\"5555-5555-5555-4444\"}}",
+            "{\"card\":{\"number\":\"4111111111111111\",\"cvv\":\"123\"}}",
+            "cvv: 4111 1111 1111 1111;",
+            "\"expiry\":\"1229\",\"code\":\"4111111111111111\"",
+        ];
+        for c in 0x21..=0x7eu8 {
+            for keep in [Keep::Last4, Keep::First6Last4, Keep::NoneKept] {
+                let opts = RedactOptions {
+                    mask_char: c,
+                    keep,
+                    ..RedactOptions::default()
+                };
+                if opts.validate().is_err() {
+                    continue;
+                }
+                for body in bodies {
+                    for trailer in [0, 64] {
+                        let mut input = body.as_bytes().to_vec();
+                        input.extend(std::iter::repeat_n(b'|', trailer));
+                        let (fast, general) = fast_and_general_with(&opts, &input, Mode::Text);
+                        assert_eq!(fast, general, "mask {:?} {keep:?} {body}", c as char);
+                    }
+                }
+            }
+        }
     }
 
     /// Every shape a fast path takes, between every neighbour that could change the general
