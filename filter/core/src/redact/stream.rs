@@ -183,6 +183,9 @@ fn scan_with<const FAST: bool>(
     while pos + 64 <= len {
         let base = pos;
         let mut m = digit_mask64(w.buf, base) & (!0u64 << (pos - base));
+        if FAST {
+            m &= !short_runs(m);
+        }
         // The last digit of every run (bit 63 when a run reaches the block's end): a run's
         // length is the distance between two lowest set bits, not a shift of `m` by the first.
         let mut ends = m & !(m >> 1);
@@ -233,6 +236,20 @@ fn scan_with<const FAST: bool>(
         }
     }
     len
+}
+
+/// The digit bits of every 1–2 digit run that ends inside the block (before bit 63, so the
+/// byte after it is in the block too), all at once. Such a run decides nothing whatever
+/// follows it: no window that starts with a group under three digits is a card grouping, a
+/// code has 3–4 digits, track data 12–19, and when the run is inside an escape, the run after
+/// it is inside the same escape and is passed over as well. (The loop used to visit the ones a
+/// separator follows.) `m`: the block's digit bits, those before the scan position cleared.
+#[inline]
+fn short_runs(m: u64) -> u64 {
+    let starts = m & !(m << 1);
+    let one = starts & !(m >> 1) & (u64::MAX >> 1);
+    let two = starts & (m >> 1) & !(m >> 2) & (u64::MAX >> 2);
+    one | two | (two << 1)
 }
 
 /// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
