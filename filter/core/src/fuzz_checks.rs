@@ -166,6 +166,17 @@ pub fn redact(data: &[u8]) {
         out == whole,
         "chunks {sizes:?} in place gave another output"
     );
+    // The fast paths decide exactly as the general path, in text and in protobuf mode.
+    for proto in [false, true] {
+        let [fast, general] = crate::redact::stream::fast_and_general_scans(&opts, body, proto);
+        assert!(
+            fast == general,
+            "fast paths differ from the general path (protobuf mode: {proto}):\n input {:?}\n fast    {:?}\n general {:?}",
+            String::from_utf8_lossy(body),
+            String::from_utf8_lossy(&fast.0),
+            String::from_utf8_lossy(&general.0)
+        );
+    }
     let twice = redact_whole(&opts, &whole);
     assert!(
         twice == whole,

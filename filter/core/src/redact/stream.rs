@@ -163,8 +163,24 @@ pub(crate) fn scan(
     scan_with::<true>(opts, mode, ctx, buf, eof, counts)
 }
 
-/// [`scan`]; with `FAST = false` (tests only) every digit run goes through the general
-/// decision, which the fast paths must agree with.
+/// A whole body scanned with and without the fast paths, in text and in protobuf mode: the
+/// two outputs and counts, for the fuzz checks (they must be equal).
+#[cfg(feature = "testkit")]
+pub(crate) fn fast_and_general_scans(
+    opts: &RedactOptions,
+    body: &[u8],
+    proto: bool,
+) -> [(Vec<u8>, RedactionCounts); 2] {
+    let mode = if proto { Mode::Proto } else { Mode::Text };
+    let (mut fast, mut general) = (body.to_vec(), body.to_vec());
+    let (mut cf, mut cg) = (RedactionCounts::default(), RedactionCounts::default());
+    scan_with::<true>(opts, mode, &[], &mut fast, true, &mut cf);
+    scan_with::<false>(opts, mode, &[], &mut general, true, &mut cg);
+    [(fast, cf), (general, cg)]
+}
+
+/// [`scan`]; with `FAST = false` (tests and fuzz checks) every digit run goes through the
+/// general decision, which the fast paths must agree with.
 fn scan_with<const FAST: bool>(
     opts: &RedactOptions,
     mode: Mode,
