@@ -4,8 +4,10 @@
 //! `feed` appends the held tail and the new input to the caller's output vector and scans
 //! that region in place (one copy, which the caller needed anyway). The scan computes one
 //! 64-bit digit mask per 64 bytes (SSE2, wasm `simd128` or portable SWAR, see `scanner`) and
-//! walks its set bits; runs that can hold nothing (1–2 or 9–11 digits, no separator after) are
-//! passed over from the mask alone. At each other *candidate* digit it decides, in order:
+//! walks its runs; the runs that can hold nothing are passed over from the mask and the run's
+//! neighbours alone (every 1–2 digit run of the block at once; 9–11 digits not followed by a
+//! separator; others by the shapes in `passes_over`). At each other *candidate* digit it
+//! decides, in order:
 //! 0. fast paths for the common shapes: an isolated 12–19 digit run (`"number":"4111…"`) is a
 //!    PAN iff brand and Luhn say so, and so is an isolated 4-4-4-4 grouping with one separator
 //!    kind (`4111 1111 1111 1111`) when they say yes; a 3–4 digit run after plain glue runs
@@ -17,8 +19,9 @@
 //!    here is masked; failing that, a 3–4 digit group after a security-code key is a CVV.
 //!    (PAN first, so `cvv: 4111 1111 1111 1111` is a card and redaction is idempotent.)
 //!
-//! Every fast path returns exactly what the general path would (the property tests compare
-//! chunked runs, which cut the fast paths off at every position, with whole-body runs).
+//! The fast paths (step 0 and the runs passed over) mask exactly what the general path would:
+//! the tests below scan with and without them (`scan_with`) over every shape they take and its
+//! neighbours, every mask character, and random input, and so does the redaction fuzz check.
 //!
 //! Each decision reads at most `MAX_LOOKBACK` (224) bytes behind and
 //! `MAX_LOOKAHEAD` (96) ahead. When it needs bytes that have not arrived, the scan stops *at the
@@ -192,8 +195,8 @@ fn scan_with<const FAST: bool>(
     let mut w = Window { ctx, buf, eof };
     let len = w.len();
     let mut pos = 0;
-    // Block loop: one 64-bit digit mask per 64 bytes; short runs that cannot hold anything
-    // (1–2 or 9–11 digits, no separator after) are passed over from the mask alone, anything
+    // Block loop: one 64-bit digit mask per 64 bytes; runs that cannot hold anything are
+    // passed over from the mask and their neighbours (`short_runs`, `passes_over`), anything
     // else goes to `visit`. `visit` only writes below the position it returns, so the mask stays
     // valid for the bytes after it.
     while pos + 64 <= len {
