@@ -14,6 +14,7 @@ use crate::jwks::KeySet;
 use crate::policy::{KeySource, Policy};
 use crate::redact::brands::brand_of;
 use crate::redact::luhn::luhn_valid;
+use crate::redact::stream::Mode;
 use crate::redact::{BrandSet, GrpcRedactor, RedactOptions, Redactor};
 use std::sync::{Arc, OnceLock};
 
@@ -167,11 +168,11 @@ pub fn redact(data: &[u8]) {
         "chunks {sizes:?} in place gave another output"
     );
     // The fast paths decide exactly as the general path, in text and in protobuf mode.
-    for proto in [false, true] {
-        let [fast, general] = crate::redact::stream::fast_and_general_scans(&opts, body, proto);
+    for mode in [Mode::Text, Mode::Proto] {
+        let [fast, general] = crate::redact::stream::fast_and_general_scans(&opts, body, mode);
         assert!(
             fast == general,
-            "fast paths differ from the general path (protobuf mode: {proto}):\n input {:?}\n fast    {:?}\n general {:?}",
+            "fast paths differ from the general path ({mode:?} mode):\n input {:?}\n fast    {:?}\n general {:?}",
             String::from_utf8_lossy(body),
             String::from_utf8_lossy(&fast.0),
             String::from_utf8_lossy(&general.0)

@@ -249,7 +249,7 @@ impl CvvKeys {
 
     /// Whether a key ending in byte `b` (any case) can lead to a security code.
     #[inline]
-    pub(crate) fn may_end_key(&self, b: u8) -> bool {
+    fn may_end_key(&self, b: u8) -> bool {
         let b = b.to_ascii_lowercase();
         self.last[usize::from(b >> 6)] >> (b & 63) & 1 == 1
     }
@@ -399,7 +399,7 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys) -> Option<
     }
     while p > end - MAX_KEY as isize && p > floor {
         let Some(c) = w.back(p - 1) else { break };
-        if !(is_alnum(c) || c == b'_' || c == b'-') {
+        if !is_key_byte(c) {
             break;
         }
         // Stop at the second hex digit of a `%XX` escape (`%22cvv`, `%3Ccvd`).
@@ -416,10 +416,7 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys) -> Option<
         // A namespace prefix: `<v1:CardCodeValue>`.
         if w.back(p - 1) == Some(b':') {
             let mut q = p - 1;
-            while q > p - 1 - 16
-                && w.back(q - 1)
-                    .is_some_and(|c| is_alnum(c) || c == b'_' || c == b'-')
-            {
+            while q > p - 1 - 16 && w.back(q - 1).is_some_and(is_key_byte) {
                 q -= 1;
             }
             if q < p - 1 && w.back(q - 1) == Some(b'<') {
@@ -442,15 +439,12 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys) -> Option<
     })
 }
 
-/// [`key_before`] for the shapes most values take, `"key":"123"`, `"key":123` and `key=123`,
-/// read straight from `buf` when the whole look-back lies inside it: `Some` of what
-/// `key_before` returns (one connector, the glue ends at the key's last byte, no key ends with
-/// that byte or the key is the run of key bytes before it up to a `%XX` escape), or `None`
-/// to let `key_before` decide.
+/// Where the key ends before a value at `i` glued to it the plain way, `"key":"123"`,
+/// `"key":123` or `key=123`: the glue is exactly that (its last token ends at a key byte that
+/// is no `%XX` escape's end, `%3A`). `None` for any other glue.
 #[inline]
-fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<Option<Key>> {
-    const REACH: usize = 3 + MAX_KEY + 4;
-    if i < REACH {
+fn plain_glue_key_end(buf: &[u8], i: usize) -> Option<usize> {
+    if i < 6 {
         return None;
     }
     let end = match (buf[i - 3], buf[i - 2], buf[i - 1]) {
@@ -459,18 +453,45 @@ fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<Option<Key>>
         (_, _, b'=') => i - 1,
         _ => return None,
     };
-    let key_byte = |c: u8| is_alnum(c) || c == b'_' || c == b'-';
-    let escape_end = |p: usize| is_hex(buf[p - 1]) && buf[p - 3] == b'%' && is_hex(buf[p - 2]);
-    // The glue must end here: the key's last byte is a key byte and not the end of a `%XX`
-    // glue token (`%3A`).
-    if !key_byte(buf[end - 1]) || escape_end(end) {
+    (is_key_byte(buf[end - 1]) && !escape_ends_at(buf, end)).then_some(end)
+}
+
+fn is_key_byte(c: u8) -> bool {
+    is_alnum(c) || c == b'_' || c == b'-'
+}
+
+/// Whether `buf[..p]` ends with a `%XX` escape (`p >= 3`).
+fn escape_ends_at(buf: &[u8], p: usize) -> bool {
+    is_hex(buf[p - 1]) && buf[p - 3] == b'%' && is_hex(buf[p - 2])
+}
+
+/// Whether the value at `i` follows `"key":"`, `"key":` or `key=` whose key ends in a letter or
+/// digit no configured key (nor filler word) ends with: [`is_cvv_value`] rejects it on that
+/// byte. Lets the scan pass over such values (`"amount":1234`) without visiting them.
+#[inline]
+pub(crate) fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
+    plain_glue_key_end(buf, i).is_some_and(|end| {
+        let c = buf[end - 1];
+        is_alnum(c) && !keys.may_end_key(c)
+    })
+}
+
+/// [`key_before`] for the plain glue of [`plain_glue_key_end`], read straight from `buf` when
+/// the whole look-back lies inside it: `Some` of what `key_before` returns (no key ends with
+/// the key's last byte, or the key is the run of key bytes before it up to a `%XX` escape), or
+/// `None` to let `key_before` decide.
+#[inline]
+fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<Option<Key>> {
+    const REACH: usize = 3 + MAX_KEY + 4;
+    if i < REACH {
         return None;
     }
+    let end = plain_glue_key_end(buf, i)?;
     if is_alnum(buf[end - 1]) && !keys.may_end_key(buf[end - 1]) {
         return Some(None);
     }
     let mut p = end;
-    while p > end - MAX_KEY && key_byte(buf[p - 1]) && !escape_end(p) {
+    while p > end - MAX_KEY && is_key_byte(buf[p - 1]) && !escape_ends_at(buf, p) {
         p -= 1;
     }
     if end - p >= MAX_KEY {
@@ -516,7 +537,7 @@ fn word_before_spaces(w: &Window<'_>, p: isize, out: &mut [u8; MAX_KEY]) -> Opti
     let end = q;
     while q > end - MAX_KEY as isize {
         match w.back(q - 1) {
-            Some(c) if is_alnum(c) || c == b'_' || c == b'-' => q -= 1,
+            Some(c) if is_key_byte(c) => q -= 1,
             _ => break,
         }
     }

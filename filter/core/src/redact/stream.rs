@@ -37,13 +37,13 @@
 use std::sync::Arc;
 
 use crate::redact::brands::brand_of;
-use crate::redact::cvv::{ends_glue, is_cvv_value, CvvKeys};
+use crate::redact::cvv::{ends_glue, is_cvv_value, no_cvv_key_before, CvvKeys};
 use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::mask::{mask_all, mask_digits, mask_groups, mask_run, Keep};
 use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
 };
-use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit, is_hex};
+use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
@@ -166,15 +166,14 @@ pub(crate) fn scan(
     scan_with::<true>(opts, mode, ctx, buf, eof, counts)
 }
 
-/// A whole body scanned with and without the fast paths, in text and in protobuf mode: the
-/// two outputs and counts, for the fuzz checks (they must be equal).
-#[cfg(feature = "testkit")]
+/// A whole body scanned with and without the fast paths: the two outputs and counts, for the
+/// tests and fuzz checks (they must be equal).
+#[cfg(any(test, feature = "testkit"))]
 pub(crate) fn fast_and_general_scans(
     opts: &RedactOptions,
     body: &[u8],
-    proto: bool,
+    mode: Mode,
 ) -> [(Vec<u8>, RedactionCounts); 2] {
-    let mode = if proto { Mode::Proto } else { Mode::Text };
     let (mut fast, mut general) = (body.to_vec(), body.to_vec());
     let (mut cf, mut cg) = (RedactionCounts::default(), RedactionCounts::default());
     scan_with::<true>(opts, mode, &[], &mut fast, true, &mut cf);
@@ -324,26 +323,6 @@ fn may_start_card(a: u8, b: u8) -> bool {
     };
     let p2 = u32::from(a.wrapping_sub(b'0')) * 10 + u32::from(b.wrapping_sub(b'0'));
     p2 >= 100 || PREFIXES >> p2 & 1 == 1
-}
-
-/// Whether the value at `i` follows `"key":"`, `"key":` or `key=` whose key ends in a letter or
-/// digit no configured key (nor filler word) ends with, and not in a `%XX` escape: the look-back
-/// of [`is_cvv_value`] rejects it on that byte.
-#[inline]
-fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
-    if i < 6 {
-        return false;
-    }
-    let end = match (buf[i - 3], buf[i - 2], buf[i - 1]) {
-        (b'"', b':', b'"') => i - 3,
-        (_, b'"', b':') => i - 2,
-        (_, _, b'=') => i - 1,
-        _ => return false,
-    };
-    let c = buf[end - 1];
-    is_alnum(c)
-        && !keys.may_end_key(c)
-        && !(is_hex(c) && buf[end - 3] == b'%' && is_hex(buf[end - 2]))
 }
 
 /// Whether the digit run at `i` follows a letter that is itself, not the end of an escape:
@@ -732,17 +711,10 @@ mod tests {
         input: &[u8],
         mode: Mode,
     ) -> ((String, RedactionCounts), (String, RedactionCounts)) {
-        let run = |fast: bool| {
-            let mut b = input.to_vec();
-            let mut c = RedactionCounts::default();
-            if fast {
-                scan_with::<true>(opts, mode, &[], &mut b, true, &mut c);
-            } else {
-                scan_with::<false>(opts, mode, &[], &mut b, true, &mut c);
-            }
-            (String::from_utf8_lossy(&b).into_owned(), c)
-        };
-        (run(true), run(false))
+        let [fast, general] = fast_and_general_scans(opts, input, mode);
+        let text =
+            |(b, c): (Vec<u8>, RedactionCounts)| (String::from_utf8_lossy(&b).into_owned(), c);
+        (text(fast), text(general))
     }
 
     /// Masked cards whose kept digits a second look could read as a code (inside a security
