@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use criterion::{criterion_group, criterion_main, Criterion};
 use jwt_simple::prelude::*;
 use pci_guard_core::jwks::KeySet;
-use pci_guard_core::jwt_cache::JwtCache;
+use pci_guard_core::jwt_cache::{JwtCache, TokenKey};
 use pci_guard_core::verify::{verify, Alg, ProviderConfig, PureVerifier};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-bench-only";
@@ -84,9 +84,13 @@ fn bench(c: &mut Criterion) {
             b.iter(|| verify(&provider, &keys, black_box(&token), now, &PureVerifier).unwrap())
         });
         let mut cache = JwtCache::default();
-        cache.insert("corp-idp", &token, identity, 60, now);
+        cache.insert(TokenKey::new("corp-idp", &token), identity, 60, now);
         g.bench_function(format!("warm/{alg}"), |b| {
-            b.iter(|| cache.get("corp-idp", black_box(&token), now).unwrap())
+            b.iter(|| {
+                cache
+                    .get(&TokenKey::new("corp-idp", black_box(&token)), now)
+                    .unwrap()
+            })
         });
     }
     let huge = "e".repeat(64 * 1024);

@@ -11,7 +11,7 @@ use crate::crypto::SignatureVerifier;
 use crate::extractor;
 use crate::jwks::KeySet;
 use crate::jwt;
-use crate::jwt_cache::JwtCache;
+use crate::jwt_cache::{JwtCache, TokenKey};
 use crate::policy::Policy;
 use crate::reason::Reason;
 use crate::verify::{self, Identity};
@@ -66,29 +66,30 @@ pub fn authenticate(
     cache: &mut JwtCache,
     crypto: &dyn SignatureVerifier,
 ) -> Result<Verified, Reason> {
-    let mut found: Vec<(usize, &str)> = Vec::with_capacity(providers.len());
+    // Each token's cache key is hashed once: for the lookup and, on a miss, the insert.
+    let mut found: Vec<(usize, &str, TokenKey)> = Vec::with_capacity(providers.len());
     for &i in providers {
         let Some(p) = policy.providers.get(i) else {
             continue;
         };
         match extractor::extract(&p.sources, headers) {
-            Ok(Some(token)) => found.push((i, token)),
+            Ok(Some(token)) => found.push((i, token, TokenKey::new(&p.name, token))),
             Ok(None) => {}
             Err(e) => return Err(e.reason()),
         }
     }
-    let Some(&(first, first_token)) = found.first() else {
+    let Some(&(first, first_token, first_key)) = found.first() else {
         return Err(Reason::TokenMissing);
     };
-    for &(i, token) in &found {
-        let p = &policy.providers[i];
+    for (i, _, key) in &found {
+        let p = &policy.providers[*i];
         // No keys (never fetched, or stale past max_stale): fail closed, cached or not.
-        if keys.keys(i, now).is_none() {
+        if keys.keys(*i, now).is_none() {
             continue;
         }
-        if let Some(identity) = cache.get(&p.name, token, now) {
+        if let Some(identity) = cache.get(key, now) {
             return Ok(Verified {
-                provider: i,
+                provider: *i,
                 identity,
                 clock_skew_seconds: p.config.clock_skew_seconds,
                 from_cache: true,
@@ -96,33 +97,27 @@ pub fn authenticate(
         }
     }
     let parsed = jwt::parse(first_token).map_err(|e| e.reason())?;
-    let (chosen, token, parsed) = if found.len() == 1 {
-        (first, first_token, parsed)
+    let (chosen, key, parsed) = if found.len() == 1 {
+        (first, first_key, parsed)
     } else {
         let iss = parsed.claims.iss.clone();
         let by_issuer = found
             .iter()
-            .find(|(i, _)| Some(&policy.providers[*i].config.issuer) == iss.as_ref());
+            .find(|(i, _, _)| Some(&policy.providers[*i].config.issuer) == iss.as_ref());
         match by_issuer {
-            Some(&(i, t)) if t == first_token => (i, t, parsed),
-            Some(&(i, t)) => (i, t, jwt::parse(t).map_err(|e| e.reason())?),
-            None => (first, first_token, parsed),
+            Some(&(i, t, key)) if t == first_token => (i, key, parsed),
+            Some(&(i, t, key)) => (i, key, jwt::parse(t).map_err(|e| e.reason())?),
+            None => (first, first_key, parsed),
         }
     };
     let p = &policy.providers[chosen];
     let Some(set) = keys.keys(chosen, now) else {
         return Err(Reason::JwksUnavailable);
     };
-    match verify::verify_parsed(&p.config, &set, &parsed, now, crypto) {
+    match verify::verify_parsed(&p.config, &set, parsed, now, crypto) {
         Ok(identity) => {
             let identity = Arc::new(identity);
-            cache.insert(
-                &p.name,
-                token,
-                identity.clone(),
-                p.config.clock_skew_seconds,
-                now,
-            );
+            cache.insert(key, identity.clone(), p.config.clock_skew_seconds, now);
             Ok(Verified {
                 provider: chosen,
                 identity,

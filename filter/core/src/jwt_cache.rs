@@ -1,12 +1,16 @@
 //! The verified-token cache, one per VM: a repeated token costs one SHA-256 and a lookup
 //! instead of a signature check.
 //!
-//! - Key: SHA-256 over `provider name ‖ 0x00 ‖ token`. The token itself is never stored.
+//! - Key: [`TokenKey`], SHA-256 over `provider name ‖ 0x00 ‖ token`, computed once per
+//!   request and used for both the lookup and, on a miss, the insert. The token itself is
+//!   never stored: a dump of the VM's memory yields no bearer token to replay.
 //! - Lifetime: an entry is served only while `nbf − skew ≤ now < exp`: never past `exp`
 //!   (stricter than verification, which allows `exp + skew`), and tokens without `exp` are
 //!   not cached at all.
-//! - Bound: at most `capacity` entries. When full, expired entries are swept; if none
-//!   expired, the oldest insertion goes (an O(capacity) scan, only on a full insert).
+//! - Bound: at most `capacity` entries. When full, expired entries are swept (at most once
+//!   per second of `now`, so a stream of distinct tokens does not rescan the map on every
+//!   insert); if none expired, the oldest insertion goes, found in O(1) from a queue of
+//!   insertions.
 //! - The glue must [`JwtCache::clear`] it when the policy (providers) changes, and should
 //!   [`JwtCache::clear_provider`] when a provider's key set changes (its
 //!   [`crate::key_store::KeyStore::generation`] moves): otherwise tokens signed by a key
@@ -14,7 +18,7 @@
 //!   as they do in jwt_authn. The cost is one signature check per distinct token per key
 //!   refresh.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
@@ -23,6 +27,26 @@ use crate::verify::Identity;
 
 /// jwt_authn keeps 100; we default a little higher for several agents per VM.
 pub const DEFAULT_CAPACITY: usize = 256;
+
+/// A token's cache key for one provider (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    pub fn new(provider: &str, token: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(provider.as_bytes());
+        h.update([0u8]);
+        h.update(token.as_bytes());
+        TokenKey(h.finalize().into())
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
 
 #[derive(Debug)]
 struct Entry {
@@ -35,9 +59,13 @@ struct Entry {
 /// See the module docs.
 #[derive(Debug)]
 pub struct JwtCache {
-    map: HashMap<[u8; 32], Entry>,
+    map: HashMap<TokenKey, Entry>,
+    /// Insertions, oldest first, as `(key, seq)`; an item whose entry was replaced or
+    /// removed since is stale and skipped.
+    order: VecDeque<(TokenKey, u64)>,
     capacity: usize,
     seq: u64,
+    swept_at: Option<u64>,
 }
 
 impl Default for JwtCache {
@@ -46,27 +74,21 @@ impl Default for JwtCache {
     }
 }
 
-fn cache_key(provider: &str, token: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(provider.as_bytes());
-    h.update([0u8]);
-    h.update(token.as_bytes());
-    h.finalize().into()
-}
-
 impl JwtCache {
     pub fn new(capacity: usize) -> Self {
         JwtCache {
             map: HashMap::with_capacity(capacity.min(1024)),
+            order: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             seq: 0,
+            swept_at: None,
         }
     }
 
-    /// The identity for a token verified earlier for `provider`, if still within its
-    /// validity at `now`.
-    pub fn get(&self, provider: &str, token: &str, now: u64) -> Option<Arc<Identity>> {
-        let e = self.map.get(&cache_key(provider, token))?;
+    /// The identity for a token verified earlier (same key), if still within its validity
+    /// at `now`.
+    pub fn get(&self, key: &TokenKey, now: u64) -> Option<Arc<Identity>> {
+        let e = self.map.get(key)?;
         (e.valid_from <= now && now < e.valid_until).then(|| Arc::clone(&e.identity))
     }
 
@@ -74,8 +96,7 @@ impl JwtCache {
     /// `clock_skew_seconds`. Tokens without `exp`, or already at/after it, are not kept.
     pub fn insert(
         &mut self,
-        provider: &str,
-        token: &str,
+        key: TokenKey,
         identity: Arc<Identity>,
         clock_skew_seconds: u64,
         now: u64,
@@ -86,7 +107,6 @@ impl JwtCache {
         if now >= exp || self.capacity == 0 {
             return;
         }
-        let key = cache_key(provider, token);
         if !self.map.contains_key(&key) && self.map.len() >= self.capacity {
             self.make_room(now);
         }
@@ -103,22 +123,40 @@ impl JwtCache {
                 seq: self.seq,
             },
         );
+        self.order.push_back((key, self.seq));
+        // Replacements leave stale items behind; keep the queue within twice the bound.
+        if self.order.len() > 2 * self.capacity {
+            self.drop_stale_order();
+        }
         debug_assert!(self.map.len() <= self.capacity);
     }
 
     fn make_room(&mut self, now: u64) {
-        self.map.retain(|_, e| now < e.valid_until);
-        if self.map.len() < self.capacity {
-            return;
+        if self.swept_at != Some(now) {
+            self.swept_at = Some(now);
+            self.map.retain(|_, e| now < e.valid_until);
+            if self.map.len() < self.capacity {
+                return;
+            }
         }
-        if let Some(oldest) = self.map.iter().min_by_key(|(_, e)| e.seq).map(|(k, _)| *k) {
-            self.map.remove(&oldest);
+        while let Some((key, seq)) = self.order.pop_front() {
+            if self.map.get(&key).is_some_and(|e| e.seq == seq) {
+                self.map.remove(&key);
+                return;
+            }
         }
+    }
+
+    fn drop_stale_order(&mut self) {
+        let map = &self.map;
+        self.order
+            .retain(|(k, seq)| map.get(k).is_some_and(|e| e.seq == *seq));
     }
 
     /// Drops every entry of one provider (its key set changed).
     pub fn clear_provider(&mut self, provider: &str) {
         self.map.retain(|_, e| e.identity.provider != provider);
+        self.drop_stale_order();
     }
 
     pub fn len(&self) -> usize {
@@ -131,12 +169,17 @@ impl JwtCache {
 
     pub fn clear(&mut self) {
         self.map.clear();
+        self.order.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn k(provider: &str, token: &str) -> TokenKey {
+        TokenKey::new(provider, token)
+    }
 
     fn ident(exp: Option<u64>, nbf: Option<u64>) -> Arc<Identity> {
         Arc::new(Identity {
@@ -159,68 +202,108 @@ mod tests {
     #[test]
     fn expires_exactly_at_exp() {
         let mut c = JwtCache::default();
-        c.insert("p", "t", ident(Some(100), None), 60, 50);
-        assert!(c.get("p", "t", 99).is_some());
-        assert!(c.get("p", "t", 100).is_none());
-        assert!(c.get("p", "t", 1000).is_none());
+        c.insert(k("p", "t"), ident(Some(100), None), 60, 50);
+        assert!(c.get(&k("p", "t"), 99).is_some());
+        assert!(c.get(&k("p", "t"), 100).is_none());
+        assert!(c.get(&k("p", "t"), 1000).is_none());
     }
 
     #[test]
     fn respects_nbf_with_skew() {
         let mut c = JwtCache::default();
-        c.insert("p", "t", ident(Some(1000), Some(500)), 60, 450);
-        assert!(c.get("p", "t", 439).is_none());
-        assert!(c.get("p", "t", 440).is_some());
+        c.insert(k("p", "t"), ident(Some(1000), Some(500)), 60, 450);
+        assert!(c.get(&k("p", "t"), 439).is_none());
+        assert!(c.get(&k("p", "t"), 440).is_some());
     }
 
     #[test]
     fn no_exp_or_expired_is_not_cached() {
         let mut c = JwtCache::default();
-        c.insert("p", "t", ident(None, None), 60, 50);
-        c.insert("p", "u", ident(Some(50), None), 60, 50);
+        c.insert(k("p", "t"), ident(None, None), 60, 50);
+        c.insert(k("p", "u"), ident(Some(50), None), 60, 50);
         assert!(c.is_empty());
     }
 
     #[test]
     fn different_provider_misses() {
         let mut c = JwtCache::default();
-        c.insert("p", "t", ident(Some(100), None), 60, 50);
-        assert!(c.get("q", "t", 60).is_none());
-        assert!(c.get("p", "t2", 60).is_none());
+        c.insert(k("p", "t"), ident(Some(100), None), 60, 50);
+        assert!(c.get(&k("q", "t"), 60).is_none());
+        assert!(c.get(&k("p", "t2"), 60).is_none());
     }
 
     #[test]
     fn clear_provider_drops_only_that_provider() {
         let mut c = JwtCache::default();
-        c.insert("p", "t", ident(Some(100), None), 60, 50);
+        c.insert(k("p", "t"), ident(Some(100), None), 60, 50);
         let mut other = (*ident(Some(100), None)).clone();
         other.provider = "q".into();
-        c.insert("q", "t", Arc::new(other), 60, 50);
+        c.insert(k("q", "t"), Arc::new(other), 60, 50);
         c.clear_provider("p");
-        assert!(c.get("p", "t", 60).is_none());
-        assert!(c.get("q", "t", 60).is_some());
+        assert!(c.get(&k("p", "t"), 60).is_none());
+        assert!(c.get(&k("q", "t"), 60).is_some());
     }
 
     #[test]
     fn bound_respected_oldest_evicted() {
         let mut c = JwtCache::new(3);
         for i in 0..3 {
-            c.insert("p", &format!("t{i}"), ident(Some(100), None), 0, 1);
+            c.insert(k("p", &format!("t{i}")), ident(Some(100), None), 0, 1);
         }
-        c.insert("p", "t3", ident(Some(100), None), 0, 1);
+        c.insert(k("p", "t3"), ident(Some(100), None), 0, 1);
         assert_eq!(c.len(), 3);
-        assert!(c.get("p", "t0", 2).is_none());
-        assert!(c.get("p", "t3", 2).is_some());
+        assert!(c.get(&k("p", "t0"), 2).is_none());
+        assert!(c.get(&k("p", "t3"), 2).is_some());
     }
 
     #[test]
     fn expired_entries_go_first() {
         let mut c = JwtCache::new(2);
-        c.insert("p", "old", ident(Some(10), None), 0, 1);
-        c.insert("p", "live", ident(Some(100), None), 0, 1);
-        c.insert("p", "new", ident(Some(100), None), 0, 20);
+        c.insert(k("p", "old"), ident(Some(10), None), 0, 1);
+        c.insert(k("p", "live"), ident(Some(100), None), 0, 1);
+        c.insert(k("p", "new"), ident(Some(100), None), 0, 20);
         assert_eq!(c.len(), 2);
-        assert!(c.get("p", "live", 21).is_some());
-        assert!(c.get("p", "new", 21).is_some());
+        assert!(c.get(&k("p", "live"), 21).is_some());
+        assert!(c.get(&k("p", "new"), 21).is_some());
+    }
+
+    #[test]
+    fn a_replaced_entry_is_not_evicted_by_its_stale_insertion() {
+        let mut c = JwtCache::new(2);
+        c.insert(k("p", "t0"), ident(Some(100), None), 0, 1);
+        c.insert(k("p", "t1"), ident(Some(100), None), 0, 1);
+        // t0 again (e.g. re-verified): its first insertion is now stale, t1 is the oldest.
+        c.insert(k("p", "t0"), ident(Some(100), None), 0, 1);
+        c.insert(k("p", "t2"), ident(Some(100), None), 0, 1);
+        assert_eq!(c.len(), 2);
+        assert!(c.get(&k("p", "t0"), 2).is_some());
+        assert!(c.get(&k("p", "t1"), 2).is_none());
+        assert!(c.get(&k("p", "t2"), 2).is_some());
+    }
+
+    #[test]
+    fn the_insertion_queue_stays_within_twice_the_bound() {
+        let mut c = JwtCache::new(4);
+        for i in 0..1000 {
+            c.insert(k("p", &format!("t{}", i % 3)), ident(Some(100), None), 0, 1);
+            assert!(c.order.len() <= 8, "{}", c.order.len());
+        }
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn after_clear_provider_the_oldest_remaining_entry_is_evicted() {
+        let mut c = JwtCache::new(2);
+        let mut other = (*ident(Some(100), None)).clone();
+        other.provider = "q".into();
+        c.insert(k("q", "a"), Arc::new(other), 0, 1);
+        c.insert(k("p", "b"), ident(Some(100), None), 0, 1);
+        c.clear_provider("q");
+        c.insert(k("p", "c"), ident(Some(100), None), 0, 1);
+        c.insert(k("p", "d"), ident(Some(100), None), 0, 1);
+        assert_eq!(c.len(), 2);
+        assert!(c.get(&k("p", "b"), 2).is_none());
+        assert!(c.get(&k("p", "c"), 2).is_some());
+        assert!(c.get(&k("p", "d"), 2).is_some());
     }
 }

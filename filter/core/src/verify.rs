@@ -23,12 +23,13 @@
 //!     Err(e) => return deny(e.reason()),
 //! };
 //! // Several providers on a route: parse once, pick by `iss`, then `verify_parsed`.
-//! if let Some(id) = vm.jwt_cache.get(&provider.name, token, now) { return allow(id) }
+//! let key = TokenKey::new(&provider.name, token);
+//! if let Some(id) = vm.jwt_cache.get(&key, now) { return allow(id) }
 //! let Some(keys) = key_store.keys(now) else { return deny(Reason::JwksUnavailable) };
 //! match verify(&provider, keys, token, now, &vm.crypto /* host_crypto::envoy_verifier() */) {
 //!     Ok(id) => {
 //!         let id = Arc::new(id);
-//!         vm.jwt_cache.insert(&provider.name, token, id.clone(), provider.clock_skew_seconds, now);
+//!         vm.jwt_cache.insert(key, id.clone(), provider.clock_skew_seconds, now);
 //!         allow(id)
 //!     }
 //!     Err(e) => {
@@ -240,18 +241,19 @@ pub fn verify(
     crypto: &dyn SignatureVerifier,
 ) -> Result<Identity, JwtError> {
     let jwt = crate::jwt::parse(token)?;
-    verify_parsed(provider, keys, &jwt, now_unix_secs, crypto)
+    verify_parsed(provider, keys, jwt, now_unix_secs, crypto)
 }
 
 /// As [`verify`], for a token already parsed (e.g. to pick the provider by `iss` first).
+/// Takes the token so its claims move into the [`Identity`] instead of being copied.
 pub fn verify_parsed(
     provider: &ProviderConfig,
     keys: &KeySet,
-    jwt: &Jwt<'_>,
+    jwt: Jwt<'_>,
     now: u64,
     crypto: &dyn SignatureVerifier,
 ) -> Result<Identity, JwtError> {
-    check_signature(provider, keys, jwt, crypto)?;
+    check_signature(provider, keys, &jwt, crypto)?;
     check_claims(provider, &jwt.claims, now)?;
     Ok(identity(provider, jwt))
 }
@@ -381,9 +383,9 @@ pub fn check_claims(provider: &ProviderConfig, c: &Claims, now: u64) -> Result<(
     Ok(())
 }
 
-fn identity(provider: &ProviderConfig, jwt: &Jwt<'_>) -> Identity {
-    let c = &jwt.claims;
-    let azp = c.azp.clone().or_else(|| {
+fn identity(provider: &ProviderConfig, jwt: Jwt<'_>) -> Identity {
+    let c = jwt.claims;
+    let azp = c.azp.or_else(|| {
         c.all
             .get("client_id")
             .and_then(Value::as_str)
@@ -391,18 +393,18 @@ fn identity(provider: &ProviderConfig, jwt: &Jwt<'_>) -> Identity {
     });
     Identity {
         provider: provider.name.clone(),
-        iss: c.iss.clone(),
-        sub: c.sub.clone(),
+        iss: c.iss,
+        sub: c.sub,
         azp,
-        jti: c.jti.clone(),
-        kid: jwt.header.kid.clone(),
+        jti: c.jti,
+        kid: jwt.header.kid,
         alg: jwt.header.alg.name(),
-        aud: c.aud.clone(),
+        aud: c.aud,
         exp: c.exp,
         iat: c.iat,
         nbf: c.nbf,
         scopes: scopes(&c.all),
-        claims: c.all.clone(),
+        claims: c.all,
     }
 }
 

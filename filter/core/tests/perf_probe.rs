@@ -105,3 +105,83 @@ fn ceiling() {
         mb / scan
     );
 }
+
+/// One request's decision with a token the cache does not hold (3000 distinct tokens through
+/// a 256-entry cache), the signature check stubbed to "valid": everything the cold path does
+/// in the VM besides the host's RSA. `PROBE=cold`.
+#[test]
+#[ignore = "timing probe, run by hand"]
+fn cold_request() {
+    use pci_guard_core::authn::{authenticate, InlineKeys};
+    use pci_guard_core::authz::{self, RequestFlags};
+    use pci_guard_core::crypto::{CryptoError, HostVerifier};
+    use pci_guard_core::jwt_cache::JwtCache;
+    use pci_guard_core::policy::Policy;
+    use pci_guard_core::routes::RequestLine;
+    use pci_guard_core::testkit::b64;
+    let policy = Policy::parse(include_bytes!("../../../envoy/bench/policy.json")).unwrap();
+    let now = 1_800_000_000u64;
+    let header = b64(br#"{"alg":"RS256","typ":"JWT","kid":"rsa-2026-a"}"#);
+    let sig = b64(&[7u8; 256]);
+    let tokens: Vec<String> = (0..3000)
+        .map(|i| {
+            let claims = format!(
+                r#"{{"iss":"https://idp.example.com","sub":"agent-{i}","aud":"payments-api","scope":"cards:read","iat":{},"exp":{},"jti":"jti-{i}-0123456789abcdef"}}"#,
+                now - 10,
+                now + 3000
+            );
+            format!("{header}.{}.{sig}", b64(claims.as_bytes()))
+        })
+        .collect();
+    let host =
+        HostVerifier::new(|_args: &[u8]| -> Result<Vec<u8>, CryptoError> { Ok(vec![0x08, 0x01]) });
+    let mut keys = InlineKeys::new(&policy, None);
+    let mut cache = JwtCache::new(256);
+    let req = RequestLine::new("GET", "/v1/cards/c_123", false);
+    let fixed = [
+        (":authority", "payments.test"),
+        (":path", "/v1/cards/c_123"),
+        (":method", "GET"),
+        (":scheme", "http"),
+        ("user-agent", "wrk"),
+    ];
+    let mut headers: Vec<(String, String)> = fixed
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    headers.push(("authorization".into(), String::new()));
+    // Its own function, so V8 tiers it up (a wasm function running all along stays in
+    // Liftoff).
+    #[inline(never)]
+    fn one(
+        policy: &Policy,
+        req: &RequestLine,
+        headers: &[(String, String)],
+        now: u64,
+        keys: &mut InlineKeys,
+        cache: &mut JwtCache,
+        host: &dyn pci_guard_core::crypto::SignatureVerifier,
+    ) -> bool {
+        let (d, caller) = authz::decide(policy, req, RequestFlags::default(), now, |p| {
+            authenticate(policy, p, headers, now, keys, cache, host)
+        });
+        !d.blocks() && caller.is_some_and(|c| !c.from_cache)
+    }
+    let mut best = f64::MAX;
+    for _ in 0..40 {
+        let t = Instant::now();
+        for tok in &tokens {
+            headers[5].1.clear();
+            headers[5].1.push_str("Bearer ");
+            headers[5].1.push_str(tok);
+            assert!(one(
+                &policy, &req, &headers, now, &mut keys, &mut cache, &host
+            ));
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "cold decision (signature stubbed): {:.2} µs per request (best of 40 × 3000)",
+        best / 3000.0 * 1e6
+    );
+}
