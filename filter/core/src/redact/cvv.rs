@@ -25,7 +25,7 @@
 //!   sibling key names an expiry (`exp…`), with no object closed in between (for XML, no
 //!   element other than the expiry itself closed), so `</CARD><CODE>0100` stays.
 
-use crate::redact::scanner::{hex_val, is_alnum, is_hex};
+use crate::redact::scanner::{hex_val, is_alnum, is_hex, CLASS, GLUE_END, KEY};
 use crate::redact::window::Window;
 use crate::redact::RedactError;
 
@@ -313,6 +313,46 @@ impl CvvKeys {
         }
     }
 
+    /// [`Self::contains_norm`] of `raw` normalised, in one pass over `raw` with no copy: the
+    /// hash and the 16-byte head are built from the normalised bytes as they are read.
+    /// `None` when `raw` is no key or normalises to more than 16 bytes (the caller then
+    /// normalises into a buffer); otherwise whether it is a key and, for a normalised length
+    /// up to 8, the normalised key packed as [`pack`] does (for the filler and child words).
+    #[inline]
+    fn lookup_raw(&self, raw: &[u8]) -> Option<(bool, Option<u64>)> {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut norm = [0u8; 16];
+        let mut n = 0usize;
+        for &b in raw {
+            if b == b'_' || b == b'-' {
+                continue;
+            }
+            if !is_alnum(b) || n == 16 {
+                return None;
+            }
+            let b = b.to_ascii_lowercase();
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            norm[n] = b;
+            n += 1;
+        }
+        let head = u128::from_le_bytes(norm);
+        let packed = (n <= 8).then_some(head as u64);
+        let mask = self.table.len() - 1;
+        let mut slot = (h as usize) & mask;
+        loop {
+            let Some(s) = self.table.get(slot) else {
+                return Some((false, packed));
+            };
+            if s.entry == 0 {
+                return Some((false, packed));
+            }
+            if s.hash == h && usize::from(s.len) == n && s.head == head {
+                return Some((true, packed));
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
     /// Whether `key` (any spelling) is a configured security-code key.
     #[must_use]
     pub fn contains(&self, key: &str) -> bool {
@@ -447,22 +487,29 @@ fn plain_glue_key_end(buf: &[u8], i: usize) -> Option<usize> {
     if i < 6 {
         return None;
     }
-    let end = match (buf[i - 3], buf[i - 2], buf[i - 1]) {
-        (b'"', b':', b'"') => i - 3,
-        (_, b'"', b':') => i - 2,
-        (_, _, b'=') => i - 1,
-        _ => return None,
+    // The four bytes before `i` as one word, the last in the top byte.
+    let w = u32::from_le_bytes(<[u8; 4]>::try_from(buf.get(i - 4..i)?).ok()?);
+    let end = if w >> 8 == u32::from_le_bytes([b'"', b':', b'"', 0]) {
+        i - 3
+    } else if w >> 16 == u32::from_le_bytes([b'"', b':', 0, 0]) {
+        i - 2
+    } else if w >> 24 == u32::from(b'=') {
+        i - 1
+    } else {
+        return None;
     };
     (is_key_byte(buf[end - 1]) && !escape_ends_at(buf, end)).then_some(end)
 }
 
+#[inline]
 fn is_key_byte(c: u8) -> bool {
-    is_alnum(c) || c == b'_' || c == b'-'
+    CLASS[usize::from(c)] & KEY != 0
 }
 
 /// Whether `buf[..p]` ends with a `%XX` escape (`p >= 3`).
 fn escape_ends_at(buf: &[u8], p: usize) -> bool {
-    is_hex(buf[p - 1]) && buf[p - 3] == b'%' && is_hex(buf[p - 2])
+    // `%` first: it is the byte that is almost never there.
+    buf[p - 3] == b'%' && is_hex(buf[p - 1]) && is_hex(buf[p - 2])
 }
 
 /// Whether the value at `i` follows `"key":"`, `"key":` or `key=` whose key ends in a letter or
@@ -560,29 +607,7 @@ fn word_before_spaces(w: &Window<'_>, p: isize, out: &mut [u8; MAX_KEY]) -> Opti
 /// `%3D` `%3E` `%20`).
 #[inline]
 pub(crate) fn ends_glue(b: u8) -> bool {
-    matches!(
-        b,
-        b'"' | b'\''
-            | b':'
-            | b'='
-            | b'>'
-            | b' '
-            | b'\t'
-            | b'\n'
-            | b'\r'
-            | b'\\'
-            | b';'
-            | b']'
-            | b'A'
-            | b'a'
-            | b'D'
-            | b'd'
-            | b'E'
-            | b'e'
-            | b'0'
-            | b'2'
-            | b'7'
-    )
+    CLASS[usize::from(b)] & GLUE_END != 0
 }
 
 /// Whether the 3–4 digit value starting at `i` is the value of a security-code key.
@@ -600,16 +625,30 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
     let Some(key) = key else {
         return false;
     };
-    let mut norm = [0u8; MAX_KEY];
-    let Some(n) = norm_key(w, &key, &mut norm) else {
-        return false;
+    // Most keys lie in this chunk and normalise to at most 16 bytes: looked up in one pass.
+    let raw = usize::try_from(key.start)
+        .ok()
+        .zip(usize::try_from(key.end).ok())
+        .and_then(|(s, e)| w.buf.get(s..e));
+    let kp = match raw.and_then(|r| keys.lookup_raw(r)) {
+        Some((true, _)) => return true,
+        Some((false, kp)) => kp,
+        None => {
+            let mut norm = [0u8; MAX_KEY];
+            let Some(n) = norm_key(w, &key, &mut norm) else {
+                return false;
+            };
+            if keys.contains_norm(&norm[..n]) {
+                return true;
+            }
+            packed(&norm[..n])
+        }
     };
-    let k = &norm[..n];
-    if keys.contains_norm(k) {
-        return true;
-    }
-    let kp = packed(k);
-    if kp.is_some_and(|p| FILLERS.contains(&p)) {
+    if let Some(filler) = kp.filter(|p| FILLERS.contains(p)) {
+        // Filler words are at most 8 bytes: the packed form holds the word whole.
+        let bytes = filler.to_le_bytes();
+        let k = &bytes[..bytes.iter().position(|&b| b == 0).unwrap_or(8)];
+        let n = k.len();
         let mut prev = [0u8; MAX_KEY];
         if let Some(m) = word_before_spaces(w, key.start, &mut prev) {
             if keys.contains_norm(&prev[..m]) {
@@ -722,6 +761,71 @@ mod tests {
                         "at {}", i
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn key_bytes_are_letters_digits_underscore_and_dash() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+            assert_eq!(is_key_byte(b), want, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn ends_glue_is_exactly_the_bytes_glue_can_end_with() {
+        let listed = b"\"':=> \t\n\r\\;]AaDdEe027";
+        for b in 0..=255u8 {
+            assert_eq!(ends_glue(b), listed.contains(&b), "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn one_pass_lookup_agrees_with_normalise_then_look_up() {
+        let keys = CvvKeys::default();
+        let mut spellings: Vec<String> = DEFAULT_CVV_KEYS.iter().map(|k| k.to_string()).collect();
+        spellings.extend(
+            [
+                "CVV",
+                "Cvv2",
+                "card_code",
+                "Card-Code",
+                "security_code",
+                "securityCode",
+                "cvvResultCode",
+                "cvv2_result",
+                "amount",
+                "number",
+                "code",
+                "value",
+                "is",
+                "no",
+                "x",
+                "_",
+                "-",
+                "cvv!",
+                "c v v",
+                "cardverificationvalue",
+                "CardSecurityCodeMatch",
+                "abcdefghijklmnop",
+                "abcdefghijklmnopq",
+                "a_b_c_d_e_f_g_h_i_j_k_l_m_n_o_p",
+            ]
+            .map(String::from),
+        );
+        for k in &spellings {
+            let mut buf = [0u8; MAX_KEY];
+            let expect = normalize(k.as_bytes(), &mut buf)
+                .map(|n| (keys.contains_norm(&buf[..n]), n, packed(&buf[..n])));
+            match keys.lookup_raw(k.as_bytes()) {
+                Some((found, kp)) => {
+                    let (want, n, want_kp) = expect.unwrap_or_else(|| panic!("{k}: not a key"));
+                    assert!(n <= 16, "{k}");
+                    assert_eq!((found, kp), (want, want_kp), "{k}");
+                }
+                // Left to the buffered path: not a key, or longer than 16 normalised.
+                None => assert!(expect.is_none_or(|(_, n, _)| n > 16), "{k}"),
             }
         }
     }

@@ -22,6 +22,14 @@ pub(crate) const ALPHA: u8 = 2;
 /// Byte is a hex digit (`0-9a-fA-F`).
 pub(crate) const HEX: u8 = 4;
 
+/// Byte can end the glue between a key and its value (`"`, `'`, `:`, `=`, `>`, whitespace,
+/// `\`, `;` of an entity, `]`, or the last hex digit of `%22` `%27` `%3A` `%3D` `%3E` `%20`):
+/// see `cvv::ends_glue`.
+pub(crate) const GLUE_END: u8 = 8;
+
+/// Byte can be part of a key: ASCII letter, digit, `_` or `-`.
+pub(crate) const KEY: u8 = 16;
+
 /// 256-entry class table.
 pub(crate) static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -37,6 +45,34 @@ pub(crate) static CLASS: [u8; 256] = {
         }
         if matches!(b, b'a'..=b'f' | b'A'..=b'F') {
             c |= HEX;
+        }
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            c |= KEY;
+        }
+        if matches!(
+            b,
+            b'"' | b'\''
+                | b':'
+                | b'='
+                | b'>'
+                | b' '
+                | b'\t'
+                | b'\n'
+                | b'\r'
+                | b'\\'
+                | b';'
+                | b']'
+                | b'A'
+                | b'a'
+                | b'D'
+                | b'd'
+                | b'E'
+                | b'e'
+                | b'0'
+                | b'2'
+                | b'7'
+        ) {
+            c |= GLUE_END;
         }
         t[i] = c;
         i += 1;

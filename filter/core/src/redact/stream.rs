@@ -39,7 +39,7 @@ use std::sync::Arc;
 use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value, no_cvv_key_before, CvvKeys};
 use crate::redact::luhn::luhn_valid_digits;
-use crate::redact::mask::{mask_all, mask_digits, mask_groups, mask_run, Keep};
+use crate::redact::mask::{mask_all, mask_digits, mask_grouped16, mask_groups, mask_run, Keep};
 use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
 };
@@ -330,7 +330,7 @@ fn may_start_card(a: u8, b: u8) -> bool {
 /// back (`\u0041`). Such a run (`jane1234@`, `SKU-A123`'s digits) touches a letter, so in text
 /// it starts neither a card nor a security code, nor is it inside an escape: the general path
 /// would only step to its end. (Judged from `buf` alone; near its start, says no.)
-#[inline]
+#[inline(always)]
 fn glued_to_letter(buf: &[u8], i: usize) -> bool {
     i >= 5
         && buf[i - 1].is_ascii_alphabetic()
@@ -555,8 +555,7 @@ fn grouped_card(
     if brand_of(&digits, opts.brands).is_none() || !luhn_valid_digits(&digits) {
         return None;
     }
-    let ranges = [0, 5, 10, 15].map(|g| (i + g, i + g + 4));
-    mask_digits(w.buf, ranges.into_iter(), 16, opts.keep, opts.mask_char);
+    mask_grouped16(w.buf, i, opts.keep, opts.mask_char);
     counts.pan += 1;
     Some(after_masked_card(i + 15, i + 19, opts))
 }
