@@ -25,7 +25,7 @@
 //!   sibling key names an expiry (`exp…`), with no object closed in between (for XML, no
 //!   element other than the expiry itself closed), so `</CARD><CODE>0100` stays.
 
-use crate::redact::scanner::{hex_val, is_alnum, is_hex, CLASS, GLUE_END, KEY};
+use crate::redact::scanner::{hex_val, is_alnum, is_hex, CLASS, GLUE_END, KEY, NOT_NORMAL};
 use crate::redact::window::Window;
 use crate::redact::RedactError;
 
@@ -110,13 +110,15 @@ const FILLERS: [u64; 7] = [
 const PARENT_CHILDREN: [u64; 3] = [pack(b"value"), pack(b"code"), pack(b"number")];
 const CODE: u64 = pack(b"code");
 
-/// FNV-1a: membership is tested on 64-bit hashes first (no byte comparisons on a miss).
-fn fnv(k: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &b in k {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+/// The table hash of a normalised key: its 16-byte head ([`head16`]) and length mixed by one
+/// multiplication. O(1) whatever the key's length, so a key read straight from the buffer
+/// is hashed without another pass over its bytes. Keys are configuration and the table is
+/// small: a collision only costs a probe.
+#[inline]
+fn key_hash(head: u128, len: usize) -> u64 {
+    let x = (head as u64) ^ ((head >> 64) as u64).rotate_left(29) ^ ((len as u64) << 58);
+    let h = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 31)
 }
 
 /// One slot of [`CvvKeys::table`].
@@ -207,7 +209,10 @@ impl CvvKeys {
     }
 
     fn from_normalized(keys: Vec<Box<[u8]>>) -> Self {
-        let mut entries: Vec<(u64, Box<[u8]>)> = keys.into_iter().map(|k| (fnv(&k), k)).collect();
+        let mut entries: Vec<(u64, Box<[u8]>)> = keys
+            .into_iter()
+            .map(|k| (key_hash(head16(&k), k.len()), k))
+            .collect();
         entries.sort();
         entries.dedup();
         entries.truncate(usize::from(u16::MAX) - 1);
@@ -288,8 +293,8 @@ impl CvvKeys {
     }
 
     fn contains_norm(&self, norm: &[u8]) -> bool {
-        let h = fnv(norm);
         let head = head16(norm);
+        let h = key_hash(head, norm.len());
         let mask = self.table.len() - 1;
         let mut slot = (h as usize) & mask;
         loop {
@@ -313,14 +318,34 @@ impl CvvKeys {
         }
     }
 
-    /// [`Self::contains_norm`] of `raw` normalised, in one pass over `raw` with no copy: the
-    /// hash and the 16-byte head are built from the normalised bytes as they are read.
+    /// [`Self::contains_norm`] for a normalised key of at most 16 bytes given as its head
+    /// ([`head16`]) and length.
+    #[inline]
+    fn contains_head(&self, head: u128, len: usize) -> bool {
+        debug_assert!(len <= 16);
+        let h = key_hash(head, len);
+        let mask = self.table.len() - 1;
+        let mut slot = (h as usize) & mask;
+        loop {
+            let Some(s) = self.table.get(slot) else {
+                return false;
+            };
+            if s.entry == 0 {
+                return false;
+            }
+            if s.hash == h && usize::from(s.len) == len && s.head == head {
+                return true;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// [`Self::contains_norm`] of `raw` normalised, in one pass over `raw` with no copy.
     /// `None` when `raw` is no key or normalises to more than 16 bytes (the caller then
     /// normalises into a buffer); otherwise whether it is a key and, for a normalised length
     /// up to 8, the normalised key packed as [`pack`] does (for the filler and child words).
     #[inline]
     fn lookup_raw(&self, raw: &[u8]) -> Option<(bool, Option<u64>)> {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
         let mut norm = [0u8; 16];
         let mut n = 0usize;
         for &b in raw {
@@ -330,27 +355,11 @@ impl CvvKeys {
             if !is_alnum(b) || n == 16 {
                 return None;
             }
-            let b = b.to_ascii_lowercase();
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-            norm[n] = b;
+            norm[n] = b.to_ascii_lowercase();
             n += 1;
         }
         let head = u128::from_le_bytes(norm);
-        let packed = (n <= 8).then_some(head as u64);
-        let mask = self.table.len() - 1;
-        let mut slot = (h as usize) & mask;
-        loop {
-            let Some(s) = self.table.get(slot) else {
-                return Some((false, packed));
-            };
-            if s.entry == 0 {
-                return Some((false, packed));
-            }
-            if s.hash == h && usize::from(s.len) == n && s.head == head {
-                return Some((true, packed));
-            }
-            slot = (slot + 1) & mask;
-        }
+        Some((self.contains_head(head, n), (n <= 8).then_some(head as u64)))
     }
 
     /// Whether `key` (any spelling) is a configured security-code key.
@@ -365,6 +374,9 @@ impl CvvKeys {
 struct Key {
     start: isize,
     end: isize,
+    /// Read from the buffer with no uppercase letter, `_` or `-`: the bytes are already the
+    /// normalised key.
+    as_is: bool,
     /// The connector was `>`: the key is an XML tag name.
     xml: bool,
 }
@@ -475,6 +487,7 @@ fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys) -> Option<
     Some(Key {
         start: key_start,
         end,
+        as_is: false,
         xml,
     })
 }
@@ -538,7 +551,9 @@ fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<Option<Key>>
         return Some(None);
     }
     let mut p = end;
+    let mut seen = 0u8;
     while p > end - MAX_KEY && is_key_byte(buf[p - 1]) && !escape_ends_at(buf, p) {
+        seen |= CLASS[usize::from(buf[p - 1])];
         p -= 1;
     }
     if end - p >= MAX_KEY {
@@ -547,6 +562,7 @@ fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<Option<Key>>
     Some(Some(Key {
         start: p as isize,
         end: end as isize,
+        as_is: seen & NOT_NORMAL == 0,
         xml: false,
     }))
 }
@@ -596,6 +612,7 @@ fn word_before_spaces(w: &Window<'_>, p: isize, out: &mut [u8; MAX_KEY]) -> Opti
         &Key {
             start: q,
             end,
+            as_is: false,
             xml: false,
         },
         out,
@@ -625,12 +642,24 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
     let Some(key) = key else {
         return false;
     };
-    // Most keys lie in this chunk and normalise to at most 16 bytes: looked up in one pass.
+    // Most keys lie in this chunk and normalise to at most 16 bytes: looked up from the
+    // buffer, as they are when already lowercase with no `_` or `-`, else in one pass.
     let raw = usize::try_from(key.start)
         .ok()
         .zip(usize::try_from(key.end).ok())
         .and_then(|(s, e)| w.buf.get(s..e));
-    let kp = match raw.and_then(|r| keys.lookup_raw(r)) {
+    let found = match raw {
+        Some(r) if key.as_is && r.len() <= 16 => {
+            let head = head16(r);
+            Some((
+                keys.contains_head(head, r.len()),
+                (r.len() <= 8).then_some(head as u64),
+            ))
+        }
+        Some(r) => keys.lookup_raw(r),
+        None => None,
+    };
+    let kp = match found {
         Some((true, _)) => return true,
         Some((false, kp)) => kp,
         None => {
@@ -766,6 +795,41 @@ mod tests {
     }
 
     #[test]
+    fn keys_in_plain_glue_match_in_any_spelling_and_length() {
+        let opts = crate::redact::RedactOptions::default();
+        for (body, masked) in [
+            (&br#"{"cvv":"123"}"#[..], &br#"{"cvv":"***"}"#[..]),
+            (br#"{"CVV":"123"}"#, br#"{"CVV":"***"}"#),
+            (br#"{"Cvv2":1234}"#, br#"{"Cvv2":****}"#),
+            (b"card_code=123&", b"card_code=***&"),
+            (br#"{"Card-Code":"456"}"#, br#"{"Card-Code":"***"}"#),
+            (br#"{"securityCode":"789"}"#, br#"{"securityCode":"***"}"#),
+            (
+                br#"{"cardverificationvalue":"321"}"#,
+                br#"{"cardverificationvalue":"***"}"#,
+            ),
+            (
+                br#"{"Credit_Card_Verification_Value":"321"}"#,
+                br#"{"Credit_Card_Verification_Value":"***"}"#,
+            ),
+            (br#"{"cvvResultCode":"123"}"#, br#"{"cvvResultCode":"123"}"#),
+            (br#"{"amount":"123"}"#, br#"{"amount":"123"}"#),
+        ] {
+            // Far enough in for the key to be read straight from the buffer, and at the start.
+            for pad in [&b""[..], &[b' '; 64]] {
+                let mut v = [pad, body].concat();
+                crate::redact::stream::redact_in_place(&opts, &mut v);
+                assert_eq!(
+                    v,
+                    [pad, masked].concat(),
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn key_bytes_are_letters_digits_underscore_and_dash() {
         for b in 0..=255u8 {
             let want = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
@@ -782,7 +846,7 @@ mod tests {
     }
 
     #[test]
-    fn one_pass_lookup_agrees_with_normalise_then_look_up() {
+    fn one_pass_and_as_is_lookups_agree_with_normalise_then_look_up() {
         let keys = CvvKeys::default();
         let mut spellings: Vec<String> = DEFAULT_CVV_KEYS.iter().map(|k| k.to_string()).collect();
         spellings.extend(
@@ -818,6 +882,12 @@ mod tests {
             let mut buf = [0u8; MAX_KEY];
             let expect = normalize(k.as_bytes(), &mut buf)
                 .map(|n| (keys.contains_norm(&buf[..n]), n, packed(&buf[..n])));
+            // Already normal (lowercase, no `_` or `-`): the head read straight from the bytes.
+            if let Some((want, n, _)) = expect.filter(|&(_, n, _)| n <= 16) {
+                if buf[..n] == *k.as_bytes() {
+                    assert_eq!(keys.contains_head(head16(k.as_bytes()), n), want, "{k}");
+                }
+            }
             match keys.lookup_raw(k.as_bytes()) {
                 Some((found, kp)) => {
                     let (want, n, want_kp) = expect.unwrap_or_else(|| panic!("{k}: not a key"));

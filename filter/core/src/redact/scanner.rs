@@ -30,6 +30,9 @@ pub(crate) const GLUE_END: u8 = 8;
 /// Byte can be part of a key: ASCII letter, digit, `_` or `-`.
 pub(crate) const KEY: u8 = 16;
 
+/// Byte is a key byte that normalisation changes or drops: uppercase letter, `_`, `-`.
+pub(crate) const NOT_NORMAL: u8 = 32;
+
 /// 256-entry class table.
 pub(crate) static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -48,6 +51,9 @@ pub(crate) static CLASS: [u8; 256] = {
         }
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
             c |= KEY;
+        }
+        if b.is_ascii_uppercase() || b == b'_' || b == b'-' {
+            c |= NOT_NORMAL;
         }
         if matches!(
             b,
