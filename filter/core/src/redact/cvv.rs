@@ -320,7 +320,7 @@ impl CvvKeys {
 
     /// [`Self::contains_norm`] for a normalised key of at most 16 bytes given as its head
     /// ([`head16`]) and length.
-    #[inline]
+    #[inline(always)]
     fn contains_head(&self, head: u128, len: usize) -> bool {
         debug_assert!(len <= 16);
         let h = key_hash(head, len);
@@ -528,12 +528,15 @@ fn escape_ends_at(buf: &[u8], p: usize) -> bool {
 /// Whether the value at `i` follows `"key":"`, `"key":` or `key=` whose key ends in a letter or
 /// digit no configured key (nor filler word) ends with: [`is_cvv_value`] rejects it on that
 /// byte. Lets the scan pass over such values (`"amount":1234`) without visiting them.
-#[inline]
+#[inline(always)]
 pub(crate) fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
-    plain_glue_key_end(buf, i).is_some_and(|end| {
-        let c = buf[end - 1];
-        is_alnum(c) && !keys.may_end_key(c)
-    })
+    match plain_glue_key_end(buf, i) {
+        Some(end) => {
+            let c = buf[end - 1];
+            is_alnum(c) && !keys.may_end_key(c)
+        }
+        None => false,
+    }
 }
 
 /// [`key_before`] for the plain glue of [`plain_glue_key_end`], read straight from `buf` when

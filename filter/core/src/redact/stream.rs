@@ -6,8 +6,8 @@
 //! 64-bit digit mask per 64 bytes (SSE2, wasm `simd128` or portable SWAR, see `scanner`) and
 //! walks its runs; the runs that can hold nothing are passed over from the mask and the run's
 //! neighbours alone (every 1–2 digit run of the block at once; 9–11 digits not followed by a
-//! separator; others by the shapes in `passes_over`). At each other *candidate* digit it
-//! decides, in order:
+//! separator; others by the shapes in `passes_over`; a 3–4 digit run after plain glue goes
+//! straight to the CVV check). At each other *candidate* digit it decides, in order:
 //! 0. fast paths for the common shapes: an isolated 12–19 digit run (`"number":"4111…"`) is a
 //!    PAN iff brand and Luhn say so, and so is an isolated 4-4-4-4 grouping with one separator
 //!    kind (`4111 1111 1111 1111`) when they say yes; a 3–4 digit run after plain glue runs
@@ -211,11 +211,14 @@ fn scan_with<const FAST: bool>(
             let k = m.trailing_zeros() as usize;
             let i = base + k;
             let ones = ends.trailing_zeros() as usize + 1 - k;
-            let next = if FAST
-                && k + ones < 64
+            let in_block = FAST && k + ones < 64;
+            let next = if in_block
                 && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
                 && passes_over(w.buf, i, ones, mode == Mode::Text, &opts.cvv_keys)
             {
+                i + ones
+            } else if in_block && plain_code_candidate(w.buf, i, ones) {
+                code_at(opts, &mut w, i, i + ones, counts);
                 i + ones
             } else {
                 let run_end = (k + ones < 64).then_some(i + ones);
@@ -303,6 +306,36 @@ fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) ->
             }
         }
         _ => false,
+    }
+}
+
+/// Whether the run of `ones` digits at `i` (not passed over) is 3–4 digits after glue that is
+/// no letter or digit, with a plain byte after (no letter, digit, `.` or separator start):
+/// [`fast_path`] would run the security-code check and nothing else, so the block loop runs it
+/// ([`code_at`]) without a visit.
+#[inline]
+fn plain_code_candidate(buf: &[u8], i: usize, ones: usize) -> bool {
+    matches!(ones, 3 | 4) && i >= 1 && {
+        let (b1, a) = (buf[i - 1], buf[i + ones]);
+        ends_glue(b1)
+            && !is_alnum(b1)
+            && !is_alnum(a)
+            && !matches!(a, b'.' | b' ' | b'-' | b'+' | b'%' | b'\\')
+    }
+}
+
+/// Masks the 3–4 digit value `[i, e)` if it is a security code (its key says so).
+#[inline]
+fn code_at(
+    opts: &RedactOptions,
+    w: &mut Window<'_>,
+    i: usize,
+    e: usize,
+    counts: &mut RedactionCounts,
+) {
+    if !opts.cvv_keys.is_empty() && is_cvv_value(w, i, &opts.cvv_keys) {
+        mask_all(w.buf, i, e, opts.mask_char);
+        counts.cvv += 1;
     }
 }
 
@@ -484,10 +517,7 @@ fn fast_path(
             if b1.is_some_and(is_alnum) || is_alnum(after) || after == b'.' {
                 return None;
             }
-            if !opts.cvv_keys.is_empty() && is_cvv_value(w, i, &opts.cvv_keys) {
-                mask_all(w.buf, i, e, opts.mask_char);
-                counts.cvv += 1;
-            }
+            code_at(opts, w, i, e, counts);
             Some(e)
         }
         5..=8 => {
