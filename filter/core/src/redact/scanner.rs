@@ -33,6 +33,12 @@ pub(crate) const KEY: u8 = 16;
 /// Byte is a key byte that normalisation changes or drops: uppercase letter, `_`, `-`.
 pub(crate) const NOT_NORMAL: u8 = 32;
 
+/// Byte can start the separator of a card grouping or an escape that hides one: ` `, `-`,
+/// `+`, `%`, `\`. A digit run followed by one may continue as a card.
+pub(crate) const SEP_START: u8 = 64;
+/// Byte is `.` (a decimal point after a digit run: the run is part of a number).
+pub(crate) const DOT: u8 = 128;
+
 /// 256-entry class table.
 pub(crate) static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -54,6 +60,12 @@ pub(crate) static CLASS: [u8; 256] = {
         }
         if b.is_ascii_uppercase() || b == b'_' || b == b'-' {
             c |= NOT_NORMAL;
+        }
+        if matches!(b, b' ' | b'-' | b'+' | b'%' | b'\\') {
+            c |= SEP_START;
+        }
+        if b == b'.' {
+            c |= DOT;
         }
         if matches!(
             b,
@@ -89,6 +101,19 @@ pub(crate) static CLASS: [u8; 256] = {
 #[inline]
 pub(crate) fn is_digit(b: u8) -> bool {
     b.is_ascii_digit()
+}
+
+/// Whether `b` can start a separator after a digit run (see [`SEP_START`]).
+#[inline]
+pub(crate) fn is_sep_start(b: u8) -> bool {
+    CLASS[usize::from(b)] & SEP_START != 0
+}
+
+/// Whether a digit run followed by `b` stands alone on that side: `b` is no letter, digit
+/// or `.`.
+#[inline]
+pub(crate) fn ends_number(b: u8) -> bool {
+    CLASS[usize::from(b)] & (DIGIT | ALPHA | DOT) == 0
 }
 
 #[inline]
@@ -310,6 +335,18 @@ mod tests {
 
     fn naive(hay: &[u8], from: usize) -> Option<usize> {
         (from..hay.len()).find(|&i| hay[i].is_ascii_digit())
+    }
+
+    #[test]
+    fn separator_starts_and_number_ends_are_exactly_their_bytes() {
+        for b in 0..=255u8 {
+            assert_eq!(is_sep_start(b), b" -+%\\".contains(&b), "byte {b:#04x}");
+            assert_eq!(
+                ends_number(b),
+                !b.is_ascii_alphanumeric() && b != b'.',
+                "byte {b:#04x}"
+            );
+        }
     }
 
     #[test]

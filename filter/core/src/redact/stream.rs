@@ -43,7 +43,9 @@ use crate::redact::mask::{mask_all, mask_digits, mask_grouped16, mask_groups, ma
 use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
 };
-use crate::redact::scanner::{digit_mask64, digit_run_end, find_digit, is_alnum, is_digit};
+use crate::redact::scanner::{
+    digit_mask64, digit_run_end, ends_number, find_digit, is_alnum, is_digit, is_sep_start,
+};
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
@@ -213,7 +215,7 @@ fn scan_with<const FAST: bool>(
             let ones = ends.trailing_zeros() as usize + 1 - k;
             let in_block = FAST && k + ones < 64;
             let next = if in_block
-                && !matches!(w.buf[i + ones], b' ' | b'-' | b'+' | b'%' | b'\\')
+                && !is_sep_start(w.buf[i + ones])
                 && passes_over(w.buf, i, ones, mode == Mode::Text, &opts.cvv_keys)
             {
                 i + ones
@@ -282,10 +284,7 @@ fn short_runs(m: u64) -> u64 {
 /// no card brand starts with (ms timestamps, most ids).
 #[inline]
 fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) -> bool {
-    let plain_after = || {
-        let a = buf[i + ones];
-        !is_alnum(a) && a != b'.'
-    };
+    let plain_after = || ends_number(buf[i + ones]);
     match ones {
         1 | 2 | 9..=11 => true,
         3 | 4 => {
@@ -317,10 +316,7 @@ fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) ->
 fn plain_code_candidate(buf: &[u8], i: usize, ones: usize) -> bool {
     matches!(ones, 3 | 4) && i >= 1 && {
         let (b1, a) = (buf[i - 1], buf[i + ones]);
-        ends_glue(b1)
-            && !is_alnum(b1)
-            && !is_alnum(a)
-            && !matches!(a, b'.' | b' ' | b'-' | b'+' | b'%' | b'\\')
+        ends_glue(b1) && !is_alnum(b1) && ends_number(a) && !is_sep_start(a)
     }
 }
 
@@ -497,7 +493,7 @@ fn fast_path(
     // to the general path either way.
     let e = run_end.unwrap_or_else(|| digit_run_end(buf, i, 20));
     let after = *buf.get(e)?;
-    if matches!(after, b' ' | b'-' | b'+' | b'%' | b'\\') {
+    if is_sep_start(after) {
         if e - i == 4 && mode == Mode::Text {
             return grouped_card(opts, w, i, counts);
         }
@@ -514,7 +510,7 @@ fn fast_path(
             }
             // Plain glue byte before (no escape, decoded left char is `b1`) and a plain byte
             // after: the general path would only run the CVV check, so run it here.
-            if b1.is_some_and(is_alnum) || is_alnum(after) || after == b'.' {
+            if b1.is_some_and(is_alnum) || !ends_number(after) {
                 return None;
             }
             code_at(opts, w, i, e, counts);
@@ -530,8 +526,7 @@ fn fast_path(
         12..=19 if mode == Mode::Text => {
             let b1 = w.back(i as isize - 1);
             if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%'))
-                || is_alnum(after)
-                || after == b'.'
+                || !ends_number(after)
             {
                 return None;
             }
@@ -571,8 +566,8 @@ fn grouped_card(
             .all(|&g| b[g..g + 4].iter().all(|&c| is_digit(c)));
     let after = b[19];
     if !groups_ok
-        || is_alnum(after)
-        || matches!(after, b'.' | b' ' | b'-' | b'+' | b'%' | b'\\')
+        || !ends_number(after)
+        || is_sep_start(after)
         || w.back(i as isize - 1)
             .is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%' | b' ' | b'-' | b'+'))
     {
