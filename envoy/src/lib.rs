@@ -60,13 +60,22 @@ pub fn wasm_path() -> PathBuf {
     p
 }
 
-/// A free loopback port (bound, read, released).
+/// A free loopback port (bound, read, released), never one this process was given before:
+/// the kernel may hand a just-released port out again, and an Envoy whose listener and admin
+/// ports came out equal failed to start (seen once in `make test`).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<std::collections::BTreeSet<u16>> =
+        Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A scratch directory removed on drop.
