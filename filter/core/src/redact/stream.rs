@@ -278,9 +278,10 @@ fn short_runs(m: u64) -> u64 {
 /// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
 /// is one [`fast_path`] would pass over without a change, judged from the bytes of `buf` alone
 /// (near the start of `buf`, where the look-back reaches into the context, it says no and the
-/// run is visited): runs of 1–2 and 9–11 digits; 3–4 digits not after glue (no CVV value), or
-/// after the glue of a key no configured key ends like (`"amount":1234`); 5–8 digits no escape
-/// can precede; in text, 3–19 digits glued to a letter, and 12–19 plain digits whose first two
+/// run is visited): runs of 1–2 and 9–11 digits; 3–4 digits not after glue (no CVV value),
+/// after the glue of a key no configured key ends like (`"amount":1234`), or before a decimal
+/// point (`"amount":123.45`); 5–8 digits no escape can precede;
+/// in text, 3–19 digits glued to a letter, and 12–19 plain digits whose first two
 /// no card brand starts with (ms timestamps, most ids).
 #[inline]
 fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) -> bool {
@@ -291,9 +292,14 @@ fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) ->
             i >= 1
                 && (!ends_glue(buf[i - 1])
                     || (text && glued_to_letter(buf, i))
-                    || (plain_after() && no_cvv_key_before(buf, i, keys)))
+                    || (plain_after() && no_cvv_key_before(buf, i, keys))
+                    // `"amount":123.45`: a decimal point (a `.` before a digit) after it, so
+                    // no code, and too short for a card. An escape before it changes neither:
+                    // one that decodes to a digit ends in a digit, which would be in the run.
+                    || (buf[i + ones] == b'.'
+                        && buf.get(i + ones + 1).is_some_and(u8::is_ascii_digit)))
         }
-        5..=8 => i >= 4 && !buf[i - 2..i].contains(&b'%') && !buf[i - 4..i].contains(&b'u'),
+        5..=8 => no_escape_before(buf, i),
         12..=19 => {
             text && if may_start_card(buf[i], buf[i + 1]) {
                 glued_to_letter(buf, i)
@@ -333,6 +339,14 @@ fn code_at(
         mask_all(w.buf, i, e, opts.mask_char);
         counts.cvv += 1;
     }
+}
+
+/// Whether no `%XX` or `\uXXXX` escape can end right before the run at `i` or hold its first
+/// digits (no `%` in the two bytes before it, no `u` in the four): a 5–8 digit run then
+/// decides nothing (too long for a code, too short for a card, and no decoded digit joins it).
+#[inline]
+fn no_escape_before(buf: &[u8], i: usize) -> bool {
+    i >= 4 && !buf[i - 2..i].contains(&b'%') && !buf[i - 4..i].contains(&b'u')
 }
 
 /// Whether a card of some brand can start with the digits `a b` (the two-digit IIN prefixes of
