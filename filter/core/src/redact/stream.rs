@@ -44,7 +44,8 @@ use crate::redact::pan::{
     find_pan, left_free, multi_group_may_start, parse_cluster, Cluster, PanHit,
 };
 use crate::redact::scanner::{
-    digit_mask64, digit_run_end, ends_number, find_digit, is_alnum, is_digit, is_sep_start,
+    digit_mask64, digit_run_end, ends_number, find_digit, hex_val, is_alnum, is_digit, is_hex,
+    is_sep_start,
 };
 use crate::redact::track::find_track;
 use crate::redact::window::{Need, Window, CTX, MAX_LOOKAHEAD};
@@ -511,6 +512,9 @@ fn fast_path(
         if e - i == 4 && mode == Mode::Text {
             return grouped_card(opts, w, i, counts);
         }
+        if after == b'%' && mode == Mode::Text && (12..=19).contains(&(e - i)) {
+            return card_by_escapes(opts, w, i, e, counts);
+        }
         return None;
     }
     match e - i {
@@ -542,6 +546,9 @@ fn fast_path(
             if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%'))
                 || !ends_number(after)
             {
+                if b1.is_some_and(is_hex) && escape_before(buf, i).is_some() {
+                    return card_by_escapes(opts, w, i, e, counts);
+                }
                 return None;
             }
             let digits = &buf[i..e];
@@ -554,6 +561,51 @@ fn fast_path(
         }
         _ => None,
     }
+}
+
+/// The fast path for a run of 12–19 digits at `i..e` in text with a `%XX` escape on either
+/// side (`number%3D4111111111111111%26`), reading the escapes as the general path does: on the
+/// left, the character the escape decodes to stands for the byte before; on the right, any
+/// escape but `%20` (an encoded group separator) leaves the run free, as a plain byte does.
+/// Then it is the isolated run of [`fast_path`]: a card iff brand and Luhn say so. `None` for
+/// anything else (the general path decides). Out of line: rare beside the plain shapes.
+#[inline(never)]
+fn card_by_escapes(
+    opts: &RedactOptions,
+    w: &mut Window<'_>,
+    i: usize,
+    e: usize,
+    counts: &mut RedactionCounts,
+) -> Option<usize> {
+    let buf = &*w.buf;
+    let after = *buf.get(e)?;
+    let right_free = if after == b'%' {
+        buf.get(e + 1..e + 3).is_some_and(|x| x != b"20")
+    } else {
+        ends_number(after) && !is_sep_start(after)
+    };
+    let b1 = escape_before(buf, i).or_else(|| w.back(i as isize - 1));
+    if !right_free || b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%')) {
+        return None;
+    }
+    let digits = &buf[i..e];
+    if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
+        mask_run(w.buf, i, e, opts.keep, opts.mask_char);
+        counts.pan += 1;
+        return Some(after_masked_card(i, e, opts));
+    }
+    Some(e)
+}
+
+/// The character the `%XX` escape ending right before `i` decodes to (0x80 for any byte over
+/// 0x7f, as `Window::left_char` reads it), if one does; judged from `buf` alone.
+#[inline]
+fn escape_before(buf: &[u8], i: usize) -> Option<u8> {
+    if i < 3 || buf[i - 3] != b'%' || !is_hex(buf[i - 2]) || !is_hex(buf[i - 1]) {
+        return None;
+    }
+    let v = hex_val(buf[i - 2]) * 16 + hex_val(buf[i - 1]);
+    Some(v.min(0x80))
 }
 
 /// The grouped card of the common shape, `4111 1111 1111 1111` (or with `-` or `+`), with
@@ -856,6 +908,15 @@ mod tests {
             "cvv%20=",
             "cid=",
             "\"cid\":\"",
+            "number%3D",
+            "%22",
+            "%3B",
+            "%2e",
+            "%25",
+            "%FF",
+            "%%3D",
+            "\\u%3D",
+            "%3D1 ",
         ];
         let middle = [
             "4111 1111 1111 1111",
@@ -878,7 +939,8 @@ mod tests {
         ];
         let right = [
             "", "\"", ".", ".5", "x", " ", " 1", " 1234", "-", "-1", "+", "+1", "%20", "%201",
-            "\\u0020", "\\u00201", ",", ";", "*", "1", "^", "=", "?",
+            "\\u0020", "\\u00201", ",", ";", "*", "1", "^", "=", "?", "%26", "%2", "%", "%41",
+            "%2D1", "%3B",
         ];
         // Without a trailer the run is decided by the tail loop; with 64 neutral bytes after
         // it, by the block loop (which passes over runs from the digit mask alone).
