@@ -161,7 +161,7 @@ fn head16(k: &[u8]) -> u128 {
 /// The compiled list of keys whose values are security codes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CvvKeys {
-    /// Normalised keys with their `fnv` hash, sorted.
+    /// Normalised keys with their `key_hash`, sorted.
     entries: Vec<(u64, Box<[u8]>)>,
     /// Open-addressing table over `entries`, a power of two at least twice as long: a lookup
     /// is one hash and, usually, one probe. Each slot holds the key's first 16 bytes, so
