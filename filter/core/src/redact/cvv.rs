@@ -292,37 +292,10 @@ impl CvvKeys {
         self.entries.is_empty()
     }
 
-    fn contains_norm(&self, norm: &[u8]) -> bool {
-        let head = head16(norm);
-        let h = key_hash(head, norm.len());
-        let mask = self.table.len() - 1;
-        let mut slot = (h as usize) & mask;
-        loop {
-            let Some(s) = self.table.get(slot) else {
-                return false;
-            };
-            if s.entry == 0 {
-                return false;
-            }
-            if s.hash == h && usize::from(s.len) == norm.len() && s.head == head {
-                if norm.len() <= 16 {
-                    return true;
-                }
-                if let Some((_, k)) = self.entries.get(usize::from(s.entry) - 1) {
-                    if k[16..] == norm[16..] {
-                        return true;
-                    }
-                }
-            }
-            slot = (slot + 1) & mask;
-        }
-    }
-
-    /// [`Self::contains_norm`] for a normalised key of at most 16 bytes given as its head
-    /// ([`head16`]) and length.
+    /// Probes the table for a key with this head, length and hash; `rest_matches(entry)`
+    /// compares what the head does not hold (bytes 16.. of a longer key).
     #[inline(always)]
-    fn contains_head(&self, head: u128, len: usize) -> bool {
-        debug_assert!(len <= 16);
+    fn probe(&self, head: u128, len: usize, rest_matches: impl Fn(usize) -> bool) -> bool {
         let h = key_hash(head, len);
         let mask = self.table.len() - 1;
         let mut slot = (h as usize) & mask;
@@ -333,33 +306,33 @@ impl CvvKeys {
             if s.entry == 0 {
                 return false;
             }
-            if s.hash == h && usize::from(s.len) == len && s.head == head {
+            if s.hash == h
+                && usize::from(s.len) == len
+                && s.head == head
+                && rest_matches(usize::from(s.entry) - 1)
+            {
                 return true;
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    /// [`Self::contains_norm`] of `raw` normalised, in one pass over `raw` with no copy.
-    /// `None` when `raw` is no key or normalises to more than 16 bytes (the caller then
-    /// normalises into a buffer); otherwise whether it is a key and, for a normalised length
-    /// up to 8, the normalised key packed as [`pack`] does (for the filler and child words).
-    #[inline]
-    fn lookup_raw(&self, raw: &[u8]) -> Option<(bool, Option<u64>)> {
-        let mut norm = [0u8; 16];
-        let mut n = 0usize;
-        for &b in raw {
-            if b == b'_' || b == b'-' {
-                continue;
-            }
-            if !is_alnum(b) || n == 16 {
-                return None;
-            }
-            norm[n] = b.to_ascii_lowercase();
-            n += 1;
-        }
-        let head = u128::from_le_bytes(norm);
-        Some((self.contains_head(head, n), (n <= 8).then_some(head as u64)))
+    fn contains_norm(&self, norm: &[u8]) -> bool {
+        self.probe(head16(norm), norm.len(), |entry| {
+            norm.len() <= 16
+                || self
+                    .entries
+                    .get(entry)
+                    .is_some_and(|(_, k)| k[16..] == norm[16..])
+        })
+    }
+
+    /// [`Self::contains_norm`] for a normalised key of at most 16 bytes given as its head
+    /// ([`head16`]) and length.
+    #[inline(always)]
+    fn contains_head(&self, head: u128, len: usize) -> bool {
+        debug_assert!(len <= 16);
+        self.probe(head, len, |_| true)
     }
 
     /// Whether `key` (any spelling) is a configured security-code key.
@@ -645,23 +618,20 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
     let Some(key) = key else {
         return false;
     };
-    // Most keys lie in this chunk and normalise to at most 16 bytes: looked up from the
-    // buffer, as they are when already lowercase with no `_` or `-`, else in one pass.
-    let raw = usize::try_from(key.start)
+    // Most keys lie in this chunk, lowercase with no `_` or `-`, and at most 16 bytes: already
+    // normal, looked up straight from the buffer. Others are normalised into a buffer.
+    let as_is = usize::try_from(key.start)
         .ok()
         .zip(usize::try_from(key.end).ok())
-        .and_then(|(s, e)| w.buf.get(s..e));
-    let found = match raw {
-        Some(r) if key.as_is && r.len() <= 16 => {
-            let head = head16(r);
-            Some((
-                keys.contains_head(head, r.len()),
-                (r.len() <= 8).then_some(head as u64),
-            ))
-        }
-        Some(r) => keys.lookup_raw(r),
-        None => None,
-    };
+        .and_then(|(s, e)| w.buf.get(s..e))
+        .filter(|r| key.as_is && r.len() <= 16);
+    let found = as_is.map(|r| {
+        let head = head16(r);
+        (
+            keys.contains_head(head, r.len()),
+            (r.len() <= 8).then_some(head as u64),
+        )
+    });
     let kp = match found {
         Some((true, _)) => return true,
         Some((false, kp)) => kp,
@@ -849,7 +819,7 @@ mod tests {
     }
 
     #[test]
-    fn one_pass_and_as_is_lookups_agree_with_normalise_then_look_up() {
+    fn as_is_lookup_agrees_with_normalise_then_look_up() {
         let keys = CvvKeys::default();
         let mut spellings: Vec<String> = DEFAULT_CVV_KEYS.iter().map(|k| k.to_string()).collect();
         spellings.extend(
@@ -885,20 +855,14 @@ mod tests {
             let mut buf = [0u8; MAX_KEY];
             let expect = normalize(k.as_bytes(), &mut buf)
                 .map(|n| (keys.contains_norm(&buf[..n]), n, packed(&buf[..n])));
-            // Already normal (lowercase, no `_` or `-`): the head read straight from the bytes.
-            if let Some((want, n, _)) = expect.filter(|&(_, n, _)| n <= 16) {
+            // Already normal (lowercase, no `_` or `-`): the head read straight from the bytes
+            // answers as the normalised copy does, and packs the key as `pack` does.
+            if let Some((want, n, want_kp)) = expect.filter(|&(_, n, _)| n <= 16) {
                 if buf[..n] == *k.as_bytes() {
-                    assert_eq!(keys.contains_head(head16(k.as_bytes()), n), want, "{k}");
+                    let head = head16(k.as_bytes());
+                    assert_eq!(keys.contains_head(head, n), want, "{k}");
+                    assert_eq!((n <= 8).then_some(head as u64), want_kp, "{k}");
                 }
-            }
-            match keys.lookup_raw(k.as_bytes()) {
-                Some((found, kp)) => {
-                    let (want, n, want_kp) = expect.unwrap_or_else(|| panic!("{k}: not a key"));
-                    assert!(n <= 16, "{k}");
-                    assert_eq!((found, kp), (want, want_kp), "{k}");
-                }
-                // Left to the buffered path: not a key, or longer than 16 normalised.
-                None => assert!(expect.is_none_or(|(_, n, _)| n > 16), "{k}"),
             }
         }
     }

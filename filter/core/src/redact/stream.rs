@@ -543,21 +543,13 @@ fn fast_path(
         }
         12..=19 if mode == Mode::Text => {
             let b1 = w.back(i as isize - 1);
-            if b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%'))
-                || !ends_number(after)
-            {
+            if b1.is_some_and(no_card_after) || !ends_number(after) {
                 if b1.is_some_and(is_hex) && escape_before(buf, i).is_some() {
                     return card_by_escapes(opts, w, i, e, counts);
                 }
                 return None;
             }
-            let digits = &buf[i..e];
-            if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
-                mask_run(w.buf, i, e, opts.keep, opts.mask_char);
-                counts.pan += 1;
-                return Some(after_masked_card(i, e, opts));
-            }
-            Some(e)
+            Some(isolated_card(opts, w, i, e, counts))
         }
         _ => None,
     }
@@ -585,16 +577,36 @@ fn card_by_escapes(
         ends_number(after) && !is_sep_start(after)
     };
     let b1 = escape_before(buf, i).or_else(|| w.back(i as isize - 1));
-    if !right_free || b1.is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%')) {
+    if !right_free || b1.is_some_and(no_card_after) {
         return None;
     }
-    let digits = &buf[i..e];
+    Some(isolated_card(opts, w, i, e, counts))
+}
+
+/// Whether the fast paths leave a run after `c` to the general path: a letter or digit (glued
+/// to it), `.` (a decimal), `;` (a track 2 start sentinel) or `%` (an escape).
+#[inline(always)]
+fn no_card_after(c: u8) -> bool {
+    is_alnum(c) || matches!(c, b'.' | b';' | b'%')
+}
+
+/// The isolated run of 12–19 digits `[i, e)` in text (free on both sides): a card iff brand
+/// and Luhn say so, then masked and counted. Where the scan goes on.
+#[inline(always)]
+fn isolated_card(
+    opts: &RedactOptions,
+    w: &mut Window<'_>,
+    i: usize,
+    e: usize,
+    counts: &mut RedactionCounts,
+) -> usize {
+    let digits = &w.buf[i..e];
     if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
         mask_run(w.buf, i, e, opts.keep, opts.mask_char);
         counts.pan += 1;
-        return Some(after_masked_card(i, e, opts));
+        return after_masked_card(i, e, opts);
     }
-    Some(e)
+    e
 }
 
 /// The character the `%XX` escape ending right before `i` decodes to (0x80 for any byte over
@@ -635,7 +647,7 @@ fn grouped_card(
         || !ends_number(after)
         || is_sep_start(after)
         || w.back(i as isize - 1)
-            .is_some_and(|c| is_alnum(c) || matches!(c, b'.' | b';' | b'%' | b' ' | b'-' | b'+'))
+            .is_some_and(|c| no_card_after(c) || matches!(c, b' ' | b'-' | b'+'))
     {
         return None;
     }
