@@ -200,6 +200,60 @@ fn encodings_do_not_hide_cards() {
     }
 }
 
+/// A chunk that ends inside a digit run no card brand starts with is not held back (the rest of
+/// the run arrives after a digit and decides nothing), unless the run is the value of a
+/// security-code key, the run starts inside an escape (the digits after the escape may be a
+/// card), or it follows a track sentinel (track data needs no brand). Every split point gives
+/// the whole body's output.
+#[test]
+fn a_chunk_ending_inside_a_run_holds_only_what_may_still_be_card_data() {
+    let o = opts();
+    let held_after = |prefix: &[u8]| {
+        let mut r = Redactor::new(o.clone());
+        let mut out = Vec::new();
+        r.feed(prefix, &mut out);
+        r.held()
+    };
+    // Timestamps, zero-padded ids, the fraction of an amount: decided at once.
+    assert_eq!(held_after(b"{\"created\":17485"), 0);
+    assert_eq!(held_after(b"{\"id\":\"ord_0000"), 0);
+    assert_eq!(held_after(b"{\"price\":\"19.9"), 0);
+    assert_eq!(held_after(b"{\"created\":1"), 0);
+    // May still be a card or a code: held.
+    assert_eq!(held_after(b"{\"amount\":41"), 2);
+    assert_eq!(held_after(b"{\"cvv\":\"12"), 2);
+    assert_eq!(held_after(b"x%1741111"), 5);
+    let cases: &[(&[u8], &[u8])] = &[
+        (
+            b"{\"cvv\":\"123\",\"cvc\":1234}",
+            b"{\"cvv\":\"***\",\"cvc\":****}",
+        ),
+        // `%17`, `%A1`, `\u0017` escapes, then a card.
+        (b"ref=x%174111111111111111&", b"ref=x%17************1111&"),
+        (b"ref=x%A14111111111111111&", b"ref=x%A1************1111&"),
+        (
+            b"\"x\\u00174111111111111111\"",
+            b"\"x\\u0017************1111\"",
+        ),
+        // Track data whose PAN (Luhn-valid, no brand) starts with digits no brand starts with.
+        (
+            b"t=;1234567812345670=25121010000000000?",
+            b"t=;**********************************?",
+        ),
+        (
+            b"t=%B1234567812345670^DOE/JOHN^2512101000?",
+            b"t=%B************************************?",
+        ),
+    ];
+    for (input, expected) in cases {
+        let out = assert_split_invariant(&o, input);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(expected)
+        );
+    }
+}
+
 #[test]
 fn not_cards() {
     let o = RedactOptions::default();

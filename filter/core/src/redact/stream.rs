@@ -27,6 +27,8 @@
 //! `MAX_LOOKAHEAD` (96) ahead. When it needs bytes that have not arrived, the scan stops *at the
 //! candidate*: everything before it is final and is emitted, the rest is held (fewer than
 //! `MAX_LOOKAHEAD` bytes, so [`MAX_HELD`] bounds memory) and rescanned with the next chunk.
+//! A run cut by the end of a chunk is held only while it may still start a card or be a code
+//! (`open_run`): a timestamp or an id cut there is final at once.
 //! Because a decision depends only on the bytes around its candidate, never on where chunks
 //! were cut, output is byte-identical however the input is split (proved by the tests in
 //! `tests/redact_stream.rs`: every split point, 1-byte chunks, random splits).
@@ -507,7 +509,9 @@ fn fast_path(
     // The block loop knows where the run ends (its digit mask); a run over 19 digits falls
     // to the general path either way.
     let e = run_end.unwrap_or_else(|| digit_run_end(buf, i, 20));
-    let after = *buf.get(e)?;
+    let Some(&after) = buf.get(e) else {
+        return open_run(opts, mode, w, i);
+    };
     if is_sep_start(after) {
         if e - i == 4 && mode == Mode::Text {
             return grouped_card(opts, w, i, counts);
@@ -552,6 +556,42 @@ fn fast_path(
             Some(isolated_card(opts, w, i, e, counts))
         }
         _ => None,
+    }
+}
+
+/// A run that reaches the end of the input (of a chunk, when more may come, so its length is
+/// unknown) and that the general path would pass over whatever follows: its first digits start
+/// no card brand, no escape holds its first digit, no track sentinel precedes it, and it is no
+/// security code (not after a security-code key, or already over four digits). Returns the end
+/// of the input: nothing is held, and the rest of the run, in the next chunk, follows a digit
+/// and is passed over there. So a chunk that ends inside a timestamp or an id
+/// (`"created":17485…`, `ord_0000…`) is not held back: the filter then neither rewrites the
+/// chunk without its tail nor pauses it (and a large HTTP/2 chunk's tail is not left in the
+/// filter when trailers may follow, which resets the stream). In text only
+/// (protobuf mode may drop a run's first byte or two). At most once per chunk: out of line.
+#[inline(never)]
+fn open_run(opts: &RedactOptions, mode: Mode, w: &Window<'_>, i: usize) -> Option<usize> {
+    let len = w.len();
+    let digits = &w.buf[i..];
+    let ii = i as isize;
+    let passed_over = mode == Mode::Text
+        && !card_may_start_with(digits)
+        // No track 2 sentinel; a `%` one or two back starts an escape that holds the first
+        // digit, or track 1's `%B`; a `u` up to four back may be a `\uXXXX` holding it.
+        && !matches!(w.back(ii - 1), Some(b';' | b'%'))
+        && w.back(ii - 2) != Some(b'%')
+        && !(1..=4).any(|k| w.back(ii - k) == Some(b'u'))
+        && (digits.len() > 4 || opts.cvv_keys.is_empty() || !is_cvv_value(w, i, &opts.cvv_keys));
+    passed_over.then_some(len)
+}
+
+/// Whether a card of some brand can start with `digits` (their first two; with only one, any
+/// second digit).
+fn card_may_start_with(digits: &[u8]) -> bool {
+    match *digits {
+        [] => true,
+        [a] => (b'0'..=b'9').any(|b| may_start_card(a, b)),
+        [a, b, ..] => may_start_card(a, b),
     }
 }
 
