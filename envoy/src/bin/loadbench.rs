@@ -923,6 +923,36 @@ fn main() {
         b.large.raw.len(),
         b.large.pans
     );
+    // Policies of the variants: no redaction; public routes, nothing to check.
+    let mut no_redaction = policy.clone();
+    no_redaction["redaction"] = json!({"enabled": false});
+    let mut public = no_redaction.clone();
+    for r in public["routes"].as_array_mut().unwrap() {
+        r["auth"] = json!("public");
+        r.as_object_mut().unwrap().remove("scopes");
+    }
+    public["providers"] = json!({});
+    // The floor of any proxy-wasm filter: the empty one. It runs in the headline rounds,
+    // interleaved with bare, native and pci-guard: its cost over bare (~8 µs) is below the
+    // machine's drift between runs, so measured apart it read anywhere from +2 to +25 µs.
+    let noop = std::env::var("PCI_GUARD_WASM_NOOP").map_or_else(
+        |_| {
+            std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| root().join("target"))
+                .join("noop/wasm32-wasip1/release/noop_filter.wasm")
+        },
+        PathBuf::from,
+    );
+    let empty = noop.exists().then(|| {
+        guard_checked(
+            "empty wasm filter (envoy/bench/noop-filter)",
+            &public,
+            false,
+            &noop,
+            Checks::None,
+        )
+    });
     // (workload, path, expected body, cold tokens, rounds). The headline workload runs in
     // interleaved rounds (bare, native, pci-guard, bare, …) and reports each setup's median:
     // on a shared VM one run of each drifts by ±10 µs.
@@ -956,10 +986,13 @@ fn main() {
             1,
         ),
     ];
-    for (workload, path, body, cold, rounds) in &http_workloads {
+    for (k, (workload, path, body, cold, rounds)) in http_workloads.iter().enumerate() {
         for _ in 0..*rounds {
             for s in &setups {
                 http_run(&ctx, &mut rows, b, "main", workload, s, path, *body, *cold);
+            }
+            if let (0, Some(e)) = (k, &empty) {
+                http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
             }
         }
     }
@@ -968,15 +1001,7 @@ fn main() {
     }
 
     // Extras: route count and audit, on the 1 KiB workload with a valid (warm) token.
-    let mut no_redaction = policy.clone();
-    no_redaction["redaction"] = json!({"enabled": false});
-    let mut public = no_redaction.clone();
-    for r in public["routes"].as_array_mut().unwrap() {
-        r["auth"] = json!("public");
-        r.as_object_mut().unwrap().remove("scopes");
-    }
-    public["providers"] = json!({});
-    let mut extras = vec![
+    let extras = vec![
         guard(
             "pci-guard, 1 route",
             &policy_with_routes(&policy, 1),
@@ -1005,24 +1030,6 @@ fn main() {
             Checks::None,
         ),
     ];
-    let noop = std::env::var("PCI_GUARD_WASM_NOOP").map_or_else(
-        |_| {
-            std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| root().join("target"))
-                .join("noop/wasm32-wasip1/release/noop_filter.wasm")
-        },
-        PathBuf::from,
-    );
-    if noop.exists() {
-        extras.push(guard_checked(
-            "empty wasm filter (envoy/bench/noop-filter)",
-            &public,
-            false,
-            &noop,
-            Checks::None,
-        ));
-    }
     for s in &extras {
         http_run(
             &ctx,
@@ -1234,7 +1241,7 @@ fn report(
         s,
         "- load: wrk `-t1 -c{c} -d{d}s --latency` (gRPC: h2load `-t1 -c{c} -m1 -D {d}`), after an unmeasured warm-up of {w} s; \
          each run starts a fresh Envoy (so peak RSS is that workload's); the \"1 KiB, warm token\" rows \
-         of bare, native and pci-guard are the median of {r} interleaved rounds (`BENCH_ROUNDS`)\n",
+         of bare, native, pci-guard and the empty wasm filter are the median of {r} interleaved rounds (`BENCH_ROUNDS`)\n",
         c = ctx.conns,
         d = ctx.secs,
         w = ctx.secs.div_ceil(4).max(1),
