@@ -944,15 +944,9 @@ fn main() {
         },
         PathBuf::from,
     );
-    let empty = noop.exists().then(|| {
-        guard_checked(
-            "empty wasm filter (envoy/bench/noop-filter)",
-            &public,
-            false,
-            &noop,
-            Checks::None,
-        )
-    });
+    let empty = noop
+        .exists()
+        .then(|| guard_checked(EMPTY_LABEL, &public, false, &noop, Checks::None));
     // (workload, path, expected body, cold tokens, rounds). The headline workload runs in
     // interleaved rounds (bare, native, pci-guard, bare, …) and reports each setup's median:
     // on a shared VM one run of each drifts by ±10 µs.
@@ -991,7 +985,8 @@ fn main() {
             for s in &setups {
                 http_run(&ctx, &mut rows, b, "main", workload, s, path, *body, *cold);
             }
-            if let (0, Some(e)) = (k, &empty) {
+            // The floor beside the headline (CPU) and the 4 MiB workload (peak RSS).
+            if let (0 | 3, Some(e)) = (k, &empty) {
                 http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
             }
         }
@@ -1126,6 +1121,9 @@ fn medians(rows: Vec<Row>) -> Vec<Row> {
         })
         .collect()
 }
+
+/// The setup label of the empty proxy-wasm filter.
+const EMPTY_LABEL: &str = "empty wasm filter (envoy/bench/noop-filter)";
 
 fn find<'a>(rows: &'a [Row], workload: &str, setup: &str) -> Option<&'a Measure> {
     rows.iter()
@@ -1327,6 +1325,25 @@ fn report(
             "| 1 KiB warm: ≤ 0.6× native | {n:.2}× | {} |",
             verdict(n <= 0.6)
         );
+        let w1 = workloads
+            .iter()
+            .find(|k| k.starts_with("1 KiB") && k.ends_with("warm token"));
+        let floor = w1.and_then(|w| {
+            Some((
+                find(rows, w, "bare")?,
+                find(rows, w, "native")?,
+                find(rows, w, EMPTY_LABEL)?,
+            ))
+        });
+        if let Some((b, n, e)) = floor {
+            let _ = writeln!(
+                s,
+                "| (floor: the empty wasm filter, interleaved) | bare {:+.1} µs, {:.2}× native | {} |",
+                e.cpu_us - b.cpu_us,
+                e.cpu_us / n.cpu_us,
+                verdict(e.cpu_us - b.cpu_us <= 25.0 && e.cpu_us / n.cpu_us <= 0.6)
+            );
+        }
     }
     if let Some((_, _, n, _)) = by_prefix("64 KiB") {
         let _ = writeln!(
@@ -1368,6 +1385,17 @@ fn report(
                     verdict(g - b <= 10.0)
                 );
             }
+        }
+        if let (Some(b), Some(e)) = (
+            w4.and_then(|w| find(rows, w, "bare")),
+            w4.and_then(|w| find(rows, w, EMPTY_LABEL)),
+        ) {
+            let _ = writeln!(
+                s,
+                "| (floor: the empty wasm filter, same 4 MiB workload) | {:+.1} MiB | {} |",
+                e.rss_mib - b.rss_mib,
+                verdict(e.rss_mib - b.rss_mib <= 10.0)
+            );
         }
     }
     let kib = size(wasm) as f64 / 1024.0;
