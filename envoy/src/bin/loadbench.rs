@@ -947,9 +947,9 @@ fn main() {
     let empty = noop
         .exists()
         .then(|| guard_checked(EMPTY_LABEL, &public, false, &noop, Checks::None));
-    // (workload, path, expected body, cold tokens, rounds). The headline workload runs in
-    // interleaved rounds (bare, native, pci-guard, bare, …) and reports each setup's median:
-    // on a shared VM one run of each drifts by ±10 µs.
+    // (workload, path, expected body, cold tokens, rounds, with the empty filter). The headline
+    // workload runs in interleaved rounds (bare, native, pci-guard, bare, …) and reports each
+    // setup's median: on a shared VM one run of each drifts by ±10 µs.
     let http_workloads = [
         (
             format!("{small_name}, warm token"),
@@ -957,6 +957,7 @@ fn main() {
             Some(&b.small),
             false,
             rounds,
+            true,
         ),
         (
             format!("{small_name}, cold tokens ({cold_count})"),
@@ -964,6 +965,7 @@ fn main() {
             None,
             true,
             1,
+            false,
         ),
         (
             format!("{medium_name}, warm"),
@@ -971,6 +973,7 @@ fn main() {
             Some(&b.medium),
             false,
             1,
+            false,
         ),
         (
             format!("{large_name}, warm"),
@@ -978,15 +981,16 @@ fn main() {
             Some(&b.large),
             false,
             1,
+            true,
         ),
     ];
-    for (k, (workload, path, body, cold, rounds)) in http_workloads.iter().enumerate() {
+    for (workload, path, body, cold, rounds, with_empty) in &http_workloads {
         for _ in 0..*rounds {
             for s in &setups {
                 http_run(&ctx, &mut rows, b, "main", workload, s, path, *body, *cold);
             }
             // The floor beside the headline (CPU) and the 4 MiB workload (peak RSS).
-            if let (0 | 3, Some(e)) = (k, &empty) {
+            if let (true, Some(e)) = (*with_empty, &empty) {
                 http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
             }
         }

@@ -538,13 +538,7 @@ fn fast_path(
             code_at(opts, w, i, e, counts);
             Some(e)
         }
-        5..=8 => {
-            let ii = i as isize;
-            let escape_before = w.back(ii - 1) == Some(b'%')
-                || w.back(ii - 2) == Some(b'%')
-                || (1..=4).any(|k| w.back(ii - k) == Some(b'u'));
-            (!escape_before).then_some(e)
-        }
+        5..=8 => (!escape_may_hold(w, i)).then_some(e),
         12..=19 if mode == Mode::Text => {
             let b1 = w.back(i as isize - 1);
             if b1.is_some_and(no_card_after) || !ends_number(after) {
@@ -573,16 +567,23 @@ fn fast_path(
 fn open_run(opts: &RedactOptions, mode: Mode, w: &Window<'_>, i: usize) -> Option<usize> {
     let len = w.len();
     let digits = &w.buf[i..];
-    let ii = i as isize;
     let passed_over = mode == Mode::Text
         && !card_may_start_with(digits)
-        // No track 2 sentinel; a `%` one or two back starts an escape that holds the first
-        // digit, or track 1's `%B`; a `u` up to four back may be a `\uXXXX` holding it.
-        && !matches!(w.back(ii - 1), Some(b';' | b'%'))
-        && w.back(ii - 2) != Some(b'%')
-        && !(1..=4).any(|k| w.back(ii - k) == Some(b'u'))
+        // No track 2 sentinel; track 1's `%B` is a `%` two back, which the escape check sees.
+        && w.back(i as isize - 1) != Some(b';')
+        && !escape_may_hold(w, i)
         && (digits.len() > 4 || opts.cvv_keys.is_empty() || !is_cvv_value(w, i, &opts.cvv_keys));
     passed_over.then_some(len)
+}
+
+/// Whether an escape may hold the digit at `i` or end right before it, reading behind into the
+/// context: a `%` one or two bytes back (`%XX`), a `u` up to four back (`\uXXXX`).
+#[inline]
+fn escape_may_hold(w: &Window<'_>, i: usize) -> bool {
+    let ii = i as isize;
+    w.back(ii - 1) == Some(b'%')
+        || w.back(ii - 2) == Some(b'%')
+        || (1..=4).any(|k| w.back(ii - k) == Some(b'u'))
 }
 
 /// Whether a card of some brand can start with `digits` (their first two; with only one, any
