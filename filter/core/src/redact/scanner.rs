@@ -301,25 +301,35 @@ pub(crate) fn find_digit_sse2(hay: &[u8], from: usize) -> Option<usize> {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
 fn simd128_digit_mask(hay: &[u8], i: usize) -> u16 {
-    use core::arch::wasm32::{u8x16_bitmask, u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_load};
+    use core::arch::wasm32::{v128, v128_load};
     let chunk = &hay[i..i + 16];
     // SAFETY: `chunk` has exactly 16 readable bytes; `v128_load` has no alignment requirement.
-    let v = unsafe { v128_load(chunk.as_ptr().cast::<v128>()) };
-    u8x16_bitmask(u8x16_lt(u8x16_sub(v, u8x16_splat(b'0')), u8x16_splat(10)))
+    simd128_digits(unsafe { v128_load(chunk.as_ptr().cast::<v128>()) })
+}
+
+/// Digit flags of 16 bytes. x86 has no unsigned byte compare, so V8 lowers `u8x16_lt` to
+/// five instructions; shifted so that `'0'..='9'` become the 10 smallest signed bytes
+/// (`b + 80` wraps `'0'` to −128), one signed compare does it.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline]
+fn simd128_digits(v: core::arch::wasm32::v128) -> u16 {
+    use core::arch::wasm32::{i8x16_add, i8x16_lt, i8x16_splat, u8x16_bitmask};
+    const SHIFT: i8 = (128 - b'0') as i8;
+    u8x16_bitmask(i8x16_lt(
+        i8x16_add(v, i8x16_splat(SHIFT)),
+        i8x16_splat(i8::MIN + 10),
+    ))
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[target_feature(enable = "simd128")]
 #[inline]
 pub(crate) fn find_digit_simd128(hay: &[u8], from: usize) -> Option<usize> {
-    use core::arch::wasm32::{u8x16_bitmask, u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_load};
+    use core::arch::wasm32::{v128, v128_load};
     let mut i = from;
-    let zero = u8x16_splat(b'0');
-    let ten = u8x16_splat(10);
     while i + 16 <= hay.len() {
         // SAFETY: i + 16 <= len, so 16 bytes are readable; v128_load is unaligned.
-        let v = unsafe { v128_load(hay[i..].as_ptr().cast::<v128>()) };
-        let m = u8x16_bitmask(u8x16_lt(u8x16_sub(v, zero), ten));
+        let m = simd128_digits(unsafe { v128_load(hay[i..].as_ptr().cast::<v128>()) });
         if m != 0 {
             return Some(i + m.trailing_zeros() as usize);
         }

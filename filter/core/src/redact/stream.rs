@@ -196,44 +196,52 @@ fn scan_with<const FAST: bool>(
     eof: bool,
     counts: &mut RedactionCounts,
 ) -> usize {
-    let mut w = Window { ctx, buf, eof };
-    let len = w.len();
+    let len = buf.len();
     let mut pos = 0;
     // Block loop: one 64-bit digit mask per 64 bytes; runs that cannot hold anything are
     // passed over from the mask and their neighbours (`short_runs`, `passes_over`), anything
     // else goes to `visit`. `visit` only writes below the position it returns, so the mask stays
-    // valid for the bytes after it.
+    // valid for the bytes after it. The window is built only for the calls that need it, so
+    // the loop reads `buf` from locals (in wasm, a window whose address is taken lives in linear
+    // memory and every read of `buf` would load its pointer and length again).
     while pos + 64 <= len {
         let base = pos;
-        let mut m = digit_mask64(w.buf, base) & (!0u64 << (pos - base));
+        let mut m = digit_mask64(buf, base) & (!0u64 << (pos - base));
         if FAST {
             m &= !short_runs(m);
         }
-        // The last digit of every run (bit 63 when a run reaches the block's end): a run's
-        // length is the distance between two lowest set bits, not a shift of `m` by the first.
-        let mut ends = m & !(m >> 1);
         while m != 0 {
             let k = m.trailing_zeros() as usize;
             let i = base + k;
-            let ones = ends.trailing_zeros() as usize + 1 - k;
-            let in_block = FAST && k + ones < 64;
-            let next = if in_block
-                && !is_sep_start(w.buf[i + ones])
-                && passes_over(w.buf, i, ones, mode == Mode::Text, &opts.cvv_keys)
-            {
-                i + ones
-            } else if in_block && plain_code_candidate(w.buf, i, ones) {
-                code_at(opts, &mut w, i, i + ones, counts);
-                i + ones
-            } else {
-                let run_end = (k + ones < 64).then_some(i + ones);
-                match visit::<FAST>(opts, mode, &mut w, i, run_end, counts) {
-                    Ok(next) => next,
-                    Err(Need) => {
-                        debug_assert!(!eof);
-                        debug_assert!(len - i < MAX_LOOKAHEAD);
-                        return i;
+            // The run's length: the ones of `m` from bit `k` (64 − k when it reaches bit 63).
+            let ones = (!(m >> k)).trailing_zeros() as usize;
+            if FAST && k + ones < 64 {
+                // The run ends inside the block, so the byte after it is in `buf` too.
+                let passed = !is_sep_start(buf[i + ones])
+                    && passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys);
+                if passed || plain_code_candidate(buf, i, ones) {
+                    if !passed {
+                        code_at(opts, &mut Window { ctx, buf, eof }, i, i + ones, counts);
                     }
+                    // Clear the run: adding its lowest bit carries through it.
+                    m &= m.wrapping_add(1 << k);
+                    continue;
+                }
+            }
+            let run_end = (k + ones < 64).then_some(i + ones);
+            let next = match visit::<FAST>(
+                opts,
+                mode,
+                &mut Window { ctx, buf, eof },
+                i,
+                run_end,
+                counts,
+            ) {
+                Ok(next) => next,
+                Err(Need) => {
+                    debug_assert!(!eof);
+                    debug_assert!(len - i < MAX_LOOKAHEAD);
+                    return i;
                 }
             };
             debug_assert!(next > i);
@@ -242,12 +250,12 @@ fn scan_with<const FAST: bool>(
                 break;
             }
             m &= !0u64 << (next - base);
-            ends &= !0u64 << (next - base);
         }
         if m == 0 {
             pos = pos.max(base + 64);
         }
     }
+    let mut w = Window { ctx, buf, eof };
     while let Some(i) = find_digit(w.buf, pos) {
         match visit::<FAST>(opts, mode, &mut w, i, None, counts) {
             Ok(next) => {
@@ -356,19 +364,20 @@ fn no_escape_before(buf: &[u8], i: usize) -> bool {
 /// the table in [`crate::redact::brands`], every brand): a run starting otherwise is no card.
 #[inline]
 fn may_start_card(a: u8, b: u8) -> bool {
-    const PREFIXES: u128 = {
-        let mut m = 0u128;
+    // Two words, not a `u128`: wasm32 has no 128-bit shift, and `u128 >> n` there is a call.
+    const PREFIXES: [u64; 2] = {
+        let mut m = [0u64; 2];
         let mut p = 0;
         while p < 100 {
             if matches!(p, 22..=27 | 30 | 34..=39 | 40..=59 | 60 | 62..=65 | 67 | 81) {
-                m |= 1 << p;
+                m[p / 64] |= 1 << (p % 64);
             }
             p += 1;
         }
         m
     };
-    let p2 = u32::from(a.wrapping_sub(b'0')) * 10 + u32::from(b.wrapping_sub(b'0'));
-    p2 >= 100 || PREFIXES >> p2 & 1 == 1
+    let p2 = usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
+    p2 >= 100 || PREFIXES[p2 / 64] >> (p2 % 64) & 1 == 1
 }
 
 /// Whether the digit run at `i` follows a letter that is itself, not the end of an escape:
