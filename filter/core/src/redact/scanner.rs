@@ -192,10 +192,12 @@ pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> u64 {
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        u64::from(simd128_digit_mask(hay, i))
-            | u64::from(simd128_digit_mask(hay, i + 16)) << 16
-            | u64::from(simd128_digit_mask(hay, i + 32)) << 32
-            | u64::from(simd128_digit_mask(hay, i + 48)) << 48
+        // One bounds check for the block (V8 keeps each of four separate ones).
+        let block = &hay[i..i + 64];
+        u64::from(simd128_digit_mask(block, 0))
+            | u64::from(simd128_digit_mask(block, 16)) << 16
+            | u64::from(simd128_digit_mask(block, 32)) << 32
+            | u64::from(simd128_digit_mask(block, 48)) << 48
     }
     #[cfg(not(any(
         all(target_arch = "x86_64", target_feature = "sse2"),
