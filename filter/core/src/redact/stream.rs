@@ -199,7 +199,7 @@ fn scan_with<const FAST: bool>(
     let len = buf.len();
     let mut pos = 0;
     // Block loop: one 64-bit digit mask per 64 bytes; runs that cannot hold anything are
-    // passed over from the mask and their neighbours (`short_runs`, `passes_over`), anything
+    // passed over from the mask and their neighbours (`without_short_runs`, `passes_over`), anything
     // else goes to `visit`. `visit` only writes below the position it returns, so the mask stays
     // valid for the bytes after it. The window is built only for the calls that need it, so
     // the loop reads `buf` from locals (in wasm, a window whose address is taken lives in linear
@@ -208,7 +208,7 @@ fn scan_with<const FAST: bool>(
         let base = pos;
         let mut m = digit_mask64(buf, base) & (!0u64 << (pos - base));
         if FAST {
-            m &= !short_runs(m);
+            m = without_short_runs(m);
         }
         while m != 0 {
             let k = m.trailing_zeros() as usize;
@@ -275,18 +275,21 @@ fn scan_with<const FAST: bool>(
     len
 }
 
-/// The digit bits of every 1–2 digit run that ends inside the block (before bit 63, so the
-/// byte after it is in the block too), all at once. Such a run decides nothing whatever
-/// follows it: no window that starts with a group under three digits is a card grouping, a
-/// code has 3–4 digits, track data 12–19, and when the run is inside an escape, the run after
-/// it is inside the same escape and is passed over as well. (The loop used to visit the ones a
-/// separator follows.) `m`: the block's digit bits, those before the scan position cleared.
+/// `m` without the digit bits of the 1–2 digit runs that end inside the block (before bit
+/// 63, so the byte after them is in the block too), all at once. Such a run decides nothing
+/// whatever follows it: no window that starts with a group under three digits is a card
+/// grouping, a code has 3–4 digits, track data 12–19, and when the run is inside an escape, the
+/// run after it is inside the same escape and is passed over as well. `m`: the block's digit
+/// bits, those before the scan position cleared.
 #[inline]
-fn short_runs(m: u64) -> u64 {
-    let starts = m & !(m << 1);
-    let one = starts & !(m >> 1) & (u64::MAX >> 1);
-    let two = starts & (m >> 1) & !(m >> 2) & (u64::MAX >> 2);
-    one | two | (two << 1)
+fn without_short_runs(m: u64) -> u64 {
+    // Bits of runs of three or more: every start of three digits in a row, spread over them.
+    let three = m & (m >> 1) & (m >> 2);
+    let long = three | (three << 1) | (three << 2);
+    // A run that reaches bit 63 goes on into the next block: keep it whatever its length
+    // here (its last two bits; a longer one is in `long`).
+    let open = m & ((m as i64 >> 63) as u64) & (0b11 << 62);
+    long | open
 }
 
 /// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
@@ -849,6 +852,50 @@ pub fn redact_in_place(opts: &RedactOptions, buf: &mut [u8]) -> RedactionCounts 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The runs of `m` of three or more bits, and the one reaching bit 63, bit by bit.
+    fn long_or_open_runs(m: u64) -> u64 {
+        let mut keep = 0u64;
+        let mut b = 0;
+        while b < 64 {
+            if m >> b & 1 == 0 {
+                b += 1;
+                continue;
+            }
+            let start = b;
+            while b < 64 && m >> b & 1 == 1 {
+                b += 1;
+            }
+            if b - start >= 3 || b == 64 {
+                keep |= (u64::MAX >> (64 - (b - start))) << start;
+            }
+        }
+        keep
+    }
+
+    #[test]
+    fn short_runs_that_end_inside_the_block_are_dropped_and_no_other_bit() {
+        for m in [
+            0,
+            1,
+            0b11,
+            0b111,
+            0b1011,
+            1 << 63,
+            3 << 62,
+            5 << 61,
+            7 << 61,
+            u64::MAX,
+        ] {
+            assert_eq!(without_short_runs(m), long_or_open_runs(m), "{m:#066b}");
+        }
+        // Every pattern of 12 bits, at the bottom and at the top of the block.
+        for p in 0u64..1 << 12 {
+            for m in [p, p << 52, p << 30 | p] {
+                assert_eq!(without_short_runs(m), long_or_open_runs(m), "{m:#066b}");
+            }
+        }
+    }
 
     /// Bytes around the shapes the fast paths take: digits, separators, glue, escapes, keys.
     fn piece() -> impl Strategy<Value = String> {
