@@ -199,11 +199,11 @@ fn scan_with<const FAST: bool>(
     let len = buf.len();
     let mut pos = 0;
     // Block loop: one 64-bit digit mask per 64 bytes; runs that cannot hold anything are
-    // passed over from the mask and their neighbours (`without_short_runs`, `passes_over`), anything
-    // else goes to `visit`. `visit` only writes below the position it returns, so the mask stays
-    // valid for the bytes after it. The window is built only for the calls that need it, so
-    // the loop reads `buf` from locals (in wasm, a window whose address is taken lives in linear
-    // memory and every read of `buf` would load its pointer and length again).
+    // passed over from the mask and their neighbours (`without_short_runs`, `passes_over`),
+    // anything else goes to `visit`. `visit` only writes below the position it returns, so the
+    // mask stays valid for the bytes after it. The window is built only for the calls that need
+    // it, so the loop reads `buf` from locals (in wasm, a window whose address is taken lives in
+    // linear memory and every read of `buf` would load its pointer and length again).
     while pos + 64 <= len {
         let base = pos;
         let mut m = digit_mask64(buf, base) & (!0u64 << (pos - base));
