@@ -393,6 +393,8 @@ fn code_at(
 /// Whether no `%XX` or `\uXXXX` escape can end right before the run at `i` or hold its first
 /// digits (no `%` in the two bytes before it, no `u` in the four): a 5–8 digit run then
 /// decides nothing (too long for a code, too short for a card, and no decoded digit joins it).
+/// [`escape_may_hold`] negated, read from `buf` alone for the block loop (near the start of
+/// `buf`, where the look-back would reach into the context, it says no).
 #[inline]
 fn no_escape_before(buf: &[u8], i: usize) -> bool {
     i >= 4 && !buf[i - 2..i].contains(&b'%') && !buf[i - 4..i].contains(&b'u')
@@ -889,7 +891,7 @@ mod tests {
         ] {
             assert_eq!(without_short_runs(m), long_or_open_runs(m), "{m:#066b}");
         }
-        // Every pattern of 12 bits, at the bottom and at the top of the block.
+        // Every pattern of 12 bits: at the bottom, at the top, and twice in the middle.
         for p in 0u64..1 << 12 {
             for m in [p, p << 52, p << 30 | p] {
                 assert_eq!(without_short_runs(m), long_or_open_runs(m), "{m:#066b}");
