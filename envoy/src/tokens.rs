@@ -1,7 +1,7 @@
 //! Tokens for the e2e tests, minted with fresh times from the test keys in `testdata/keys/`
 //! (see its README), through the core's testkit.
 
-use pci_guard_core::jwt::Alg;
+use pci_guard_core::identity::Alg;
 use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 

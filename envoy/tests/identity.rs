@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use pci_guard_core::jwt::Alg;
+use pci_guard_core::identity::Alg;
 use pci_guard_e2e::grpc::{GrpcClient, GrpcUpstream};
 use pci_guard_e2e::tokens::*;
 use pci_guard_e2e::*;

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use pci_guard_core::jwt::Alg;
+use pci_guard_core::identity::Alg;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;

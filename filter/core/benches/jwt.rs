@@ -11,9 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jwt_simple::prelude::*;
-use pci_guard_core::jwks::KeySet;
-use pci_guard_core::jwt_cache::{JwtCache, TokenKey};
-use pci_guard_core::verify::{verify, Alg, ProviderConfig, PureVerifier};
+use pci_guard_core::identity::checks::verify;
+use pci_guard_core::identity::signature::PureVerifier;
+use pci_guard_core::identity::token_cache::{TokenCache, TokenKey};
+use pci_guard_core::identity::{Alg, KeySet, ProviderConfig};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-bench-only";
 
@@ -83,14 +84,10 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("cold/{alg}"), |b| {
             b.iter(|| verify(&provider, &keys, black_box(&token), now, &PureVerifier).unwrap())
         });
-        let mut cache = JwtCache::default();
-        cache.insert(TokenKey::new("corp-idp", &token), identity, 60, now);
+        let mut cache = TokenCache::default();
+        cache.insert(TokenKey::new(&token), identity, 60, now);
         g.bench_function(format!("warm/{alg}"), |b| {
-            b.iter(|| {
-                cache
-                    .get(&TokenKey::new("corp-idp", black_box(&token)), now)
-                    .unwrap()
-            })
+            b.iter(|| cache.get(&TokenKey::new(black_box(&token)), now).unwrap())
         });
     }
     let huge = "e".repeat(64 * 1024);

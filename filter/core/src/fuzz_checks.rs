@@ -9,8 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::audit::{self, Chain, Event};
-use crate::crypto::PureVerifier;
-use crate::jwks::KeySet;
+use crate::identity::signature::PureVerifier;
+use crate::identity::KeySet;
 use crate::policy::{KeySource, Policy};
 use crate::redact::brands::brand_of;
 use crate::redact::luhn::luhn_valid;
@@ -62,9 +62,10 @@ pub fn token(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (policy, keys) = payments();
     let provider = &policy.providers[0].config;
-    let _ = crate::jwt::parse(&text);
+    let _ = crate::identity::token::parse(&text);
     // A fixed clock inside any lifetime the seeds use.
-    let verdict = crate::verify::verify(provider, keys, &text, 1_795_790_000, &PureVerifier);
+    let verdict =
+        crate::identity::checks::verify(provider, keys, &text, 1_795_790_000, &PureVerifier);
     assert!(
         verdict.is_err(),
         "a token made without a private key verified: {text:?}"

@@ -11,21 +11,16 @@
 
 pub mod answer;
 pub mod audit;
-pub mod authn;
 pub mod authz;
-pub mod crypto;
-pub mod extractor;
-pub mod jit;
-pub mod jwks;
-pub mod jwt;
-pub mod jwt_cache;
-pub mod key_store;
+pub mod digest;
+pub mod headers;
+pub mod identity;
+pub mod judge;
 pub mod policy;
 pub mod reason;
 pub mod redact;
 pub mod route_metadata;
 pub mod routes;
-pub mod verify;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

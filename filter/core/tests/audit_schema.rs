@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use pci_guard_core::audit::*;
+use pci_guard_core::authz::Outcome;
 use pci_guard_core::reason::Reason;
 use std::path::Path;
 

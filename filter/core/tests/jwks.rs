@@ -10,13 +10,15 @@ use std::cell::Cell;
 
 use base64::Engine as _;
 use common::*;
-use pci_guard_core::crypto::{
-    decode_verify_signature_result, host_request, host_supports, CryptoError, FallbackVerifier,
-    HostVerifier, PureVerifier, SignatureVerifier,
+use pci_guard_core::identity::checks::verify;
+use pci_guard_core::identity::error::CryptoError;
+use pci_guard_core::identity::jwk::{Jwk, KeyType, SkipReason};
+use pci_guard_core::identity::signature::{
+    decode_verify_signature_result, host_request, host_supports, FallbackVerifier, HostVerifier,
+    PureVerifier, SignatureVerifier,
 };
-use pci_guard_core::jwks::{Jwk, KeySet, KeyType, SkipReason};
+use pci_guard_core::identity::{Alg, KeySet};
 use pci_guard_core::reason::Reason;
-use pci_guard_core::verify::{verify, Alg};
 use serde_json::json;
 
 fn pem_der(name: &str) -> Vec<u8> {

@@ -13,10 +13,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use pci_guard_core::jwks::{Jwk, KeySet};
-use pci_guard_core::jwt::{self, Alg};
+use pci_guard_core::identity::checks::{check_claims, verify};
+use pci_guard_core::identity::jwk::Jwk;
+use pci_guard_core::identity::signature::PureVerifier;
+use pci_guard_core::identity::token;
+use pci_guard_core::identity::{Alg, KeySet, ProviderConfig};
 use pci_guard_core::reason::Reason;
-use pci_guard_core::verify::{check_claims, verify, ProviderConfig, PureVerifier};
 use serde_json::Value;
 
 /// 2026-11-27T00:00:00Z: the clock for cases that used the real clock (as the corpus
@@ -88,7 +90,7 @@ fn s<'a>(c: &'a Value, k: &str) -> Option<&'a str> {
 }
 
 fn token_alg_and_kid(token: &str) -> (Option<Alg>, Option<String>) {
-    match jwt::parse_with_limit(token, usize::MAX) {
+    match token::parse_with_limit(token, usize::MAX) {
         Ok(j) => (Some(j.header.alg), j.header.kid),
         Err(_) => (None, None),
     }
@@ -168,7 +170,7 @@ fn deny<E: std::fmt::Display>(reason: Reason, e: E) -> Denied {
     (reason, e.to_string())
 }
 
-fn deny_jwt(e: pci_guard_core::jwt::JwtError) -> Denied {
+fn deny_jwt(e: pci_guard_core::identity::error::JwtError) -> Denied {
     (e.reason(), e.to_string())
 }
 
@@ -177,9 +179,9 @@ fn run_case(c: &Value) -> Result<(), Denied> {
     let token = s(c, "token").unwrap_or_default();
     let now = c.get("now").and_then(Value::as_u64).unwrap_or(CORPUS_NOW);
     match s(c, "check").unwrap_or_default() {
-        "parse" => jwt::parse(token).map(|_| ()).map_err(deny_jwt),
+        "parse" => token::parse(token).map(|_| ()).map_err(deny_jwt),
         "time" => {
-            let j = jwt::parse(token).map_err(deny_jwt)?;
+            let j = token::parse(token).map_err(deny_jwt)?;
             check_claims(&provider_for(c), &j.claims, now).map_err(deny_jwt)
         }
         "verify" => {

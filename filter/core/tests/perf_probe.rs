@@ -113,12 +113,11 @@ fn ceiling() {
 #[test]
 #[ignore = "timing probe, run by hand"]
 fn cold_request() {
-    use pci_guard_core::authn::{authenticate, InlineKeys};
-    use pci_guard_core::authz::{self, RequestFlags};
-    use pci_guard_core::crypto::{CryptoError, HostVerifier};
-    use pci_guard_core::jwt_cache::JwtCache;
+    use pci_guard_core::identity::error::CryptoError;
+    use pci_guard_core::identity::signature::{HostVerifier, SignatureVerifier};
+    use pci_guard_core::identity::Keyring;
+    use pci_guard_core::judge::{self, Judged, Request, State};
     use pci_guard_core::policy::Policy;
-    use pci_guard_core::routes::RequestLine;
     use pci_guard_core::testkit::b64;
     let policy = Policy::parse(include_bytes!("../../../envoy/bench/policy.json")).unwrap();
     let now = 1_800_000_000u64;
@@ -136,9 +135,7 @@ fn cold_request() {
         .collect();
     let host =
         HostVerifier::new(|_args: &[u8]| -> Result<Vec<u8>, CryptoError> { Ok(vec![0x08, 0x01]) });
-    let mut keys = InlineKeys::new(&policy, None);
-    let mut cache = JwtCache::new(256);
-    let req = RequestLine::new("GET", "/v1/cards/c_123", false);
+    let mut keyring = Keyring::new(&policy.providers, now * 1000);
     let fixed = [
         (":authority", "payments.test"),
         (":path", "/v1/cards/c_123"),
@@ -156,17 +153,28 @@ fn cold_request() {
     #[inline(never)]
     fn one(
         policy: &Policy,
-        req: &RequestLine,
         headers: &[(String, String)],
         now: u64,
-        keys: &mut InlineKeys,
-        cache: &mut JwtCache,
-        host: &dyn pci_guard_core::crypto::SignatureVerifier,
+        keyring: &mut Keyring,
+        host: &dyn SignatureVerifier,
     ) -> bool {
-        let (d, caller) = authz::decide(policy, req, RequestFlags::default(), now, |p| {
-            authenticate(policy, p, headers, now, keys, cache, host)
-        });
-        !d.blocks() && caller.is_some_and(|c| !c.from_cache)
+        let state = State {
+            policy,
+            keyring,
+            crypto: host,
+        };
+        let req = Request {
+            headers,
+            route_name: None,
+            route_metadata: None,
+            source_address: None,
+            source_principal: None,
+            started_ms: now * 1000,
+        };
+        match judge::request(Some(state), &req, now * 1000, false) {
+            Judged::Done(v) => !v.blocks() && v.caller.is_some_and(|c| !c.from_cache),
+            Judged::Wait { .. } => false,
+        }
     }
     let mut best = f64::MAX;
     for _ in 0..40 {
@@ -175,9 +183,7 @@ fn cold_request() {
             headers[5].1.clear();
             headers[5].1.push_str("Bearer ");
             headers[5].1.push_str(tok);
-            assert!(one(
-                &policy, &req, &headers, now, &mut keys, &mut cache, &host
-            ));
+            assert!(one(&policy, &headers, now, &mut keyring, &host));
         }
         best = best.min(t.elapsed().as_secs_f64());
     }

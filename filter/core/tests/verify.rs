@@ -5,10 +5,13 @@
 mod common;
 
 use common::*;
-use pci_guard_core::jwks::{Jwk, KeySet};
-use pci_guard_core::jwt::{JwtError, Malformed};
+use pci_guard_core::identity::checks::verify;
+use pci_guard_core::identity::error::{JwtError, Malformed};
+use pci_guard_core::identity::jwk::Jwk;
+use pci_guard_core::identity::provider::SubjectMatch;
+use pci_guard_core::identity::signature::PureVerifier;
+use pci_guard_core::identity::{Alg, Identity, KeySet, ProviderConfig};
 use pci_guard_core::reason::Reason;
-use pci_guard_core::verify::{verify, Alg, Identity, ProviderConfig, PureVerifier, SubjectMatch};
 use serde_json::json;
 
 fn run(p: &ProviderConfig, token: &str, now: u64) -> Result<Identity, JwtError> {

@@ -2,18 +2,14 @@
 //! (policy, authn, authz) the plugin runs. For policy authors checking a rule before rollout.
 
 use clap::Args;
-use pci_guard_core::authn::{self, InlineKeys};
-use pci_guard_core::authz::{self, RequestFlags};
-use pci_guard_core::crypto::PureVerifier;
-use pci_guard_core::jwks::KeySet;
-use pci_guard_core::jwt_cache::JwtCache;
+use pci_guard_core::identity::signature::PureVerifier;
+use pci_guard_core::identity::Keyring;
+use pci_guard_core::judge::{self, Judged, Request, State};
 use pci_guard_core::policy::Policy;
 use pci_guard_core::reason::Reason;
-use pci_guard_core::routes::RequestLine;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Args)]
 pub struct ExplainArgs {
@@ -47,7 +43,7 @@ struct Explanation<'a> {
     rule: Option<&'a str>,
     route: Option<&'a str>,
     /// `allow`, `deny` or `would_deny` (dry-run).
-    result: pci_guard_core::audit::Outcome,
+    result: pci_guard_core::authz::Outcome,
 }
 
 fn fail(msg: String) -> ExitCode {
@@ -67,23 +63,27 @@ pub fn run(a: ExplainArgs) -> ExitCode {
     if let Err(e) = policy.resolve_secrets(|v| std::env::var(v).ok()) {
         return fail(format!("{}: {e}", a.policy.display()));
     }
-    let stand_in = match &a.jwks {
-        None => None,
-        Some(f) => match std::fs::read(f)
-            .map_err(|e| e.to_string())
-            .and_then(|b| KeySet::parse(&b).map_err(|e| e.to_string()))
-        {
-            Ok(k) => Some(Arc::new(k)),
-            Err(e) => return fail(format!("{}: {e}", f.display())),
-        },
-    };
     let now = a.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
+    let mut keyring = Keyring::new(&policy.providers, now.saturating_mul(1000));
+    if let Some(f) = &a.jwks {
+        if let Err(e) = std::fs::read(f)
+            .map_err(|e| e.to_string())
+            .and_then(|b| keyring.stand_in(&b, now).map_err(|e| e.to_string()))
+        {
+            return fail(format!("{}: {e}", f.display()));
+        }
+    }
+    let method = a.method.to_ascii_uppercase();
+    let mut headers: Vec<(String, String)> =
+        vec![(":method".into(), method), (":path".into(), a.path.clone())];
+    if a.grpc {
+        headers.push(("content-type".into(), "application/grpc".into()));
+    }
     // The token goes where each provider looks for it.
-    let mut headers: Vec<(String, String)> = Vec::new();
     if let Some(t) = &a.token {
         for p in &policy.providers {
             if let Some(src) = p.sources.first() {
@@ -93,21 +93,23 @@ pub fn run(a: ExplainArgs) -> ExitCode {
             }
         }
     }
-    let method = a.method.to_ascii_uppercase();
-    let req = RequestLine::new(&method, &a.path, a.grpc);
-    let mut keys = InlineKeys::new(&policy, stand_in);
-    let mut cache = JwtCache::new(1);
-    let (d, _) = authz::decide(&policy, &req, RequestFlags::default(), now, |providers| {
-        authn::authenticate(
-            &policy,
-            providers,
-            &headers,
-            now,
-            &mut keys,
-            &mut cache,
-            &PureVerifier,
-        )
-    });
+    let state = State {
+        policy: &policy,
+        keyring: &mut keyring,
+        crypto: &PureVerifier,
+    };
+    let req = Request {
+        headers: &headers,
+        route_name: None,
+        route_metadata: None,
+        source_address: None,
+        source_principal: None,
+        started_ms: now.saturating_mul(1000),
+    };
+    let Judged::Done(v) = judge::request(Some(state), &req, now.saturating_mul(1000), false) else {
+        return fail("the request was told to wait, which never happens without may_wait".into());
+    };
+    let d = &v.decision;
     let out = Explanation {
         allow: !d.blocks(),
         status: if d.blocks() {

@@ -20,9 +20,8 @@
 
 use clap::Args;
 use flate2::{Compression, GzBuilder};
-use pci_guard_core::policy::hex;
+use pci_guard_core::digest;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,7 +67,7 @@ pub struct Image {
 }
 
 fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+    digest::sha256(bytes)
 }
 
 /// A ustar header with every field that could vary between machines fixed.

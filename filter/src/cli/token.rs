@@ -3,7 +3,7 @@
 //! those come from your IdP.
 
 use clap::Args;
-use pci_guard_core::jwt::Alg;
+use pci_guard_core::identity::Alg;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;

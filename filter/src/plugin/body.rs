@@ -17,13 +17,11 @@
 //! Any error (undecodable body, broken gRPC framing, a write the host refuses) stops the body:
 //! the current chunk is emptied and the stream reset. Clear card data never passes.
 
-use super::host;
+use super::host::{Action, Host, Level};
 use pci_guard_core::reason::Reason;
 use pci_guard_core::redact::{
     Decoder, GrpcRedactor, RedactError, RedactOptions, RedactionCounts, Redactor,
 };
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{Action, BufferType};
 use std::sync::Arc;
 
 /// Most bytes left paused in Envoy's buffer before the tail is held in the filter instead.
@@ -75,7 +73,8 @@ impl Scanner {
     }
 }
 
-pub struct BodyScan {
+pub struct BodyScan<H: Host> {
+    host: H,
     scanner: Scanner,
     decoder: Option<Decoder>,
     /// Bytes at the front of Envoy's buffer the filter has already written and left paused.
@@ -96,8 +95,9 @@ pub struct BodyScan {
     pub failure: Option<Reason>,
 }
 
-impl BodyScan {
+impl<H: Host> BodyScan<H> {
     pub fn new(
+        host: H,
         opts: Arc<RedactOptions>,
         grpc: bool,
         decoder: Option<Decoder>,
@@ -109,6 +109,7 @@ impl BodyScan {
             Scanner::Text(Redactor::new(opts))
         };
         Self {
+            host,
             scanner,
             decoder,
             paused: 0,
@@ -130,7 +131,9 @@ impl BodyScan {
     /// trailers on by default); only HTTP/2+ streams may end in trailers.
     fn may_pause(&mut self) -> bool {
         *self.may_pause.get_or_insert_with(|| {
-            host::property_str(&["request", "protocol"]).is_none_or(|p| !p.starts_with("HTTP/1"))
+            self.host
+                .property_str(&["request", "protocol"])
+                .is_none_or(|p| !p.starts_with("HTTP/1"))
         })
     }
 
@@ -154,13 +157,14 @@ impl BodyScan {
         if self.failure.is_some() {
             return self.refuse(size, self.failure.unwrap_or(Reason::BodyScanFailed));
         }
-        let new = match hostcalls::get_buffer(
-            BufferType::HttpResponseBody,
-            self.paused,
-            size.saturating_sub(self.paused),
-        ) {
-            Ok(b) => b.unwrap_or_default(),
-            Err(_) => return self.refuse(size, Reason::BodyScanFailed),
+        // The final empty callback brings no new bytes: nothing to read.
+        let want = size.saturating_sub(self.paused);
+        let new = match want {
+            0 => Vec::new(),
+            _ => match self.host.response_body(self.paused, want) {
+                Ok(b) => b,
+                Err(()) => return self.refuse(size, Reason::BodyScanFailed),
+            },
         };
         let held_before = self.held();
         let masked_before = masked(self.scanner.counts());
@@ -229,8 +233,11 @@ impl BodyScan {
             // The tail was held in the filter and the body can no longer be written: fail
             // closed rather than lose or leak it.
             self.failure = Some(Reason::BodyScanFailed);
-            host::log(proxy_wasm::types::LogLevel::Warn, "pci-guard: response ended with trailers while bytes were held; resetting the stream");
-            let _ = hostcalls::reset_http_response();
+            self.host.log(
+                Level::Warn,
+                "pci-guard: response ended with trailers while bytes were held; resetting the stream",
+            );
+            self.host.reset_response();
             return Action::Continue;
         }
         if !self.write_final(self.paused) {
@@ -296,29 +303,26 @@ impl BodyScan {
     /// followed by this callback's output. Without a paused prefix, the output goes as it is.
     fn write_final(&self, len: usize) -> bool {
         if self.paused_final == 0 {
-            return set_body(len, &self.out);
+            return self.host.set_response_body(0, len, &self.out);
         }
-        let Some(mut p) = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, self.paused_final)
-            .ok()
-            .flatten()
-        else {
+        let Ok(mut p) = self.host.response_body(0, self.paused_final) else {
             return false;
         };
         p.extend_from_slice(&self.out);
-        set_body(len, &p)
+        self.host.set_response_body(0, len, &p)
     }
 
     /// Empties what is buffered and resets the stream: nothing unscanned goes out.
     fn refuse(&mut self, size: usize, reason: Reason) -> Action {
         if self.failure.is_none() {
-            host::log(
-                proxy_wasm::types::LogLevel::Warn,
+            self.host.log(
+                Level::Warn,
                 &format!("pci-guard: response body refused ({reason}); resetting the stream"),
             );
         }
         self.failure = Some(reason);
-        let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, &[]);
-        let _ = hostcalls::reset_http_response();
+        self.host.set_response_body(0, size, &[]);
+        self.host.reset_response();
         Action::Pause
     }
 }
@@ -326,8 +330,4 @@ impl BodyScan {
 /// What was masked so far, as one number that changes whenever anything is masked.
 fn masked(c: RedactionCounts) -> u64 {
     c.pan + c.cvv + c.track
-}
-
-fn set_body(len: usize, data: &[u8]) -> bool {
-    hostcalls::set_buffer(BufferType::HttpResponseBody, 0, len, data).is_ok()
 }

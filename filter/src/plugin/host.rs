@@ -1,97 +1,92 @@
-//! The host, without panics.
+//! Everything the plugin asks of its host, behind one trait: the wasm build implements it
+//! with proxy-wasm hostcalls ([`super::wasm_host`]), the unit tests with a fake that records
+//! every call ([`super::fake`]). No other plugin module calls the host.
 //!
-//! The SDK's trait methods `unwrap()` every host status, and a panic kills the VM for every
-//! stream it serves. These wrappers call the hostcalls directly and turn failures into
-//! `None`/`false`, so each caller decides how to fail closed.
+//! Calls never panic: a refused call is `None`/`false`/`Err`, and each caller decides how to
+//! fail closed. Calls that act on "the current stream" act on the stream whose callback is
+//! running, or the one [`Host::set_effective_context`] chose.
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, GrpcStatusCode, LogLevel, MapType};
-use std::time::UNIX_EPOCH;
+use pci_guard_core::identity::signature::SignatureVerifier;
+use std::time::Duration;
 
-pub fn log(level: LogLevel, msg: &str) {
-    let _ = hostcalls::log(level, msg);
+/// What a stream callback tells the host to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Continue,
+    /// Stop iterating: the host keeps what it has (headers, or the body buffered so far).
+    Pause,
 }
 
-/// Host wall-clock time in Unix milliseconds (0 if the host will not say).
-pub fn now_ms() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
 }
 
-pub fn plugin_configuration() -> Option<Vec<u8>> {
-    hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
-        .ok()
-        .flatten()
-}
+pub trait Host: Clone {
+    // The VM.
+    /// Host wall-clock time in Unix milliseconds (0 if the host will not say).
+    fn now_ms(&self) -> u64;
+    fn log(&self, level: Level, msg: &str);
+    fn plugin_configuration(&self) -> Option<Vec<u8>>;
+    /// The VM's environment (`vm_config.environment_variables`).
+    fn env(&self, name: &str) -> Option<String>;
+    fn set_tick_period(&self, period: Duration);
+    /// The signature checker: the host's crypto where it has it, pure Rust otherwise.
+    fn verifier(&self) -> Box<dyn SignatureVerifier>;
 
-/// One request header (the stream reads the whole map once instead; the test-only fault
-/// switch still asks for its marker this way).
-#[cfg(feature = "fault-injection")]
-pub fn request_header(name: &str) -> Option<String> {
-    hostcalls::get_map_value(MapType::HttpRequestHeaders, name)
-        .ok()
-        .flatten()
-}
+    // Metrics.
+    fn define_counter(&self, name: &str) -> Option<u32>;
+    fn increment_counter(&self, id: u32, by: u64);
 
-pub fn request_headers() -> Vec<(String, String)> {
-    hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
-}
+    // Shared data (one map per VM id, process-wide, compare-and-swap by `cas`).
+    fn shared_data(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), ()>;
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
 
-/// Sets (or with `None` removes) a request header; false if the host refused.
-pub fn set_request_header(name: &str, value: Option<&str>) -> bool {
-    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value).is_ok()
-}
+    // Calls out.
+    /// Starts an HTTP call; the answer comes to the root context with the returned token.
+    fn dispatch_http_call(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Option<u32>;
+    /// The `:status` of the call answer being delivered.
+    fn http_call_status(&self) -> Option<String>;
+    fn http_call_body(&self, size: usize) -> Option<Vec<u8>>;
 
-pub fn response_headers() -> Vec<(String, String)> {
-    hostcalls::get_map(MapType::HttpResponseHeaders).unwrap_or_default()
-}
+    // The current stream.
+    /// Makes `context_id` the current stream (from the root context); false if it is gone.
+    fn set_effective_context(&self, context_id: u32) -> bool;
+    fn resume_request(&self);
+    fn request_headers(&self) -> Vec<(String, String)>;
+    /// Sets (or with `None` removes) a request header; false if the host refused.
+    fn set_request_header(&self, name: &str, value: Option<&str>) -> bool;
+    fn response_headers(&self) -> Vec<(String, String)>;
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> bool;
+    /// A stream property's raw bytes (`xds.route_metadata`, `source.address`, …).
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>>;
+    fn set_property(&self, path: &[&str], value: &[u8]) -> bool;
+    fn send_http_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool;
+    fn send_grpc_response(&self, status: u32, message: &str, metadata: &[(&str, &[u8])]) -> bool;
+    /// `len` bytes of the buffered response body from `start`.
+    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()>;
+    /// Replaces `len` bytes of the buffered response body from `start` with `data`.
+    fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool;
+    fn reset_response(&self);
 
-/// Sets (or with `None` removes) a response header; false if the host refused.
-pub fn set_response_header(name: &str, value: Option<&str>) -> bool {
-    hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value).is_ok()
-}
+    /// A property as UTF-8 text, `None` when absent or empty.
+    fn property_str(&self, path: &[&str]) -> Option<String> {
+        String::from_utf8(self.property(path)?)
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
 
-/// A property as UTF-8 text (`xds.route_name`, `source.address`, …).
-pub fn property_str(path: &[&str]) -> Option<String> {
-    let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;
-    String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
-}
-
-/// A property's raw bytes (`xds.route_metadata` is a serialized protobuf).
-pub fn property_bytes(path: &[&str]) -> Option<Vec<u8>> {
-    hostcalls::get_property(path.to_vec()).ok().flatten()
-}
-
-/// A property holding a little-endian integer (`response.code`, `response.grpc_status`).
-pub fn property_u64(path: &[&str]) -> Option<u64> {
-    let bytes = hostcalls::get_property(path.to_vec()).ok().flatten()?;
-    let arr: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(arr))
-}
-
-pub fn set_property(path: &[&str], value: &[u8]) -> bool {
-    hostcalls::set_property(path.to_vec(), Some(value)).is_ok()
-}
-
-pub fn send_http_response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool {
-    hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body)).is_ok()
-}
-
-pub fn send_grpc_response(status: u32, message: &str, metadata: &[(&str, &[u8])]) -> bool {
-    hostcalls::send_grpc_response(grpc_code(status), Some(message), metadata.to_vec()).is_ok()
-}
-
-fn grpc_code(status: u32) -> GrpcStatusCode {
-    use GrpcStatusCode::*;
-    match status {
-        0 => Ok,
-        3 => InvalidArgument,
-        7 => PermissionDenied,
-        13 => Internal,
-        14 => Unavailable,
-        16 => Unauthenticated,
-        _ => Unknown,
+    /// A property holding a little-endian integer (`response.code`, `response.grpc_status`).
+    fn property_u64(&self, path: &[&str]) -> Option<u64> {
+        let bytes = self.property(path)?;
+        let arr: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(arr))
     }
 }

@@ -6,11 +6,9 @@
 //! for an early refetch (rate-limited by the key store). Fetches never block a worker: they
 //! are `dispatch_http_call`s answered in `on_http_call_response`.
 
-use super::host;
+use super::host::{Host, Level};
 use super::vm::Vm;
-use pci_guard_core::policy::KeySource;
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use pci_guard_core::identity::KeySource;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -35,19 +33,16 @@ impl Fetcher {
     }
 
     /// One tick: adopt keys other VMs fetched; start fetches that are due.
-    pub fn tick(&mut self, vm: &mut Vm, now: u64) {
+    pub fn tick(&mut self, host: &impl Host, vm: &mut Vm, now: u64) {
         let policy = vm.policy.clone();
         for (i, p) in policy.providers.iter().enumerate() {
             let KeySource::Remote(remote) = &p.keys else {
                 continue;
             };
-            let Some(store) = vm.stores.get_mut(i) else {
+            let Some(store) = vm.keyring.store_mut(i) else {
                 continue;
             };
-            let generation = store.generation();
-            if let Ok((Some(bytes), _)) =
-                hostcalls::get_shared_data(&jwks_key(&policy.digest, &p.name))
-            {
+            if let Ok((Some(bytes), _)) = host.shared_data(&jwks_key(&policy.digest, &p.name)) {
                 if let Some((at, body)) = bytes.split_first_chunk::<8>() {
                     let fetched_at = u64::from_le_bytes(*at);
                     if store.fetched_at().is_none_or(|mine| fetched_at > mine) {
@@ -55,44 +50,53 @@ impl Fetcher {
                     }
                 }
             }
-            if store.generation() != generation {
-                vm.cache.clear_provider(&p.name);
-            }
             if self.in_flight.values().any(|&j| j == i) || !store.should_fetch(now) {
                 continue;
             }
-            if !take_lease(&lease_key(&policy.digest, &p.name), now, remote.timeout_ms) {
+            if !take_lease(
+                host,
+                &lease_key(&policy.digest, &p.name),
+                now,
+                remote.timeout_ms,
+            ) {
                 continue;
             }
             store.on_fetch_start(now);
-            let headers = vec![
+            let headers = [
                 (":method", "GET"),
                 (":path", remote.path.as_str()),
                 (":authority", remote.authority.as_str()),
                 ("accept", "application/json"),
             ];
             let timeout = Duration::from_millis(remote.timeout_ms);
-            match hostcalls::dispatch_http_call(&remote.cluster, headers, None, vec![], timeout) {
-                Ok(token) => {
+            match host.dispatch_http_call(&remote.cluster, &headers, timeout) {
+                Some(token) => {
                     self.in_flight.insert(token, i);
                 }
-                Err(_) => {
-                    host::log(
-                        LogLevel::Warn,
+                None => {
+                    host.log(
+                        Level::Warn,
                         &format!(
                             "pci-guard: provider {:?}: cannot call cluster {:?} for its JWKS",
                             p.name, remote.cluster
                         ),
                     );
                     store.on_fetch_err(now);
-                    release_lease(&lease_key(&policy.digest, &p.name));
+                    release_lease(host, &lease_key(&policy.digest, &p.name));
                 }
             }
         }
     }
 
     /// The answer to a fetch (or its failure: timeout, reset, no status).
-    pub fn on_response(&mut self, vm: &mut Vm, token: u32, body_size: usize, now: u64) {
+    pub fn on_response(
+        &mut self,
+        host: &impl Host,
+        vm: &mut Vm,
+        token: u32,
+        body_size: usize,
+        now: u64,
+    ) {
         let Some(i) = self.in_flight.remove(&token) else {
             return;
         };
@@ -100,26 +104,17 @@ impl Fetcher {
         let Some(p) = policy.providers.get(i) else {
             return;
         };
-        let Some(store) = vm.stores.get_mut(i) else {
+        let Some(store) = vm.keyring.store_mut(i) else {
             return;
         };
-        let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-            .ok()
-            .flatten();
-        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-            .ok()
-            .flatten();
-        let generation = store.generation();
+        let status = host.http_call_status();
+        let body = host.http_call_body(body_size);
         let outcome = match (status.as_deref(), body) {
             (Some("200"), Some(body)) => match store.on_fetch_ok(&body, now) {
                 Ok(()) => {
                     let mut value = now.to_le_bytes().to_vec();
                     value.extend_from_slice(&body);
-                    let _ = hostcalls::set_shared_data(
-                        &jwks_key(&policy.digest, &p.name),
-                        Some(&value),
-                        None,
-                    );
+                    host.set_shared_data(&jwks_key(&policy.digest, &p.name), &value, None);
                     Ok(())
                 }
                 Err(e) => Err(format!("the key set is unusable: {e}")),
@@ -133,19 +128,16 @@ impl Fetcher {
                 Err("no response (timeout or connection failure)".to_string())
             }
         };
-        if store.generation() != generation {
-            vm.cache.clear_provider(&p.name);
-        }
         if let Err(why) = outcome {
-            host::log(LogLevel::Warn, &format!("pci-guard: provider {:?}: JWKS fetch failed: {why}; keeping the last good keys while they are fresh enough", p.name));
+            host.log(Level::Warn, &format!("pci-guard: provider {:?}: JWKS fetch failed: {why}; keeping the last good keys while they are fresh enough", p.name));
         }
-        release_lease(&lease_key(&policy.digest, &p.name));
+        release_lease(host, &lease_key(&policy.digest, &p.name));
     }
 }
 
 /// Takes the fetch lease for `timeout_ms` (plus a second) if nobody holds a live one.
-fn take_lease(key: &str, now: u64, timeout_ms: u64) -> bool {
-    let (current, cas) = match hostcalls::get_shared_data(key) {
+fn take_lease(host: &impl Host, key: &str, now: u64, timeout_ms: u64) -> bool {
+    let (current, cas) = match host.shared_data(key) {
         Ok(v) => v,
         Err(_) => return false,
     };
@@ -158,9 +150,9 @@ fn take_lease(key: &str, now: u64, timeout_ms: u64) -> bool {
         return false;
     }
     let until = now + timeout_ms.div_ceil(1000) + 1;
-    hostcalls::set_shared_data(key, Some(&until.to_le_bytes()), cas).is_ok()
+    host.set_shared_data(key, &until.to_le_bytes(), cas)
 }
 
-fn release_lease(key: &str) {
-    let _ = hostcalls::set_shared_data(key, Some(&0u64.to_le_bytes()), None);
+fn release_lease(host: &impl Host, key: &str) {
+    host.set_shared_data(key, &0u64.to_le_bytes(), None);
 }

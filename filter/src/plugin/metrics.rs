@@ -5,13 +5,13 @@
 //! wasm-defined stats under its `wasmcustom` namespace, which the exporter leaves out.
 //!
 //! Requests add to counts held in the VM; the root context's tick hands them to Envoy
-//! (every [`super::TICK`]). A host call per counter per request cost more than the decision
-//! itself; a scrape interval is seconds, so the lag does not show.
+//! (every [`super::root::TICK`]): a host call per counter per request cost more than the
+//! decision itself, and a scrape interval is seconds, so the lag does not show.
 
-use pci_guard_core::audit::{Outcome, RedactionRef};
+use super::host::Host;
+use pci_guard_core::audit::Event;
+use pci_guard_core::authz::Outcome;
 use pci_guard_core::reason::Reason;
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
 use std::cell::Cell;
 
 /// A counter defined in Envoy and what this VM has added to it since the last flush.
@@ -21,9 +21,9 @@ struct Counter {
 }
 
 impl Counter {
-    fn define(name: &str) -> Self {
+    fn define(host: &impl Host, name: &str) -> Self {
         Self {
-            id: hostcalls::define_metric(MetricType::Counter, name).ok(),
+            id: host.define_counter(name),
             pending: Cell::new(0),
         }
     }
@@ -32,10 +32,10 @@ impl Counter {
         self.pending.set(self.pending.get().saturating_add(by));
     }
 
-    fn flush(&self) {
+    fn flush(&self, host: &impl Host) {
         let by = self.pending.replace(0);
         if let (Some(id), true) = (self.id, by > 0) {
-            let _ = hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX));
+            host.increment_counter(id, by);
         }
     }
 }
@@ -52,57 +52,60 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn define() -> Self {
+    pub fn define(host: &impl Host) -> Self {
+        let c = |name: &str| Counter::define(host, name);
         Self {
             requests: [
-                Counter::define("pci_guard.requests.allow"),
-                Counter::define("pci_guard.requests.deny"),
-                Counter::define("pci_guard.requests.would_deny"),
+                c("pci_guard.requests.allow"),
+                c("pci_guard.requests.deny"),
+                c("pci_guard.requests.would_deny"),
             ],
             reasons: Reason::ALL
                 .iter()
-                .map(|r| Counter::define(&format!("pci_guard.decisions.{}", r.as_str())))
+                .map(|r| c(&format!("pci_guard.decisions.{}", r.as_str())))
                 .collect(),
-            jit_grants_used: Counter::define("pci_guard.jit.grants_used"),
-            masked_pan: Counter::define("pci_guard.redaction.pan_masked"),
-            masked_cvv: Counter::define("pci_guard.redaction.cvv_masked"),
-            masked_track: Counter::define("pci_guard.redaction.track_masked"),
-            bytes_scanned: Counter::define("pci_guard.redaction.bytes_scanned"),
-            body_refused: Counter::define("pci_guard.redaction.refused"),
+            jit_grants_used: c("pci_guard.jit.grants_used"),
+            masked_pan: c("pci_guard.redaction.pan_masked"),
+            masked_cvv: c("pci_guard.redaction.cvv_masked"),
+            masked_track: c("pci_guard.redaction.track_masked"),
+            bytes_scanned: c("pci_guard.redaction.bytes_scanned"),
+            body_refused: c("pci_guard.redaction.refused"),
         }
     }
 
-    pub fn decision(&self, outcome: Outcome, reason: Reason, used_grant: bool) {
-        let i = match outcome {
-            Outcome::Allow => 0,
-            Outcome::Deny => 1,
-            Outcome::WouldDeny => 2,
-        };
-        self.requests[i].add(1);
-        if let Some(c) = Reason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .and_then(|pos| self.reasons.get(pos))
-        {
-            c.add(1);
+    /// Counts what one finished request's audit event says.
+    pub fn record(&self, e: &Event) {
+        if let Some(d) = &e.decision {
+            let i = match d.result {
+                Outcome::Allow => 0,
+                Outcome::Deny => 1,
+                Outcome::WouldDeny => 2,
+            };
+            self.requests[i].add(1);
+            if let Some(c) = Reason::ALL
+                .iter()
+                .position(|r| *r == d.reason)
+                .and_then(|pos| self.reasons.get(pos))
+            {
+                c.add(1);
+            }
+            if e.jit.is_some() && d.result == Outcome::Allow {
+                self.jit_grants_used.add(1);
+            }
         }
-        if used_grant && outcome == Outcome::Allow {
-            self.jit_grants_used.add(1);
-        }
-    }
-
-    pub fn redaction(&self, r: &RedactionRef) {
-        self.masked_pan.add(r.pan);
-        self.masked_cvv.add(r.cvv);
-        self.masked_track.add(r.track);
-        self.bytes_scanned.add(r.bytes_scanned);
-        if r.refused.is_some() {
-            self.body_refused.add(1);
+        if let Some(r) = &e.redaction {
+            self.masked_pan.add(r.pan);
+            self.masked_cvv.add(r.cvv);
+            self.masked_track.add(r.track);
+            self.bytes_scanned.add(r.bytes_scanned);
+            if r.refused.is_some() {
+                self.body_refused.add(1);
+            }
         }
     }
 
     /// Hands the counts gathered since the last flush to Envoy.
-    pub fn flush(&self) {
+    pub fn flush(&self, host: &impl Host) {
         self.requests
             .iter()
             .chain(&self.reasons)
@@ -114,6 +117,6 @@ impl Metrics {
                 &self.bytes_scanned,
                 &self.body_refused,
             ])
-            .for_each(Counter::flush);
+            .for_each(|c| c.flush(host));
     }
 }

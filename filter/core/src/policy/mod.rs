@@ -9,13 +9,13 @@ mod duration;
 pub mod lint;
 pub mod spec;
 
-use crate::extractor::TokenSource;
-use crate::jwks::KeySet;
-use crate::jwt::Alg;
+use crate::identity::extract::TokenSource;
+use crate::identity::provider::SubjectMatch;
+use crate::identity::Alg;
+use crate::identity::KeySet;
+pub use crate::identity::{KeySource, Provider, ProviderConfig, RemoteJwks};
 use crate::redact::{self, BrandSet, CvvKeys, RedactOptions};
 use crate::routes::{GrpcMatch, Matcher, PathMatch};
-use crate::verify::{ProviderConfig, SubjectMatch};
-use sha2::{Digest, Sha256};
 use spec::*;
 use std::collections::HashSet;
 use std::fmt;
@@ -86,37 +86,6 @@ pub struct Policy {
     pub routes: Vec<Route>,
     pub redaction: Redaction,
     pub audit: Audit,
-}
-
-#[derive(Debug)]
-pub struct Provider {
-    pub name: String,
-    /// What [`crate::verify`] checks. `hmac_secret` is filled by [`Policy::resolve_secrets`].
-    pub config: ProviderConfig,
-    /// Where its tokens come from (`authorization: Bearer` by default).
-    pub sources: Vec<TokenSource>,
-    pub keys: KeySource,
-    pub hmac_secret_env: Option<String>,
-    /// `(claim, lower-case header)`.
-    pub claim_to_headers: Vec<(String, String)>,
-    pub forward_token: bool,
-}
-
-#[derive(Debug)]
-pub enum KeySource {
-    /// The JWKS written in the policy, parsed at load time.
-    Inline(Arc<KeySet>),
-    Remote(RemoteJwks),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteJwks {
-    pub cluster: String,
-    pub authority: String,
-    pub path: String,
-    pub refresh_ms: u64,
-    pub timeout_ms: u64,
-    pub max_stale_ms: u64,
 }
 
 #[derive(Debug)]
@@ -235,7 +204,7 @@ impl Policy {
         })?;
         // serde_json's map keeps keys sorted, so this is the canonical form.
         let canonical = serde_json::to_vec(value).unwrap_or_default();
-        let digest = format!("sha256:{}", hex(&Sha256::digest(&canonical)));
+        let digest = crate::digest::sha256(&canonical);
         Compiler::default().compile(spec, digest)
     }
 }
@@ -280,17 +249,6 @@ impl Policy {
             Err(PolicyErrors(errors))
         }
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
 }
 
 fn pointer_of(path: &serde_path_to_error::Path) -> String {

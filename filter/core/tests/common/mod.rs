@@ -9,8 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jwt_simple::prelude::*;
-use pci_guard_core::jwks::KeySet;
-use pci_guard_core::verify::{Alg, ProviderConfig};
+use pci_guard_core::identity::{Alg, KeySet, ProviderConfig};
 use serde_json::{json, Value};
 
 pub const ISSUER: &str = "https://idp.example.com";

@@ -2,211 +2,33 @@
 //!
 //! Order (cheap and structural first, claims only once the signature holds, so every
 //! claim-level reason describes an authentic token):
-//! 1. length cap, three segments, base64url, JSON, header rules ([`crate::jwt::parse`]);
+//! 1. length cap, three segments, base64url, JSON, header rules ([`super::token::parse`]);
 //! 2. `alg` allowed for the provider (HS* only with a configured `hmac_secret`: a token
 //!    "signed" with an RSA public key as HMAC secret is refused here, before any key);
 //! 3. signature length for the algorithm (an ES256 signature must be 64 raw bytes, so a
 //!    DER signature is refused; RSA: the modulus length);
-//! 4. key selection by `kid`/`alg` (unknown `kid` → [`TokenUnknownKid`](crate::reason::Reason::TokenUnknownKid), which the
-//!    glue may answer with a rate-limited refetch) and the signature, through a
-//!    [`SignatureVerifier`]; at most [`MAX_KEY_ATTEMPTS`] keys are tried for one token;
+//! 4. key selection by `kid`/`alg` (unknown `kid` → [`TokenUnknownKid`](crate::reason::Reason::TokenUnknownKid),
+//!    which asks the provider's key store for a rate-limited refetch) and the signature,
+//!    through a [`SignatureVerifier`]; at most [`MAX_KEY_ATTEMPTS`] keys are tried per token;
 //! 5. claims: `iss` (exact), `aud` (any match), `exp` (+skew), required `exp`, `nbf` (−skew),
 //!    `iat` not in the future (+skew), lifetime cap, subject allow-list.
 //!
-//! `now` is always an argument (the host's clock): nothing here reads a clock.
-//!
-//! # Per request, in the glue
-//! ```ignore
-//! let token = match extractor::extract(&provider_sources, &headers) {
-//!     Ok(Some(t)) => t,
-//!     Ok(None) => return deny(Reason::TokenMissing),
-//!     Err(e) => return deny(e.reason()),
-//! };
-//! // Several providers on a route: parse once, pick by `iss`, then `verify_parsed`.
-//! let key = TokenKey::new(&provider.name, token);
-//! if let Some(id) = vm.jwt_cache.get(&key, now) { return allow(id) }
-//! let Some(keys) = key_store.keys(now) else { return deny(Reason::JwksUnavailable) };
-//! match verify(&provider, keys, token, now, &vm.crypto /* host_crypto::envoy_verifier() */) {
-//!     Ok(id) => {
-//!         let id = Arc::new(id);
-//!         vm.jwt_cache.insert(key, id.clone(), provider.clock_skew_seconds, now);
-//!         allow(id)
-//!     }
-//!     Err(e) => {
-//!         if e.reason() == Reason::TokenUnknownKid { key_store.on_unknown_kid(now); }
-//!         deny(e.reason()) // e's Display is safe to log: no token or key bytes
-//!     }
-//! }
-//! ```
-
-use std::fmt;
+//! `now` is always an argument (the host's clock): nothing here reads a clock or does I/O.
+//! Which provider, the verified-token cache and the key stores are [`super::authn`]'s.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use crate::crypto::{
-    ecdsa_raw_to_der, host_supports, CryptoError, FallbackVerifier, HostVerifier, PureVerifier,
-    SignatureVerifier,
-};
-use crate::jwks::{Jwk, KeySet};
-pub use crate::jwt::{Alg, JwtError};
-use crate::jwt::{Claims, Jwt};
+use super::error::JwtError;
+use super::jwk::Jwk;
+use super::keyset::KeySet;
+use super::provider::ProviderConfig;
+use super::signature::SignatureVerifier;
+use super::token::{Claims, Jwt};
 
 /// Most keys tried for one token (tokens without `kid` against a set with several keys of
 /// the same type). Bounds the signature work an attacker can cause per request.
 pub const MAX_KEY_ATTEMPTS: usize = 4;
-
-/// Which subjects a provider accepts: any exact match or any prefix match.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SubjectMatch {
-    pub exact: Vec<String>,
-    pub prefixes: Vec<String>,
-}
-
-impl SubjectMatch {
-    pub fn matches(&self, sub: &str) -> bool {
-        self.exact.iter().any(|e| e == sub) || self.prefixes.iter().any(|p| sub.starts_with(p))
-    }
-}
-
-/// One identity provider's rules, compiled from the policy.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ProviderConfig {
-    pub name: String,
-    /// Exact `iss`. Empty means "not checked" (jwt_authn semantics); the policy should
-    /// require one.
-    pub issuer: String,
-    /// Any one must appear in `aud`. Empty means "not checked".
-    pub audiences: Vec<String>,
-    pub subjects: Option<SubjectMatch>,
-    pub clock_skew_seconds: u64,
-    pub require_expiration: bool,
-    /// Largest `exp − iat` (or `exp − nbf`, or `exp − now` without either).
-    pub max_lifetime_seconds: Option<u64>,
-    pub algorithms: Vec<Alg>,
-    /// Shared secret for HS*; without it HS* tokens are refused whatever `algorithms` says.
-    pub hmac_secret: Option<Vec<u8>>,
-}
-
-impl fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderConfig")
-            .field("name", &self.name)
-            .field("issuer", &self.issuer)
-            .field("audiences", &self.audiences)
-            .field("subjects", &self.subjects)
-            .field("clock_skew_seconds", &self.clock_skew_seconds)
-            .field("require_expiration", &self.require_expiration)
-            .field("max_lifetime_seconds", &self.max_lifetime_seconds)
-            .field("algorithms", &self.algorithms)
-            .field(
-                "hmac_secret",
-                &self.hmac_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-impl ProviderConfig {
-    /// A provider with the defaults: skew 60 s, `exp` required, no lifetime cap, every
-    /// asymmetric algorithm, no HMAC.
-    pub fn new(name: impl Into<String>, issuer: impl Into<String>) -> Self {
-        ProviderConfig {
-            name: name.into(),
-            issuer: issuer.into(),
-            audiences: Vec::new(),
-            subjects: None,
-            clock_skew_seconds: 60,
-            require_expiration: true,
-            max_lifetime_seconds: None,
-            algorithms: Alg::DEFAULT_ALLOWED.to_vec(),
-            hmac_secret: None,
-        }
-    }
-
-    /// Configuration mistakes, for the policy loader to report (with its JSON pointer) at
-    /// load time. Empty when the provider is usable.
-    pub fn problems(&self) -> Vec<ProviderProblem> {
-        let mut out = Vec::new();
-        let mut push =
-            |field: &'static str, message: String| out.push(ProviderProblem { field, message });
-        if self.name.is_empty() {
-            push("name", "must not be empty".into());
-        }
-        if self.issuer.is_empty() {
-            push(
-                "issuer",
-                "must be set: tokens from any issuer would do".into(),
-            );
-        }
-        if self.algorithms.is_empty() {
-            push("algorithms", "must list at least one algorithm".into());
-        }
-        let hmac_listed: Vec<Alg> = self
-            .algorithms
-            .iter()
-            .copied()
-            .filter(|a| a.is_hmac())
-            .collect();
-        match (&self.hmac_secret, hmac_listed.is_empty()) {
-            (None, false) => push(
-                "hmac_secret",
-                "HS* algorithms are listed but no shared secret is configured".into(),
-            ),
-            (Some(_), true) => push(
-                "algorithms",
-                "a shared secret is configured but no HS* algorithm is listed".into(),
-            ),
-            (Some(secret), false) => {
-                // RFC 7518 §3.2: a key at least as long as the hash output.
-                let need = hmac_listed
-                    .iter()
-                    .filter_map(|a| a.fixed_signature_len())
-                    .max()
-                    .unwrap_or(32);
-                if secret.len() < need {
-                    push(
-                        "hmac_secret",
-                        format!("is {} bytes; HS* needs at least {need}", secret.len()),
-                    );
-                }
-                if hmac_listed.len() != self.algorithms.len() {
-                    push(
-                        "algorithms",
-                        "mixes HS* with public-key algorithms; use one provider for each".into(),
-                    );
-                }
-            }
-            (None, true) => {}
-        }
-        if self.clock_skew_seconds > 300 {
-            push("clock_skew_seconds", "above 300 s".into());
-        }
-        if self.max_lifetime_seconds == Some(0) {
-            push("max_lifetime", "must be positive".into());
-        }
-        out
-    }
-
-    /// Whether a token with this `alg` may be verified at all.
-    pub fn allows(&self, alg: Alg) -> bool {
-        self.algorithms.contains(&alg) && (!alg.is_hmac() || self.hmac_secret.is_some())
-    }
-}
-
-/// One configuration mistake in a [`ProviderConfig`] (see [`ProviderConfig::problems`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderProblem {
-    /// The field, as named in the policy.
-    pub field: &'static str,
-    pub message: String,
-}
-
-impl fmt::Display for ProviderProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
 
 /// Who is calling: the verified token's identity and claims.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -240,7 +62,7 @@ pub fn verify(
     now_unix_secs: u64,
     crypto: &dyn SignatureVerifier,
 ) -> Result<Identity, JwtError> {
-    let jwt = crate::jwt::parse(token)?;
+    let jwt = super::token::parse(token)?;
     verify_parsed(provider, keys, jwt, now_unix_secs, crypto)
 }
 
@@ -438,26 +260,6 @@ mod tests {
     }
 
     #[test]
-    fn provider_problems() {
-        assert!(ProviderConfig::new("p", "https://i").problems().is_empty());
-        let fields = |p: &ProviderConfig| -> Vec<&'static str> {
-            p.problems().iter().map(|x| x.field).collect()
-        };
-        let mut p = ProviderConfig::new("p", "");
-        p.algorithms.push(Alg::HS256);
-        assert_eq!(fields(&p), vec!["issuer", "hmac_secret"]);
-        p.issuer = "https://i".into();
-        p.hmac_secret = Some(vec![1; 16]);
-        assert_eq!(fields(&p), vec!["hmac_secret", "algorithms"]);
-        p.algorithms = vec![Alg::HS256];
-        p.hmac_secret = Some(vec![1; 32]);
-        assert!(p.problems().is_empty());
-        // The message never repeats the secret.
-        p.hmac_secret = Some(b"short-secret".to_vec());
-        assert!(!format!("{:?}", p.problems()).contains("short-secret"));
-    }
-
-    #[test]
     fn identity_serializes_without_raw_claims() {
         let id = Identity {
             provider: "p".into(),
@@ -476,13 +278,6 @@ mod tests {
         };
         let j = serde_json::to_string(&id).unwrap();
         assert!(j.contains("\"sub\":\"s\"") && !j.contains("a@b.c"));
-    }
-
-    #[test]
-    fn provider_debug_hides_secret() {
-        let mut p = ProviderConfig::new("p", "i");
-        p.hmac_secret = Some(b"topsecret".to_vec());
-        assert!(!format!("{p:?}").contains("topsecret"));
     }
 
     #[test]

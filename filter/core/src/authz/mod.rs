@@ -12,11 +12,13 @@
 //! Dry-run (`mode: dry_run`, or a rule's `dry_run`) turns a deny into `would_deny`: the first
 //! such finding is recorded and checking goes on, so an enforced deny further down still blocks.
 
-use crate::audit::Outcome;
-use crate::jit::{self, Grant};
+pub mod jit;
+
+use crate::identity::Verified;
 use crate::policy::{Auth, DefaultAction, Mode, NoncanonicalPaths, Policy, RuleAction};
 use crate::reason::Reason;
 use crate::routes::{self, RequestLine};
+use jit::Grant;
 
 /// Who is calling, as far as authorization needs to know.
 pub trait Caller {
@@ -27,6 +29,31 @@ pub trait Caller {
     fn claim(&self, name: &str) -> Option<&serde_json::Value>;
     /// The provider's clock skew allowance.
     fn clock_skew_seconds(&self) -> u64;
+}
+
+impl Caller for Verified {
+    fn subject(&self) -> Option<&str> {
+        self.identity.sub.as_deref()
+    }
+    fn has_scope(&self, scope: &str) -> bool {
+        self.identity.scopes.iter().any(|s| s == scope)
+    }
+    fn claim(&self, name: &str) -> Option<&serde_json::Value> {
+        self.identity.claims.get(name)
+    }
+    fn clock_skew_seconds(&self) -> u64 {
+        self.clock_skew_seconds
+    }
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allow,
+    Deny,
+    /// Dry-run: the request passed, but enforcement would have denied it.
+    WouldDeny,
 }
 
 /// Headers that ask frameworks to treat a request as another method: a rule on `DELETE` must

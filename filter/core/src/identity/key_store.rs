@@ -12,10 +12,15 @@
 //! asks for an early refetch, at most once per `unknown_kid_interval` (an attacker sending
 //! random `kid`s must not turn us into a JWKS hammer). One fetch at a time: a fetch in
 //! flight for longer than `fetch_timeout` is considered lost.
+//!
+//! The store owns the provider's verified-token cache and empties it whenever its keys
+//! change: no caller has to remember to.
 
 use std::sync::Arc;
 
-use crate::jwks::{JwksError, KeySet};
+use super::checks::Identity;
+use super::keyset::{JwksError, KeySet};
+use super::token_cache::{TokenCache, TokenKey, DEFAULT_CAPACITY};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyStoreConfig {
@@ -24,6 +29,8 @@ pub struct KeyStoreConfig {
     pub retry_secs: u64,
     pub unknown_kid_interval_secs: u64,
     pub fetch_timeout_secs: u64,
+    /// Verified tokens remembered for this provider.
+    pub cache_entries: usize,
 }
 
 impl Default for KeyStoreConfig {
@@ -34,6 +41,7 @@ impl Default for KeyStoreConfig {
             retry_secs: 1,
             unknown_kid_interval_secs: 30,
             fetch_timeout_secs: 10,
+            cache_entries: DEFAULT_CAPACITY,
         }
     }
 }
@@ -46,7 +54,7 @@ pub enum KeyState {
     Expired,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct KeyStore {
     cfg: KeyStoreConfig,
     keys: Option<Arc<KeySet>>,
@@ -58,8 +66,9 @@ pub struct KeyStore {
     in_flight_since: Option<u64>,
     want_refetch: bool,
     last_unknown_kid_refetch: Option<u64>,
-    /// Bumped on every key change, so VMs/caches can notice.
+    /// Bumped on every key change.
     generation: u64,
+    cache: TokenCache,
 }
 
 impl KeyStore {
@@ -75,6 +84,7 @@ impl KeyStore {
             want_refetch: false,
             last_unknown_kid_refetch: None,
             generation: 0,
+            cache: TokenCache::new(cfg.cache_entries),
         }
     }
 
@@ -111,6 +121,16 @@ impl KeyStore {
             KeyState::Fresh | KeyState::Stale => self.keys.as_ref(),
             KeyState::Missing | KeyState::Expired => None,
         }
+    }
+
+    /// The identity a token verified to earlier, if it is still valid at `now`.
+    pub fn cached(&self, key: &TokenKey, now: u64) -> Option<Arc<Identity>> {
+        self.cache.get(key, now)
+    }
+
+    /// Remembers a token verified against this store's current keys.
+    pub fn remember(&mut self, key: TokenKey, identity: Arc<Identity>, skew: u64, now: u64) {
+        self.cache.insert(key, identity, skew, now);
     }
 
     pub fn generation(&self) -> u64 {
@@ -168,6 +188,7 @@ impl KeyStore {
                 self.failures = 0;
                 self.want_refetch = false;
                 self.generation += 1;
+                self.cache.clear();
                 Ok(())
             }
             Err(e) => {
@@ -227,6 +248,7 @@ mod tests {
             retry_secs: 2,
             unknown_kid_interval_secs: 30,
             fetch_timeout_secs: 10,
+            cache_entries: 4,
         }
     }
 
@@ -293,5 +315,43 @@ mod tests {
         let s = KeyStore::fixed(KeySet::parse(JWKS).unwrap());
         assert_eq!(s.state(u64::MAX), KeyState::Fresh);
         assert!(!s.should_fetch(0));
+    }
+
+    fn identity(exp: u64) -> Arc<Identity> {
+        Arc::new(Identity {
+            provider: "p".into(),
+            iss: None,
+            sub: Some("s".into()),
+            azp: None,
+            jti: None,
+            kid: None,
+            alg: "EdDSA",
+            aud: vec![],
+            exp: Some(exp),
+            iat: None,
+            nbf: None,
+            scopes: vec![],
+            claims: Default::default(),
+        })
+    }
+
+    #[test]
+    fn new_keys_empty_the_verified_token_cache() {
+        let mut s = KeyStore::new(cfg());
+        s.on_fetch_ok(JWKS, 0).unwrap();
+        let key = TokenKey::new("t");
+        s.remember(key, identity(500), 0, 1);
+        assert!(s.cached(&key, 2).is_some());
+        s.adopt(JWKS, 1).unwrap();
+        assert!(s.cached(&key, 2).is_none(), "keys adopted from another VM");
+        s.remember(key, identity(500), 0, 2);
+        s.on_fetch_ok(JWKS, 3).unwrap();
+        assert!(s.cached(&key, 4).is_none(), "keys fetched by this VM");
+        s.remember(key, identity(500), 0, 4);
+        assert!(s.on_fetch_ok(b"garbage", 5).is_err());
+        assert!(
+            s.cached(&key, 6).is_some(),
+            "a failed fetch keeps keys and cache"
+        );
     }
 }

@@ -1,9 +1,12 @@
-//! The verified-token cache, one per VM: a repeated token costs one SHA-256 and a lookup
-//! instead of a signature check.
+//! A provider's verified-token cache: a repeated token costs one SHA-256 and a lookup
+//! instead of a signature check. Each provider's [`super::key_store::KeyStore`] owns one and
+//! empties it whenever its keys change, so a token signed by a key that was just rotated out
+//! (or revoked as compromised) never outlives the key, as it can in jwt_authn; the cost is
+//! one signature check per distinct token per key refresh.
 //!
-//! - Key: [`TokenKey`], SHA-256 over `provider name ‖ 0x00 ‖ token`, computed once per
-//!   request and used for both the lookup and, on a miss, the insert. The token itself is
-//!   never stored: a dump of the VM's memory yields no bearer token to replay.
+//! - Key: [`TokenKey`], SHA-256 of the token, computed once per request and used for both the
+//!   lookup and, on a miss, the insert. The token itself is never stored: a dump of the VM's
+//!   memory yields no bearer token to replay.
 //! - Lifetime: an entry is served only while `nbf − skew ≤ now < exp`: never past `exp`
 //!   (stricter than verification, which allows `exp + skew`), and tokens without `exp` are
 //!   not cached at all.
@@ -11,34 +14,24 @@
 //!   per second of `now`, so a stream of distinct tokens does not rescan the map on every
 //!   insert); if none expired, the oldest insertion goes, found in O(1) from a queue of
 //!   insertions.
-//! - The glue must [`JwtCache::clear`] it when the policy (providers) changes, and should
-//!   [`JwtCache::clear_provider`] when a provider's key set changes (its
-//!   [`crate::key_store::KeyStore::generation`] moves): otherwise tokens signed by a key
-//!   that was just removed (rotated out, or compromised) would live on until their `exp`,
-//!   as they do in jwt_authn. The cost is one signature check per distinct token per key
-//!   refresh.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::verify::Identity;
+use super::checks::Identity;
 
 /// jwt_authn keeps 100; we default a little higher for several agents per VM.
 pub const DEFAULT_CAPACITY: usize = 256;
 
-/// A token's cache key for one provider (see the module docs).
+/// A token's cache key (see the module docs).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenKey([u8; 32]);
 
 impl TokenKey {
-    pub fn new(provider: &str, token: &str) -> Self {
-        let mut h = Sha256::new();
-        h.update(provider.as_bytes());
-        h.update([0u8]);
-        h.update(token.as_bytes());
-        TokenKey(h.finalize().into())
+    pub fn new(token: &str) -> Self {
+        TokenKey(Sha256::digest(token.as_bytes()).into())
     }
 }
 
@@ -58,7 +51,7 @@ struct Entry {
 
 /// See the module docs.
 #[derive(Debug)]
-pub struct JwtCache {
+pub struct TokenCache {
     map: HashMap<TokenKey, Entry>,
     /// Insertions, oldest first, as `(key, seq)`; an item whose entry was replaced or
     /// removed since is stale and skipped.
@@ -68,15 +61,15 @@ pub struct JwtCache {
     swept_at: Option<u64>,
 }
 
-impl Default for JwtCache {
+impl Default for TokenCache {
     fn default() -> Self {
-        JwtCache::new(DEFAULT_CAPACITY)
+        TokenCache::new(DEFAULT_CAPACITY)
     }
 }
 
-impl JwtCache {
+impl TokenCache {
     pub fn new(capacity: usize) -> Self {
-        JwtCache {
+        TokenCache {
             map: HashMap::with_capacity(capacity.min(1024)),
             order: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
@@ -153,12 +146,6 @@ impl JwtCache {
             .retain(|(k, seq)| map.get(k).is_some_and(|e| e.seq == *seq));
     }
 
-    /// Drops every entry of one provider (its key set changed).
-    pub fn clear_provider(&mut self, provider: &str) {
-        self.map.retain(|_, e| e.identity.provider != provider);
-        self.drop_stale_order();
-    }
-
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -177,8 +164,8 @@ impl JwtCache {
 mod tests {
     use super::*;
 
-    fn k(provider: &str, token: &str) -> TokenKey {
-        TokenKey::new(provider, token)
+    fn k(token: &str) -> TokenKey {
+        TokenKey::new(token)
     }
 
     fn ident(exp: Option<u64>, nbf: Option<u64>) -> Arc<Identity> {
@@ -201,109 +188,80 @@ mod tests {
 
     #[test]
     fn expires_exactly_at_exp() {
-        let mut c = JwtCache::default();
-        c.insert(k("p", "t"), ident(Some(100), None), 60, 50);
-        assert!(c.get(&k("p", "t"), 99).is_some());
-        assert!(c.get(&k("p", "t"), 100).is_none());
-        assert!(c.get(&k("p", "t"), 1000).is_none());
+        let mut c = TokenCache::default();
+        c.insert(k("t"), ident(Some(100), None), 60, 50);
+        assert!(c.get(&k("t"), 99).is_some());
+        assert!(c.get(&k("t"), 100).is_none());
+        assert!(c.get(&k("t"), 1000).is_none());
     }
 
     #[test]
     fn respects_nbf_with_skew() {
-        let mut c = JwtCache::default();
-        c.insert(k("p", "t"), ident(Some(1000), Some(500)), 60, 450);
-        assert!(c.get(&k("p", "t"), 439).is_none());
-        assert!(c.get(&k("p", "t"), 440).is_some());
+        let mut c = TokenCache::default();
+        c.insert(k("t"), ident(Some(1000), Some(500)), 60, 450);
+        assert!(c.get(&k("t"), 439).is_none());
+        assert!(c.get(&k("t"), 440).is_some());
     }
 
     #[test]
     fn no_exp_or_expired_is_not_cached() {
-        let mut c = JwtCache::default();
-        c.insert(k("p", "t"), ident(None, None), 60, 50);
-        c.insert(k("p", "u"), ident(Some(50), None), 60, 50);
+        let mut c = TokenCache::default();
+        c.insert(k("t"), ident(None, None), 60, 50);
+        c.insert(k("u"), ident(Some(50), None), 60, 50);
         assert!(c.is_empty());
     }
 
     #[test]
-    fn different_provider_misses() {
-        let mut c = JwtCache::default();
-        c.insert(k("p", "t"), ident(Some(100), None), 60, 50);
-        assert!(c.get(&k("q", "t"), 60).is_none());
-        assert!(c.get(&k("p", "t2"), 60).is_none());
-    }
-
-    #[test]
-    fn clear_provider_drops_only_that_provider() {
-        let mut c = JwtCache::default();
-        c.insert(k("p", "t"), ident(Some(100), None), 60, 50);
-        let mut other = (*ident(Some(100), None)).clone();
-        other.provider = "q".into();
-        c.insert(k("q", "t"), Arc::new(other), 60, 50);
-        c.clear_provider("p");
-        assert!(c.get(&k("p", "t"), 60).is_none());
-        assert!(c.get(&k("q", "t"), 60).is_some());
+    fn a_different_token_misses() {
+        let mut c = TokenCache::default();
+        c.insert(k("t"), ident(Some(100), None), 60, 50);
+        assert!(c.get(&k("t2"), 60).is_none());
     }
 
     #[test]
     fn bound_respected_oldest_evicted() {
-        let mut c = JwtCache::new(3);
+        let mut c = TokenCache::new(3);
         for i in 0..3 {
-            c.insert(k("p", &format!("t{i}")), ident(Some(100), None), 0, 1);
+            c.insert(k(&format!("t{i}")), ident(Some(100), None), 0, 1);
         }
-        c.insert(k("p", "t3"), ident(Some(100), None), 0, 1);
+        c.insert(k("t3"), ident(Some(100), None), 0, 1);
         assert_eq!(c.len(), 3);
-        assert!(c.get(&k("p", "t0"), 2).is_none());
-        assert!(c.get(&k("p", "t3"), 2).is_some());
+        assert!(c.get(&k("t0"), 2).is_none());
+        assert!(c.get(&k("t3"), 2).is_some());
     }
 
     #[test]
     fn expired_entries_go_first() {
-        let mut c = JwtCache::new(2);
-        c.insert(k("p", "old"), ident(Some(10), None), 0, 1);
-        c.insert(k("p", "live"), ident(Some(100), None), 0, 1);
-        c.insert(k("p", "new"), ident(Some(100), None), 0, 20);
+        let mut c = TokenCache::new(2);
+        c.insert(k("old"), ident(Some(10), None), 0, 1);
+        c.insert(k("live"), ident(Some(100), None), 0, 1);
+        c.insert(k("new"), ident(Some(100), None), 0, 20);
         assert_eq!(c.len(), 2);
-        assert!(c.get(&k("p", "live"), 21).is_some());
-        assert!(c.get(&k("p", "new"), 21).is_some());
+        assert!(c.get(&k("live"), 21).is_some());
+        assert!(c.get(&k("new"), 21).is_some());
     }
 
     #[test]
     fn a_replaced_entry_is_not_evicted_by_its_stale_insertion() {
-        let mut c = JwtCache::new(2);
-        c.insert(k("p", "t0"), ident(Some(100), None), 0, 1);
-        c.insert(k("p", "t1"), ident(Some(100), None), 0, 1);
+        let mut c = TokenCache::new(2);
+        c.insert(k("t0"), ident(Some(100), None), 0, 1);
+        c.insert(k("t1"), ident(Some(100), None), 0, 1);
         // t0 again (e.g. re-verified): its first insertion is now stale, t1 is the oldest.
-        c.insert(k("p", "t0"), ident(Some(100), None), 0, 1);
-        c.insert(k("p", "t2"), ident(Some(100), None), 0, 1);
+        c.insert(k("t0"), ident(Some(100), None), 0, 1);
+        c.insert(k("t2"), ident(Some(100), None), 0, 1);
         assert_eq!(c.len(), 2);
-        assert!(c.get(&k("p", "t0"), 2).is_some());
-        assert!(c.get(&k("p", "t1"), 2).is_none());
-        assert!(c.get(&k("p", "t2"), 2).is_some());
+        assert!(c.get(&k("t0"), 2).is_some());
+        assert!(c.get(&k("t1"), 2).is_none());
+        assert!(c.get(&k("t2"), 2).is_some());
     }
 
     #[test]
     fn the_insertion_queue_stays_within_twice_the_bound() {
-        let mut c = JwtCache::new(4);
+        let mut c = TokenCache::new(4);
         for i in 0..1000 {
-            c.insert(k("p", &format!("t{}", i % 3)), ident(Some(100), None), 0, 1);
+            c.insert(k(&format!("t{}", i % 3)), ident(Some(100), None), 0, 1);
             assert!(c.order.len() <= 8, "{}", c.order.len());
         }
         assert_eq!(c.len(), 3);
-    }
-
-    #[test]
-    fn after_clear_provider_the_oldest_remaining_entry_is_evicted() {
-        let mut c = JwtCache::new(2);
-        let mut other = (*ident(Some(100), None)).clone();
-        other.provider = "q".into();
-        c.insert(k("q", "a"), Arc::new(other), 0, 1);
-        c.insert(k("p", "b"), ident(Some(100), None), 0, 1);
-        c.clear_provider("q");
-        c.insert(k("p", "c"), ident(Some(100), None), 0, 1);
-        c.insert(k("p", "d"), ident(Some(100), None), 0, 1);
-        assert_eq!(c.len(), 2);
-        assert!(c.get(&k("p", "b"), 2).is_none());
-        assert!(c.get(&k("p", "c"), 2).is_some());
-        assert!(c.get(&k("p", "d"), 2).is_some());
     }
 }

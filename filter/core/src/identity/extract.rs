@@ -9,6 +9,7 @@
 //! upstream believe? [`extract`] answers [`ExtractError::Ambiguous`] →
 //! [`Reason::TokenMalformed`]. The same token twice is fine.
 
+use crate::headers::Headers;
 use crate::reason::Reason;
 
 /// One place a token may be: a lowercase header name and a value prefix (matched without
@@ -78,16 +79,13 @@ impl ExtractError {
 
 /// Finds the token. `headers` are `(lowercase name, value)` pairs as Envoy gives them.
 /// `Ok(None)`: no token (→ [`Reason::TokenMissing`]).
-pub fn extract<'a>(
+pub fn extract<'a, H: Headers + ?Sized>(
     sources: &[TokenSource],
-    headers: &'a [(String, String)],
+    headers: &'a H,
 ) -> Result<Option<&'a str>, ExtractError> {
     let mut found: Option<&'a str> = None;
     for source in sources {
-        for (name, value) in headers {
-            if *name != source.header {
-                continue;
-            }
+        for value in headers.get_all(&source.header) {
             if let Some(t) = source.token_in(value) {
                 match found {
                     Some(f) if f != t => return Err(ExtractError::Ambiguous),

@@ -1,0 +1,283 @@
+//! The audit event's shape, and what makes it safe to write: every field that came from the
+//! caller is masked for card data and capped in length.
+
+use super::time::rfc3339_millis;
+use crate::authz::jit::Grant;
+use crate::authz::{Decision, Outcome};
+use crate::identity::Verified;
+use crate::policy::{Policy, Rule};
+use crate::reason::Reason;
+use crate::redact::{redact_header_value, RedactOptions};
+use serde::Serialize;
+
+pub const EVENT_VERSION: u32 = 1;
+
+/// Longest value an audit field that comes from outside (request line, headers, token claims)
+/// keeps, in bytes. A longer value is cut at a character boundary and ends with a marker that
+/// says how much was cut (`…[+N bytes]`): never silently. Envoy bounds headers (60 KiB by
+/// default) and tokens are at most 8 KiB, but a 60 KiB path would otherwise go into every
+/// sink; with the caps an event stays below [`MAX_EVENT_BYTES`].
+pub const MAX_FIELD_BYTES: usize = 1024;
+/// Most approvers listed from a grant; more are summarised by a marker entry.
+pub const MAX_APPROVERS: usize = 16;
+/// What an event can reach once capped (fields, approvers, fixed parts), with room to spare.
+pub const MAX_EVENT_BYTES: usize = 40 * 1024;
+
+/// Cuts `s` to [`MAX_FIELD_BYTES`] (at a character boundary) and appends `…[+N bytes]`.
+pub fn cap(s: &mut String) {
+    if s.len() <= MAX_FIELD_BYTES {
+        return;
+    }
+    let mut cut = MAX_FIELD_BYTES;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = s.len() - cut;
+    s.truncate(cut);
+    s.push_str(&format!("…[+{dropped} bytes]"));
+}
+
+fn cap_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        cap(s);
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Event {
+    pub version: u32,
+    /// RFC 3339, UTC, milliseconds.
+    pub time: String,
+    pub request_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub policy: PolicyRef,
+    pub source: Source,
+    pub identity: Option<IdentityRef>,
+    pub request: Request,
+    pub decision: Option<DecisionRef>,
+    pub jit: Option<JitRef>,
+    pub response: Response,
+    pub redaction: Option<RedactionRef>,
+    pub duration_ms: Option<f64>,
+    /// Set by [`Chain::seal`]: where this event stands in its VM's hash chain.
+    pub chain: Option<ChainRef>,
+}
+
+/// Tamper evidence: each VM numbers its events and links each to the hash of the one before.
+/// A deleted, edited or reordered line breaks the chain of the VM that wrote it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainRef {
+    /// Which VM's chain (workers interleave their lines in one log).
+    pub id: String,
+    pub seq: u64,
+    /// `sha256:<hex>` (or `hmac-sha256:<hex>` when keyed) of the previous line of this chain;
+    /// `None` for the first event.
+    pub prev: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PolicyRef {
+    pub version: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Source {
+    pub address: Option<String>,
+    pub principal: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IdentityRef {
+    pub provider: String,
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub azp: Option<String>,
+    pub jti: Option<String>,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+}
+
+impl IdentityRef {
+    /// The caller's identity as the audit event names it.
+    pub fn of(policy: &Policy, who: &Verified) -> Self {
+        let id = &who.identity;
+        Self {
+            provider: policy
+                .providers
+                .get(who.provider)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            iss: id.iss.clone(),
+            sub: id.sub.clone(),
+            azp: id.azp.clone(),
+            jti: id.jti.clone(),
+            kid: id.kid.clone(),
+            alg: Some(id.alg.to_string()),
+        }
+    }
+
+    /// The fields copied from the token: outside input, masked and capped like the request's.
+    fn token_fields_mut(&mut self) -> [&mut Option<String>; 5] {
+        [
+            &mut self.iss,
+            &mut self.sub,
+            &mut self.azp,
+            &mut self.jti,
+            &mut self.kid,
+        ]
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Request {
+    pub method: String,
+    /// Without the query string.
+    pub path: String,
+    pub authority: Option<String>,
+    pub route: Option<String>,
+    pub grpc: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionRef {
+    pub result: Outcome,
+    pub reason: Reason,
+    pub rule: Option<String>,
+    pub dry_run: bool,
+}
+
+impl DecisionRef {
+    /// `decision`, decided by `rule` when a rule decided.
+    pub fn of(decision: &Decision, rule: Option<&Rule>) -> Self {
+        Self {
+            result: decision.outcome(),
+            reason: decision.reason,
+            rule: rule.map(|r| r.id.clone()),
+            dry_run: !decision.enforced,
+        }
+    }
+}
+
+/// The just-in-time grant a decision used or examined.
+#[derive(Debug, Clone, Serialize)]
+pub struct JitRef {
+    pub id: String,
+    pub approved_by: Vec<String>,
+    pub approved_at: Option<String>,
+    pub expires_at: String,
+}
+
+impl JitRef {
+    pub fn of(g: &Grant) -> Self {
+        Self {
+            id: g.id.clone(),
+            approved_by: g.approved_by.clone(),
+            approved_at: g
+                .approved_at
+                .map(|t| rfc3339_millis(t.saturating_mul(1000))),
+            expires_at: rfc3339_millis(g.exp.saturating_mul(1000)),
+        }
+    }
+}
+
+/// What redaction did to the response: counts only, never values.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct RedactionRef {
+    pub pan: u64,
+    pub cvv: u64,
+    pub track: u64,
+    pub bytes_scanned: u64,
+    /// Set when the body could not be inspected and was refused (`body_undecodable`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Reason>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Response {
+    pub status: Option<u16>,
+    pub grpc_status: Option<u32>,
+    pub bytes: u64,
+    /// How the stream ended, as Envoy tells it (`response.code_details`): `via_upstream`,
+    /// `upstream_reset_after_response_started{…}` when the upstream reset mid-body, … Absent
+    /// when Envoy gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+}
+
+/// Masks card data in `v` (same engine and settings as response bodies).
+fn clean(v: &mut String, opts: &RedactOptions) {
+    if let Some(masked) = redact_header_value(opts, v) {
+        *v = masked;
+    }
+}
+
+fn clean_opt(v: &mut Option<String>, opts: &RedactOptions) {
+    if let Some(s) = v {
+        clean(s, opts);
+    }
+}
+
+impl Event {
+    /// Every field whose value came from the caller (request line, headers, token claims)
+    /// passes through the card-data masker before the event is written: a PAN in a path or a
+    /// `sub` claim never reaches an access log in clear. Lengths are capped by
+    /// [`Event::cap_fields`] when the event is sealed.
+    pub fn sanitize(&mut self, opts: &RedactOptions) {
+        clean_opt(&mut self.request_id, opts);
+        clean_opt(&mut self.trace_id, opts);
+        clean_opt(&mut self.source.principal, opts);
+        clean(&mut self.request.method, opts);
+        clean(&mut self.request.path, opts);
+        clean_opt(&mut self.request.authority, opts);
+        clean_opt(&mut self.request.grpc, opts);
+        if let Some(id) = &mut self.identity {
+            for f in id.token_fields_mut() {
+                clean_opt(f, opts);
+            }
+        }
+        if let Some(j) = &mut self.jit {
+            clean(&mut j.id, opts);
+            for a in &mut j.approved_by {
+                clean(a, opts);
+            }
+        }
+    }
+
+    /// Applies the size caps ([`MAX_FIELD_BYTES`], [`MAX_APPROVERS`]) to every field that
+    /// holds outside input. [`Chain::seal`] does it before serializing.
+    pub fn cap_fields(&mut self) {
+        cap_opt(&mut self.request_id);
+        cap_opt(&mut self.trace_id);
+        cap_opt(&mut self.source.address);
+        cap_opt(&mut self.source.principal);
+        let r = &mut self.request;
+        cap(&mut r.method);
+        cap(&mut r.path);
+        cap_opt(&mut r.authority);
+        cap_opt(&mut r.route);
+        cap_opt(&mut r.grpc);
+        if let Some(id) = &mut self.identity {
+            for f in id.token_fields_mut() {
+                cap_opt(f);
+            }
+        }
+        if let Some(j) = &mut self.jit {
+            cap(&mut j.id);
+            if j.approved_by.len() > MAX_APPROVERS {
+                let more = j.approved_by.len() - MAX_APPROVERS + 1;
+                j.approved_by.truncate(MAX_APPROVERS - 1);
+                j.approved_by.push(format!("…[+{more} more]"));
+            }
+            j.approved_by.iter_mut().for_each(cap);
+        }
+        cap(&mut self.policy.version);
+        cap_opt(&mut self.response.details);
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain structs of strings and numbers cannot fail; an empty record would
+        // still be logged, so the gap shows.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,29 @@
+//! The core's entries, one per phase of a request. Every host (the wasm plugin, the
+//! `pci-guard` command, the benches) calls these and carries out what they return; no host
+//! builds a decision, a header edit or an audit field itself.
+//!
+//! ```text
+//! request headers ─► request()  ─► Verdict { decision, caller, reply | header edits,
+//!                                            audit event begun, response plan }
+//!                    (or Wait: the route's provider has no keys yet; ask again later)
+//! response headers ► response() ─► header edits, body plan (pass, scan, decode, refuse)
+//! stream end ──────► log()      ─► the audit event completed and sealed: one line
+//! ```
+//!
+//! Time, headers and key state come in as arguments; nothing here calls a host.
+
+mod edits;
+mod log;
+mod request;
+mod response;
+
+pub use edits::HeaderEdit;
+pub use log::{log, ResponseFacts};
+pub use request::{request, Judged, Request, State, Verdict};
+pub use response::{response, BodyPlan, ResponsePlan, ResponseStart};
+
+/// The realm named in `WWW-Authenticate` challenges.
+pub const REALM: &str = "pci-guard";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,426 @@
+//! A fake [`Host`] for native tests: it plays Envoy's part for one VM (streams, their headers
+//! and bodies, properties, filter state, shared data, HTTP calls, counters, time) and records
+//! every call, so tests can drive the plugin callback by callback and count host calls.
+//!
+//! Body buffers follow Envoy's rules as the plugin relies on them: a callback sees everything
+//! buffered so far; `Continue` sends the buffer on, `Pause` keeps it; a write replaces from
+//! the start or appends at the end, and nothing else.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::host::{Action, Host, Level};
+use super::root::{Root, Stream};
+use pci_guard_core::identity::signature::{PureVerifier, SignatureVerifier};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Http {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Grpc {
+        status: u32,
+        message: String,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct FakeStream {
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    /// Properties by dotted path (`source.address`).
+    pub properties: HashMap<String, Vec<u8>>,
+    pub filter_state: HashMap<String, Vec<u8>>,
+    pub reply: Option<Reply>,
+    pub resumed: bool,
+    pub reset: bool,
+    /// Response body bytes buffered in the host (not yet sent).
+    pub buffered: Vec<u8>,
+    /// Response body bytes sent to the client.
+    pub sent: Vec<u8>,
+    /// The client went away: calls on this stream fail.
+    pub gone: bool,
+}
+
+/// An HTTP call the plugin dispatched.
+#[derive(Debug)]
+pub struct Dispatched {
+    pub token: u32,
+    pub cluster: String,
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub now_ms: u64,
+    pub config: Option<Vec<u8>>,
+    pub env: HashMap<String, String>,
+    pub tick: Option<Duration>,
+    pub logs: Vec<(Level, String)>,
+    /// Counters by id (index): name and value handed to the host.
+    pub counters: Vec<(String, u64)>,
+    pub shared: HashMap<String, (Vec<u8>, u32)>,
+    pub calls: Vec<Dispatched>,
+    /// The HTTP call answer being delivered: status and body.
+    pub call_answer: Option<(Option<String>, Vec<u8>)>,
+    pub current: u32,
+    pub streams: BTreeMap<u32, FakeStream>,
+    /// Host calls made, by method name.
+    pub host_calls: BTreeMap<&'static str, usize>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeHost(pub Rc<RefCell<World>>);
+
+impl FakeHost {
+    pub fn world(&self) -> std::cell::RefMut<'_, World> {
+        self.0.borrow_mut()
+    }
+
+    fn count(&self, name: &'static str) {
+        *self.0.borrow_mut().host_calls.entry(name).or_default() += 1;
+    }
+
+    fn with_stream<T>(&self, f: impl FnOnce(&mut FakeStream) -> T) -> Option<T> {
+        let mut w = self.0.borrow_mut();
+        let id = w.current;
+        let s = w.streams.get_mut(&id)?;
+        if s.gone {
+            return None;
+        }
+        Some(f(s))
+    }
+
+    pub fn stream(&self, id: u32) -> std::cell::RefMut<'_, FakeStream> {
+        std::cell::RefMut::map(self.0.borrow_mut(), |w| w.streams.entry(id).or_default())
+    }
+
+    pub fn advance(&self, ms: u64) {
+        self.0.borrow_mut().now_ms += ms;
+    }
+}
+
+impl Host for FakeHost {
+    fn now_ms(&self) -> u64 {
+        self.count("now_ms");
+        self.0.borrow().now_ms
+    }
+    fn log(&self, level: Level, msg: &str) {
+        self.count("log");
+        self.0.borrow_mut().logs.push((level, msg.to_string()));
+    }
+    fn plugin_configuration(&self) -> Option<Vec<u8>> {
+        self.count("plugin_configuration");
+        self.0.borrow().config.clone()
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        self.0.borrow().env.get(name).cloned()
+    }
+    fn set_tick_period(&self, period: Duration) {
+        self.count("set_tick_period");
+        self.0.borrow_mut().tick = Some(period);
+    }
+    fn verifier(&self) -> Box<dyn SignatureVerifier> {
+        Box::new(PureVerifier)
+    }
+    fn define_counter(&self, name: &str) -> Option<u32> {
+        self.count("define_counter");
+        let mut w = self.0.borrow_mut();
+        w.counters.push((name.to_string(), 0));
+        Some(w.counters.len() as u32 - 1)
+    }
+    fn increment_counter(&self, id: u32, by: u64) {
+        self.count("increment_counter");
+        if let Some(c) = self.0.borrow_mut().counters.get_mut(id as usize) {
+            c.1 += by;
+        }
+    }
+    fn shared_data(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), ()> {
+        self.count("shared_data");
+        Ok(match self.0.borrow().shared.get(key) {
+            Some((v, cas)) => (Some(v.clone()), Some(*cas)),
+            None => (None, None),
+        })
+    }
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        self.count("set_shared_data");
+        let mut w = self.0.borrow_mut();
+        let current = w.shared.get(key).map(|(_, c)| *c);
+        if cas.is_some() && cas != current {
+            return false;
+        }
+        let next = current.unwrap_or(0) + 1;
+        w.shared.insert(key.to_string(), (value.to_vec(), next));
+        true
+    }
+    fn dispatch_http_call(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        _timeout: Duration,
+    ) -> Option<u32> {
+        self.count("dispatch_http_call");
+        let mut w = self.0.borrow_mut();
+        let token = w.calls.len() as u32 + 1;
+        w.calls.push(Dispatched {
+            token,
+            cluster: cluster.to_string(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        });
+        Some(token)
+    }
+    fn http_call_status(&self) -> Option<String> {
+        self.count("http_call_status");
+        self.0.borrow().call_answer.as_ref()?.0.clone()
+    }
+    fn http_call_body(&self, size: usize) -> Option<Vec<u8>> {
+        self.count("http_call_body");
+        let w = self.0.borrow();
+        let body = &w.call_answer.as_ref()?.1;
+        Some(body[..size.min(body.len())].to_vec())
+    }
+    fn set_effective_context(&self, context_id: u32) -> bool {
+        self.count("set_effective_context");
+        let mut w = self.0.borrow_mut();
+        match w.streams.get(&context_id) {
+            Some(s) if !s.gone => {
+                w.current = context_id;
+                true
+            }
+            _ => false,
+        }
+    }
+    fn resume_request(&self) {
+        self.count("resume_request");
+        self.with_stream(|s| s.resumed = true);
+    }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.count("request_headers");
+        self.with_stream(|s| s.request_headers.clone())
+            .unwrap_or_default()
+    }
+    fn set_request_header(&self, name: &str, value: Option<&str>) -> bool {
+        self.count("set_request_header");
+        self.with_stream(|s| set_header(&mut s.request_headers, name, value))
+            .is_some()
+    }
+    fn response_headers(&self) -> Vec<(String, String)> {
+        self.count("response_headers");
+        self.with_stream(|s| s.response_headers.clone())
+            .unwrap_or_default()
+    }
+    fn set_response_header(&self, name: &str, value: Option<&str>) -> bool {
+        self.count("set_response_header");
+        self.with_stream(|s| set_header(&mut s.response_headers, name, value))
+            .is_some()
+    }
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        self.count("property");
+        self.with_stream(|s| s.properties.get(&path.join(".")).cloned())
+            .flatten()
+    }
+    fn set_property(&self, path: &[&str], value: &[u8]) -> bool {
+        self.count("set_property");
+        self.with_stream(|s| s.filter_state.insert(path.join("."), value.to_vec()))
+            .is_some()
+    }
+    fn send_http_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool {
+        self.count("send_http_response");
+        self.with_stream(|s| {
+            s.reply = Some(Reply::Http {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                body: body.to_vec(),
+            })
+        })
+        .is_some()
+    }
+    fn send_grpc_response(&self, status: u32, message: &str, _metadata: &[(&str, &[u8])]) -> bool {
+        self.count("send_grpc_response");
+        self.with_stream(|s| {
+            s.reply = Some(Reply::Grpc {
+                status,
+                message: message.to_string(),
+            })
+        })
+        .is_some()
+    }
+    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
+        self.count("response_body");
+        self.with_stream(|s| {
+            let end = start.saturating_add(len).min(s.buffered.len());
+            s.buffered
+                .get(start.min(end)..end)
+                .unwrap_or_default()
+                .to_vec()
+        })
+        .ok_or(())
+    }
+    fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool {
+        self.count("set_response_body");
+        self.with_stream(|s| {
+            if start == 0 {
+                let end = len.min(s.buffered.len());
+                s.buffered.splice(0..end, data.iter().copied());
+                true
+            } else if start >= s.buffered.len() {
+                s.buffered.extend_from_slice(data);
+                true
+            } else {
+                false
+            }
+        })
+        .unwrap_or(false)
+    }
+    fn reset_response(&self) {
+        self.count("reset_response");
+        self.with_stream(|s| s.reset = true);
+    }
+}
+
+fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
+    headers.retain(|(n, _)| n != name);
+    if let Some(v) = value {
+        headers.push((name.to_string(), v.to_string()));
+    }
+}
+
+/// A VM as Envoy drives it: the root context and its streams, on one [`FakeHost`].
+pub struct Envoy {
+    pub host: FakeHost,
+    pub root: Root<FakeHost>,
+    streams: HashMap<u32, Stream<FakeHost>>,
+    next_id: u32,
+}
+
+impl Envoy {
+    /// Starts a VM and configures it with `policy`; panics if the policy is refused.
+    pub fn start(policy: &[u8]) -> Self {
+        let host = FakeHost::default();
+        host.world().now_ms = 1_800_000_000_000;
+        host.world().config = Some(policy.to_vec());
+        let mut root = Root::new(host.clone());
+        assert!(root.on_vm_start());
+        let mut envoy = Self {
+            host,
+            root,
+            streams: HashMap::new(),
+            next_id: 1,
+        };
+        assert!(
+            envoy.configure(policy),
+            "policy refused: {:?}",
+            envoy.host.world().logs
+        );
+        envoy
+    }
+
+    /// Hands the VM a new plugin configuration, as Envoy does on an ECDS update.
+    pub fn configure(&mut self, policy: &[u8]) -> bool {
+        self.host.world().config = Some(policy.to_vec());
+        self.host.world().current = 0;
+        self.root.on_configure()
+    }
+
+    pub fn tick(&mut self) {
+        self.host.world().current = 0;
+        self.root.on_tick();
+    }
+
+    /// Delivers the answer to HTTP call `token`.
+    pub fn answer_call(&mut self, token: u32, status: &str, body: &[u8]) {
+        self.host.world().call_answer = Some((Some(status.to_string()), body.to_vec()));
+        self.host.world().current = 0;
+        self.root.on_http_call_response(token, body.len());
+        self.host.world().call_answer = None;
+    }
+
+    /// A new stream with these request headers (and `source.address`); its request headers
+    /// callback runs. Returns the stream id and the callback's action.
+    pub fn request<N: AsRef<str>, V: AsRef<str>>(&mut self, headers: &[(N, V)]) -> (u32, Action) {
+        let id = self.next_id;
+        self.next_id += 1;
+        {
+            let mut s = self.host.stream(id);
+            s.request_headers = headers
+                .iter()
+                .map(|(n, v)| (n.as_ref().to_string(), v.as_ref().to_string()))
+                .collect();
+            s.properties
+                .insert("source.address".into(), b"10.0.0.5:53211".to_vec());
+            s.properties
+                .insert("request.protocol".into(), b"HTTP/1.1".to_vec());
+        }
+        let mut stream = self.root.create_stream(id);
+        self.host.world().current = id;
+        let action = stream.on_request_headers();
+        self.streams.insert(id, stream);
+        (id, action)
+    }
+
+    fn on<T>(&mut self, id: u32, f: impl FnOnce(&mut Stream<FakeHost>) -> T) -> T {
+        self.host.world().current = id;
+        f(self.streams.get_mut(&id).expect("no such stream"))
+    }
+
+    pub fn response_headers(&mut self, id: u32, headers: &[(&str, &str)], eos: bool) -> Action {
+        self.host.stream(id).response_headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.on(id, |s| s.on_response_headers(eos))
+    }
+
+    /// One body callback with `chunk` added to what the host buffers. On `Continue` the
+    /// buffer goes to the client.
+    pub fn body(&mut self, id: u32, chunk: &[u8], eos: bool) -> Action {
+        let size = {
+            let mut s = self.host.stream(id);
+            s.buffered.extend_from_slice(chunk);
+            s.buffered.len()
+        };
+        let action = self.on(id, |s| s.on_response_body(size, eos));
+        if action == Action::Continue {
+            let mut s = self.host.stream(id);
+            let out = std::mem::take(&mut s.buffered);
+            s.sent.extend_from_slice(&out);
+        }
+        action
+    }
+
+    /// The trailers callback; on `Continue` whatever is still buffered goes to the client.
+    pub fn trailers(&mut self, id: u32) -> Action {
+        let action = self.on(id, |s| s.on_response_trailers());
+        if action == Action::Continue {
+            let mut s = self.host.stream(id);
+            let out = std::mem::take(&mut s.buffered);
+            s.sent.extend_from_slice(&out);
+        }
+        action
+    }
+
+    /// The stream ends: `on_log` runs; returns the audit event it recorded.
+    pub fn log(&mut self, id: u32) -> serde_json::Value {
+        self.on(id, |s| s.on_log());
+        self.streams.remove(&id);
+        let line = self
+            .host
+            .stream(id)
+            .filter_state
+            .get("pci_guard_audit")
+            .cloned()
+            .expect("no audit event recorded");
+        serde_json::from_slice(&line).expect("the audit event is JSON")
+    }
+}
