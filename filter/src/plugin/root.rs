@@ -123,10 +123,12 @@ impl<H: Host> Root<H> {
         self.host.set_tick_period(TICK);
         self.fetcher = vm.has_remote_keys().then(Fetcher::new);
         self.vm = Some(Rc::new(RefCell::new(vm)));
-        self.waiting = Rc::default();
         if self.chain.is_none() || key.is_some() {
             self.chain = Some(Rc::new(RefCell::new(Chain::new(chain_id(now_ms), key))));
         }
+        // Requests that waited for the old policy's keys are judged again under this one:
+        // the old policy's fetches will never be answered here.
+        self.resume_waiting(true);
         self.on_tick();
         true
     }
@@ -139,7 +141,7 @@ impl<H: Host> Root<H> {
             return;
         };
         fetcher.tick(&self.host, &mut vm.borrow_mut(), self.host.now_ms() / 1000);
-        self.resume_waiting();
+        self.resume_waiting(false);
     }
 
     /// The answer to a key fetch.
@@ -149,7 +151,7 @@ impl<H: Host> Root<H> {
         };
         let now = self.host.now_ms() / 1000;
         fetcher.on_response(&self.host, &mut vm.borrow_mut(), token, body_size, now);
-        self.resume_waiting();
+        self.resume_waiting(false);
     }
 
     /// The plugin is shutting down (Envoy draining, or this VM replaced): counts gathered
@@ -174,8 +176,10 @@ impl<H: Host> Root<H> {
         }
     }
 
-    /// Judges again the waiting requests whose keys arrived or whose wait is over.
-    fn resume_waiting(&mut self) {
+    /// Judges again the waiting requests whose keys arrived or whose wait is over; with
+    /// `rebind` (a new policy was loaded), every waiting request, under the new policy, where
+    /// it may wait again for that policy's keys.
+    fn resume_waiting(&mut self, rebind: bool) {
         let Some(vm) = &self.vm else {
             return;
         };
@@ -185,7 +189,9 @@ impl<H: Host> Root<H> {
             let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut *self.waiting.borrow_mut())
                 .into_iter()
                 .partition(|w| {
-                    now_ms >= w.deadline_ms || v.keyring.has_keys(&w.providers, now_ms / 1000)
+                    rebind
+                        || now_ms >= w.deadline_ms
+                        || v.keyring.has_keys(&w.providers, now_ms / 1000)
                 });
             *self.waiting.borrow_mut() = still;
             ready
@@ -195,9 +201,24 @@ impl<H: Host> Root<H> {
             if !self.host.set_effective_context(w.context_id) {
                 continue;
             }
-            let step = w.stream.borrow_mut().judge(false, now_ms);
-            if step == RequestStep::Continue {
-                self.host.resume_request();
+            let step = {
+                let mut s = w.stream.borrow_mut();
+                if rebind {
+                    s.rebind(Some(vm.clone()), self.chain.clone());
+                }
+                s.judge(rebind, now_ms)
+            };
+            match step {
+                RequestStep::Continue => self.host.resume_request(),
+                RequestStep::Replied => {}
+                RequestStep::Waiting {
+                    deadline_ms,
+                    providers,
+                } => self.waiting.borrow_mut().push(Waiter {
+                    deadline_ms,
+                    providers,
+                    ..w
+                }),
             }
         }
     }

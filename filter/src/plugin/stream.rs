@@ -106,6 +106,12 @@ impl<H: Host> StreamState<H> {
         }
     }
 
+    /// Moves a waiting request to a newly loaded policy's VM and chain.
+    pub fn rebind(&mut self, vm: Option<Rc<RefCell<Vm>>>, chain: Option<Rc<RefCell<Chain>>>) {
+        self.vm = vm;
+        self.chain = chain;
+    }
+
     /// Reads the request once and judges it.
     pub fn on_request_headers(&mut self) -> RequestStep {
         let host = &self.host;
