@@ -237,6 +237,11 @@ impl<H: Host> StreamState<H> {
             BodyPlan::Pass => Action::Continue,
             BodyPlan::Refuse { reason, reply } => {
                 self.refused = Some(reason);
+                // The client gets the local reply, not the upstream's status.
+                self.status = match &reply {
+                    Answer::Http { status, .. } => Some(*status),
+                    Answer::Grpc { .. } => Some(200),
+                };
                 self.send(&reply);
                 Action::Pause
             }

@@ -270,6 +270,7 @@ fn a_body_that_cannot_be_decoded_is_refused_with_a_502_before_any_byte() {
     );
     let e = envoy.log(id);
     assert_eq!(e["redaction"]["refused"], "body_undecodable");
+    assert_eq!(e["response"]["status"], 502, "the status the client got");
 }
 
 #[test]
