@@ -23,7 +23,6 @@ pub mod key_store;
 pub mod policy;
 pub mod reason;
 pub mod redact;
-pub mod route_metadata;
 pub mod routes;
 pub mod verify;
 

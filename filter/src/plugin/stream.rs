@@ -277,7 +277,7 @@ impl StreamState {
             None
         };
         let metadata_route = host::property_bytes(&["xds", "route_metadata"])
-            .and_then(|m| pci_guard_core::route_metadata::route_name(&m));
+            .and_then(|m| pci_guard_core::routes::metadata::route_name(&m));
         let flags = RequestFlags {
             method_override: METHOD_OVERRIDE_HEADERS
                 .iter()
