@@ -36,19 +36,6 @@ pub const MAX_RULES: usize = 1024;
 /// Most identity providers: each may hold a key set (at most `jwks::MAX_KEYS` keys).
 pub const MAX_PROVIDERS: usize = 32;
 
-/// Brand names accepted in `redaction.pan.brands`.
-pub const BRANDS: [&str; 9] = [
-    "visa",
-    "mastercard",
-    "amex",
-    "discover",
-    "jcb",
-    "diners",
-    "unionpay",
-    "maestro",
-    "mir",
-];
-
 /// Signature algorithms a provider may list.
 pub const ALGORITHMS: [&str; 12] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "HS256",

@@ -4,8 +4,8 @@
 use super::Compiler;
 use crate::policy::model::Redaction;
 use crate::policy::spec::{Keep, RedactionSpec};
-use crate::policy::{BRANDS, DEFAULT_SKIP_CONTENT_TYPES};
-use crate::redact::{self, BrandSet, CvvKeys, RedactOptions};
+use crate::policy::DEFAULT_SKIP_CONTENT_TYPES;
+use crate::redact::{self, Brand, BrandSet, CvvKeys, RedactOptions};
 use std::sync::Arc;
 
 impl Compiler {
@@ -37,10 +37,10 @@ impl Compiler {
                 let mut names = Vec::new();
                 for (i, b) in list.iter().enumerate() {
                     match b.as_str() {
-                        Some(b) if BRANDS.contains(&b) => names.push(b),
+                        Some(b) if Brand::NAMES.contains(&b) => names.push(b),
                         _ => self.err(
                             format!("/redaction/pan/brands/{i}"),
-                            format!("unknown brand {b}; allowed: {}", BRANDS.join(", ")),
+                            format!("unknown brand {b}; allowed: {}", Brand::NAMES.join(", ")),
                         ),
                     }
                 }
