@@ -42,9 +42,6 @@ pub const ALGORITHMS: [&str; 12] = [
     "HS384", "HS512",
 ];
 
-pub const DEFAULT_SKIP_CONTENT_TYPES: [&str; 4] =
-    ["image/*", "audio/*", "video/*", "application/octet-stream"];
-
 impl Policy {
     /// Parses, validates and compiles a policy from its JSON text.
     pub fn parse(json: &[u8]) -> Result<Policy, PolicyErrors> {

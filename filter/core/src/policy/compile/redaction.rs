@@ -4,8 +4,7 @@
 use super::Compiler;
 use crate::policy::model::Redaction;
 use crate::policy::spec::{Keep, RedactionSpec};
-use crate::policy::DEFAULT_SKIP_CONTENT_TYPES;
-use crate::redact::{self, Brand, BrandSet, CvvKeys, RedactOptions};
+use crate::redact::{self, Brand, BrandSet, CvvKeys, RedactOptions, DEFAULT_SKIP_CONTENT_TYPES};
 use std::sync::Arc;
 
 impl Compiler {
