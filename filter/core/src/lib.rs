@@ -19,7 +19,6 @@ pub mod judge;
 pub mod policy;
 pub mod reason;
 pub mod redact;
-pub mod route_metadata;
 pub mod routes;
 
 #[cfg(feature = "testkit")]

@@ -4,66 +4,121 @@
 //! Like Envoy's jwt_authn `Status`, every outcome anywhere in the core is one of these values.
 //! Only [`Reason::http_status`] and [`Reason::grpc_status`] turn them into answers, and the
 //! same stable string ([`Reason::as_str`]) is what audit events, metrics and response bodies
-//! carry. Adding a variant means adding it to every `match` below: the compiler keeps the
-//! mapping complete.
+//! carry. Each reason is declared once, in one row of the table below (its variant, stable
+//! string, kind of answer and description); the enum, [`Reason::ALL`] and every mapping are
+//! generated from that row, so none can miss a reason.
 
 use serde::{Serialize, Serializer};
 
-/// Every outcome of judging a request or its response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
+/// Generates [`Reason`], [`Reason::ALL`], [`Reason::as_str`], [`Reason::kind`] and
+/// [`Reason::description`] from one row per reason:
+/// `Variant => "stable_string", AnswerKind, "description";`.
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $variant:ident => $str:literal, $kind:ident, $description:literal;)*) => {
+        /// Every outcome of judging a request or its response.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Reason {
+            /// Every reason, in declaration order (metrics define one counter each, in this
+            /// order).
+            pub const ALL: [Reason; [$(Reason::$variant),*].len()] = [$(Reason::$variant),*];
+
+            /// The stable string used in audit events, metrics, response bodies and
+            /// `x-pci-guard-reason`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $str,)*
+                }
+            }
+
+            /// What kind of answer the reason calls for.
+            pub const fn kind(self) -> AnswerKind {
+                match self {
+                    $(Reason::$variant => AnswerKind::$kind,)*
+                }
+            }
+
+            /// A short human sentence for `error_description` / `grpc-message`. Never holds
+            /// request data.
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
     /// Allowed: every check passed.
-    Ok,
+    Ok => "ok", Allow, "allowed";
     /// Allowed without a token: the route is explicitly `public`.
-    Public,
+    Public => "public", Allow, "public route";
 
-    // Identity (401 unless noted).
-    TokenMissing,
-    TokenMalformed,
-    TokenBadSignature,
-    TokenExpired,
-    TokenNotYetValid,
-    TokenUnknownKid,
-    TokenBadIssuer,
-    TokenAlgNotAllowed,
-    TokenTooOld,
-    TokenMissingExp,
-    TokenLifetimeTooLong,
-    TokenIssuedInFuture,
-    TokenTooLarge,
-    TokenUnsupportedHeader,
-    TokenBadSubject,
+    // Identity.
+    TokenMissing => "token_missing", Unauthenticated, "a bearer token is required";
+    TokenMalformed => "token_malformed", InvalidToken, "the token is malformed";
+    TokenBadSignature => "token_bad_signature", InvalidToken, "the token signature is invalid";
+    TokenExpired => "token_expired", InvalidToken, "the token has expired";
+    TokenNotYetValid => "token_not_yet_valid", InvalidToken, "the token is not yet valid";
+    TokenUnknownKid => "token_unknown_kid", InvalidToken,
+        "the token was signed by an unknown key";
+    TokenBadIssuer => "token_bad_issuer", InvalidToken, "the token issuer is not accepted";
+    TokenAlgNotAllowed => "token_alg_not_allowed", InvalidToken,
+        "the token algorithm is not allowed";
+    TokenTooOld => "token_too_old", InvalidToken, "the token is too old";
+    TokenMissingExp => "token_missing_exp", InvalidToken, "the token has no expiration";
+    TokenLifetimeTooLong => "token_lifetime_too_long", InvalidToken,
+        "the token lifetime exceeds the allowed maximum";
+    TokenIssuedInFuture => "token_issued_in_future", InvalidToken,
+        "the token was issued in the future";
+    TokenTooLarge => "token_too_large", InvalidToken, "the token is too large";
+    TokenUnsupportedHeader => "token_unsupported_header", InvalidToken,
+        "the token header uses an unsupported feature";
+    TokenBadSubject => "token_bad_subject", InvalidToken, "the token subject is not accepted";
     /// The token's audience matches none of the provider's: 403, like jwt_authn.
-    TokenBadAudience,
-    /// No usable keys for the provider (never fetched, or stale past `max_stale`).
-    JwksUnavailable,
+    TokenBadAudience => "token_bad_audience", Forbidden, "the token audience is not allowed";
+    /// No usable keys for the provider (never fetched, or stale past `max_stale`). Like
+    /// jwt_authn, an invalid token: without keys no token can be proven valid.
+    JwksUnavailable => "jwks_unavailable", InvalidToken, "signing keys are unavailable";
 
-    // Authorization (403).
-    ScopeMissing,
-    JitMissing,
-    JitExpired,
-    JitNotYetValid,
-    JitTtlExceeded,
-    JitSelfApproved,
-    JitTooFewApprovals,
-    JitApproverNotAllowed,
-    JitScopeNotGranted,
-    RuleDenied,
-    ApprovalRequired,
-    NoRoute,
+    // Authorization.
+    ScopeMissing => "scope_missing", Forbidden, "a required scope is missing";
+    JitMissing => "jit_missing", Forbidden, "a just-in-time grant is required";
+    JitExpired => "jit_expired", Forbidden, "the just-in-time grant has expired";
+    JitNotYetValid => "jit_not_yet_valid", Forbidden, "the just-in-time grant is not yet valid";
+    JitTtlExceeded => "jit_ttl_exceeded", Forbidden,
+        "the just-in-time grant lasts longer than allowed";
+    JitSelfApproved => "jit_self_approved", Forbidden,
+        "the just-in-time grant was approved by its own holder";
+    JitTooFewApprovals => "jit_too_few_approvals", Forbidden,
+        "the just-in-time grant has too few approvals";
+    JitApproverNotAllowed => "jit_approver_not_allowed", Forbidden,
+        "the just-in-time grant was approved by someone not allowed to";
+    JitScopeNotGranted => "jit_scope_not_granted", Forbidden,
+        "the just-in-time grant does not cover the required scope";
+    RuleDenied => "rule_denied", Forbidden, "the operation is blocked by policy";
+    ApprovalRequired => "approval_required", Forbidden,
+        "the operation requires an approved just-in-time grant";
+    NoRoute => "no_route", Forbidden, "no policy route matches the request";
 
-    // Request shape (400).
-    PathRejected,
+    // Request shape.
+    PathRejected => "path_rejected", BadRequest, "the request path is not in canonical form";
     /// `X-HTTP-Method-Override` and kin: the method a rule sees must be the one served.
-    MethodOverride,
+    MethodOverride => "method_override", BadRequest, "method-override headers are not accepted";
 
-    // Response body (502).
-    BodyUndecodable,
-    BodyScanFailed,
+    // Response body.
+    BodyUndecodable => "body_undecodable", BadGateway,
+        "the upstream response could not be decoded for inspection";
+    BodyScanFailed => "body_scan_failed", BadGateway,
+        "the upstream response could not be inspected";
 
     /// The filter could not judge the request (no valid policy loaded, internal error):
     /// fail closed with 503, as Istio's FAIL_CLOSE does.
-    FilterUnavailable,
+    FilterUnavailable => "filter_unavailable", Unavailable, "the access policy is unavailable";
 }
 
 /// What kind of answer a reason calls for; the glue picks headers and bodies from it.
@@ -81,112 +136,6 @@ pub enum AnswerKind {
 }
 
 impl Reason {
-    /// The stable string used in audit events, metrics, response bodies and `x-pci-guard-reason`.
-    pub const fn as_str(self) -> &'static str {
-        use Reason::*;
-        match self {
-            Ok => "ok",
-            Public => "public",
-            TokenMissing => "token_missing",
-            TokenMalformed => "token_malformed",
-            TokenBadSignature => "token_bad_signature",
-            TokenExpired => "token_expired",
-            TokenNotYetValid => "token_not_yet_valid",
-            TokenUnknownKid => "token_unknown_kid",
-            TokenBadIssuer => "token_bad_issuer",
-            TokenAlgNotAllowed => "token_alg_not_allowed",
-            TokenTooOld => "token_too_old",
-            TokenMissingExp => "token_missing_exp",
-            TokenLifetimeTooLong => "token_lifetime_too_long",
-            TokenIssuedInFuture => "token_issued_in_future",
-            TokenTooLarge => "token_too_large",
-            TokenUnsupportedHeader => "token_unsupported_header",
-            TokenBadSubject => "token_bad_subject",
-            TokenBadAudience => "token_bad_audience",
-            JwksUnavailable => "jwks_unavailable",
-            ScopeMissing => "scope_missing",
-            JitMissing => "jit_missing",
-            JitExpired => "jit_expired",
-            JitNotYetValid => "jit_not_yet_valid",
-            JitTtlExceeded => "jit_ttl_exceeded",
-            JitSelfApproved => "jit_self_approved",
-            JitTooFewApprovals => "jit_too_few_approvals",
-            JitApproverNotAllowed => "jit_approver_not_allowed",
-            JitScopeNotGranted => "jit_scope_not_granted",
-            RuleDenied => "rule_denied",
-            ApprovalRequired => "approval_required",
-            NoRoute => "no_route",
-            PathRejected => "path_rejected",
-            MethodOverride => "method_override",
-            BodyUndecodable => "body_undecodable",
-            BodyScanFailed => "body_scan_failed",
-            FilterUnavailable => "filter_unavailable",
-        }
-    }
-
-    /// Every reason, for tests and docs.
-    pub const ALL: [Reason; 36] = {
-        use Reason::*;
-        [
-            Ok,
-            Public,
-            TokenMissing,
-            TokenMalformed,
-            TokenBadSignature,
-            TokenExpired,
-            TokenNotYetValid,
-            TokenUnknownKid,
-            TokenBadIssuer,
-            TokenAlgNotAllowed,
-            TokenTooOld,
-            TokenMissingExp,
-            TokenLifetimeTooLong,
-            TokenIssuedInFuture,
-            TokenTooLarge,
-            TokenUnsupportedHeader,
-            TokenBadSubject,
-            TokenBadAudience,
-            JwksUnavailable,
-            ScopeMissing,
-            JitMissing,
-            JitExpired,
-            JitNotYetValid,
-            JitTtlExceeded,
-            JitSelfApproved,
-            JitTooFewApprovals,
-            JitApproverNotAllowed,
-            JitScopeNotGranted,
-            RuleDenied,
-            ApprovalRequired,
-            NoRoute,
-            PathRejected,
-            MethodOverride,
-            BodyUndecodable,
-            BodyScanFailed,
-            FilterUnavailable,
-        ]
-    };
-
-    pub const fn kind(self) -> AnswerKind {
-        use Reason::*;
-        match self {
-            Ok | Public => AnswerKind::Allow,
-            TokenMissing => AnswerKind::Unauthenticated,
-            TokenMalformed | TokenBadSignature | TokenExpired | TokenNotYetValid
-            | TokenUnknownKid | TokenBadIssuer | TokenAlgNotAllowed | TokenTooOld
-            | TokenMissingExp | TokenLifetimeTooLong | TokenIssuedInFuture | TokenTooLarge
-            | TokenUnsupportedHeader | TokenBadSubject
-            // Like jwt_authn: without keys no token can be proven valid.
-            | JwksUnavailable => AnswerKind::InvalidToken,
-            TokenBadAudience | ScopeMissing | JitMissing | JitExpired | JitNotYetValid
-            | JitTtlExceeded | JitSelfApproved | JitTooFewApprovals | JitApproverNotAllowed
-            | JitScopeNotGranted | RuleDenied | ApprovalRequired | NoRoute => AnswerKind::Forbidden,
-            PathRejected | MethodOverride => AnswerKind::BadRequest,
-            BodyUndecodable | BodyScanFailed => AnswerKind::BadGateway,
-            FilterUnavailable => AnswerKind::Unavailable,
-        }
-    }
-
     pub const fn is_allow(self) -> bool {
         matches!(self.kind(), AnswerKind::Allow)
     }
@@ -212,51 +161,6 @@ impl Reason {
             AnswerKind::BadRequest => 3,                                  // INVALID_ARGUMENT
             AnswerKind::BadGateway => 13,                                 // INTERNAL
             AnswerKind::Unavailable => 14,                                // UNAVAILABLE
-        }
-    }
-
-    /// A short human sentence for `error_description` / `grpc-message`. Never holds request data.
-    pub const fn description(self) -> &'static str {
-        use Reason::*;
-        match self {
-            Ok => "allowed",
-            Public => "public route",
-            TokenMissing => "a bearer token is required",
-            TokenMalformed => "the token is malformed",
-            TokenBadSignature => "the token signature is invalid",
-            TokenExpired => "the token has expired",
-            TokenNotYetValid => "the token is not yet valid",
-            TokenUnknownKid => "the token was signed by an unknown key",
-            TokenBadIssuer => "the token issuer is not accepted",
-            TokenAlgNotAllowed => "the token algorithm is not allowed",
-            TokenTooOld => "the token is too old",
-            TokenMissingExp => "the token has no expiration",
-            TokenLifetimeTooLong => "the token lifetime exceeds the allowed maximum",
-            TokenIssuedInFuture => "the token was issued in the future",
-            TokenTooLarge => "the token is too large",
-            TokenUnsupportedHeader => "the token header uses an unsupported feature",
-            TokenBadSubject => "the token subject is not accepted",
-            TokenBadAudience => "the token audience is not allowed",
-            JwksUnavailable => "signing keys are unavailable",
-            ScopeMissing => "a required scope is missing",
-            JitMissing => "a just-in-time grant is required",
-            JitExpired => "the just-in-time grant has expired",
-            JitNotYetValid => "the just-in-time grant is not yet valid",
-            JitTtlExceeded => "the just-in-time grant lasts longer than allowed",
-            JitSelfApproved => "the just-in-time grant was approved by its own holder",
-            JitTooFewApprovals => "the just-in-time grant has too few approvals",
-            JitApproverNotAllowed => {
-                "the just-in-time grant was approved by someone not allowed to"
-            }
-            JitScopeNotGranted => "the just-in-time grant does not cover the required scope",
-            RuleDenied => "the operation is blocked by policy",
-            ApprovalRequired => "the operation requires an approved just-in-time grant",
-            NoRoute => "no policy route matches the request",
-            PathRejected => "the request path is not in canonical form",
-            MethodOverride => "method-override headers are not accepted",
-            BodyUndecodable => "the upstream response could not be decoded for inspection",
-            BodyScanFailed => "the upstream response could not be inspected",
-            FilterUnavailable => "the access policy is unavailable",
         }
     }
 }

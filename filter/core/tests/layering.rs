@@ -3,13 +3,16 @@
 //! `authz`, …) and between the files of each folder.
 //!
 //! References are read from the source text (`crate::a::b`, `super::b`; both `a/b.rs` and
-//! `a/b/mod.rs` have `a` as `super`). Test code (`tests.rs` files and anything after
-//! `#[cfg(test)]`) may reach anywhere and is left out.
+//! `a/b/mod.rs` have `a` as `super`). Test code (`tests.rs` files, `tests/` folders and
+//! anything after `#[cfg(test)]`) may reach anywhere and is left out.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// Module → the modules it imports.
+type Graph = BTreeMap<String, BTreeSet<String>>;
 
 fn src() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -20,6 +23,9 @@ fn files(dir: &Path, prefix: &[String], out: &mut Vec<(Vec<String>, String)>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         let name = p.file_stem().unwrap().to_string_lossy().to_string();
+        if p.is_dir() && name == "tests" {
+            continue; // test modules, like `tests.rs` files
+        }
         if p.is_dir() {
             let mut next = prefix.to_vec();
             next.push(name);
@@ -77,10 +83,10 @@ fn references(module: &[String], code: &str) -> BTreeSet<Vec<String>> {
 }
 
 /// A cycle in `graph`, if there is one.
-fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+fn cycle(graph: &Graph) -> Option<Vec<String>> {
     fn visit(
         n: &str,
-        graph: &BTreeMap<String, BTreeSet<String>>,
+        graph: &Graph,
         state: &mut BTreeMap<String, u8>,
         stack: &mut Vec<String>,
     ) -> Option<Vec<String>> {
@@ -114,14 +120,11 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     None
 }
 
-fn graphs() -> (
-    BTreeMap<String, BTreeSet<String>>,
-    BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
-) {
+fn graphs() -> (Graph, BTreeMap<String, Graph>) {
     let mut all = Vec::new();
     files(&src(), &[], &mut all);
-    let mut top: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut inner: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    let mut top = Graph::new();
+    let mut inner: BTreeMap<String, Graph> = BTreeMap::new();
     for (module, code) in &all {
         let Some(own_top) = module.first() else {
             continue; // lib.rs
@@ -195,7 +198,7 @@ fn the_core_knows_nothing_of_proxy_wasm() {
 
 #[test]
 fn the_cycle_finder_finds_cycles() {
-    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut g = Graph::new();
     g.entry("a".into()).or_default().insert("b".into());
     g.entry("b".into()).or_default().insert("c".into());
     assert_eq!(cycle(&g), None);

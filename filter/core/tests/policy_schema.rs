@@ -1,22 +1,26 @@
 //! `policy-schema/policy.schema.json` and the Rust parser agree on every example: each file in
 //! `examples/` passes both, each file in `invalid/` fails both, and the parser's errors are
 //! exactly those in the file's `.error` twin (set `UPDATE_GOLDEN=1` to rewrite them, then
-//! review the diff).
+//! review the diff). The lists the schema enumerates (brands, algorithms) equal the code's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use pci_guard_core::identity::Alg;
 use pci_guard_core::policy::Policy;
+use pci_guard_core::redact::Brand;
 use std::path::{Path, PathBuf};
 
 fn schema_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policy-schema")
 }
 
+fn schema() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(schema_dir().join("policy.schema.json")).unwrap())
+        .unwrap()
+}
+
 fn validator() -> jsonschema::Validator {
-    let schema: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(schema_dir().join("policy.schema.json")).unwrap())
-            .unwrap();
-    jsonschema::draft202012::new(&schema).expect("policy.schema.json is a valid 2020-12 schema")
+    jsonschema::draft202012::new(&schema()).expect("policy.schema.json is a valid 2020-12 schema")
 }
 
 fn json_files(dir: &str) -> Vec<PathBuf> {
@@ -86,4 +90,29 @@ fn every_invalid_example_fails_the_schema_and_the_parser_with_its_recorded_error
         });
         assert_eq!(errors, expected, "{}", f.display());
     }
+}
+
+/// The strings of the `enum` at `pointer` in the schema.
+fn schema_enum(pointer: &str) -> Vec<String> {
+    let schema = schema();
+    let list = schema
+        .pointer(pointer)
+        .and_then(|v| v.as_array())
+        .unwrap_or_else(|| panic!("policy.schema.json has no list at {pointer}"));
+    list.iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_schemas_brand_names_are_the_brand_table_names() {
+    assert_eq!(
+        schema_enum("/$defs/redaction/properties/pan/properties/brands/oneOf/1/items/enum"),
+        Brand::NAMES
+    );
+}
+
+#[test]
+fn the_schemas_algorithms_are_the_ones_the_parser_accepts() {
+    assert_eq!(schema_enum("/$defs/algorithm/enum"), Alg::NAMES);
 }

@@ -50,11 +50,8 @@ pub enum AlgFamily {
 }
 
 impl Alg {
-    /// Every algorithm, in a stable order.
+    /// Every algorithm, in the order policies and their errors list them.
     pub const ALL: [Alg; 12] = [
-        Alg::HS256,
-        Alg::HS384,
-        Alg::HS512,
         Alg::RS256,
         Alg::RS384,
         Alg::RS512,
@@ -64,7 +61,21 @@ impl Alg {
         Alg::ES256,
         Alg::ES384,
         Alg::EdDSA,
+        Alg::HS256,
+        Alg::HS384,
+        Alg::HS512,
     ];
+
+    /// The JOSE names of [`Alg::ALL`]: what a provider's `algorithms` may list.
+    pub const NAMES: [&'static str; 12] = {
+        let mut names = [""; 12];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Alg::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
 
     /// The provider default: every asymmetric algorithm. HS* must be listed explicitly
     /// and needs a configured shared secret.

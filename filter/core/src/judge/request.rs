@@ -91,7 +91,7 @@ pub fn request<H: Headers + ?Sized>(
         .is_some_and(|ct| ct.starts_with("application/grpc"));
     let metadata_route = req
         .route_metadata
-        .and_then(crate::route_metadata::route_name);
+        .and_then(crate::routes::metadata::route_name);
     let mut line = RequestLine::new(method, path_and_query, grpc);
     line.route_name = req.route_name;
     line.metadata_route = metadata_route.as_deref();

@@ -19,74 +19,70 @@
 
 use crate::redact::RedactError;
 
-/// A card brand pci-guard recognises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Brand {
+/// Generates [`Brand`], [`Brand::ALL`], [`Brand::NAMES`] and [`Brand::name`] from one row per
+/// brand, so the policy's accepted names, the error messages and the matcher's list cannot
+/// disagree.
+macro_rules! brands {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal;)*) => {
+        /// A card brand pci-guard recognises.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Brand {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Brand {
+            /// Every brand, in the order they are checked.
+            pub const ALL: [Brand; [$($name),*].len()] = [$(Brand::$variant),*];
+
+            /// The configuration names, in the order of [`Brand::ALL`]: what
+            /// `redaction.pan.brands` accepts.
+            pub const NAMES: [&'static str; [$($name),*].len()] = [$($name),*];
+
+            /// The configuration name.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Brand::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+brands! {
     /// Visa.
-    Visa,
+    Visa => "visa";
     /// Mastercard (51–55 and the 2-series).
-    Mastercard,
+    Mastercard => "mastercard";
     /// American Express.
-    Amex,
+    Amex => "amex";
     /// Discover.
-    Discover,
+    Discover => "discover";
     /// JCB.
-    Jcb,
+    Jcb => "jcb";
     /// Diners Club.
-    Diners,
+    Diners => "diners";
     /// UnionPay.
-    UnionPay,
+    UnionPay => "unionpay";
     /// Maestro.
-    Maestro,
+    Maestro => "maestro";
     /// Mir.
-    Mir,
+    Mir => "mir";
 }
 
 impl Brand {
-    /// Every brand, in the order they are checked.
-    pub const ALL: [Brand; 9] = [
-        Brand::Visa,
-        Brand::Mastercard,
-        Brand::Amex,
-        Brand::Discover,
-        Brand::Jcb,
-        Brand::Diners,
-        Brand::UnionPay,
-        Brand::Maestro,
-        Brand::Mir,
-    ];
-
-    /// The configuration name (`"visa"`, `"mastercard"`, `"amex"`, `"discover"`, `"jcb"`,
-    /// `"diners"`, `"unionpay"`, `"maestro"`, `"mir"`).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Brand::Visa => "visa",
-            Brand::Mastercard => "mastercard",
-            Brand::Amex => "amex",
-            Brand::Discover => "discover",
-            Brand::Jcb => "jcb",
-            Brand::Diners => "diners",
-            Brand::UnionPay => "unionpay",
-            Brand::Maestro => "maestro",
-            Brand::Mir => "mir",
-        }
-    }
-
     /// Parses a configuration name (case-insensitive; a few common aliases accepted).
     #[must_use]
     pub fn from_name(name: &str) -> Option<Brand> {
         let n = name.trim().to_ascii_lowercase();
+        if let Some(b) = Brand::ALL.into_iter().find(|b| b.name() == n) {
+            return Some(b);
+        }
         Some(match n.as_str() {
-            "visa" => Brand::Visa,
-            "mastercard" | "master-card" | "mc" => Brand::Mastercard,
-            "amex" | "american-express" | "american_express" | "americanexpress" => Brand::Amex,
-            "discover" => Brand::Discover,
-            "jcb" => Brand::Jcb,
-            "diners" | "diners-club" | "diners_club" | "dinersclub" => Brand::Diners,
-            "unionpay" | "union-pay" | "union_pay" => Brand::UnionPay,
-            "maestro" => Brand::Maestro,
-            "mir" => Brand::Mir,
+            "master-card" | "mc" => Brand::Mastercard,
+            "american-express" | "american_express" | "americanexpress" => Brand::Amex,
+            "diners-club" | "diners_club" | "dinersclub" => Brand::Diners,
+            "union-pay" | "union_pay" => Brand::UnionPay,
             _ => return None,
         })
     }
@@ -137,8 +133,8 @@ impl Default for BrandSet {
 }
 
 impl BrandSet {
-    /// Every brand (the default).
-    pub const ALL: BrandSet = BrandSet(0x1ff);
+    /// Every brand (the default): one bit per brand, in the order of [`Brand::ALL`].
+    pub const ALL: BrandSet = BrandSet((1 << Brand::ALL.len()) - 1);
     /// No brand: PAN detection off.
     pub const NONE: BrandSet = BrandSet(0);
 
@@ -177,11 +173,7 @@ impl BrandSet {
                 None => {
                     return Err(RedactError::UnknownBrand {
                         name: n.to_owned(),
-                        known: Brand::ALL
-                            .iter()
-                            .map(|b| b.name())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        known: Brand::NAMES.join(", "),
                     })
                 }
             }

@@ -1,8 +1,8 @@
 //! Which response bodies to scan, by `content-type`.
 //!
 //! Fail safe: anything not explicitly skipped is scanned (JSON, `text/*`, XML, forms, unknown
-//! or missing types). Skipped by default: `image/*`, `audio/*`, `video/*`,
-//! `application/octet-stream` (the policy's `skip_content_types`, `type/*` wildcards allowed).
+//! or missing types). Skipped: the policy's `skip_content_types` (`type/*` wildcards allowed),
+//! [`DEFAULT_SKIP_CONTENT_TYPES`] when it gives none.
 //! `application/grpc*` is framed ([`BodyKind::Grpc`]), except `application/grpc-web-text`,
 //! whose base64 hides digits: it is [`BodyKind::Refuse`]d.
 
@@ -19,7 +19,8 @@ pub enum BodyKind {
     Refuse,
 }
 
-/// The policy default for `skip_content_types`.
+/// The policy default for `skip_content_types`: media and raw bytes, which hold no card
+/// numbers as text and which masking digits would corrupt.
 pub const DEFAULT_SKIP_CONTENT_TYPES: &[&str] =
     &["image/*", "audio/*", "video/*", "application/octet-stream"];
 
