@@ -1,9 +1,22 @@
 //! The Envoy process: a config template rendered with free ports and the test's values,
 //! started, waited for until ready, queried for stats, and killed on drop.
+//!
+//! Every e2e test and the load bench start Envoy through [`Harness`]:
+//!
+//! ```no_run
+//! use pci_guard_e2e::{Harness, Upstream};
+//!
+//! let (up, idp) = (Upstream::ok(), Upstream::ok());
+//! let policy = r#"{"version": "1", "routes": []}"#;
+//! let envoy = Harness::new("pci-guard.yaml", policy, up.port)
+//!     .var("IDP_PORT", idp.port)
+//!     .start();
+//! let events = envoy.audit_events(1);
+//! ```
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::thread;
@@ -91,36 +104,67 @@ pub fn validate(config_text: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-pub struct EnvoyOptions<'a> {
-    /// Config template file under `envoy/`.
-    pub config: &'a str,
-    pub policy: String,
-    pub upstream_port: u16,
-    pub extra: Vec<(&'a str, String)>,
+type Edit = Box<dyn FnOnce(String) -> String>;
+
+/// What to start an Envoy with: a config template under `envoy/`, the policy, the upstream's
+/// port, and what else the template or the test needs (more placeholders, the plugin build,
+/// edits to the template). The harness fills `LISTEN_PORT`, `ADMIN_PORT`, `ACCESS_LOG`,
+/// `WASM_PATH` ([`wasm_path`]), `POLICY` and `IDP_PORT` (a port nobody listens on, so key
+/// fetches fail unless the test starts an identity provider); [`Harness::var`] overrides any.
+pub struct Harness {
+    config: String,
+    policy: String,
+    upstream_port: u16,
+    vars: Vec<(&'static str, String)>,
+    edits: Vec<Edit>,
 }
 
-/// A running Envoy (one worker), killed on drop.
-pub struct Envoy {
-    child: Child,
-    pub port: u16,
-    pub admin_port: u16,
-    pub access_log: PathBuf,
-    pub stderr_log: PathBuf,
-    /// What Envoy wrote to stdout (the stdout access logger's lines).
-    pub stdout_log: PathBuf,
-    _dir: TempDir,
-}
+impl Harness {
+    /// `config` is relative to `envoy/`; `policy` is the policy JSON (empty for configs
+    /// without the plugin or that get it another way, such as ECDS).
+    pub fn new(config: &str, policy: impl Into<String>, upstream_port: u16) -> Harness {
+        Harness {
+            config: config.to_string(),
+            policy: policy.into(),
+            upstream_port,
+            vars: Vec::new(),
+            edits: Vec::new(),
+        }
+    }
 
-/// Why an Envoy did not come up.
-#[derive(Debug)]
-pub struct StartFailure {
-    pub exit_code: Option<i32>,
-    pub stderr: String,
-}
+    /// Fills the placeholder `{{name}}` with `value`.
+    pub fn var(mut self, name: &'static str, value: impl ToString) -> Harness {
+        self.vars.push((name, value.to_string()));
+        self
+    }
 
-impl Envoy {
-    pub fn start(opts: EnvoyOptions<'_>) -> Envoy {
-        match Self::try_start(opts) {
+    /// Runs this plugin build instead of [`wasm_path`].
+    pub fn wasm(self, path: &Path) -> Harness {
+        self.var("WASM_PATH", path.display())
+    }
+
+    /// Replaces `from` with `to` in the template; panics if the template has no `from`, so a
+    /// config that changed shape cannot silently drop the variation a test relies on.
+    pub fn replace(self, from: &str, to: &str) -> Harness {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.edit(move |text| {
+            assert!(
+                text.contains(&from),
+                "the config template has no {from:?}: it changed shape"
+            );
+            text.replace(&from, &to)
+        })
+    }
+
+    /// Rewrites the template text before its placeholders are filled.
+    pub fn edit(mut self, f: impl FnOnce(String) -> String + 'static) -> Harness {
+        self.edits.push(Box::new(f));
+        self
+    }
+
+    /// Starts Envoy and waits until it is ready; panics with the tail of its log if it is not.
+    pub fn start(self) -> Envoy {
+        match self.try_start() {
             Ok(e) => e,
             Err(f) => panic!(
                 "Envoy did not start (exit {:?}):\n{}",
@@ -130,7 +174,9 @@ impl Envoy {
         }
     }
 
-    pub fn try_start(opts: EnvoyOptions<'_>) -> Result<Envoy, StartFailure> {
+    /// Starts Envoy and waits (up to 30 s) until its admin `/ready` answers 200; the error
+    /// says how it exited, for tests of configs Envoy must refuse.
+    pub fn try_start(self) -> Result<Envoy, StartFailure> {
         let dir = TempDir::new("envoy");
         let port = free_port();
         let admin_port = free_port();
@@ -140,16 +186,17 @@ impl Envoy {
         let mut vars: HashMap<&str, String> = HashMap::new();
         vars.insert("LISTEN_PORT", port.to_string());
         vars.insert("ADMIN_PORT", admin_port.to_string());
-        vars.insert("UPSTREAM_PORT", opts.upstream_port.to_string());
+        vars.insert("UPSTREAM_PORT", self.upstream_port.to_string());
         vars.insert("ACCESS_LOG", access_log.display().to_string());
         vars.insert("WASM_PATH", wasm_path().display().to_string());
-        vars.insert("POLICY", policy_scalar(&opts.policy));
-        // No identity provider unless the test starts one: key fetches then fail.
+        vars.insert("POLICY", policy_scalar(&self.policy));
         vars.insert("IDP_PORT", free_port().to_string());
-        for (k, v) in opts.extra {
-            vars.insert(k, v);
+        vars.extend(self.vars);
+        let mut template =
+            std::fs::read_to_string(root().join("envoy").join(&self.config)).unwrap();
+        for edit in self.edits {
+            template = edit(template);
         }
-        let template = std::fs::read_to_string(root().join("envoy").join(opts.config)).unwrap();
         let config = dir.path().join("envoy.yaml");
         std::fs::write(&config, render(&template, &vars)).unwrap();
         let child = Command::new(envoy_bin())
@@ -198,7 +245,28 @@ impl Envoy {
             stderr: envoy.stderr(),
         })
     }
+}
 
+/// A running Envoy (one worker), killed on drop.
+pub struct Envoy {
+    child: Child,
+    pub port: u16,
+    pub admin_port: u16,
+    pub access_log: PathBuf,
+    pub stderr_log: PathBuf,
+    /// What Envoy wrote to stdout (the stdout access logger's lines).
+    pub stdout_log: PathBuf,
+    _dir: TempDir,
+}
+
+/// Why an Envoy did not come up.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub exit_code: Option<i32>,
+    pub stderr: String,
+}
+
+impl Envoy {
     /// Envoy's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

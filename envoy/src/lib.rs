@@ -1,6 +1,6 @@
 //! Harness for end-to-end tests through a real Envoy with the built `pci_guard.wasm`.
 //!
-//! Each test starts its own Envoy ([`Envoy::start`]) on free loopback ports, with a config
+//! Each test starts its own Envoy through [`Harness`] on free loopback ports, with a config
 //! template from `envoy/`, a policy and an upstream it controls ([`Upstream`]), then reads the
 //! access log ([`Envoy::audit_events`]). Every process started here is killed on drop, so a
 //! failing test leaves nothing running.
@@ -29,8 +29,7 @@ pub mod upstream;
 pub use audit::{collected_at_least, parse_audit_line};
 pub use client::{request, Response};
 pub use envoy::{
-    envoy_bin, free_port, policy_scalar, render, validate, wasm_path, Envoy, EnvoyOptions,
-    StartFailure,
+    envoy_bin, free_port, policy_scalar, render, validate, wasm_path, Envoy, Harness, StartFailure,
 };
 pub use files::{replace_file, root, TempDir};
 pub use upstream::{Framing, Handler, Received, Reply, Upstream};

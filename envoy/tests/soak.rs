@@ -93,12 +93,9 @@ fn soak() {
     let up = upstream();
     let grpc_up = GrpcUpstream::start();
     let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
-    let envoy = Envoy::start(EnvoyOptions {
-        config: "soak.yaml",
-        policy,
-        upstream_port: up.port,
-        extra: vec![("GRPC_UPSTREAM_PORT", grpc_up.port.to_string())],
-    });
+    let envoy = Harness::new("soak.yaml", policy, up.port)
+        .var("GRPC_UPSTREAM_PORT", grpc_up.port)
+        .start();
     let dir = TempDir::new("soak");
 
     // Tokens: valid for the whole run (max_lifetime is 1 h), expired, forged, none.

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pci_guard_e2e::grpc::{pb, GrpcClient, GrpcUpstream};
-use pci_guard_e2e::{policy_scalar, request, root, tokens, Envoy, EnvoyOptions, Reply, TempDir};
+use pci_guard_e2e::{policy_scalar, request, root, tokens, Envoy, Harness, Reply, TempDir};
 use pci_guard_e2e::{Received, Upstream};
 use prost::Message as _;
 use serde_json::{json, Value};
@@ -247,26 +247,13 @@ struct Ctx {
 
 fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
     let envoy = match setup {
-        Setup::Bare => Envoy::start(EnvoyOptions {
-            config: "bench/bare.yaml",
-            policy: String::new(),
-            upstream_port,
-            extra: vec![],
-        }),
+        Setup::Bare => Harness::new("bench/bare.yaml", "", upstream_port).start(),
         Setup::Native => {
             let jwks = serde_json::to_string(&ctx.policy["providers"]["corp-idp"]["jwks"]).unwrap();
-            Envoy::start(EnvoyOptions {
-                config: "bench/native.yaml",
-                policy: String::new(),
-                upstream_port,
-                extra: vec![
-                    ("JWKS", policy_scalar(&jwks)),
-                    (
-                        "LUA_PATH",
-                        root().join("envoy/bench/mask.lua").display().to_string(),
-                    ),
-                ],
-            })
+            Harness::new("bench/native.yaml", "", upstream_port)
+                .var("JWKS", policy_scalar(&jwks))
+                .var("LUA_PATH", root().join("envoy/bench/mask.lua").display())
+                .start()
         }
         Setup::Guard {
             policy,
@@ -274,26 +261,18 @@ fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
             wasm,
             ..
         } => {
-            let template = if *audit {
-                root().join("envoy/bench/pci-guard.yaml")
+            let harness = Harness::new("bench/pci-guard.yaml", policy.clone(), upstream_port);
+            let harness = if *audit {
+                harness
             } else {
                 // The same config without the access logger.
-                let text =
-                    std::fs::read_to_string(root().join("envoy/bench/pci-guard.yaml")).unwrap();
-                let (head, rest) = text.split_once("          access_log:\n").unwrap();
-                let (_, tail) = rest.split_once("          route_config:\n").unwrap();
-                let p = ctx.dir.path().join("pci-guard-noaudit.yaml");
-                std::fs::write(&p, format!("{head}          route_config:\n{tail}")).unwrap();
-                p
+                harness.edit(|text| {
+                    let (head, rest) = text.split_once("          access_log:\n").unwrap();
+                    let (_, tail) = rest.split_once("          route_config:\n").unwrap();
+                    format!("{head}          route_config:\n{tail}")
+                })
             };
-            // An absolute path: `root()/envoy`.join(it) is the path itself.
-            let config = template.display().to_string();
-            Envoy::start(EnvoyOptions {
-                config: &config,
-                policy: policy.clone(),
-                upstream_port,
-                extra: vec![("WASM_PATH", wasm.display().to_string())],
-            })
+            harness.wasm(wasm).start()
         }
     };
     if ctx.pinned {
