@@ -10,9 +10,9 @@
 //!
 //! Modules: [`envoy`] (the Envoy process: starting, readiness, stats, config rendering),
 //! [`client`] (the raw HTTP/1.1 client), [`upstream`] (the HTTP/1.1 upstream), [`audit`]
-//! (audit lines, checked against the published schema), [`files`] (workspace paths, scratch
-//! directories); [`grpc`], [`als`] and [`otlp`] for gRPC upstreams and the access-log
-//! receivers; [`tokens`] for test tokens.
+//! (audit lines, checked against the published schema), [`procfs`] (a process's memory and
+//! CPU time), [`files`] (workspace paths, scratch directories); [`grpc`], [`als`] and [`otlp`]
+//! for gRPC upstreams and the access-log receivers; [`tokens`] for test tokens.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,6 +23,7 @@ pub mod envoy;
 pub mod files;
 pub mod grpc;
 pub mod otlp;
+pub mod procfs;
 pub mod tokens;
 pub mod upstream;
 

@@ -6,6 +6,7 @@
 
 use pci_guard_core::redact::{redact_stream, RedactOptions};
 use pci_guard_e2e::grpc::{GrpcClient, GrpcUpstream};
+use pci_guard_e2e::procfs::memory;
 use pci_guard_e2e::*;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -214,13 +215,6 @@ fn grpc_server_streaming_cards_are_masked_in_every_message() {
     );
 }
 
-/// Envoy's peak resident memory (VmHWM), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn large_chunked_response_streams_masked_in_flat_memory() {
     let mb: usize = std::env::var("PCI_GUARD_LARGE_MB")
@@ -241,7 +235,7 @@ fn large_chunked_response_streams_masked_in_flat_memory() {
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     // Warm up, then measure the peak across the large response.
     envoy.send("GET", "/small", &[], b"");
-    let before = peak_rss_kib(envoy.pid());
+    let before = memory(envoy.pid()).peak_kib;
     let r = match request(envoy.port, "GET", "/large", &[], b"") {
         Ok(r) => r,
         Err(e) => panic!(
@@ -256,7 +250,7 @@ fn large_chunked_response_streams_masked_in_flat_memory() {
                 .join("\n")
         ),
     };
-    let after = peak_rss_kib(envoy.pid());
+    let after = memory(envoy.pid()).peak_kib;
     assert_eq!(r.body.len(), body.len());
     assert!(
         Sha256::digest(&r.body) == want_hash,

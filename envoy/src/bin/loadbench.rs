@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pci_guard_e2e::grpc::{pb, GrpcClient, GrpcUpstream};
+use pci_guard_e2e::procfs::{cpu_ticks, memory};
 use pci_guard_e2e::{policy_scalar, request, root, tokens, Envoy, Harness, Reply, TempDir};
 use pci_guard_e2e::{Received, Upstream};
 use prost::Message as _;
@@ -375,23 +376,6 @@ struct Measure {
     errors: u64,
 }
 
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 of the line; `rest` starts at field 3.
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-fn status_kib(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 enum Tokens<'a> {
     Warm(&'a str),
     Cold,
@@ -475,7 +459,7 @@ fn measure(ctx: &Ctx, envoy: &Envoy, run: impl Fn(u64) -> Measure) -> Measure {
     let t1 = cpu_ticks(pid);
     let cpu_s = (t1 - t0) as f64 / ctx.clk_tck;
     m.cpu_us = cpu_s * 1e6 / m.requests.max(1) as f64;
-    m.rss_mib = status_kib(pid, "VmHWM:") as f64 / 1024.0;
+    m.rss_mib = memory(pid).peak_kib as f64 / 1024.0;
     m
 }
 
@@ -724,7 +708,7 @@ fn big_runs(
                     failed[k]
                 ));
             }
-            let rss = status_kib(envoy.pid(), "VmHWM:") as f64 / 1024.0;
+            let rss = memory(envoy.pid()).peak_kib as f64 / 1024.0;
             log(&format!(
                 "{run}: {ms:.0} ms Envoy CPU per request, RSS {rss:.1} MiB"
             ));
