@@ -93,8 +93,9 @@ e2e: wasm wasm-fault
 
 # --- make bench --------------------------------------------------------------------------------
 # Criterion benches of the core, then the load comparison (bare Envoy / Envoy's native filters /
-# pci-guard, envoy/src/bin/loadbench.rs), which prints the table and writes BENCHMARKS.md.
-# BENCH_SECONDS (per run, default 5) bounds it; see loadbench.rs for the other BENCH_* knobs.
+# pci-guard, envoy/src/bin/loadbench/), which prints the table and writes BENCHMARKS.md.
+# BENCH_SECONDS (per run, default 5) bounds it; the other BENCH_* knobs are listed at the top of
+# envoy/src/bin/loadbench/main.rs.
 BENCH_TARGET   := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BENCH_CRITERION ?= --warm-up-time 1 --measurement-time 2
 bench: setup wasm

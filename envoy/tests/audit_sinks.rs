@@ -12,15 +12,10 @@ use pci_guard_e2e::*;
 fn start_with_sinks(policy: String, up: &Upstream) -> (Envoy, OtlpReceiver, AlsReceiver) {
     let otlp = OtlpReceiver::start();
     let als = AlsReceiver::start();
-    let envoy = Envoy::start(EnvoyOptions {
-        config: "audit-sinks.yaml",
-        policy,
-        upstream_port: up.port,
-        extra: vec![
-            ("OTLP_PORT", otlp.port.to_string()),
-            ("ALS_PORT", als.port.to_string()),
-        ],
-    });
+    let envoy = Harness::new("audit-sinks.yaml", policy, up.port)
+        .var("OTLP_PORT", otlp.port)
+        .var("ALS_PORT", als.port)
+        .start();
     (envoy, otlp, als)
 }
 

@@ -12,15 +12,6 @@ fn policy() -> String {
     std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap()
 }
 
-fn start(port: u16) -> Envoy {
-    Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy: policy(),
-        upstream_port: port,
-        extra: vec![],
-    })
-}
-
 fn with_grant(sub: &str, scopes: &[&str], g: serde_json::Value) -> String {
     let mut c = claims(sub, scopes);
     c["jit"] = g;
@@ -34,7 +25,7 @@ fn send(envoy: &Envoy, method: &str, path: &str, token: &str) -> Response {
 #[test]
 fn http_scopes_grants_rules_and_approvals() {
     let up = Upstream::ok();
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let n = now();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let nobody = sign("rsa1", &claims("agent-7", &["payments:read"]));
@@ -177,7 +168,7 @@ fn http_scopes_grants_rules_and_approvals() {
 #[test]
 fn dry_run_rule_lets_the_request_pass_and_audits_would_deny() {
     let up = Upstream::ok();
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let r = send(&envoy, "GET", "/v1/cards/search", &reader);
     assert_eq!(r.status, 200);
@@ -194,12 +185,7 @@ fn dry_run_mode_passes_everything_and_records_what_would_be_denied() {
     let up = Upstream::ok();
     let dry = policy().replace("\"mode\": \"enforce\"", "\"mode\": \"dry_run\"");
     assert_ne!(dry, policy());
-    let envoy = Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy: dry,
-        upstream_port: up.port,
-        extra: vec![],
-    });
+    let envoy = Harness::new("pci-guard.yaml", dry, up.port).start();
     assert_eq!(envoy.send("GET", "/v1/cards/c_1", &[], b"").status, 200);
     assert_eq!(envoy.send("GET", "/admin", &[], b"").status, 200);
     let events = envoy.audit_events(2);
@@ -211,7 +197,7 @@ fn dry_run_mode_passes_everything_and_records_what_would_be_denied() {
 #[test]
 fn path_tricks_and_method_override_never_reach_a_route_they_should_not() {
     let up = Upstream::ok();
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     for path in [
         "/v1/cards/c_1%2F..%2F..%2Fadmin",
@@ -257,7 +243,7 @@ fn path_tricks_and_method_override_never_reach_a_route_they_should_not() {
 #[test]
 fn grpc_scopes_blocked_methods_and_allowed_calls() {
     let up = GrpcUpstream::start();
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let admin = sign("rsa1", &claims("agent-7", &["admin", "cards:read"]));
     let reader_only = sign("rsa1", &claims("agent-7", &["payments:read"]));
     let c = GrpcClient::connect(envoy.port, Some(&admin));
@@ -285,7 +271,7 @@ fn envoy_route_metadata_selects_the_policy_route() {
     // envoy/pci-guard.yaml: the Envoy route `legacy-payments` (prefix /legacy/) carries
     // `filter_metadata.pci_guard.route: cards-read`.
     let up = Upstream::ok();
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let other = sign("rsa1", &claims("agent-7", &["payments:read"]));
     assert_eq!(

@@ -48,7 +48,7 @@ struct Setup {
 }
 
 /// Envoy with policy A delivered by ECDS; the upstream answers `/slow/…` after `slow`.
-fn start(slow: Duration) -> Setup {
+fn setup(slow: Duration) -> Setup {
     let dir = TempDir::new("ecds");
     let file = dir.path().join("pci-guard.yaml");
     replace_file(
@@ -61,12 +61,9 @@ fn start(slow: Duration) -> Setup {
         }
         Reply::json("{\"ok\":true}")
     }));
-    let envoy = Envoy::start(EnvoyOptions {
-        config: "ecds/bootstrap.yaml",
-        policy: String::new(),
-        upstream_port: up.port,
-        extra: vec![("ECDS_DIR", dir.path().display().to_string())],
-    });
+    let envoy = Harness::new("ecds/bootstrap.yaml", "", up.port)
+        .var("ECDS_DIR", dir.path().display())
+        .start();
     Setup {
         envoy,
         up,
@@ -110,7 +107,7 @@ fn ecds_bootstrap_passes_envoy_validate() {
 
 #[test]
 fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete() {
-    let s = start(Duration::from_millis(1500));
+    let s = setup(Duration::from_millis(1500));
     let envoy = &s.envoy;
     let pid = envoy.pid();
     let applied = envoy.stat(SUCCESS).unwrap_or(0);
@@ -205,7 +202,7 @@ fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete() {
 
 #[test]
 fn a_broken_policy_is_rejected_and_the_last_good_one_stays_in_force() {
-    let s = start(Duration::from_millis(0));
+    let s = setup(Duration::from_millis(0));
     let envoy = &s.envoy;
     let fails = envoy.stat(REJECTED).unwrap_or(0);
     let applied = envoy.stat(SUCCESS).unwrap_or(0);
@@ -272,7 +269,7 @@ fn load_policy(version: &str, public: &str) -> String {
 
 #[test]
 fn policy_swaps_under_load_leave_no_request_judged_by_no_policy() {
-    let s = start(Duration::ZERO);
+    let s = setup(Duration::ZERO);
     let file = s.file.clone();
     let policies = [
         (load_policy("load-a", "/v1/items/{id}"), "load-a"),

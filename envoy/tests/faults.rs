@@ -37,15 +37,6 @@ fn assert_no_clear_card(bytes: &[u8], what: &str) {
     }
 }
 
-fn start(policy: &str, upstream_port: u16, extra: Vec<(&'static str, String)>) -> Envoy {
-    Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy: policy.to_string(),
-        upstream_port,
-        extra,
-    })
-}
-
 /// Everything the client receives on one HTTP/1.1 request, read until the connection ends
 /// (cleanly or by reset): the raw head and body bytes, nothing parsed away.
 fn raw_exchange(port: u16, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
@@ -99,7 +90,7 @@ fn upstream_reset_mid_body_sends_only_masked_bytes_and_the_audit_says_reset() {
             framing: Framing::ResetAfter(cut),
             ..Reply::with("application/json", b.clone())
         }));
-        let envoy = start(PUBLIC, up.port, vec![]);
+        let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
         let got = raw_exchange(envoy.port, "/stream", &[]);
         assert_no_clear_card(&got, "reset");
         // What arrived of the body is a prefix of the masked body: masked bytes only.
@@ -131,7 +122,7 @@ fn card_trickled_one_byte_per_chunk_is_masked() {
         framing: Framing::Chunked(vec![1]),
         ..Reply::with("application/json", b.clone())
     }));
-    let envoy = start(PUBLIC, up.port, vec![]);
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
     let r = envoy.send("GET", "/trickle", &[], b"");
     assert_eq!(r.status, 200);
     assert_no_clear_card(&r.body, "trickle");
@@ -154,7 +145,7 @@ fn cards_split_across_chunks_at_every_offset_are_masked() {
             ..Reply::with("application/json", b.clone())
         }
     }));
-    let envoy = start(PUBLIC, up.port, vec![]);
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
     for at in 1..body.len() {
         let r = envoy.send("GET", &format!("/split/{at}"), &[], b"");
         assert_eq!(r.status, 200);
@@ -201,7 +192,7 @@ fn cards_across_grpc_message_and_chunk_boundaries_are_masked() {
         framing: Framing::Chunked(p.lock().unwrap().clone()),
         ..Reply::with("application/grpc", b.clone())
     }));
-    let envoy = start(PUBLIC, up.port, vec![]);
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
     for sizes in plans {
         *plan.lock().unwrap() = sizes.clone();
         let r = envoy.send("GET", "/grpc-like", &[], b"");
@@ -281,11 +272,9 @@ fn jwks_down_slow_garbage_or_huge_denies_and_never_blocks_the_worker() {
     let up = Upstream::ok();
     let good_up = Arc::new(AtomicBool::new(true));
     let idp = faulty_idp(good_up.clone());
-    let envoy = start(
-        &idp_policy(),
-        up.port,
-        vec![("IDP_PORT", idp.port.to_string())],
-    );
+    let envoy = Harness::new("pci-guard.yaml", idp_policy(), up.port)
+        .var("IDP_PORT", idp.port)
+        .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let auth = bearer(&t);
     let get = |path: &str| envoy.send("GET", path, &[("authorization", &auth)], b"");
@@ -388,23 +377,15 @@ fn fault_wasm() -> PathBuf {
 }
 
 /// Envoy running the fault build under `failure_policy`.
-fn start_faulty(policy_name: &str, upstream_port: u16, dir: &TempDir) -> Envoy {
-    let template = std::fs::read_to_string(root().join("envoy/pci-guard.yaml")).unwrap();
-    assert!(template.contains("failure_policy: FAIL_CLOSED"));
-    let text = template.replace(
-        "failure_policy: FAIL_CLOSED",
-        &format!("failure_policy: {policy_name}"),
-    );
-    let file = dir.path().join(format!("{policy_name}.yaml"));
-    std::fs::write(&file, text).unwrap();
+fn start_faulty(policy_name: &str, upstream_port: u16) -> Envoy {
     let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
-    Envoy::start(EnvoyOptions {
-        // An absolute path: `Path::join` takes it as it is.
-        config: file.to_str().unwrap(),
-        policy,
-        upstream_port,
-        extra: vec![("WASM_PATH", fault_wasm().display().to_string())],
-    })
+    Harness::new("pci-guard.yaml", policy, upstream_port)
+        .replace(
+            "failure_policy: FAIL_CLOSED",
+            &format!("failure_policy: {policy_name}"),
+        )
+        .wasm(&fault_wasm())
+        .start()
 }
 
 /// Status of a request, or 0 when the connection ended without an answer.
@@ -436,8 +417,7 @@ fn crash_under(policy_name: &str) -> Crash {
     let up = Upstream::start(Arc::new(|_: &Received| {
         Reply::json("{\"pan\":\"4111 1111 1111 1111\"}")
     }));
-    let dir = TempDir::new("faults");
-    let envoy = start_faulty(policy_name, up.port, &dir);
+    let envoy = start_faulty(policy_name, up.port);
     // Healthy first: the protected route wants a token, the public one answers.
     assert_eq!(status_of(&envoy, "/v1/cards/c_1", &[]), 401);
     assert_eq!(status_of(&envoy, "/healthz", &[]), 200);
@@ -465,7 +445,7 @@ fn crash_under(policy_name: &str) -> Crash {
         .count();
     // A panic while a response body with cards streams, on a fresh Envoy (the first VM is
     // already failed): whatever the client gets is never clear.
-    let fresh = start_faulty(policy_name, up.port, &dir);
+    let fresh = start_faulty(policy_name, up.port);
     assert_eq!(status_of(&fresh, "/healthz", &[]), 200);
     let got = raw_exchange(
         fresh.port,
@@ -599,7 +579,7 @@ fn a_compression_bomb_is_refused_and_the_filter_keeps_serving() {
             Reply::json("{\"pan\":\"4111111111111111\"}")
         }
     }));
-    let envoy = start(PUBLIC, up.port, vec![]);
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
     let got = raw_exchange(envoy.port, "/bomb", &[]);
     assert!(
         got.len() < 64 << 20,
@@ -625,11 +605,8 @@ fn a_compression_bomb_is_refused_and_the_filter_keeps_serving() {
 #[test]
 fn oversized_inputs_are_refused_or_capped_with_a_marker() {
     let up = Upstream::ok();
-    let envoy = start(
-        &std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap(),
-        up.port,
-        vec![],
-    );
+    let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
+    let envoy = Harness::new("pci-guard.yaml", policy, up.port).start();
     // A token over 8 KiB: refused before any decoding.
     let mut c = claims("agent-7", &["cards:read"]);
     c["pad"] = serde_json::json!("x".repeat(9 * 1024));

@@ -10,15 +10,6 @@ fn policy() -> String {
     std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap()
 }
 
-fn start(up: &Upstream) -> Envoy {
-    Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy: policy(),
-        upstream_port: up.port,
-        extra: vec![],
-    })
-}
-
 #[test]
 fn every_envoy_config_passes_envoy_validate() {
     let mut checked = 0;
@@ -61,7 +52,7 @@ fn every_envoy_config_passes_envoy_validate() {
 #[test]
 fn public_route_reaches_upstream_and_writes_one_audit_line() {
     let up = Upstream::ok();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let r = envoy.send(
         "GET",
         "/healthz?probe=1",
@@ -96,7 +87,7 @@ fn public_route_reaches_upstream_and_writes_one_audit_line() {
 #[test]
 fn unmatched_request_is_denied_with_403_json_and_never_reaches_upstream() {
     let up = Upstream::ok();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let r = envoy.send(
         "GET",
         "/admin/users",
@@ -121,7 +112,7 @@ fn unmatched_request_is_denied_with_403_json_and_never_reaches_upstream() {
 #[test]
 fn protected_route_without_token_gets_401_bearer_challenge() {
     let up = Upstream::ok();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let r = envoy.send("GET", "/v1/cards/c_1", &[], b"");
     assert_eq!(r.status, 401);
     assert_eq!(
@@ -134,7 +125,7 @@ fn protected_route_without_token_gets_401_bearer_challenge() {
 #[test]
 fn blocked_operation_is_denied_with_rule_id_and_message() {
     let up = Upstream::ok();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let r = envoy.send("DELETE", "/public/items/1", &[], b"");
     assert_eq!(r.status, 403);
     assert_eq!(r.header("x-pci-guard-rule"), Some("catalog-read-only"));
@@ -152,14 +143,10 @@ fn bad_policy_stops_envoy_from_serving_and_names_the_field() {
     let up = Upstream::ok();
     let bad = policy().replace("\"mode\": \"enforce\"", "\"mode\": \"audit\"");
     assert_ne!(bad, policy());
-    let failure = Envoy::try_start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy: bad,
-        upstream_port: up.port,
-        extra: vec![],
-    })
-    .err()
-    .expect("Envoy must refuse a bad policy");
+    let failure = Harness::new("pci-guard.yaml", bad, up.port)
+        .try_start()
+        .err()
+        .expect("Envoy must refuse a bad policy");
     assert_eq!(
         failure.exit_code,
         Some(1),
@@ -180,7 +167,7 @@ fn bad_policy_stops_envoy_from_serving_and_names_the_field() {
 fn audit_events_form_a_hash_chain_per_vm() {
     use sha2::{Digest, Sha256};
     let up = Upstream::ok();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     for _ in 0..3 {
         envoy.send("GET", "/healthz", &[], b"");
     }
@@ -212,7 +199,7 @@ fn audit_events_form_a_hash_chain_per_vm() {
 #[test]
 fn decisions_are_counted_in_envoy_prometheus_stats() {
     let up = Upstream::ok();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     envoy.send("GET", "/healthz", &[], b"");
     envoy.send("GET", "/admin", &[], b"");
     envoy.send("GET", "/admin", &[], b"");

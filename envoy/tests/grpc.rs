@@ -7,20 +7,14 @@ use pci_guard_e2e::grpc::{GrpcClient, GrpcUpstream};
 use pci_guard_e2e::*;
 use tonic::Code;
 
-fn start(up: &GrpcUpstream) -> Envoy {
-    let policy = std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap();
-    Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy,
-        upstream_port: up.port,
-        extra: vec![],
-    })
+fn policy() -> String {
+    std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap()
 }
 
 #[test]
 fn grpc_public_method_reaches_the_server() {
     let up = GrpcUpstream::start();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let reply = GrpcClient::connect(envoy.port, None).stats().unwrap();
     assert_eq!(reply.cards, 3);
     assert_eq!(up.calls(), 1);
@@ -32,7 +26,7 @@ fn grpc_public_method_reaches_the_server() {
 #[test]
 fn grpc_call_without_token_is_unauthenticated() {
     let up = GrpcUpstream::start();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let status = GrpcClient::connect(envoy.port, None)
         .get_card("c_1")
         .unwrap_err();
@@ -47,7 +41,7 @@ fn grpc_call_without_token_is_unauthenticated() {
 #[test]
 fn grpc_method_without_route_is_permission_denied() {
     let up = GrpcUpstream::start();
-    let envoy = start(&up);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let status = GrpcClient::connect(envoy.port, None)
         .purge_all()
         .unwrap_err();

@@ -16,19 +16,6 @@ fn policy() -> String {
     std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap()
 }
 
-fn start(upstream_port: u16, idp_port: Option<u16>) -> Envoy {
-    let mut extra = vec![];
-    if let Some(p) = idp_port {
-        extra.push(("IDP_PORT", p.to_string()));
-    }
-    Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy: policy(),
-        upstream_port,
-        extra,
-    })
-}
-
 fn get(envoy: &Envoy, path: &str, token: &str) -> Response {
     envoy.send("GET", path, &[("authorization", &bearer(token))], b"")
 }
@@ -94,7 +81,7 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited() {
     let up = Upstream::ok();
-    let envoy = start(up.port, None);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     for key in ["rsa1", "ec256", "ed25519"] {
         let t = sign(key, &claims(&format!("agent-{key}"), &["cards:read"]));
         assert_eq!(get(&envoy, "/v1/cards/c_1", &t).status, 200, "{key}");
@@ -126,7 +113,7 @@ fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited() {
 #[test]
 fn token_is_stripped_and_identity_headers_come_only_from_the_token() {
     let up = Upstream::ok();
-    let envoy = start(up.port, None);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let mut c = claims("agent-7", &["cards:read"]);
     c["roles"] = json!(["reader", "auditor"]);
     let t = sign("rsa1", &c);
@@ -157,7 +144,7 @@ fn token_is_stripped_and_identity_headers_come_only_from_the_token() {
 #[test]
 fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream() {
     let up = Upstream::ok();
-    let envoy = start(up.port, None);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let n = now();
     let good = claims("agent-7", &["cards:read"]);
     let mut expired = good.clone();
@@ -263,7 +250,7 @@ fn key_confusion(claims: &serde_json::Value) -> String {
 #[test]
 fn grpc_call_with_a_bad_token_is_unauthenticated() {
     let up = GrpcUpstream::start();
-    let envoy = start(up.port, None);
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
     let mut c = claims("agent-7", &["cards:read"]);
     c["exp"] = json!(now() - 100);
     let status = GrpcClient::connect(envoy.port, Some(&sign("rsa1", &c)))
@@ -285,7 +272,9 @@ fn remote_keys_rotate_without_restart_via_unknown_kid_refetch() {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/rotating/jwks.json", 200, "rsa1.jwks.json");
-    let envoy = start(up.port, Some(idp.server.port));
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .var("IDP_PORT", idp.server.port)
+        .start();
     let old = sign("rsa1", &claims("agent-7", &["cards:read"]));
     eventually("first keys fetched", || {
         get(&envoy, "/v2/cards/c_1", &old).status == 200
@@ -314,7 +303,9 @@ fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale() {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 200, "rsa1.jwks.json");
-    let envoy = start(up.port, Some(idp.server.port));
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .var("IDP_PORT", idp.server.port)
+        .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
     eventually("keys fetched", || {
         get(&envoy, "/v3/cards/c_1", &t).status == 200
@@ -347,7 +338,9 @@ fn requests_before_the_first_keys_wait_for_them() {
         let body = std::fs::read(root().join("testdata/keys/rsa1.jwks.json")).unwrap();
         Reply::with("application/json", body)
     }));
-    let envoy = start(up.port, Some(slow.port));
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .var("IDP_PORT", slow.port)
+        .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let started = Instant::now();
     let r = get(&envoy, "/v3/cards/c_1", &t);
@@ -367,7 +360,9 @@ fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed() {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 503, "");
-    let envoy = start(up.port, Some(idp.server.port));
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .var("IDP_PORT", idp.server.port)
+        .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let started = Instant::now();
     let r = get(&envoy, "/v3/cards/c_1", &t);

@@ -19,12 +19,7 @@ fn record_audit_log() {
         )
     }));
     let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
-    let envoy = Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy,
-        upstream_port: up.port,
-        extra: vec![],
-    });
+    let envoy = Harness::new("pci-guard.yaml", policy, up.port).start();
     let n = now();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let mut jit = claims("agent-7", &[]);

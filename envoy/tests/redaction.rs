@@ -6,21 +6,13 @@
 
 use pci_guard_core::redact::{redact_stream, RedactOptions};
 use pci_guard_e2e::grpc::{GrpcClient, GrpcUpstream};
+use pci_guard_e2e::procfs::memory;
 use pci_guard_e2e::*;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::Arc;
 
 const POLICY: &str = r#"{"version": "redact-e2e", "routes": [{"name": "all", "match": {"path_prefix": "/"}, "auth": "public"}]}"#;
-
-fn start(upstream_port: u16) -> Envoy {
-    Envoy::start(EnvoyOptions {
-        config: "pci-guard.yaml",
-        policy: POLICY.to_string(),
-        upstream_port,
-        extra: vec![],
-    })
-}
 
 fn fixture(name: &str) -> (Vec<u8>, Vec<u8>) {
     let dir = root().join("testdata/bodies");
@@ -64,7 +56,7 @@ fn fixtures_come_out_masked_whatever_the_framing() {
                 framing: f.clone(),
                 ..Reply::with(ct, b.clone())
             });
-            let envoy = start(up.port);
+            let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
             let r = envoy.send("GET", "/anything", &[], b"");
             assert_eq!(r.status, 200, "{name}");
             assert_eq!(
@@ -87,7 +79,7 @@ fn fixtures_come_out_masked_whatever_the_framing() {
 fn audit_counts_what_was_masked_never_the_values() {
     let (body, _) = fixture("cards.json");
     let up = serving(move || Reply::with("application/json", body.clone()));
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     envoy.send("GET", "/v1/cards", &[], b"");
     let line = &envoy.audit_lines(1)[0];
     let e = parse_audit_line(line);
@@ -110,7 +102,7 @@ fn gzip_upstream_is_decoded_masked_and_sent_plain() {
         r.headers.push(("content-encoding".into(), "gzip".into()));
         r
     });
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     let r = envoy.send("GET", "/v1/cards", &[("accept-encoding", "gzip, br")], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), None);
@@ -135,7 +127,7 @@ fn undecodable_encoding_is_refused_with_502_and_never_passed_on() {
         r.headers.push(("content-encoding".into(), "br".into()));
         r
     });
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     let r = envoy.send("GET", "/v1/cards", &[], b"");
     assert_eq!(r.status, 502);
     assert_eq!(r.header("x-pci-guard-reason"), Some("body_undecodable"));
@@ -148,7 +140,7 @@ fn undecodable_encoding_is_refused_with_502_and_never_passed_on() {
 #[test]
 fn skipped_content_types_pass_untouched() {
     let up = serving(|| Reply::with("image/png", b"\x89PNG 4111111111111111".to_vec()));
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     let r = envoy.send("GET", "/logo.png", &[], b"");
     assert_eq!(r.body, b"\x89PNG 4111111111111111");
 }
@@ -164,7 +156,7 @@ fn location_header_is_masked() {
             .push(("location".into(), "/cards?number=4111111111111111".into()));
         r
     });
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     let r = envoy.send("GET", "/go", &[], b"");
     assert_eq!(r.header("location"), Some("/cards?number=************1111"));
 }
@@ -182,7 +174,7 @@ fn upstream_reset_mid_body_leaks_no_clear_card() {
         framing: Framing::ResetAfter(cut),
         ..Reply::with("application/json", body.clone())
     });
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     let got = match request(envoy.port, "GET", "/stream", &[], b"") {
         Ok(r) => r.body,
         Err(_) => Vec::new(), // reset before or during the body
@@ -199,7 +191,7 @@ fn upstream_reset_mid_body_leaks_no_clear_card() {
 #[test]
 fn grpc_server_streaming_cards_are_masked_in_every_message() {
     let up = GrpcUpstream::start();
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     let cards = GrpcClient::connect(envoy.port, None)
         .list_cards(200)
         .unwrap();
@@ -223,13 +215,6 @@ fn grpc_server_streaming_cards_are_masked_in_every_message() {
     );
 }
 
-/// Envoy's peak resident memory (VmHWM), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn large_chunked_response_streams_masked_in_flat_memory() {
     let mb: usize = std::env::var("PCI_GUARD_LARGE_MB")
@@ -247,10 +232,10 @@ fn large_chunked_response_streams_masked_in_flat_memory() {
         framing: Framing::Chunked(vec![1 << 20]),
         ..Reply::with("application/json", b.to_vec())
     });
-    let envoy = start(up.port);
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
     // Warm up, then measure the peak across the large response.
     envoy.send("GET", "/small", &[], b"");
-    let before = peak_rss_kib(envoy.pid());
+    let before = memory(envoy.pid()).peak_kib;
     let r = match request(envoy.port, "GET", "/large", &[], b"") {
         Ok(r) => r,
         Err(e) => panic!(
@@ -265,7 +250,7 @@ fn large_chunked_response_streams_masked_in_flat_memory() {
                 .join("\n")
         ),
     };
-    let after = peak_rss_kib(envoy.pid());
+    let after = memory(envoy.pid()).peak_kib;
     assert_eq!(r.body.len(), body.len());
     assert!(
         Sha256::digest(&r.body) == want_hash,
@@ -334,25 +319,12 @@ fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_who
         framing: Framing::Chunked(pieces.clone()),
         ..Reply::with("application/json", b.clone())
     });
-    let dir = TempDir::new("h2-to-h1");
-    let template = std::fs::read_to_string(root().join("envoy/pci-guard.yaml"))
-        .unwrap()
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
         .replace(
             "use_downstream_protocol_config:\n          http_protocol_options: {}\n          http2_protocol_options: {}",
             "explicit_http_config:\n          http_protocol_options: {}",
-        );
-    assert!(
-        template.contains("explicit_http_config"),
-        "config changed shape"
-    );
-    let config = dir.path().join("h2-to-h1.yaml");
-    std::fs::write(&config, template).unwrap();
-    let envoy = Envoy::start(EnvoyOptions {
-        config: config.to_str().unwrap(),
-        policy: POLICY.to_string(),
-        upstream_port: up.port,
-        extra: vec![],
-    });
+        )
+        .start();
     for i in 0..3 {
         let (status, got) = h2_get(envoy.port, &format!("/cards/{i}")).unwrap_or_else(|e| {
             panic!(

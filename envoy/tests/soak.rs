@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use pci_guard_e2e::grpc::{pb, GrpcClient, GrpcUpstream};
+use pci_guard_e2e::procfs::memory;
 use pci_guard_e2e::tokens::*;
 use pci_guard_e2e::*;
 use prost::Message;
@@ -25,12 +26,6 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 /// Bodies full of cards: JSON records in several spellings.
 fn cards_json(n: usize) -> Vec<u8> {
@@ -93,12 +88,9 @@ fn soak() {
     let up = upstream();
     let grpc_up = GrpcUpstream::start();
     let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
-    let envoy = Envoy::start(EnvoyOptions {
-        config: "soak.yaml",
-        policy,
-        upstream_port: up.port,
-        extra: vec![("GRPC_UPSTREAM_PORT", grpc_up.port.to_string())],
-    });
+    let envoy = Harness::new("soak.yaml", policy, up.port)
+        .var("GRPC_UPSTREAM_PORT", grpc_up.port)
+        .start();
     let dir = TempDir::new("soak");
 
     // Tokens: valid for the whole run (max_lifetime is 1 h), expired, forged, none.
@@ -218,17 +210,17 @@ fn soak() {
     };
 
     std::thread::sleep(warmup);
-    let rss_warm = rss_kib(envoy.pid());
+    let rss_warm = memory(envoy.pid()).rss_kib;
     let mut rss_peak = rss_warm;
     while started.elapsed() < Duration::from_secs(secs) {
         std::thread::sleep(Duration::from_secs(2));
-        rss_peak = rss_peak.max(rss_kib(envoy.pid()));
+        rss_peak = rss_peak.max(memory(envoy.pid()).rss_kib);
     }
     let wrk_out = wrk_child.wait_with_output().unwrap();
     let h2_out = h2_child.wait_with_output().unwrap();
     stop.store(true, Ordering::SeqCst);
     client.join().unwrap();
-    let rss_end = rss_kib(envoy.pid());
+    let rss_end = memory(envoy.pid()).rss_kib;
     let elapsed = started.elapsed();
 
     let wrk_text = String::from_utf8_lossy(&wrk_out.stdout).to_string();
