@@ -179,7 +179,14 @@ impl Host for FakeHost {
     }
     fn http_call_status(&self) -> Option<String> {
         self.count("http_call_status");
-        self.0.borrow().call_answer.as_ref()?.0.clone()
+        let w = self.0.borrow();
+        let (status, _) = w
+            .call_answer
+            .as_ref()
+            .expect("no HTTP call answer is being delivered");
+        // Envoy has no headers for a failed call, and the SDK panics when asked for them.
+        assert!(status.is_some(), "asked for the headers of a failed call");
+        status.clone()
     }
     fn http_call_body(&self, size: usize) -> Option<Vec<u8>> {
         self.count("http_call_body");
@@ -342,7 +349,15 @@ impl Envoy {
     pub fn answer_call(&mut self, token: u32, status: &str, body: &[u8]) {
         self.host.world().call_answer = Some((Some(status.to_string()), body.to_vec()));
         self.host.world().current = 0;
-        self.root.on_http_call_response(token, body.len());
+        self.root.on_http_call_response(token, 1, body.len());
+        self.host.world().call_answer = None;
+    }
+
+    /// HTTP call `token` failed (reset, timeout): no headers, no body.
+    pub fn fail_call(&mut self, token: u32) {
+        self.host.world().call_answer = Some((None, Vec::new()));
+        self.host.world().current = 0;
+        self.root.on_http_call_response(token, 0, 0);
         self.host.world().call_answer = None;
     }
 

@@ -88,13 +88,14 @@ impl Fetcher {
         }
     }
 
-    /// The answer to a fetch (or its failure: timeout, reset, no status).
+    /// The answer to a fetch: `answer` is its body size, or `None` when the call failed
+    /// (timeout, reset): then it has no headers to read, and asking for them would fail.
     pub fn on_response(
         &mut self,
         host: &impl Host,
         vm: &mut Vm,
         token: u32,
-        body_size: usize,
+        answer: Option<usize>,
         now: u64,
     ) {
         let Some(i) = self.in_flight.remove(&token) else {
@@ -107,8 +108,10 @@ impl Fetcher {
         let Some(store) = vm.keyring.store_mut(i) else {
             return;
         };
-        let status = host.http_call_status();
-        let body = host.http_call_body(body_size);
+        let (status, body) = match answer {
+            Some(size) => (host.http_call_status(), host.http_call_body(size)),
+            None => (None, None),
+        };
         let outcome = match (status.as_deref(), body) {
             (Some("200"), Some(body)) => match store.on_fetch_ok(&body, now) {
                 Ok(()) => {

@@ -144,13 +144,15 @@ impl<H: Host> Root<H> {
         self.resume_waiting(false);
     }
 
-    /// The answer to a key fetch.
-    pub fn on_http_call_response(&mut self, token: u32, body_size: usize) {
+    /// The answer to a key fetch: `headers` response headers (none when the call failed:
+    /// reset, timeout) and `body_size` body bytes.
+    pub fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize) {
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
             return;
         };
         let now = self.host.now_ms() / 1000;
-        fetcher.on_response(&self.host, &mut vm.borrow_mut(), token, body_size, now);
+        let answer = (headers > 0).then_some(body_size);
+        fetcher.on_response(&self.host, &mut vm.borrow_mut(), token, answer, now);
         self.resume_waiting(false);
     }
 

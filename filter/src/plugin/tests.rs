@@ -407,3 +407,25 @@ fn a_warm_token_1kib_request_makes_thirteen_host_calls() {
     );
     assert_eq!(made.iter().map(|(_, n)| n).sum::<usize>(), 13);
 }
+
+#[test]
+fn a_failed_key_fetch_reads_no_answer_and_the_wait_still_ends() {
+    let mut envoy = Envoy::start(&payments());
+    let (id, action) = envoy.request(&get("/v2/cards/c_1", Some(&rotating_token())));
+    assert_eq!(action, Action::Pause);
+    let call = fetch_for(&envoy, "/rotating/jwks.json");
+    envoy.fail_call(call);
+    assert!(envoy
+        .host
+        .world()
+        .logs
+        .iter()
+        .any(|(_, m)| m.contains("JWKS fetch failed: no response")));
+    envoy.host.advance(3_100);
+    envoy.tick();
+    let reply = envoy.host.stream(id).reply.clone();
+    assert!(
+        matches!(reply, Some(Reply::Http { status: 401, .. })),
+        "{reply:?}"
+    );
+}

@@ -22,14 +22,8 @@ fn action(a: Action) -> types::Action {
 struct WasmRoot(Root<WasmHost>);
 
 impl Context for WasmRoot {
-    fn on_http_call_response(
-        &mut self,
-        token: u32,
-        _headers: usize,
-        body: usize,
-        _trailers: usize,
-    ) {
-        self.0.on_http_call_response(token, body);
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body: usize, _trailers: usize) {
+        self.0.on_http_call_response(token, headers, body);
     }
 
     fn on_done(&mut self) -> bool {
