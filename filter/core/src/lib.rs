@@ -29,7 +29,3 @@ pub mod verify;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
-
-/// The checks behind the fuzz targets (`fuzz/`) and their corpus smoke test.
-#[cfg(feature = "testkit")]
-pub mod fuzz_checks;

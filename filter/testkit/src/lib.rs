@@ -1,10 +1,12 @@
 //! Test support for pci-guard, never linked into the plugin: the one place test tokens are
-//! minted (unit and integration tests, benches, the e2e tests, `pci-guard token`).
+//! minted (unit and integration tests, benches, the e2e tests, `pci-guard token`) and the
+//! checks behind the fuzz targets.
 //!
 //! - [`keys`]: the test keys in `testdata/keys/` (see its README) and the HMAC test secret;
 //! - [`mint`]: raw signing of hand-built tokens ([`mint()`], [`mint_as`]) and well-formed
 //!   tokens from jwt-simple, an independent implementation ([`mint_independent`]);
-//! - [`claims`]: the test issuer and audience, standard claims, grants, `Authorization` values.
+//! - [`claims`]: the test issuer and audience, standard claims, grants, `Authorization` values;
+//! - [`fuzz_checks`]: what `cargo fuzz` checks, and the corpus smoke test runs on stable.
 //!
 //! The minting API takes algorithm names and JSON values, not the core's types: the core's
 //! own unit tests are compiled as a second copy of the core, whose types would not match the
@@ -14,6 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod claims;
+pub mod fuzz_checks;
 pub mod keys;
 pub mod mint;
 

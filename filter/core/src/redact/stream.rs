@@ -58,7 +58,7 @@ pub const MAX_HELD: usize = MAX_LOOKAHEAD;
 
 /// How the bytes are to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// Text (JSON, XML, forms, anything): the default.
     #[default]
     Text,
@@ -171,10 +171,10 @@ pub(crate) fn scan(
     scan_with::<true>(opts, mode, ctx, buf, eof, counts)
 }
 
-/// A whole body scanned with and without the fast paths: the two outputs and counts, for the
-/// tests and fuzz checks (they must be equal).
-#[cfg(any(test, feature = "testkit"))]
-pub(crate) fn fast_and_general_scans(
+/// A whole body scanned with and without the fast paths: the two outputs and counts, which
+/// must be equal. Public for the fuzz checks (`pci-guard-testkit`), which hold the fast paths
+/// to the general one on any input; nothing else calls it, so the plugin does not link it.
+pub fn fast_and_general_scans(
     opts: &RedactOptions,
     body: &[u8],
     mode: Mode,
