@@ -19,8 +19,7 @@ use pci_guard_core::authz::{self, RequestFlags};
 use pci_guard_core::jwt_cache::JwtCache;
 use pci_guard_core::policy::Policy;
 use pci_guard_core::routes::RequestLine;
-use pci_guard_core::testkit;
-use pci_guard_core::verify::{Alg, PureVerifier};
+use pci_guard_core::verify::PureVerifier;
 use serde_json::json;
 
 fn root() -> std::path::PathBuf {
@@ -34,11 +33,8 @@ fn bench(c: &mut Criterion) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let token = testkit::mint(
-        Alg::RS256,
-        &root().join("testdata/keys"),
-        "rsa1.pem",
-        &json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-2026-a"}),
+    let token = pci_guard_testkit::mint_as(
+        "rsa1",
         &json!({"iss": "https://idp.example.com", "aud": "payments-api", "sub": "agent-7",
                 "scope": "cards:read", "iat": now, "exp": now + 600, "jti": "j-1"}),
     );
