@@ -26,6 +26,3 @@ pub mod redact;
 pub mod route_metadata;
 pub mod routes;
 pub mod verify;
-
-#[cfg(feature = "testkit")]
-pub mod testkit;
