@@ -172,8 +172,8 @@ pub(crate) fn scan(
 }
 
 /// A whole body scanned with and without the fast paths: the two outputs and counts, which
-/// must be equal. Public for the fuzz checks (`pci-guard-testkit`), which hold the fast paths
-/// to the general one on any input; nothing else calls it, so the plugin does not link it.
+/// must be equal. For the tests and, with the `scan-oracle` feature, the testkit's fuzz checks.
+#[cfg(any(test, feature = "scan-oracle"))]
 pub fn fast_and_general_scans(
     opts: &RedactOptions,
     body: &[u8],
