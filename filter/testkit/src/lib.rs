@@ -3,9 +3,9 @@
 //! checks behind the fuzz targets.
 //!
 //! - [`keys`]: the test keys in `testdata/keys/` (see its README) and the HMAC test secret;
-//! - [`mint`]: raw signing of hand-built tokens ([`mint()`], [`mint_as`]) and well-formed
+//! - [`mod@mint`]: raw signing of hand-built tokens ([`mint()`], [`mint_as`]) and well-formed
 //!   tokens from jwt-simple, an independent implementation ([`mint_independent`]);
-//! - [`claims`]: the test issuer and audience, standard claims, grants, `Authorization` values;
+//! - [`mod@claims`]: the test issuer and audience, standard claims, grants, `Authorization` values;
 //! - [`fuzz_checks`]: what `cargo fuzz` checks, and the corpus smoke test runs on stable.
 //!
 //! The minting API takes algorithm names and JSON values, not the core's types: the core's

@@ -62,7 +62,7 @@ pub enum Mode {
     /// Text (JSON, XML, forms, anything): the default.
     #[default]
     Text,
-    /// Protobuf message bytes inside gRPC frames (see [`super::pan`]).
+    /// Protobuf message bytes inside gRPC frames (see `redact::pan`).
     Proto,
 }
 
