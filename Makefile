@@ -72,14 +72,16 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) -p pci-guard --lib -- -D warnings
 
+# pci-guard-testkit's own test runs every fuzz seed and saved crash through its check.
 unit:
-	$(CARGO) test -p pci-guard-core -p pci-guard
+	$(CARGO) test -p pci-guard-core -p pci-guard -p pci-guard-testkit
 	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
-# The same core tests compiled to the plugin's target, run under Node's WASI (filter/wasi-runner.sh).
+# The same core tests (and the fuzz corpora) compiled to the plugin's target, run under
+# Node's WASI (filter/wasi-runner.sh).
 wasm-unit: setup
-	$(CARGO) test -p pci-guard-core --target $(WASM_TARGET)
+	$(CARGO) test -p pci-guard-core -p pci-guard-testkit --target $(WASM_TARGET)
 
 # The fault-injection build goes to its own file; the shipped .wasm is rebuilt after it (only
 # the plugin crate relinks), so `make wasm` output never carries the feature.
@@ -114,7 +116,7 @@ bench: setup wasm
 # --- make fuzz ---------------------------------------------------------------------------------
 # Every target for FUZZ_SECONDS, seeded from testdata/fuzz/<target>/ (new inputs go to
 # fuzz/corpus/, crashes to fuzz/artifacts/: copy a crash into testdata/fuzz/<target>/ and it
-# becomes a regression test of `make test`). The checks are pci_guard_core::fuzz_checks.
+# becomes a regression test of `make test`). The checks are pci_guard_testkit::fuzz_checks.
 FUZZ_SECONDS   ?= 60
 FUZZ_TARGETS   := policy token redact grpc audit
 # `address` also works (slower); the checked code is safe Rust.

@@ -164,8 +164,8 @@ fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream() {
     let flipped = String::from_utf8(flipped).unwrap();
     let none_token = format!(
         "{}.{}.eA",
-        pci_guard_core::testkit::b64(br#"{"alg":"none","typ":"JWT"}"#),
-        pci_guard_core::testkit::b64(good.to_string().as_bytes())
+        pci_guard_testkit::b64(br#"{"alg":"none","typ":"JWT"}"#),
+        pci_guard_testkit::b64(good.to_string().as_bytes())
     );
     let cases: Vec<(&str, String, u16, &str)> = vec![
         ("expired", sign("rsa1", &expired), 401, "token_expired"),
@@ -238,13 +238,8 @@ fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream() {
 /// The classic key confusion: HS256 "signed" with the provider's RSA public key as secret.
 fn key_confusion(claims: &serde_json::Value) -> String {
     let header = json!({"alg": "HS256", "kid": "rsa-2026-a", "typ": "JWT"});
-    pci_guard_core::testkit::mint(
-        Alg::HS256,
-        &root().join("testdata/keys"),
-        "rsa1.pub.pem",
-        &header,
-        claims,
-    )
+    let public_key = pci_guard_testkit::read_key("rsa1.pub.pem");
+    pci_guard_testkit::mint("HS256", public_key.as_bytes(), &header, claims)
 }
 
 #[test]

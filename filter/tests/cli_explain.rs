@@ -2,7 +2,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use pci_guard_core::identity::Alg;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,14 +18,7 @@ fn token(scopes: &[&str], extra: Value) -> String {
     for (k, v) in extra.as_object().unwrap() {
         c[k] = v.clone();
     }
-    let header = json!({"alg": "RS256", "kid": "rsa-2026-a"});
-    pci_guard_core::testkit::mint(
-        Alg::RS256,
-        &root().join("testdata/keys"),
-        "rsa1.pem",
-        &header,
-        &c,
-    )
+    pci_guard_testkit::mint_as("rsa1", &c)
 }
 
 fn explain(args: &[&str]) -> Value {

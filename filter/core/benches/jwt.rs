@@ -7,66 +7,31 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use jwt_simple::prelude::*;
 use pci_guard_core::identity::checks::verify;
 use pci_guard_core::identity::signature::PureVerifier;
 use pci_guard_core::identity::token_cache::{TokenCache, TokenKey};
-use pci_guard_core::identity::{Alg, KeySet, ProviderConfig};
+use pci_guard_core::identity::KeySet;
+use pci_guard_core::identity::{Alg, ProviderConfig};
+use pci_guard_testkit as testkit;
 
-const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-bench-only";
-
-fn key(name: &str) -> String {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/keys");
-    std::fs::read_to_string(dir.join(name)).unwrap()
-}
-
+/// A well-formed token for `alg` from jwt-simple, with the test key for it.
 fn mint(alg: Alg, now: u64) -> String {
-    let mut c = Claims::create(jwt_simple::prelude::Duration::from_secs(600))
-        .with_issuer("https://idp.example.com")
-        .with_audience("payments-api")
-        .with_subject("agent-7");
-    c.issued_at = Some(UnixTimeStamp::from_secs(now));
-    c.expires_at = Some(UnixTimeStamp::from_secs(now + 600));
-    match alg {
-        Alg::RS256 => RS256KeyPair::from_pem(&key("rsa1.pem"))
-            .unwrap()
-            .with_key_id("rsa-2026-a")
-            .sign(c),
-        Alg::PS256 => PS256KeyPair::from_pem(&key("rsa1.pem"))
-            .unwrap()
-            .with_key_id("rsa-2026-a")
-            .sign(c),
-        Alg::ES256 => ES256KeyPair::from_pem(&key("ec256.pem"))
-            .unwrap()
-            .with_key_id("ec256-1")
-            .sign(c),
-        Alg::ES384 => ES384KeyPair::from_pem(&key("ec384.pem"))
-            .unwrap()
-            .with_key_id("ec384-1")
-            .sign(c),
-        Alg::EdDSA => Ed25519KeyPair::from_pem(&key("ed25519.pem"))
-            .unwrap()
-            .with_key_id("ed-1")
-            .sign(c),
-        Alg::HS256 => HS256Key::from_bytes(SECRET).authenticate(c),
-        other => panic!("{other} not benchmarked"),
-    }
-    .unwrap()
+    testkit::mint_independent(
+        alg.name(),
+        &testkit::claims_at(now, "agent-7", &["cards:read"]),
+    )
 }
 
 fn bench(c: &mut Criterion) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let keys = KeySet::parse(key("corp-idp.jwks.json").as_bytes()).unwrap();
-    let mut provider = ProviderConfig::new("corp-idp", "https://idp.example.com");
-    provider.audiences = vec!["payments-api".into()];
+    let now = testkit::now();
+    let keys = KeySet::parse(testkit::read_key("corp-idp.jwks.json").as_bytes()).unwrap();
+    let mut provider = ProviderConfig::new("corp-idp", testkit::ISSUER);
+    provider.audiences = vec![testkit::AUDIENCE.into()];
     provider.algorithms.push(Alg::HS256);
-    provider.hmac_secret = Some(SECRET.to_vec());
+    provider.hmac_secret = Some(testkit::HMAC_SECRET.to_vec());
 
     let mut g = c.benchmark_group("jwt");
     g.measurement_time(Duration::from_secs(3));

@@ -16,10 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use criterion::{criterion_group, criterion_main, Criterion};
 use pci_guard_core::audit::{self, Chain, RedactionRef};
 use pci_guard_core::identity::signature::PureVerifier;
-use pci_guard_core::identity::{Alg, Keyring};
+use pci_guard_core::identity::Keyring;
 use pci_guard_core::judge::{self, Judged, Request, ResponseFacts, State, Verdict};
 use pci_guard_core::policy::Policy;
-use pci_guard_core::testkit;
 use serde_json::json;
 
 fn root() -> std::path::PathBuf {
@@ -33,11 +32,8 @@ fn bench(c: &mut Criterion) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let token = testkit::mint(
-        Alg::RS256,
-        &root().join("testdata/keys"),
-        "rsa1.pem",
-        &json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-2026-a"}),
+    let token = pci_guard_testkit::mint_as(
+        "rsa1",
         &json!({"iss": "https://idp.example.com", "aud": "payments-api", "sub": "agent-7",
                 "scope": "cards:read", "iat": now, "exp": now + 600, "jti": "j-1"}),
     );

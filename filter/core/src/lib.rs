@@ -20,10 +20,3 @@ pub mod policy;
 pub mod reason;
 pub mod redact;
 pub mod routes;
-
-#[cfg(feature = "testkit")]
-pub mod testkit;
-
-/// The checks behind the fuzz targets (`fuzz/`) and their corpus smoke test.
-#[cfg(feature = "testkit")]
-pub mod fuzz_checks;

@@ -118,7 +118,7 @@ fn cold_request() {
     use pci_guard_core::identity::Keyring;
     use pci_guard_core::judge::{self, Judged, Request, State};
     use pci_guard_core::policy::Policy;
-    use pci_guard_core::testkit::b64;
+    use pci_guard_testkit::b64;
     let policy = Policy::parse(include_bytes!("../../../envoy/bench/policy.json")).unwrap();
     let now = 1_800_000_000u64;
     let header = b64(br#"{"alg":"RS256","typ":"JWT","kid":"rsa-2026-a"}"#);

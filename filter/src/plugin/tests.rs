@@ -4,7 +4,6 @@
 
 use super::fake::{Envoy, Reply};
 use super::host::Action;
-use pci_guard_core::identity::Alg;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -20,11 +19,8 @@ fn payments() -> Vec<u8> {
 /// fake host's clock.
 fn token(sub: &str, scope: &str) -> String {
     let now = 1_800_000_000u64;
-    pci_guard_core::testkit::mint(
-        Alg::RS256,
-        &root().join("testdata/keys"),
-        "rsa1.pem",
-        &json!({"alg": "RS256", "kid": "rsa-2026-a", "typ": "JWT"}),
+    pci_guard_testkit::mint_as(
+        "rsa1",
         &json!({"iss": "https://idp.example.com", "aud": "payments-api", "sub": sub,
                 "iat": now - 10, "exp": now + 600, "scope": scope}),
     )

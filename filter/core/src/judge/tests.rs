@@ -4,7 +4,7 @@ use super::*;
 use crate::answer::Answer;
 use crate::audit::Chain;
 use crate::identity::signature::PureVerifier;
-use crate::identity::{Alg, Keyring};
+use crate::identity::Keyring;
 use crate::policy::Policy;
 use crate::reason::Reason;
 use serde_json::json;
@@ -22,11 +22,8 @@ fn payments() -> Policy {
 
 fn token(scope: &str) -> String {
     let now = NOW_MS / 1000;
-    crate::testkit::mint(
-        Alg::RS256,
-        &root().join("testdata/keys"),
-        "rsa1.pem",
-        &json!({"alg": "RS256", "kid": "rsa-2026-a"}),
+    pci_guard_testkit::mint_as(
+        "rsa1",
         &json!({"iss": "https://idp.example.com", "aud": "payments-api", "sub": "agent-7",
                 "iat": now, "exp": now + 600, "scope": scope}),
     )

@@ -58,11 +58,11 @@ pub const MAX_HELD: usize = MAX_LOOKAHEAD;
 
 /// How the bytes are to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// Text (JSON, XML, forms, anything): the default.
     #[default]
     Text,
-    /// Protobuf message bytes inside gRPC frames (see [`super::pan`]).
+    /// Protobuf message bytes inside gRPC frames (see `redact::pan`).
     Proto,
 }
 
@@ -171,10 +171,10 @@ pub(crate) fn scan(
     scan_with::<true>(opts, mode, ctx, buf, eof, counts)
 }
 
-/// A whole body scanned with and without the fast paths: the two outputs and counts, for the
-/// tests and fuzz checks (they must be equal).
-#[cfg(any(test, feature = "testkit"))]
-pub(crate) fn fast_and_general_scans(
+/// A whole body scanned with and without the fast paths: the two outputs and counts, which
+/// must be equal. For the tests and, with the `scan-oracle` feature, the testkit's fuzz checks.
+#[cfg(any(test, feature = "scan-oracle"))]
+pub fn fast_and_general_scans(
     opts: &RedactOptions,
     body: &[u8],
     mode: Mode,

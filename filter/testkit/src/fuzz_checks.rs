@@ -1,21 +1,19 @@
-//! What the fuzz targets check (feature `testkit`, never in the plugin).
+//! What the fuzz targets check.
 //!
 //! Each function takes the fuzzer's bytes and panics when an invariant breaks. The same
 //! functions run in two places: the `cargo fuzz` targets under `fuzz/` (`make fuzz`, nightly,
-//! libFuzzer) and `tests/fuzz_corpus.rs`, which feeds every seed and regression file in
-//! `testdata/fuzz/<target>/` through them on stable as part of `make test`. A crash the
-//! fuzzer finds is saved there and so becomes a regression test.
+//! libFuzzer) and this crate's `tests/fuzz_corpus.rs`, which feeds every seed and regression
+//! file in `testdata/fuzz/<target>/` through them on stable as part of `make test`. A crash
+//! the fuzzer finds is saved there and so becomes a regression test.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use crate::audit::{self, Chain, Event};
-use crate::identity::signature::PureVerifier;
-use crate::identity::KeySet;
-use crate::policy::{KeySource, Policy};
-use crate::redact::brands::brand_of;
-use crate::redact::luhn::luhn_valid;
-use crate::redact::stream::Mode;
-use crate::redact::{BrandSet, GrpcRedactor, RedactOptions, Redactor};
+use pci_guard_core::audit::{self, Chain, Event};
+use pci_guard_core::identity::signature::PureVerifier;
+use pci_guard_core::identity::KeySet;
+use pci_guard_core::policy::{KeySource, Policy, MAX_PROVIDERS, MAX_ROUTES, MAX_RULES};
+use pci_guard_core::redact::brands::brand_of;
+use pci_guard_core::redact::luhn::luhn_valid;
+use pci_guard_core::redact::stream::{fast_and_general_scans, Mode};
+use pci_guard_core::redact::{BrandSet, GrpcRedactor, RedactOptions, Redactor, MAX_HELD};
 use std::sync::{Arc, OnceLock};
 
 /// A check: panics when an invariant breaks.
@@ -34,9 +32,9 @@ pub const TARGETS: [(&str, Check); 5] = [
 /// The policy parser: never panics; an accepted policy is within its bounds and has a digest.
 pub fn policy(data: &[u8]) {
     if let Ok(p) = Policy::parse(data) {
-        assert!(p.routes.len() <= crate::policy::MAX_ROUTES);
-        assert!(p.rules.len() <= crate::policy::MAX_RULES);
-        assert!(p.providers.len() <= crate::policy::MAX_PROVIDERS);
+        assert!(p.routes.len() <= MAX_ROUTES);
+        assert!(p.rules.len() <= MAX_RULES);
+        assert!(p.providers.len() <= MAX_PROVIDERS);
         assert!(p.digest.starts_with("sha256:") && p.digest.len() == 71);
         assert!(!p.version.trim().is_empty());
     }
@@ -62,10 +60,15 @@ pub fn token(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (policy, keys) = payments();
     let provider = &policy.providers[0].config;
-    let _ = crate::identity::token::parse(&text);
+    let _ = pci_guard_core::identity::token::parse(&text);
     // A fixed clock inside any lifetime the seeds use.
-    let verdict =
-        crate::identity::checks::verify(provider, keys, &text, 1_795_790_000, &PureVerifier);
+    let verdict = pci_guard_core::identity::checks::verify(
+        provider,
+        keys,
+        &text,
+        1_795_790_000,
+        &PureVerifier,
+    );
     assert!(
         verdict.is_err(),
         "a token made without a private key verified: {text:?}"
@@ -103,7 +106,8 @@ fn redact_whole(opts: &Arc<RedactOptions>, body: &[u8]) -> Vec<u8> {
 /// `:`, `=`, brackets, `,`/`;`/`&` after). That is the engine's contract for a single group
 /// (see `redact::pan`); what it deliberately leaves (a run glued to letters or digits, a
 /// decimal fraction such as `-0.5309136012499991%`) is outside this oracle. Grouped cards
-/// with separators are covered by the structured oracle in `tests/redact_stream.rs`.
+/// with separators are covered by the structured oracle in
+/// `filter/core/tests/redact_stream.rs`.
 pub fn surviving_cards(out: &[u8], brands: BrandSet) -> Vec<String> {
     const BEFORE: &[u8] = b" \t\r\n\"':=([{>";
     const AFTER: &[u8] = b" \t\r\n\"':=)]}<,;&";
@@ -151,7 +155,7 @@ pub fn redact(data: &[u8]) {
     let mut out = Vec::with_capacity(body.len());
     chunked(body, &sizes, |piece| {
         r.feed(piece, &mut out);
-        assert!(r.held() <= crate::redact::MAX_HELD);
+        assert!(r.held() <= MAX_HELD);
     });
     r.finish(&mut out);
     assert!(out == whole, "chunks {sizes:?} gave another output");
@@ -170,7 +174,7 @@ pub fn redact(data: &[u8]) {
     );
     // The fast paths decide exactly as the general path, in text and in protobuf mode.
     for mode in [Mode::Text, Mode::Proto] {
-        let [fast, general] = crate::redact::stream::fast_and_general_scans(&opts, body, mode);
+        let [fast, general] = fast_and_general_scans(&opts, body, mode);
         assert!(
             fast == general,
             "fast paths differ from the general path ({mode:?} mode):\n input {:?}\n fast    {:?}\n general {:?}",

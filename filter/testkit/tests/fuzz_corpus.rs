@@ -1,10 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The fuzz corpora as a smoke test on stable: every seed and every saved crash in
 //! `testdata/fuzz/<target>/` goes through the same check the `cargo fuzz` target runs
-//! (`pci_guard_core::fuzz_checks`). A crash the fuzzer finds is copied there, and stays a
+//! (`pci_guard_testkit::fuzz_checks`). A crash the fuzzer finds is copied there, and stays a
 //! regression test from then on.
 
-use pci_guard_core::fuzz_checks::TARGETS;
+use pci_guard_testkit::fuzz_checks::TARGETS;
 use std::path::PathBuf;
 
 fn corpus(target: &str) -> PathBuf {
