@@ -96,8 +96,9 @@ e2e: wasm wasm-fault
 # --- make bench --------------------------------------------------------------------------------
 # Criterion benches of the core, then the load comparison (bare Envoy / Envoy's native filters /
 # pci-guard, envoy/src/bin/loadbench/), which prints the table and writes BENCHMARKS.md.
-# BENCH_SECONDS (per run, default 5) bounds it; the other BENCH_* knobs are listed at the top of
-# envoy/src/bin/loadbench/main.rs.
+# BENCH_SECONDS (per run, default 5) bounds it; BASELINE=<git rev> also builds pci-guard at
+# that commit and runs it interleaved with this build in the headline rounds. The other
+# BENCH_* knobs are listed at the top of envoy/src/bin/loadbench/main.rs.
 BENCH_TARGET   := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BENCH_CRITERION ?= --warm-up-time 1 --measurement-time 2
 bench: setup wasm
@@ -108,6 +109,14 @@ bench: setup wasm
 	RUSTFLAGS="-C target-feature=-simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/nosimd
 	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
 	$(CARGO) build --release -p pci-guard-e2e --bin loadbench
+	@if [ -n "$(BASELINE)" ]; then \
+	  echo "building pci-guard at $(BASELINE) (BASELINE) to run beside this build"; \
+	  rm -rf $(BENCH_TARGET)/baseline-src && mkdir -p $(BENCH_TARGET)/baseline-src && \
+	  git archive $(BASELINE) | tar -x -C $(BENCH_TARGET)/baseline-src && \
+	  (cd $(BENCH_TARGET)/baseline-src && $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib \
+	    --target-dir $(BENCH_TARGET)/baseline); \
+	fi
+	PCI_GUARD_WASM_BASELINE=$(if $(BASELINE),$(BENCH_TARGET)/baseline/$(WASM_TARGET)/release/pci_guard.wasm) \
 	PCI_GUARD_WASM=$(BENCH_TARGET)/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOSIMD=$(BENCH_TARGET)/nosimd/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \

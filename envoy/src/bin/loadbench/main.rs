@@ -22,7 +22,9 @@
 //! `BENCHMARKS.md` in the workspace), `BENCH_ROUNDS` (interleaved rounds of the 1 KiB
 //! warm-token workload, median reported; default 3), `PCI_GUARD_WASM`,
 //! `PCI_GUARD_WASM_NOSIMD` (a build without `simd128`; optional), `PCI_GUARD_WASM_NOOP` (the
-//! empty filter of `envoy/bench/noop-filter`; optional), `ENVOY`.
+//! empty filter of `envoy/bench/noop-filter`; optional), `PCI_GUARD_WASM_BASELINE` (another
+//! build of pci-guard, e.g. of the commit a change starts from, run in the headline rounds;
+//! optional; `make bench BASELINE=<rev>` builds it), `ENVOY`.
 //!
 //! Modules: [`bodies`] (what the upstream sends), [`setups`] (the Envoys compared),
 //! [`checks`] (each setup does what it claims), [`measure`] (wrk, h2load, Envoy's CPU),
@@ -50,7 +52,9 @@ use serde_json::{json, Value};
 use bodies::{cards_body, clean_body, small_body, Bodies};
 use report::{loadavg, report, sh};
 use runs::{big_runs, grpc_run, http_run, medians};
-use setups::{guard, guard_checked, pin, policy_with_routes, Checks, Setup, EMPTY_LABEL};
+use setups::{
+    guard, guard_checked, pin, policy_with_routes, Checks, Setup, BASELINE_LABEL, EMPTY_LABEL,
+};
 
 /// What every run shares: the knobs, the tokens, a scratch directory, the machine's clock tick.
 struct Ctx {
@@ -208,6 +212,20 @@ fn main() {
     let empty = noop
         .exists()
         .then(|| guard_checked(EMPTY_LABEL, &public, false, &noop, Checks::None));
+    // Another build of pci-guard, in the headline rounds too: a change is measured against its
+    // base on the same machine load, not against a figure from another day.
+    let baseline = std::env::var("PCI_GUARD_WASM_BASELINE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let p = PathBuf::from(p);
+            assert!(
+                p.exists(),
+                "PCI_GUARD_WASM_BASELINE: no plugin at {}",
+                p.display()
+            );
+            guard(BASELINE_LABEL, &policy, true, &p)
+        });
     // (workload, path, expected body, cold tokens, rounds, with the empty filter). The headline
     // workload runs in interleaved rounds (bare, native, pci-guard, bare, …) and reports each
     // setup's median: on a shared machine a single run of each drifts too much to compare.
@@ -253,6 +271,11 @@ fn main() {
             // The floor beside the headline (CPU) and the 4 MiB workload (peak RSS).
             if let (true, Some(e)) = (*with_empty, &empty) {
                 http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
+            }
+            if let (true, Some(base)) = (*rounds > 1, &baseline) {
+                http_run(
+                    &ctx, &mut rows, b, "extra", workload, base, path, *body, *cold,
+                );
             }
         }
     }

@@ -107,6 +107,8 @@ pub fn policy_with_routes(base: &Value, n: usize) -> Value {
 }
 
 /// The setup label of the empty proxy-wasm filter.
+/// The label of `PCI_GUARD_WASM_BASELINE`'s build in the tables.
+pub const BASELINE_LABEL: &str = "pci-guard, baseline build (PCI_GUARD_WASM_BASELINE)";
 pub const EMPTY_LABEL: &str = "empty wasm filter (envoy/bench/noop-filter)";
 
 /// Starts `setup`'s Envoy in front of the upstream on `upstream_port`, pinned to CPU 0.
