@@ -13,8 +13,8 @@ use crate::crypto::PureVerifier;
 use crate::jwks::KeySet;
 use crate::policy::{KeySource, Policy};
 use crate::redact::brands::brand_of;
+use crate::redact::engine::Mode;
 use crate::redact::luhn::luhn_valid;
-use crate::redact::stream::Mode;
 use crate::redact::{BrandSet, GrpcRedactor, RedactOptions, Redactor};
 use std::sync::{Arc, OnceLock};
 
@@ -169,7 +169,7 @@ pub fn redact(data: &[u8]) {
     );
     // The fast paths decide exactly as the general path, in text and in protobuf mode.
     for mode in [Mode::Text, Mode::Proto] {
-        let [fast, general] = crate::redact::stream::fast_and_general_scans(&opts, body, mode);
+        let [fast, general] = crate::redact::engine::fast_and_general_scans(&opts, body, mode);
         assert!(
             fast == general,
             "fast paths differ from the general path ({mode:?} mode):\n input {:?}\n fast    {:?}\n general {:?}",

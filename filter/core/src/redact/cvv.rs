@@ -791,7 +791,7 @@ mod tests {
             // Far enough in for the key to be read straight from the buffer, and at the start.
             for pad in [&b""[..], &[b' '; 64]] {
                 let mut v = [pad, body].concat();
-                crate::redact::stream::redact_in_place(&opts, &mut v);
+                crate::redact::engine::redact_in_place(&opts, &mut v);
                 assert_eq!(
                     v,
                     [pad, masked].concat(),
