@@ -1,4 +1,6 @@
+use super::blocks::{scan_with, without_short_runs};
 use super::*;
+use crate::redact::Keep;
 use proptest::prelude::*;
 
 /// The runs of `m` of three or more bits, and the one reaching bit 63, bit by bit.
