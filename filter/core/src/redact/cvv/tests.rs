@@ -1,3 +1,5 @@
+use super::keys::normalize;
+use super::lookback::is_key_byte;
 use super::*;
 use proptest::prelude::*;
 
