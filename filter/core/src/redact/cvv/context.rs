@@ -6,6 +6,8 @@ use crate::redact::window::Window;
 use super::keys::{pack, CvvKeys, MAX_KEY};
 use super::lookback::{key_before, norm_key};
 
+/// Words that may stand between a security-code key and its value (`CVV entered: 123`), or
+/// finish it (`Security Code: 123`), packed.
 pub(super) const FILLERS: [u64; 7] = [
     pack(b"entered"),
     pack(b"is"),
@@ -15,7 +17,10 @@ pub(super) const FILLERS: [u64; 7] = [
     pack(b"code"),
     pack(b"value"),
 ];
+/// Keys that hold the code inside an object named by a security-code key
+/// (`"securityCode":{"value":"4444"}`), packed.
 pub(super) const PARENT_CHILDREN: [u64; 3] = [pack(b"value"), pack(b"code"), pack(b"number")];
+/// The key whose value is a code when an expiry precedes it as a sibling, packed.
 pub(super) const CODE: u64 = pack(b"code");
 
 /// Whether the JSON object enclosing position `p` is the value of a configured key.

@@ -68,6 +68,7 @@ pub(super) const fn pack(k: &[u8]) -> u64 {
     v
 }
 
+/// [`pack`] for a key that fits, `None` for a longer one.
 pub(super) fn packed(k: &[u8]) -> Option<u64> {
     (k.len() <= 8).then(|| pack(k))
 }
@@ -95,8 +96,8 @@ struct Slot {
 }
 
 /// The first 16 bytes of `k`, zero-padded, as one integer: whole-word loads (overlapping and
-/// shifted for short keys) instead of a byte copy, which compiled to `memset` and `memcpy`
-/// calls costing more than the lookup.
+/// shifted for short keys), because a byte copy compiles to `memset` and `memcpy` calls that
+/// cost more than the lookup.
 #[inline]
 pub(super) fn head16(k: &[u8]) -> u128 {
     let n = k.len();
@@ -178,6 +179,11 @@ impl CvvKeys {
         entries.sort();
         entries.dedup();
         entries.truncate(usize::from(u16::MAX) - 1);
+        debug_assert!(entries.iter().all(|(_, k)| {
+            (1..=MAX_KEY).contains(&k.len())
+                && k.iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        }));
         let size = (entries.len() * 2).next_power_of_two().max(8);
         let mut table = vec![Slot::default(); size];
         for (idx, (h, k)) in entries.iter().enumerate() {
@@ -192,6 +198,8 @@ impl CvvKeys {
                 entry: (idx + 1) as u16,
             };
         }
+        // An empty slot is left: every probe ends.
+        debug_assert!(size.is_power_of_two() && size > entries.len());
         let mut last = [0u64; 4];
         let words = [
             &b"entered"[..],

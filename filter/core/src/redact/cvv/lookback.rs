@@ -165,8 +165,8 @@ fn escape_ends_at(buf: &[u8], p: usize) -> bool {
 }
 
 /// Whether the value at `i` follows `"key":"`, `"key":` or `key=` whose key ends in a letter or
-/// digit no configured key (nor filler word) ends with: [`is_cvv_value`] rejects it on that
-/// byte. Lets the scan pass over such values (`"amount":1234`) without visiting them.
+/// digit no configured key (nor filler word) ends with: [`super::is_cvv_value`] rejects it on
+/// that byte. Lets the scan pass over such values (`"amount":1234`) without visiting them.
 #[inline(always)]
 pub(crate) fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
     match plain_glue_key_end(buf, i) {

@@ -13,8 +13,8 @@ use super::fast::{code_at, fast_path};
 use super::neighbours::{glued_to_letter, may_start_card, no_escape_before};
 use super::Mode;
 
-/// [`scan`]; with `FAST = false` (tests and fuzz checks) every digit run goes through the
-/// general decision, which the fast paths must agree with.
+/// [`super::scan`]; with `FAST = false` (tests and fuzz checks) every digit run goes through
+/// the general decision, which the fast paths must agree with.
 pub(super) fn scan_with<const FAST: bool>(
     opts: &RedactOptions,
     mode: Mode,
@@ -120,15 +120,18 @@ pub(super) fn without_short_runs(m: u64) -> u64 {
 }
 
 /// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
-/// is one [`fast_path`] would pass over without a change, judged from the bytes of `buf` alone
-/// (near the start of `buf`, where the look-back reaches into the context, it says no and the
-/// run is visited): runs of 1–2 and 9–11 digits; 3–4 digits not after glue (no CVV value),
-/// after the glue of a key no configured key ends like (`"amount":1234`), or before a decimal
-/// point (`"amount":123.45`); 5–8 digits no escape can precede;
-/// in text, 3–19 digits glued to a letter, and 12–19 plain digits whose first two
-/// no card brand starts with (ms timestamps, most ids).
+/// is one [`fast_path`] would pass over without a change. Judged from `buf` alone: near its
+/// start, where the look-back reaches into the context, it says no and the run is visited.
+/// - 1–2 and 9–11 digits;
+/// - 3–4 digits not after glue (no code value), after the glue of a key no configured key
+///   ends like (`"amount":1234`), or before a decimal point (`"amount":123.45`);
+/// - 5–8 digits no escape can precede;
+/// - in text, 3–19 digits glued to a letter, and 12–19 plain digits whose first two no card
+///   brand starts with (millisecond timestamps, most ids).
 #[inline]
 fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) -> bool {
+    // The run ends inside its block: `ones & 63` below only spares the table's bounds check.
+    debug_assert!(ones < 64 && i + ones < buf.len());
     let plain_after = || ends_number(buf[i + ones]);
     // One load instead of a chain of range tests (V8 compiles the `match` on `ones` to one).
     match RUN_LENGTHS[ones & 63] {

@@ -1,5 +1,9 @@
-//! What a chunk end holds back: a digit run cut by the end of the input is held only while it
-//! may still start a card or be a security code.
+//! What a chunk end holds back. A digit run cut by the end of a chunk has a length not yet
+//! known, so the general decision would hold it for the next chunk. Most such runs are
+//! timestamps and ids (`"created":17485…`, `ord_0000…`) that hold nothing however they go on,
+//! and holding them costs the host: the filter rewrites the chunk without its tail or pauses
+//! it, and a large HTTP/2 chunk's tail left in the filter when trailers may follow resets the
+//! stream. So a run is held only while it may still start a card or be a security code.
 
 use crate::redact::cvv::is_cvv_value;
 use crate::redact::window::Window;
@@ -8,16 +12,13 @@ use crate::redact::RedactOptions;
 use super::neighbours::{escape_may_hold, may_start_card};
 use super::Mode;
 
-/// A run that reaches the end of the input (of a chunk, when more may come, so its length is
-/// unknown) and that the general path would pass over whatever follows: its first digits start
-/// no card brand, no escape holds its first digit, no track sentinel precedes it, and it is no
-/// security code (not after a security-code key, or already over four digits). Returns the end
-/// of the input: nothing is held, and the rest of the run, in the next chunk, follows a digit
-/// and is passed over there. So a chunk that ends inside a timestamp or an id
-/// (`"created":17485…`, `ord_0000…`) is not held back: the filter then neither rewrites the
-/// chunk without its tail nor pauses it (and a large HTTP/2 chunk's tail is not left in the
-/// filter when trailers may follow, which resets the stream). In text only
-/// (protobuf mode may drop a run's first byte or two). At most once per chunk: out of line.
+/// The end of the input if the run at `i`, which reaches it, is one the general path would
+/// pass over whatever follows: its first digits start no card brand, no escape holds its first
+/// digit, no track sentinel precedes it, and it is no security code (not after a
+/// security-code key, or already over four digits). Nothing is then held: the rest of the run,
+/// in the next chunk, follows a digit and is passed over there. `None` otherwise (the general
+/// path decides, and holds the run if it must). Text only: protobuf mode may drop a run's
+/// first byte or two. Out of line: at most once per chunk.
 #[inline(never)]
 pub(super) fn open_run(
     opts: &RedactOptions,
@@ -27,6 +28,7 @@ pub(super) fn open_run(
 ) -> Option<usize> {
     let len = w.len();
     let digits = &w.buf[i..];
+    debug_assert!(digits.iter().all(|&b| b.is_ascii_digit()));
     let passed_over = mode == Mode::Text
         && !card_may_start_with(digits)
         // No track 2 sentinel; track 1's `%B` is a `%` two back, which the escape check sees.

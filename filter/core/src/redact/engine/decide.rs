@@ -14,8 +14,8 @@ use crate::redact::{RedactOptions, RedactionCounts};
 
 use super::Mode;
 
-/// The general decision at a candidate (steps 1–4 of the module docs), which every fast path
-/// must agree with.
+/// The general decision at a candidate (steps 1–4 of the [engine](super) docs), which every
+/// fast path must agree with.
 pub(super) fn decide(
     opts: &RedactOptions,
     mode: Mode,

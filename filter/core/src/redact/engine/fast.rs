@@ -16,32 +16,21 @@ use super::decide::resume_after_mask;
 use super::neighbours::{escape_before, escape_may_hold, glued_to_letter, no_card_after};
 use super::Mode;
 
-/// Masks the 3–4 digit value `[i, e)` if it is a security code (its key says so).
-#[inline]
-pub(super) fn code_at(
-    opts: &RedactOptions,
-    w: &mut Window<'_>,
-    i: usize,
-    e: usize,
-    counts: &mut RedactionCounts,
-) {
-    if !opts.cvv_keys.is_empty() && is_cvv_value(w, i, &opts.cvv_keys) {
-        mask_all(w.buf, i, e, opts.mask_char);
-        counts.cvv += 1;
-    }
-}
-
 /// The common cases, decided from the raw digit run and its two neighbours alone. Returns
 /// `None` when the general path must decide; otherwise exactly what the general path would.
 ///
 /// - A run `[i, e)` not followed by a separator start cannot extend into a multi-group
 ///   window; escapes (`%20`, `\u0020`) can only shorten its first group, by at most 4 digits.
 ///   So runs of 1–2 digits and of 9–11 digits hold nothing, nor do runs of 5–8 digits that
-///   no escape can precede.
+///   no escape can precede, nor (in text) runs glued to a letter.
+/// - A run of 3–4 digits can only be a code, whose value follows glue: after plain glue and
+///   before a plain byte, only the code check runs ([`code_at`]).
 /// - A run of 12–19 digits (text mode) with a plain byte before it (not alphanumeric, not `.`,
 ///   `;` or `%`: no escape, no track sentinel, no decimal) and a plain byte after it (not
 ///   alphanumeric, not `.`): it is a PAN exactly when brand and Luhn say so. This is the
-///   `"number":"4111111111111111"` case.
+///   `"number":"4111111111111111"` case; next to a `%XX` escape, [`card_by_escapes`].
+/// - Four digits and a separator start the `4111 1111 1111 1111` shape ([`grouped_card`]).
+/// - A run the input ends inside: [`open_run`].
 #[inline]
 pub(super) fn fast_path(
     opts: &RedactOptions,
@@ -52,6 +41,8 @@ pub(super) fn fast_path(
     counts: &mut RedactionCounts,
 ) -> Option<usize> {
     let buf = &*w.buf;
+    debug_assert!(is_digit(buf[i]));
+    debug_assert!(run_end.is_none_or(|e| e == digit_run_end(buf, i, usize::MAX)));
     // The block loop knows where the run ends (its digit mask); a run over 19 digits falls
     // to the general path either way.
     let e = run_end.unwrap_or_else(|| digit_run_end(buf, i, 20));
@@ -96,6 +87,21 @@ pub(super) fn fast_path(
             Some(isolated_card(opts, w, i, e, counts))
         }
         _ => None,
+    }
+}
+
+/// Masks the 3–4 digit value `[i, e)` if it is a security code (its key says so).
+#[inline]
+pub(super) fn code_at(
+    opts: &RedactOptions,
+    w: &mut Window<'_>,
+    i: usize,
+    e: usize,
+    counts: &mut RedactionCounts,
+) {
+    if !opts.cvv_keys.is_empty() && is_cvv_value(w, i, &opts.cvv_keys) {
+        mask_all(w.buf, i, e, opts.mask_char);
+        counts.cvv += 1;
     }
 }
 

@@ -1,40 +1,97 @@
-//! The push parser: [`Redactor`] (`feed` / `finish`) and the scan loop it drives.
+//! The push parser: a [`Redactor`] masks card numbers, security codes and track data in a body
+//! fed to it in chunks, holding back at most [`MAX_HELD`] bytes between them.
 //!
-//! ## How a chunk is processed
-//! `feed` appends the held tail and the new input to the caller's output vector and scans
-//! that region in place (one copy, which the caller needed anyway). The scan computes one
-//! 64-bit digit mask per 64 bytes (SSE2, wasm `simd128` or portable SWAR, see `scanner`) and
-//! walks its runs; the runs that can hold nothing are passed over from the mask and the run's
-//! neighbours alone (every 1–2 digit run of the block at once; 9–11 digits not followed by a
-//! separator; others by the shapes in `passes_over`; a 3–4 digit run after plain glue goes
-//! straight to the CVV check). At each other *candidate* digit it decides, in order:
-//! 0. fast paths for the common shapes: an isolated 12–19 digit run (`"number":"4111…"`) is a
-//!    PAN iff brand and Luhn say so, and so is an isolated 4-4-4-4 grouping with one separator
-//!    kind (`4111 1111 1111 1111`) when they say yes; a 3–4 digit run after plain glue runs
-//!    only the CVV check;
-//! 1. track data (`%B…^…^…?`, `;…=…?`) whose PAN starts here: mask it whole;
-//! 2. a digit inside a `%XX` / `\uXXXX` escape: skip the escape;
-//! 3. a digit right after another digit (the tail of a run too long for a PAN): skip the run;
-//! 4. otherwise the start of a digit group: the longest PAN window of the cluster starting
-//!    here is masked; failing that, a 3–4 digit group after a security-code key is a CVV.
-//!    (PAN first, so `cvv: 4111 1111 1111 1111` is a card and redaction is idempotent.)
+//! `feed` puts the held tail and the new input in the caller's output vector (one copy, which
+//! the caller needed anyway) and masks that region in place. In pseudo-code:
 //!
-//! The fast paths (step 0 and the runs passed over) mask exactly what the general path would:
-//! the tests below scan with and without them (`scan_with`) over every shape they take and its
-//! neighbours, every mask character, and random input, and so does the redaction fuzz check.
+//! ```text
+//! feed(input):
+//!     buf = held ++ input
+//!     end = scan(buf)                      // masks in place; buf[..end] is final
+//!     emit buf[..end]; held = buf[end..]
+//!     ctx = the last CTX bytes emitted      // what the next call sees behind it
 //!
-//! Each decision reads at most `MAX_LOOKBACK` (224) bytes behind and
-//! `MAX_LOOKAHEAD` (96) ahead. When it needs bytes that have not arrived, the scan stops *at the
-//! candidate*: everything before it is final and is emitted, the rest is held (fewer than
-//! `MAX_LOOKAHEAD` bytes, so [`MAX_HELD`] bounds memory) and rescanned with the next chunk.
-//! A run cut by the end of a chunk is held only while it may still start a card or be a code
-//! (`open_run`): a timestamp or an id cut there is final at once.
-//! Because a decision depends only on the bytes around its candidate, never on where chunks
-//! were cut, output is byte-identical however the input is split (proved by the tests in
-//! `tests/redact_stream.rs`: every split point, 1-byte chunks, random splits).
+//! scan(buf):                                                  blocks.rs
+//!     for each 64-byte block:
+//!         m = one bit per digit byte
+//!         for each run of ones in m, first to last:
+//!             if the run decides nothing: next run          // from m and its neighbours
+//!             match visit(first digit of the run):
+//!                 Ok(next)  => clear the bits of m below next
+//!                 Err(Need) => return the run's first digit // hold from there
+//!     visit each digit after the last whole block the same way
+//!     return buf.len()
 //!
-//! Invariants (checked with `debug_assert!`): output length == input length; `held() <=
-//! MAX_HELD`; masking never touches a byte before the current candidate.
+//! visit(i):
+//!     if a fast path knows the run's shape: its answer        fast.rs
+//!     else decide(i):                                          decide.rs
+//!         1. track data (%B…^…^…?, ;…=…?) whose PAN starts at i: mask it whole
+//!         2. i inside a %XX or \uXXXX escape: skip the escape
+//!         3. i right after a digit (the tail of a run too long for a card): skip the run
+//!         4. the longest card window of the digit groups from i: mask it;
+//!            else a 3–4 digit group after a security-code key: mask it
+//! ```
+//!
+//! A card goes before a code in step 4, so `cvv: 4111 1111 1111 1111` is a card, and a second
+//! pass over the output finds nothing new (redaction is idempotent).
+//!
+//! Translated line for line, that is correct but slow: most digits in real bodies are ids,
+//! amounts and timestamps, and the general decision parses a cluster of digit groups at each.
+//! The tricks:
+//!
+//! 1. **One digit mask per 64 bytes.** `scanner::digit_mask64` (SSE2, wasm `simd128` or
+//!    portable SWAR) gives one bit per byte. The loop reads runs from it with `trailing_zeros`,
+//!    and a run's length from the carry of adding its lowest bit (`m + (m & -m)`): no
+//!    variable shift, which on x86 ties up `cl` and makes V8 spill around it.
+//! 2. **Runs passed over from the mask.** Every 1–2 digit run that ends inside the block is
+//!    dropped at once (`blocks::without_short_runs`). Of the other runs not followed by a
+//!    separator, `blocks::passes_over` drops those that decide nothing, judged from the run's
+//!    length (one load from a 64-entry table of length classes) and the bytes around it: 9–11
+//!    digits; 5–8 digits no escape can precede; 3–4 digits after no key glue, after a key that
+//!    no configured key ends like (`"amount":1234`) or before a decimal point; in text, a run
+//!    glued to a letter, and 12–19 plain digits no card brand starts with (millisecond
+//!    timestamps, most ids). A 3–4 digit run after plain glue goes straight to the
+//!    security-code check.
+//! 3. **Fast paths for the common shapes** (`fast.rs`), decided from the run and its
+//!    neighbours without parsing a cluster: an isolated 12–19 digit run (`"number":"4111…"`,
+//!    also next to a `%XX` escape) is a card iff brand and Luhn say so; an isolated 4-4-4-4
+//!    grouping with one separator kind (`4111 1111 1111 1111`) is one when they say yes (when
+//!    they say no, the general decision tries the shorter windows); a 3–4 digit run after
+//!    plain glue needs only the security-code check.
+//! 4. **The loop's state in locals.** The `Window` (context, buffer, end of body) is built
+//!    only for the calls that need it: in wasm, a value whose address is taken lives in linear
+//!    memory, and every read of the buffer through it would load its pointer and length again.
+//! 5. **Only what may still matter is held.** A run cut by the end of a chunk is held only
+//!    while it may still start a card or be a code (`chunk_end::open_run`): a timestamp or an
+//!    id cut there is final at once, so the host neither rewrites nor pauses the chunk for it.
+//!
+//! Every decision reads at most `MAX_LOOKBACK` (224) bytes behind its candidate and
+//! `MAX_LOOKAHEAD` (96) ahead (see `window`). When it needs bytes that have not arrived, the
+//! scan stops at the candidate: everything before it is final, the rest is held (fewer than
+//! `MAX_LOOKAHEAD` bytes) and scanned again with the next chunk. A decision depends only on
+//! the bytes around its candidate, never on where chunks were cut, so the output is
+//! byte-identical however the input is split (`tests/redact_stream.rs`: every split point,
+//! 1-byte chunks, random splits).
+//!
+//! The trade-off: tricks 2, 3 and 5 restate, for one shape each, what the general decision
+//! would do, and must agree with it byte for byte and count for count. `tests.rs` scans with
+//! and without them (`blocks::scan_with::<false>`) over every shape they take between every
+//! neighbour that could change the answer, every mask character and keep option, and random
+//! input, and so does the redaction fuzz check (`fast_and_general_scans`). A change to what
+//! `decide` masks must keep those tests passing, or narrow a fast path.
+//!
+//! Invariants, checked with `debug_assert!` where noted:
+//! - the output is as long as the input: masks are written in place over a `&mut [u8]`, and
+//!   a call splits its region into what it emits and what it holds (by construction);
+//! - after every call `held() <= MAX_HELD` (`Core::feed`, `Core::feed_in_place`) and the
+//!   context is at most `CTX` bytes (`Core::remember`);
+//! - a scan stops early only at a candidate fewer than `MAX_LOOKAHEAD` bytes from the end,
+//!   never once the body has ended (`blocks::scan_with`, `Core::finish`);
+//! - every visit returns a position past its candidate (`blocks::scan_with`), and writes only
+//!   from its candidate up to that position, so what precedes a held candidate is final and
+//!   the block's mask stays true after it (proved by the chunking tests, not asserted);
+//! - a candidate is a digit, and a run the block loop hands over with its end ends there
+//!   (`fast::fast_path`); a run `open_run` lets pass reaches the end of the input.
 
 use std::sync::Arc;
 
@@ -72,10 +129,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// Bytes held back for the next call.
     pub fn held(&self) -> usize {
         self.held.len()
     }
 
+    /// Scans the held tail and `input`: appends what is now final to `out`, holds the rest.
     pub fn feed(&mut self, opts: &RedactOptions, input: &[u8], out: &mut Vec<u8>) {
         self.counts.bytes_scanned += input.len() as u64;
         let base = out.len();
