@@ -7,14 +7,14 @@
 //!
 //! ```text
 //! is_cvv_value(value at i):
-//!     glue = the bytes before i, one connector among quotes and spaces   lookback.rs
-//!     key  = the run of [A-Za-z0-9_-] before the glue
-//!     if normalise(key) is a configured key:                   yes       keys.rs
+//!     glue = the bytes before i: one connector among quotes and spaces, else no   lookback.rs
+//!     key  = the run of [A-Za-z0-9_-] before the glue, else no
+//!     if normalise(key) is a configured key:                        yes   keys.rs
 //!     if key is a filler word and the word before it is a key,
-//!        or the two join into one (security + code):            yes       context.rs
-//!     if key is value/code/number in an object whose key is a key: yes
-//!     if key is code and its previous sibling names an expiry:  yes
-//!     else                                                      no
+//!        or the two join into one (security + code):                 yes   context.rs
+//!     if key is value/code/number in an object whose key is a key:   yes
+//!     if key is code and its previous sibling names an expiry:       yes
+//!     else:                                                          no
 //! ```
 //!
 //! What each step accepts:

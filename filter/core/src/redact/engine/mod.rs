@@ -17,7 +17,7 @@
 //!         for each run of ones in m, first to last:
 //!             if the run decides nothing: next run          // from m and its neighbours
 //!             match visit(first digit of the run):
-//!                 Ok(next)  => clear the bits of m below next
+//!                 Ok(next)  => go on from next (clear the bits of m below it)
 //!                 Err(Need) => return the run's first digit // hold from there
 //!     visit each digit after the last whole block the same way
 //!     return buf.len()
