@@ -11,8 +11,8 @@ use pci_guard_core::identity::signature::PureVerifier;
 use pci_guard_core::identity::KeySet;
 use pci_guard_core::policy::{KeySource, Policy, MAX_PROVIDERS, MAX_ROUTES, MAX_RULES};
 use pci_guard_core::redact::brands::brand_of;
+use pci_guard_core::redact::engine::{fast_and_general_scans, Mode};
 use pci_guard_core::redact::luhn::luhn_valid;
-use pci_guard_core::redact::stream::{fast_and_general_scans, Mode};
 use pci_guard_core::redact::{BrandSet, GrpcRedactor, RedactOptions, Redactor, MAX_HELD};
 use std::sync::{Arc, OnceLock};
 

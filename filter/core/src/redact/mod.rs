@@ -3,7 +3,7 @@
 //! ```text
 //! content-type ─► content_type::classify ─► Pass | Scan | Grpc | Refuse
 //! content-encoding ─► decode::Decoder (gzip, deflate; anything else: Unsupported)
-//! bytes ─► stream::Redactor (feed/finish) ─► masked bytes, same length
+//! bytes ─► engine::Redactor (feed/finish) ─► masked bytes, same length
 //!          grpc::GrpcRedactor wraps it for length-prefixed gRPC messages
 //! ```
 //!
@@ -13,7 +13,7 @@
 //! - `window`: look-behind context and look-ahead that says "need more input";
 //! - `pan`: digit groups, separators (` `, `-`, `+`, `%20`, `\u0020`), card groupings, boundaries;
 //! - [`cvv`]: security codes by key; `track`: track 1 and 2 data; [`mask`]: length-preserving masks;
-//! - [`stream`]: the push parser; [`grpc`]: gRPC framing; [`decode`]: gzip/deflate;
+//! - [`engine`]: the push parser; [`grpc`]: gRPC framing; [`decode`]: gzip/deflate;
 //!   [`content_type`]: which bodies to scan.
 //!
 //! What counts as a card, and what deliberately does not (IMEIs, millisecond timestamps,
@@ -26,12 +26,12 @@ pub mod brands;
 pub mod content_type;
 pub mod cvv;
 pub mod decode;
+pub mod engine;
 pub mod grpc;
 pub mod luhn;
 pub mod mask;
 mod pan;
 mod scanner;
-pub mod stream;
 mod track;
 mod window;
 
@@ -42,9 +42,9 @@ pub use brands::{Brand, BrandSet};
 pub use content_type::{classify, BodyKind, DEFAULT_SKIP_CONTENT_TYPES};
 pub use cvv::{CvvKeys, DEFAULT_CVV_KEYS};
 pub use decode::{Decoder, Encoding};
+pub use engine::{redact_in_place, Redactor, MAX_HELD};
 pub use grpc::GrpcRedactor;
 pub use mask::Keep;
-pub use stream::{redact_in_place, Redactor, MAX_HELD};
 
 /// What to redact and how (compiled once from the policy's `redaction` section; share it
 /// between streams with an `Arc`).

@@ -1,0 +1,158 @@
+//! Security codes (CVV, CVC, CID, …) found by the key in front of them.
+//!
+//! A security code is three or four digits, indistinguishable from any other small number:
+//! only the key in front of it tells. The engine asks `is_cvv_value` about a 3–4 digit value
+//! that stands alone (free of letters, digits and decimal points on both sides), which looks
+//! *back* from the value, at most `MAX_LOOKBACK` (224) bytes, and never ahead:
+//!
+//! ```text
+//! is_cvv_value(value at i):
+//!     glue = the bytes before i: one connector among quotes and spaces, else no   lookback.rs
+//!     key  = the run of [A-Za-z0-9_-] before the glue, else no
+//!     if normalise(key) is a configured key:                        yes   keys.rs
+//!     if key is a filler word and the word before it is a key,
+//!        or the two join into one (security + code):                 yes   context.rs
+//!     if key is value/code/number in an object whose key is a key:   yes
+//!     if key is code and its previous sibling names an expiry:       yes
+//!     else:                                                          no
+//! ```
+//!
+//! What each step accepts:
+//! 1. glue with exactly one connector: `:` / `=` / `>` (also as `%3A` `%3D` `%3E` `&gt;`),
+//!    with quotes (`"`, `'`, `\"`, `%22`, `&quot;`), backslashes, `]` and whitespace around it;
+//! 2. a key: the run of `[A-Za-z0-9_-]` before the glue (the last segment of `card.cvv`,
+//!    `card[cvc]`); after `>` it must be an XML start tag (`<cvv>`, `%3Ccvd%3E`, `&lt;cvv&gt;`).
+//!
+//! Keys compare after *normalisation*: ASCII-lowercased, `_` and `-` removed, so
+//! `security_code`, `security-code` and `securityCode` are one key. Whole keys only: result
+//! fields such as `cvvResultCode`, `cvv2_result`, `CardSecurityCodeMatch` normalise to
+//! something else and are left alone.
+//!
+//! Three context rules cover keys that are too generic on their own:
+//! - **filler words** (`CVV entered: 123`, `Security Code: 123`): if the key is one of
+//!   `entered`, `is`, `number`, `no`, `num`, `code`, `value` and the word before it (spaces
+//!   only between) is a key, or joins with it into one (`security`+`code`), it counts;
+//! - **parent object** (`"securityCode":{"indicator":1,"value":"4444"}`): a `value`, `code` or
+//!   `number` key directly inside a JSON object whose own key is a security-code key;
+//! - **sibling of an expiry** (`"expiry":"0918","code":"999"`): a `code` key whose previous
+//!   sibling key names an expiry (`exp…`), with no object closed in between (for XML, no
+//!   element other than the expiry itself closed), so `</CARD><CODE>0100` stays.
+//!
+//! Most 3–4 digit values are amounts, quantities and years, and most keys sit in plain JSON
+//! or form glue. The tricks:
+//!
+//! 1. **Reject on one byte.** The byte before the value must be able to end glue
+//!    (`ends_glue`, a class table), and the key's last byte one that some configured key,
+//!    filler or child word ends with (`CvvKeys::may_end_key`, a 256-bit set): `"amount":1234`
+//!    is rejected on its `t` before the key is read, normalised or hashed. The engine's block
+//!    loop passes over such values with the same test (`no_cvv_key_before`).
+//! 2. **Plain glue read directly.** `"key":"`, `"key":` and `key=` are recognised from one
+//!    4-byte word and the key read straight from the buffer (`lookback::plain_key_before`),
+//!    instead of the token-by-token look-back (`lookback::key_before`).
+//! 3. **Looked up without a copy.** A key read from the buffer with no uppercase letter, `_` or
+//!    `-` and at most 16 bytes is already normal: its bytes are loaded as one `u128`
+//!    (`keys::head16`), hashed with one multiplication and compared with the head each slot
+//!    of the open-addressing table stores (at most half full: one probe, usually). Other keys
+//!    are normalised into a stack buffer first.
+//! 4. **Short words as integers.** Filler and child words (at most 8 bytes) are packed into a
+//!    `u64` (`keys::pack`) and compared as one.
+//!
+//! The trade-off: matching whole normalised keys leaves a code under an unlisted or
+//! misspelt key unmasked (configure it: [`CvvKeys::new`]), in exchange for leaving result
+//! fields and ordinary numbers alone; the context rules widen it only where the structure
+//! says so. Tricks 2 and 3 restate the general look-back and lookup for the common case; the
+//! tests check each against it (`tests.rs`: the direct read finds the key the look-back finds,
+//! the head lookup answers as normalise-then-look-up does).
+//!
+//! Invariants, checked with `debug_assert!`: the value starts with a digit; every key in the
+//! table is normalised and at most `MAX_KEY` (48) bytes long; the table's length is a power of
+//! two above the number of keys, so every probe ends at an empty slot.
+
+use crate::redact::window::Window;
+
+use context::{follows_expiry, parent_is_key, CODE, FILLERS, PARENT_CHILDREN};
+use keys::{head16, packed, MAX_KEY};
+use lookback::{key_before, norm_key, plain_key_before, word_before_spaces};
+
+pub use keys::{CvvKeys, DEFAULT_CVV_KEYS};
+pub(crate) use lookback::{ends_glue, no_cvv_key_before};
+
+mod context;
+mod keys;
+mod lookback;
+
+/// Whether the 3–4 digit value starting at `at` is the value of a security-code key.
+pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
+    debug_assert!(w.buf.get(at).is_some_and(u8::is_ascii_digit));
+    let i = at as isize;
+    let floor = i - crate::redact::window::MAX_LOOKBACK as isize;
+    // Fast reject: the byte before a value ends a glue token.
+    if !w.back(i - 1).is_some_and(ends_glue) {
+        return false;
+    }
+    let key = match plain_key_before(w.buf, at, keys) {
+        Some(found) => found,
+        None => key_before(w, i, floor, keys),
+    };
+    let Some(key) = key else {
+        return false;
+    };
+    // Most keys lie in this chunk, lowercase with no `_` or `-`, and at most 16 bytes: already
+    // normal, looked up straight from the buffer. Others are normalised into a buffer.
+    let as_is = usize::try_from(key.start)
+        .ok()
+        .zip(usize::try_from(key.end).ok())
+        .and_then(|(s, e)| w.buf.get(s..e))
+        .filter(|r| key.as_is && r.len() <= 16);
+    let found = as_is.map(|r| {
+        let head = head16(r);
+        (
+            keys.contains_head(head, r.len()),
+            (r.len() <= 8).then_some(head as u64),
+        )
+    });
+    let kp = match found {
+        Some((true, _)) => return true,
+        Some((false, kp)) => kp,
+        None => {
+            let mut norm = [0u8; MAX_KEY];
+            let Some(n) = norm_key(w, &key, &mut norm) else {
+                return false;
+            };
+            if keys.contains_norm(&norm[..n]) {
+                return true;
+            }
+            packed(&norm[..n])
+        }
+    };
+    if let Some(filler) = kp.filter(|p| FILLERS.contains(p)) {
+        // Filler words are at most 8 bytes: the packed form holds the word whole.
+        let bytes = filler.to_le_bytes();
+        let k = &bytes[..bytes.iter().position(|&b| b == 0).unwrap_or(8)];
+        let n = k.len();
+        let mut prev = [0u8; MAX_KEY];
+        if let Some(m) = word_before_spaces(w, key.start, &mut prev) {
+            if keys.contains_norm(&prev[..m]) {
+                return true;
+            }
+            if m + n <= MAX_KEY {
+                let mut joined = [0u8; MAX_KEY];
+                joined[..m].copy_from_slice(&prev[..m]);
+                joined[m..m + n].copy_from_slice(k);
+                if keys.contains_norm(&joined[..m + n]) {
+                    return true;
+                }
+            }
+        }
+    }
+    if kp.is_some_and(|p| PARENT_CHILDREN.contains(&p))
+        && !key.xml
+        && parent_is_key(w, key.start, floor, keys)
+    {
+        return true;
+    }
+    kp == Some(CODE) && follows_expiry(w, key.start, floor)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+//! The scan loop: one digit mask per 64-byte block, the runs that hold nothing passed over
+//! from the mask and their neighbours, every other candidate digit visited (the fast path for
+//! its shape, else the general decision). The bytes after the last whole block are visited one
+//! candidate at a time.
+
+use crate::redact::cvv::{ends_glue, no_cvv_key_before, CvvKeys};
+use crate::redact::scanner::{digit_mask64, ends_number, find_digit, is_alnum, is_sep_start};
+use crate::redact::window::{Need, Window, MAX_LOOKAHEAD};
+use crate::redact::{RedactOptions, RedactionCounts};
+
+use super::decide::decide;
+use super::fast::{code_at, fast_path};
+use super::neighbours::{glued_to_letter, may_start_card, no_escape_before};
+use super::Mode;
+
+/// [`super::scan`]; with `FAST = false` (tests and fuzz checks) every digit run goes through
+/// the general decision, which the fast paths must agree with.
+pub(super) fn scan_with<const FAST: bool>(
+    opts: &RedactOptions,
+    mode: Mode,
+    ctx: &[u8],
+    buf: &mut [u8],
+    eof: bool,
+    counts: &mut RedactionCounts,
+) -> usize {
+    let len = buf.len();
+    let mut pos = 0;
+    // Block loop: one 64-bit digit mask per 64 bytes; runs that cannot hold anything are
+    // passed over from the mask and their neighbours (`without_short_runs`, `passes_over`),
+    // anything else goes to `visit`. `visit` only writes below the position it returns, so the
+    // mask stays valid for the bytes after it. The window is built only for the calls that need
+    // it, so the loop reads `buf` from locals (in wasm, a window whose address is taken lives in
+    // linear memory and every read of `buf` would load its pointer and length again).
+    while pos + 64 <= len {
+        let base = pos;
+        let mut m = digit_mask64(buf, base) & (!0u64 << (pos - base));
+        if FAST {
+            m = without_short_runs(m);
+        }
+        while m != 0 {
+            let k = m.trailing_zeros() as usize;
+            let i = base + k;
+            // Adding the run's lowest bit carries through the run: `m & carried` is `m` without
+            // it, and bit `k + ones` of `carried` (the byte after the run) is set unless the
+            // run reaches bit 63 (then `k + ones` = 64). No variable shift: on x86 that ties
+            // up `cl`, and V8 then spills around it.
+            let carried = m.wrapping_add(m & m.wrapping_neg());
+            let ones = carried.trailing_zeros() as usize - k;
+            if FAST && k + ones < 64 {
+                // The run ends inside the block, so the byte after it is in `buf` too.
+                let passed = !is_sep_start(buf[i + ones])
+                    && passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys);
+                if passed || plain_code_candidate(buf, i, ones) {
+                    if !passed {
+                        code_at(opts, &mut Window { ctx, buf, eof }, i, i + ones, counts);
+                    }
+                    m &= carried;
+                    continue;
+                }
+            }
+            let run_end = (k + ones < 64).then_some(i + ones);
+            let next = match visit::<FAST>(
+                opts,
+                mode,
+                &mut Window { ctx, buf, eof },
+                i,
+                run_end,
+                counts,
+            ) {
+                Ok(next) => next,
+                Err(Need) => {
+                    debug_assert!(!eof);
+                    debug_assert!(len - i < MAX_LOOKAHEAD);
+                    return i;
+                }
+            };
+            debug_assert!(next > i);
+            pos = next;
+            if next >= base + 64 {
+                break;
+            }
+            m &= !0u64 << (next - base);
+        }
+        if m == 0 {
+            pos = pos.max(base + 64);
+        }
+    }
+    let mut w = Window { ctx, buf, eof };
+    while let Some(i) = find_digit(w.buf, pos) {
+        match visit::<FAST>(opts, mode, &mut w, i, None, counts) {
+            Ok(next) => {
+                debug_assert!(next > i);
+                pos = next;
+            }
+            Err(Need) => {
+                debug_assert!(!eof);
+                debug_assert!(len - i < MAX_LOOKAHEAD);
+                return i;
+            }
+        }
+    }
+    len
+}
+
+/// `m` without the digit bits of the 1–2 digit runs that end inside the block (before bit
+/// 63, so the byte after them is in the block too), all at once. Such a run decides nothing
+/// whatever follows it: no window that starts with a group under three digits is a card
+/// grouping, a code has 3–4 digits, track data 12–19, and when the run is inside an escape, the
+/// run after it is inside the same escape and is passed over as well. `m`: the block's digit
+/// bits, those before the scan position cleared.
+#[inline]
+pub(super) fn without_short_runs(m: u64) -> u64 {
+    // Bits of runs of three or more: every start of three digits in a row, spread over them.
+    let three = m & (m >> 1) & (m >> 2);
+    let long = three | (three << 1) | (three << 2);
+    // A run that reaches bit 63 goes on into the next block: keep it whatever its length
+    // here (its last two bits; a longer one is in `long`).
+    let open = m & ((m as i64 >> 63) as u64) & (0b11 << 62);
+    long | open
+}
+
+/// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
+/// is one [`fast_path`] would pass over without a change. Judged from `buf` alone: near its
+/// start, where the look-back reaches into the context, it says no and the run is visited.
+/// - 1–2 and 9–11 digits;
+/// - 3–4 digits not after glue (no code value), after the glue of a key no configured key
+///   ends like (`"amount":1234`), or before a decimal point (`"amount":123.45`);
+/// - 5–8 digits no escape can precede;
+/// - in text, 3–19 digits glued to a letter, and 12–19 plain digits whose first two no card
+///   brand starts with (millisecond timestamps, most ids).
+#[inline]
+fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) -> bool {
+    // The run ends inside its block: `ones & 63` below only spares the table's bounds check.
+    debug_assert!(ones < 64 && i + ones < buf.len());
+    let plain_after = || ends_number(buf[i + ones]);
+    // One load instead of a chain of range tests (V8 compiles the `match` on `ones` to one).
+    match RUN_LENGTHS[ones & 63] {
+        RunLength::Decides => true,
+        RunLength::Code => {
+            i >= 1
+                && (!ends_glue(buf[i - 1])
+                    || (text && glued_to_letter(buf, i))
+                    || (plain_after() && no_cvv_key_before(buf, i, keys))
+                    // `"amount":123.45`: a decimal point (a `.` before a digit) after it, so
+                    // no code, and too short for a card. An escape before it changes neither:
+                    // one that decodes to a digit ends in a digit, which would be in the run.
+                    || (buf[i + ones] == b'.'
+                        && buf.get(i + ones + 1).is_some_and(u8::is_ascii_digit)))
+        }
+        RunLength::Mid => no_escape_before(buf, i),
+        RunLength::Card => {
+            text && if may_start_card(buf[i], buf[i + 1]) {
+                glued_to_letter(buf, i)
+            } else {
+                i >= 1
+                    && !(is_alnum(buf[i - 1]) || matches!(buf[i - 1], b'.' | b';' | b'%'))
+                    && plain_after()
+                    || glued_to_letter(buf, i)
+            }
+        }
+        RunLength::Long => false,
+    }
+}
+
+/// The classes of run length [`passes_over`] tells apart.
+#[derive(Clone, Copy)]
+enum RunLength {
+    /// 1–2 and 9–11 digits: no code, no card grouping starts with it, no card on its own.
+    Decides,
+    /// 3–4 digits: a security code's length.
+    Code,
+    /// 5–8 digits.
+    Mid,
+    /// 12–19 digits: a card's length.
+    Card,
+    /// 20 and more (and 0): left to the general path.
+    Long,
+}
+
+/// [`RunLength`] by the run's length (a run inside a 64-byte block has at most 63 digits).
+const RUN_LENGTHS: [RunLength; 64] = {
+    let mut t = [RunLength::Long; 64];
+    let mut n = 1;
+    while n < 20 {
+        t[n] = match n {
+            1 | 2 | 9..=11 => RunLength::Decides,
+            3 | 4 => RunLength::Code,
+            5..=8 => RunLength::Mid,
+            _ => RunLength::Card,
+        };
+        n += 1;
+    }
+    t
+};
+
+/// Whether the run of `ones` digits at `i` (not passed over) is 3–4 digits after glue that is
+/// no letter or digit, with a plain byte after (no letter, digit, `.` or separator start):
+/// [`fast_path`] would run the security-code check and nothing else, so the block loop runs it
+/// ([`code_at`]) without a visit.
+#[inline]
+fn plain_code_candidate(buf: &[u8], i: usize, ones: usize) -> bool {
+    matches!(ones, 3 | 4) && i >= 1 && {
+        let (b1, a) = (buf[i - 1], buf[i + ones]);
+        ends_glue(b1) && !is_alnum(b1) && ends_number(a) && !is_sep_start(a)
+    }
+}
+
+/// Decides the candidate digit at `i`; returns where the scan continues.
+fn visit<const FAST: bool>(
+    opts: &RedactOptions,
+    mode: Mode,
+    w: &mut Window<'_>,
+    i: usize,
+    run_end: Option<usize>,
+    counts: &mut RedactionCounts,
+) -> Result<usize, Need> {
+    if FAST {
+        if let Some(next) = fast_path(opts, mode, w, i, run_end, counts) {
+            return Ok(next);
+        }
+    }
+    decide(opts, mode, w, i, counts)
+}

@@ -1,0 +1,49 @@
+//! What a chunk end holds back. A digit run cut by the end of a chunk has a length not yet
+//! known, so the general decision would hold it for the next chunk. Most such runs are
+//! timestamps and ids (`"created":17485…`, `ord_0000…`) that hold nothing however they go on,
+//! and holding them costs the host: the filter rewrites the chunk without its tail or pauses
+//! it, and a large HTTP/2 chunk's tail left in the filter when trailers may follow resets the
+//! stream. So a run is held only while it may still start a card or be a security code.
+
+use crate::redact::cvv::is_cvv_value;
+use crate::redact::window::Window;
+use crate::redact::RedactOptions;
+
+use super::neighbours::{escape_may_hold, may_start_card};
+use super::Mode;
+
+/// The end of the input if the run at `i`, which reaches it, is one the general path would
+/// pass over whatever follows: its first digits start no card brand, no escape holds its first
+/// digit, no track sentinel precedes it, and it is no security code (not after a
+/// security-code key, or already over four digits). Nothing is then held: the rest of the run,
+/// in the next chunk, follows a digit and is passed over there. `None` otherwise (the general
+/// path decides, and holds the run if it must). Text only: protobuf mode may drop a run's
+/// first byte or two. Out of line: at most once per chunk.
+#[inline(never)]
+pub(super) fn open_run(
+    opts: &RedactOptions,
+    mode: Mode,
+    w: &Window<'_>,
+    i: usize,
+) -> Option<usize> {
+    let len = w.len();
+    let digits = &w.buf[i..];
+    debug_assert!(digits.iter().all(|&b| b.is_ascii_digit()));
+    let passed_over = mode == Mode::Text
+        && !card_may_start_with(digits)
+        // No track 2 sentinel; track 1's `%B` is a `%` two back, which the escape check sees.
+        && w.back(i as isize - 1) != Some(b';')
+        && !escape_may_hold(w, i)
+        && (digits.len() > 4 || opts.cvv_keys.is_empty() || !is_cvv_value(w, i, &opts.cvv_keys));
+    passed_over.then_some(len)
+}
+
+/// Whether a card of some brand can start with `digits` (their first two; with only one, any
+/// second digit).
+fn card_may_start_with(digits: &[u8]) -> bool {
+    match *digits {
+        [] => true,
+        [a] => (b'0'..=b'9').any(|b| may_start_card(a, b)),
+        [a, b, ..] => may_start_card(a, b),
+    }
+}

@@ -1,0 +1,78 @@
+//! What the bytes around a digit run say, read without parsing: whether an escape may hold it
+//! or end before it, whether a letter is glued to it, whether a card brand can start with its
+//! first two digits. Shared by the block loop, the fast paths and the chunk end.
+
+use crate::redact::scanner::{hex_val, is_alnum, is_hex};
+use crate::redact::window::Window;
+
+/// Whether no `%XX` or `\uXXXX` escape can end right before the run at `i` or hold its first
+/// digits (no `%` in the two bytes before it, no `u` in the four): a 5–8 digit run then
+/// decides nothing (too long for a code, too short for a card, and no decoded digit joins it).
+/// [`escape_may_hold`] negated, read from `buf` alone for the block loop (near the start of
+/// `buf`, where the look-back would reach into the context, it says no).
+#[inline]
+pub(super) fn no_escape_before(buf: &[u8], i: usize) -> bool {
+    i >= 4 && !buf[i - 2..i].contains(&b'%') && !buf[i - 4..i].contains(&b'u')
+}
+
+/// Whether a card of some brand can start with the digits `a b` (the two-digit IIN prefixes of
+/// the table in [`crate::redact::brands`], every brand): a run starting otherwise is no card.
+#[inline]
+pub(super) fn may_start_card(a: u8, b: u8) -> bool {
+    // Two words, not a `u128`: wasm32 has no 128-bit shift, and `u128 >> n` there is a call.
+    const PREFIXES: [u64; 2] = {
+        let mut m = [0u64; 2];
+        let mut p = 0;
+        while p < 100 {
+            if matches!(p, 22..=27 | 30 | 34..=39 | 40..=59 | 60 | 62..=65 | 67 | 81) {
+                m[p / 64] |= 1 << (p % 64);
+            }
+            p += 1;
+        }
+        m
+    };
+    let p2 = usize::from(a.wrapping_sub(b'0')) * 10 + usize::from(b.wrapping_sub(b'0'));
+    p2 >= 100 || PREFIXES[p2 / 64] >> (p2 % 64) & 1 == 1
+}
+
+/// Whether the digit run at `i` follows a letter that is itself, not the end of an escape:
+/// no `%` two or three bytes back (`%3D`, `%B`), no `\` two back (`\n`), no `u` two to five
+/// back (`\u0041`). Such a run (`jane1234@`, `SKU-A123`'s digits) touches a letter, so in text
+/// it starts neither a card nor a security code, nor is it inside an escape: the general path
+/// would only step to its end. (Judged from `buf` alone; near its start, says no.)
+#[inline(always)]
+pub(super) fn glued_to_letter(buf: &[u8], i: usize) -> bool {
+    i >= 5
+        && buf[i - 1].is_ascii_alphabetic()
+        && !matches!(buf[i - 2], b'%' | b'\\' | b'u')
+        && buf[i - 3] != b'%'
+        && !buf[i - 5..i - 2].contains(&b'u')
+}
+
+/// Whether an escape may hold the digit at `i` or end right before it, reading behind into the
+/// context: a `%` one or two bytes back (`%XX`), a `u` up to four back (`\uXXXX`).
+#[inline]
+pub(super) fn escape_may_hold(w: &Window<'_>, i: usize) -> bool {
+    let ii = i as isize;
+    w.back(ii - 1) == Some(b'%')
+        || w.back(ii - 2) == Some(b'%')
+        || (1..=4).any(|k| w.back(ii - k) == Some(b'u'))
+}
+
+/// Whether the fast paths leave a run after `c` to the general path: a letter or digit (glued
+/// to it), `.` (a decimal), `;` (a track 2 start sentinel) or `%` (an escape).
+#[inline(always)]
+pub(super) fn no_card_after(c: u8) -> bool {
+    is_alnum(c) || matches!(c, b'.' | b';' | b'%')
+}
+
+/// The character the `%XX` escape ending right before `i` decodes to (0x80 for any byte over
+/// 0x7f, as `Window::left_char` reads it), if one does; judged from `buf` alone.
+#[inline]
+pub(super) fn escape_before(buf: &[u8], i: usize) -> Option<u8> {
+    if i < 3 || buf[i - 3] != b'%' || !is_hex(buf[i - 2]) || !is_hex(buf[i - 1]) {
+        return None;
+    }
+    let v = hex_val(buf[i - 2]) * 16 + hex_val(buf[i - 1]);
+    Some(v.min(0x80))
+}
