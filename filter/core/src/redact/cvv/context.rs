@@ -3,20 +3,20 @@
 
 use crate::redact::window::Window;
 
-use super::keys::{pack, CvvKeys, MAX_KEY};
+use super::keys::{pack, CvvKeys, FILLER_WORDS, MAX_KEY};
 use super::lookback::{key_before, norm_key};
 
 /// Words that may stand between a security-code key and its value (`CVV entered: 123`), or
-/// finish it (`Security Code: 123`), packed.
-pub(super) const FILLERS: [u64; 7] = [
-    pack(b"entered"),
-    pack(b"is"),
-    pack(b"number"),
-    pack(b"no"),
-    pack(b"num"),
-    pack(b"code"),
-    pack(b"value"),
-];
+/// finish it (`Security Code: 123`): [`FILLER_WORDS`], packed.
+pub(super) const FILLERS: [u64; FILLER_WORDS.len()] = {
+    let mut packed = [0u64; FILLER_WORDS.len()];
+    let mut i = 0;
+    while i < packed.len() {
+        packed[i] = pack(FILLER_WORDS[i]);
+        i += 1;
+    }
+    packed
+};
 /// Keys that hold the code inside an object named by a security-code key
 /// (`"securityCode":{"value":"4444"}`), packed.
 pub(super) const PARENT_CHILDREN: [u64; 3] = [pack(b"value"), pack(b"code"), pack(b"number")];

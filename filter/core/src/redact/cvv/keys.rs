@@ -8,6 +8,13 @@ use crate::redact::RedactError;
 /// Longest key (normalised) considered.
 pub(super) const MAX_KEY: usize = 48;
 
+/// Words that may stand between a security-code key and its value (`CVV entered: 123`), or
+/// finish it (`Security Code: 123`). The look-back accepts them (and the child words, all among
+/// them) beside the table's keys.
+pub(super) const FILLER_WORDS: [&[u8]; 7] = [
+    b"entered", b"is", b"number", b"no", b"num", b"code", b"value",
+];
+
 /// Every key spelling seen naming a card security code in gateway traffic (ActiveMerchant
 /// transcripts, Recurly, Datadog samples), normalised.
 pub const DEFAULT_CVV_KEYS: &[&str] = &[
@@ -201,16 +208,7 @@ impl CvvKeys {
         // An empty slot is left: every probe ends.
         debug_assert!(size.is_power_of_two() && size > entries.len());
         let mut last = [0u64; 4];
-        let words = [
-            &b"entered"[..],
-            b"is",
-            b"number",
-            b"no",
-            b"num",
-            b"code",
-            b"value",
-        ];
-        for k in entries.iter().map(|(_, k)| &k[..]).chain(words) {
+        for k in entries.iter().map(|(_, k)| &k[..]).chain(FILLER_WORDS) {
             if let Some(&b) = k.last() {
                 last[usize::from(b >> 6)] |= 1 << (b & 63);
             }
