@@ -115,6 +115,15 @@ reasons! {
         "the upstream response could not be decoded for inspection";
     BodyScanFailed => "body_scan_failed", BadGateway,
         "the upstream response could not be inspected";
+    /// A 206 or `multipart/byteranges` answer on a scanned route: a card split across two
+    /// ranges would pass each half in clear, so only whole bodies are served there.
+    BodyPartial => "body_partial", BadGateway,
+        "a partial response cannot be inspected whole";
+
+    /// Envoy refused the request before the filter saw it (a malformed request, an encoded
+    /// slash, headers too large): recorded so that every request has an event.
+    RefusedBeforeFilter => "refused_before_filter", BadRequest,
+        "the request was refused before the filter saw it";
 
     /// The filter could not judge the request (no valid policy loaded, internal error):
     /// fail closed with 503, as Istio's FAIL_CLOSE does.

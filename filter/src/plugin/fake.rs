@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::host::{Action, Host, Level};
+use super::host::{Action, HeaderEdit, Host, Level, Map};
 use super::root::{Root, Stream};
 use pci_guard_core::identity::signature::{PureVerifier, SignatureVerifier};
 use std::cell::RefCell;
@@ -33,6 +33,7 @@ pub enum Reply {
 pub struct FakeStream {
     pub request_headers: Vec<(String, String)>,
     pub response_headers: Vec<(String, String)>,
+    pub response_trailers: Vec<(String, String)>,
     /// Properties by dotted path (`source.address`).
     pub properties: HashMap<String, Vec<u8>>,
     pub filter_state: HashMap<String, Vec<u8>>,
@@ -53,6 +54,16 @@ pub struct Dispatched {
     pub token: u32,
     pub cluster: String,
     pub headers: Vec<(String, String)>,
+}
+
+impl FakeStream {
+    fn map(&mut self, map: Map) -> &mut Vec<(String, String)> {
+        match map {
+            Map::RequestHeaders => &mut self.request_headers,
+            Map::ResponseHeaders => &mut self.response_headers,
+            Map::ResponseTrailers => &mut self.response_trailers,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -209,25 +220,24 @@ impl Host for FakeHost {
         self.count("resume_request");
         self.with_stream(|s| s.resumed = true);
     }
-    fn request_headers(&self) -> Vec<(String, String)> {
-        self.count("request_headers");
-        self.with_stream(|s| s.request_headers.clone())
-            .unwrap_or_default()
+    fn map(&self, map: Map) -> Vec<(String, String)> {
+        self.count("map");
+        self.with_stream(|s| s.map(map).clone()).unwrap_or_default()
     }
-    fn set_request_header(&self, name: &str, value: Option<&str>) -> bool {
-        self.count("set_request_header");
-        self.with_stream(|s| set_header(&mut s.request_headers, name, value))
-            .is_some()
-    }
-    fn response_headers(&self) -> Vec<(String, String)> {
-        self.count("response_headers");
-        self.with_stream(|s| s.response_headers.clone())
-            .unwrap_or_default()
-    }
-    fn set_response_header(&self, name: &str, value: Option<&str>) -> bool {
-        self.count("set_response_header");
-        self.with_stream(|s| set_header(&mut s.response_headers, name, value))
-            .is_some()
+    fn edit(&self, map: Map, edit: &HeaderEdit) -> bool {
+        self.count("edit");
+        self.with_stream(|s| {
+            let h = s.map(map);
+            match edit {
+                HeaderEdit::Set { name, value } => {
+                    h.retain(|(n, _)| n != name);
+                    h.push((name.clone(), value.clone()));
+                }
+                HeaderEdit::Remove { name } => h.retain(|(n, _)| n != name),
+                HeaderEdit::Add { name, value } => h.push((name.clone(), value.clone())),
+            }
+        })
+        .is_some()
     }
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
         self.count("property");
@@ -293,13 +303,6 @@ impl Host for FakeHost {
     fn reset_response(&self) {
         self.count("reset_response");
         self.with_stream(|s| s.reset = true);
-    }
-}
-
-fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: Option<&str>) {
-    headers.retain(|(n, _)| n != name);
-    if let Some(v) = value {
-        headers.push((name.to_string(), v.to_string()));
     }
 }
 
@@ -412,6 +415,16 @@ impl Envoy {
             s.sent.extend_from_slice(&out);
         }
         action
+    }
+
+    /// The trailers callback with these trailers; on `Continue` whatever is still buffered
+    /// goes to the client.
+    pub fn trailers_with(&mut self, id: u32, trailers: &[(&str, &str)]) -> Action {
+        self.host.stream(id).response_trailers = trailers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.trailers(id)
     }
 
     /// The trailers callback; on `Continue` whatever is still buffered goes to the client.

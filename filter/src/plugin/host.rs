@@ -7,6 +7,7 @@
 //! running, or the one [`Host::set_effective_context`] chose.
 
 use pci_guard_core::identity::signature::SignatureVerifier;
+pub use pci_guard_core::judge::HeaderEdit;
 use std::time::Duration;
 
 /// What a stream callback tells the host to do next.
@@ -15,6 +16,14 @@ pub enum Action {
     Continue,
     /// Stop iterating: the host keeps what it has (headers, or the body buffered so far).
     Pause,
+}
+
+/// The header maps of a stream the plugin reads or changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Map {
+    RequestHeaders,
+    ResponseHeaders,
+    ResponseTrailers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +69,10 @@ pub trait Host: Clone {
     /// Makes `context_id` the current stream (from the root context); false if it is gone.
     fn set_effective_context(&self, context_id: u32) -> bool;
     fn resume_request(&self);
-    fn request_headers(&self) -> Vec<(String, String)>;
-    /// Sets (or with `None` removes) a request header; false if the host refused.
-    fn set_request_header(&self, name: &str, value: Option<&str>) -> bool;
-    fn response_headers(&self) -> Vec<(String, String)>;
-    fn set_response_header(&self, name: &str, value: Option<&str>) -> bool;
+    /// A header map of the current stream, read in one call.
+    fn map(&self, map: Map) -> Vec<(String, String)>;
+    /// Changes a header map of the current stream; false if the host refused.
+    fn edit(&self, map: Map, edit: &HeaderEdit) -> bool;
     /// A stream property's raw bytes (`xds.route_metadata`, `source.address`, …).
     fn property(&self, path: &[&str]) -> Option<Vec<u8>>;
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool;

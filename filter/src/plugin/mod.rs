@@ -19,7 +19,10 @@ mod metrics;
 mod root;
 mod stream;
 mod vm;
+mod wire;
 
+#[cfg(target_arch = "wasm32")]
+mod abi;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "wasm32")]

@@ -5,13 +5,13 @@
 //! phase ([`pci_guard_core::judge`]) and carries out the answer. No policy logic lives here.
 
 use super::body::BodyScan;
-use super::host::{Action, Host, Level};
+use super::host::{Action, Host, Level, Map};
 use super::metrics::Metrics;
 use super::vm::Vm;
 use pci_guard_core::answer::Answer;
 use pci_guard_core::audit::{Chain, Event, RedactionRef};
 use pci_guard_core::judge::{
-    self, BodyPlan, HeaderEdit, Judged, Request, ResponseFacts, ResponsePlan, Verdict,
+    self, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Verdict,
 };
 use pci_guard_core::reason::Reason;
 use pci_guard_core::redact::RedactOptions;
@@ -116,7 +116,7 @@ impl<H: Host> StreamState<H> {
     pub fn on_request_headers(&mut self) -> RequestStep {
         let host = &self.host;
         self.started_ms = host.now_ms();
-        let headers = host.request_headers();
+        let headers = host.map(Map::RequestHeaders);
         #[cfg(feature = "fault-injection")]
         {
             inject_fault(&headers, "panic");
@@ -183,8 +183,8 @@ impl<H: Host> StreamState<H> {
             self.send(reply);
             return RequestStep::Replied;
         }
-        for HeaderEdit { name, value } in &v.edits {
-            self.host.set_request_header(name, value.as_deref());
+        for e in &v.edits {
+            self.host.edit(Map::RequestHeaders, e);
         }
         self.plan = v.response;
         RequestStep::Continue
@@ -223,15 +223,15 @@ impl<H: Host> StreamState<H> {
             return Action::Continue;
         };
         // One host call for the map instead of one per header.
-        let headers = self.host.response_headers();
+        let headers = self.host.map(Map::ResponseHeaders);
         self.status = headers
             .iter()
             .find(|(n, _)| n == ":status")
             .and_then(|(_, v)| v.parse().ok());
         let request_id = self.event.as_ref().and_then(|e| e.request_id.as_deref());
         let start = judge::response(plan, &headers, end_of_stream, request_id);
-        for HeaderEdit { name, value } in &start.edits {
-            self.host.set_response_header(name, value.as_deref());
+        for e in &start.edits {
+            self.host.edit(Map::ResponseHeaders, e);
         }
         match start.body {
             BodyPlan::Pass => Action::Continue,
@@ -282,6 +282,12 @@ impl<H: Host> StreamState<H> {
     }
 
     pub fn on_response_trailers(&mut self) -> Action {
+        if let Some(plan) = &self.plan {
+            let trailers = self.host.map(Map::ResponseTrailers);
+            for e in judge::trailers(plan, &trailers) {
+                self.host.edit(Map::ResponseTrailers, &e);
+            }
+        }
         match &mut self.body {
             Some(b) => b.on_trailers(),
             None => Action::Continue,

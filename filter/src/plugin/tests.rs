@@ -49,11 +49,17 @@ fn an_allowed_request_goes_upstream_with_identity_headers_and_without_its_token(
     let t = token("agent-7", "cards:read");
     let mut h = get("/v1/cards/c_1", Some(&t));
     h.push(("x-pci-subject", "forged".into()));
+    h.push(("range", "bytes=0-30".into()));
     let (id, action) = envoy.request(&h);
     assert_eq!(action, Action::Continue);
     let s = envoy.host.stream(id);
     assert!(s.reply.is_none());
     assert_eq!(header(&s.request_headers, "authorization"), None);
+    assert_eq!(
+        header(&s.request_headers, "range"),
+        None,
+        "scanned: whole bodies only"
+    );
     assert_eq!(header(&s.request_headers, "x-pci-subject"), Some("agent-7"));
     assert_eq!(
         header(&s.request_headers, "accept-encoding"),
@@ -385,20 +391,19 @@ fn a_warm_token_1kib_request_makes_thirteen_host_calls() {
         .map(|(k, v)| (*k, v - before.get(k).copied().unwrap_or(0)))
         .filter(|(_, n)| *n > 0)
         .collect();
-    // Request: time, headers, route metadata, source address, peer SAN; the token header
-    // removed, `x-pci-subject` and accept-encoding set. Response: headers (its `:status` is
-    // the event's status), one body read (none for the final empty callback). Log: time,
-    // code details, filter state.
+    // Request: time, the header map, route metadata, source address, peer SAN; three edits
+    // (the token removed, `x-pci-subject` and accept-encoding set). Response: the header map
+    // (its `:status` is the event's status), one body read (none for the final empty
+    // callback). Log: time, code details, filter state.
     assert_eq!(
         made,
         vec![
+            ("edit", 3),
+            ("map", 2),
             ("now_ms", 2),
             ("property", 4),
-            ("request_headers", 1),
             ("response_body", 1),
-            ("response_headers", 1),
             ("set_property", 1),
-            ("set_request_header", 3),
         ],
     );
     assert_eq!(made.iter().map(|(_, n)| n).sum::<usize>(), 13);
@@ -423,5 +428,77 @@ fn a_failed_key_fetch_reads_no_answer_and_the_wait_still_ends() {
     assert!(
         matches!(reply, Some(Reply::Http { status: 401, .. })),
         "{reply:?}"
+    );
+}
+
+#[test]
+fn card_data_is_masked_in_every_response_header_and_in_trailers() {
+    let mut envoy = Envoy::start(&payments());
+    let dotted = format!("a=1; note={CARD}");
+    let id = allowed(
+        &mut envoy,
+        "HTTP/2",
+        &[
+            (":status", "200"),
+            ("content-type", "application/json"),
+            ("x-debug", CARD),
+            ("set-cookie", "a=1"),
+            ("set-cookie", &dotted),
+            ("www-authenticate", "Bearer realm=\"4111111111111111\""),
+        ],
+    );
+    let s = envoy.host.stream(id);
+    let h = &s.response_headers;
+    assert_eq!(header(h, "x-debug"), Some("************1111"));
+    let cookies: Vec<&str> = h
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        cookies,
+        ["a=1", "a=1; note=************1111"],
+        "both kept, in order"
+    );
+    assert!(!format!("{h:?}").contains(CARD));
+    drop(s);
+    assert_eq!(envoy.body(id, b"{}", false), Action::Continue);
+    let msg = format!("card%20{CARD}%20cvv%3A%20123");
+    assert_eq!(
+        envoy.trailers_with(
+            id,
+            &[("grpc-status", "0"), ("grpc-message", &msg), ("x-t", CARD)]
+        ),
+        Action::Continue
+    );
+    let t = envoy.host.stream(id).response_trailers.clone();
+    assert_eq!(header(&t, "x-t"), Some("************1111"));
+    let m = header(&t, "grpc-message").unwrap();
+    assert!(!m.contains(CARD) && !m.contains("123"), "{m}");
+}
+
+#[test]
+fn a_partial_response_on_a_scanned_route_is_refused() {
+    let mut envoy = Envoy::start(&payments());
+    let t = token("agent-7", "cards:read");
+    let (id, _) = envoy.request(&get("/v1/cards/c_1", Some(&t)));
+    let partial = [(":status", "206"), ("content-type", "application/json")];
+    assert_eq!(envoy.response_headers(id, &partial, false), Action::Pause);
+    assert!(matches!(
+        envoy.host.stream(id).reply,
+        Some(Reply::Http { status: 502, .. })
+    ));
+    assert_eq!(envoy.log(id)["redaction"]["refused"], "body_partial");
+}
+
+#[test]
+fn a_token_sent_to_a_public_route_is_not_forwarded() {
+    let mut envoy = Envoy::start(&payments());
+    let t = token("agent-7", "cards:read");
+    let (id, action) = envoy.request(&get("/healthz", Some(&t)));
+    assert_eq!(action, Action::Continue);
+    assert_eq!(
+        header(&envoy.host.stream(id).request_headers, "authorization"),
+        None
     );
 }

@@ -7,6 +7,7 @@
 //!                                            audit event begun, response plan }
 //!                    (or Wait: the route's provider has no keys yet; ask again later)
 //! response headers ► response() ─► header edits, body plan (pass, scan, decode, refuse)
+//! response trailers ► trailers() ─► header edits (card data masked)
 //! stream end ──────► log()      ─► the audit event completed and sealed: one line
 //! ```
 //!
@@ -20,7 +21,7 @@ mod response;
 pub use edits::HeaderEdit;
 pub use log::{log, ResponseFacts};
 pub use request::{request, Judged, Request, State, Verdict};
-pub use response::{response, BodyPlan, ResponsePlan, ResponseStart};
+pub use response::{response, trailers, BodyPlan, ResponsePlan, ResponseStart};
 
 /// The realm named in `WWW-Authenticate` challenges.
 pub const REALM: &str = "pci-guard";
