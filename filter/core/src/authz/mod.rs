@@ -58,11 +58,15 @@ pub enum Outcome {
 
 /// Headers that ask frameworks to treat a request as another method: a rule on `DELETE` must
 /// not be dodged by `POST` + `X-HTTP-Method-Override: DELETE`.
-pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+pub const METHOD_OVERRIDE_HEADERS: [&str; 4] = [
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
+    "x-original-method",
 ];
+
+/// The query parameter Laravel, Symfony and Rails read as the method of a `POST`.
+pub const METHOD_OVERRIDE_PARAM: &str = "_method";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -110,7 +114,8 @@ impl Decision {
 /// What the request says about itself, beyond the request line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestFlags {
-    /// One of [`METHOD_OVERRIDE_HEADERS`] is present.
+    /// One of [`METHOD_OVERRIDE_HEADERS`] is present, or the query names a method
+    /// ([`METHOD_OVERRIDE_PARAM`]).
     pub method_override: bool,
 }
 

@@ -5,7 +5,7 @@ use super::response::ResponsePlan;
 use super::REALM;
 use crate::answer::{self, Answer};
 use crate::audit::{self, Event};
-use crate::authz::{self, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS};
+use crate::authz::{self, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS, METHOD_OVERRIDE_PARAM};
 use crate::headers::Headers;
 use crate::identity::signature::SignatureVerifier;
 use crate::identity::{self, Keyring, Verified};
@@ -85,17 +85,18 @@ pub fn request<H: Headers + ?Sized>(
 ) -> Judged {
     let method = req.headers.get(":method").unwrap_or_default();
     let path_and_query = req.headers.get(":path").unwrap_or_default();
-    let grpc = req
-        .headers
-        .get("content-type")
-        .is_some_and(|ct| ct.starts_with("application/grpc"));
+    let grpc = req.headers.get("content-type").is_some_and(|ct| {
+        ct.trim_start()
+            .get(..16)
+            .is_some_and(|t| t.eq_ignore_ascii_case("application/grpc"))
+    });
     let metadata_route = req
         .route_metadata
         .and_then(crate::routes::metadata::route_name);
     let mut line = RequestLine::new(method, path_and_query, grpc);
     line.route_name = req.route_name;
     line.metadata_route = metadata_route.as_deref();
-    let mut event = begin_event(req, &line);
+    let mut event = begin_event(req, method, &line);
 
     let Some(State {
         policy,
@@ -120,7 +121,8 @@ pub fn request<H: Headers + ?Sized>(
     let flags = RequestFlags {
         method_override: METHOD_OVERRIDE_HEADERS
             .iter()
-            .any(|h| req.headers.get(h).is_some()),
+            .any(|h| req.headers.get(h).is_some())
+            || query_names_a_method(path_and_query),
     };
     let now = now_ms / 1000;
     let (decision, caller) = authz::decide(policy, &line, flags, now, |providers| {
@@ -197,8 +199,24 @@ pub fn request<H: Headers + ?Sized>(
     }))
 }
 
+/// Whether the query string has a method-override parameter (`?_method=DELETE`, the name in
+/// any case or percent-encoded): frameworks act on it as the request's method.
+fn query_names_a_method(path_and_query: &str) -> bool {
+    let Some((_, query)) = path_and_query.split_once('?') else {
+        return false;
+    };
+    query.split(['&', ';']).any(|param| {
+        let name = param.split('=').next().unwrap_or("");
+        crate::routes::fold_path(name).eq_ignore_ascii_case(METHOD_OVERRIDE_PARAM)
+    })
+}
+
 /// The audit event's request part: who sent what, before any decision.
-fn begin_event<H: Headers + ?Sized>(req: &Request<'_, H>, line: &RequestLine<'_>) -> Event {
+fn begin_event<H: Headers + ?Sized>(
+    req: &Request<'_, H>,
+    method: &str,
+    line: &RequestLine<'_>,
+) -> Event {
     let h = req.headers;
     let mut e = Event {
         version: audit::EVENT_VERSION,
@@ -211,10 +229,10 @@ fn begin_event<H: Headers + ?Sized>(req: &Request<'_, H>, line: &RequestLine<'_>
     };
     e.source.address = req.source_address.map(str::to_string);
     e.source.principal = req.source_principal.map(str::to_string);
-    e.request.method = line.method.to_string();
+    e.request.method = method.to_string();
     e.request.path = line.path.to_string();
     e.request.authority = h.get(":authority").map(str::to_string);
-    e.request.grpc = line.grpc_method().map(str::to_string);
+    e.request.grpc = line.sent_grpc_method().map(str::to_string);
     e
 }
 

@@ -294,3 +294,52 @@ fn log_completes_masks_and_seals_the_event() {
     assert_eq!(e["chain"]["seq"], 0);
     assert!(!String::from_utf8_lossy(&line).contains("4111111111111111"));
 }
+
+#[test]
+fn a_method_override_in_a_header_or_the_query_is_refused() {
+    let p = payments();
+    let t = token("cards:read");
+    for (path, header) in [
+        ("/v1/cards/c_1?_method=DELETE", None),
+        ("/v1/cards/c_1?a=1&%5Fmethod=DELETE", None),
+        ("/v1/cards/c_1?_METHOD=delete", None),
+        ("/v1/cards/c_1", Some("x-original-method")),
+        ("/v1/cards/c_1", Some("x-http-method-override")),
+    ] {
+        let mut h = headers("POST", path, Some(&t));
+        if let Some(name) = header {
+            h.push((name.to_string(), "DELETE".to_string()));
+        }
+        let v = done(judge(&p, &h, true));
+        assert_eq!(
+            v.decision.reason,
+            Reason::MethodOverride,
+            "{path} {header:?}"
+        );
+        assert!(matches!(v.reply, Some(Answer::Http { status: 400, .. })));
+    }
+    // A parameter that only ends in `_method` is not one.
+    let v = done(judge(
+        &p,
+        &headers("GET", "/v1/cards/c_1?payment_method=card", Some(&t)),
+        true,
+    ));
+    assert_eq!(v.decision.reason, Reason::Ok);
+}
+
+#[test]
+fn the_event_records_the_request_as_sent_not_as_folded() {
+    let p = payments();
+    let v = done(judge(
+        &p,
+        &headers("get", "/V1/Cards/C_1;x?q=1", Some(&token("cards:read"))),
+        true,
+    ));
+    assert_eq!(
+        v.decision.reason,
+        Reason::Ok,
+        "cards-read matched the folded path"
+    );
+    assert_eq!(v.event.request.method, "get");
+    assert_eq!(v.event.request.path, "/V1/Cards/C_1;x");
+}

@@ -44,7 +44,7 @@ impl Compiler {
                 if !p.starts_with('/') {
                     self.err(format!("{at}/path_prefix"), "must start with '/'");
                 }
-                Some(PathMatch::Prefix(p))
+                Some(PathMatch::prefix(&p))
             }
             (None, None) => None,
         };
