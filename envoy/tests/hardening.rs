@@ -584,3 +584,104 @@ fn spellings_of_a_blocked_operation_are_blocked() {
         "nothing reached the upstream"
     );
 }
+
+#[test]
+fn requests_envoy_refuses_before_the_filter_each_get_an_event_and_the_chain_holds() {
+    let up = Upstream::ok();
+    let envoy = guard(&up);
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\nconnection: close\r\n\r\n",
+        "x".repeat(70 * 1024)
+    );
+    let refused: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "encoded slash",
+            b"GET /v1/cards%2F1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(),
+        ),
+        ("headers too large", big.into_bytes()),
+        (
+            "malformed header",
+            b"GET /healthz HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n".to_vec(),
+        ),
+        ("HTTP/1.0", b"GET /healthz HTTP/1.0\r\n\r\n".to_vec()),
+        (
+            "lower-case method",
+            b"get /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(),
+        ),
+        (
+            "raw byte in the path",
+            b"GET /v1/\x01cards HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(),
+        ),
+    ];
+    for (name, req) in &refused {
+        let status = raw(envoy.port, req);
+        assert!(status.starts_with("HTTP/1.1 4"), "{name}: {status}");
+        // An ordinary request after each: the chain must hold across them.
+        assert_eq!(
+            envoy.send("GET", "/healthz", &[], b"").status,
+            200,
+            "{name}"
+        );
+    }
+    let n = 2 * refused.len();
+    let lines = envoy.audit_lines(n);
+    let events = envoy.audit_events(n);
+    assert_eq!(events.len(), n, "one event per request: {lines:#?}");
+    let denied: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["decision"]["reason"] == "refused_before_filter")
+        .collect();
+    assert_eq!(denied.len(), refused.len(), "{lines:#?}");
+    for e in &denied {
+        assert_eq!(e["decision"]["result"], "deny");
+        assert!(
+            e["response"]["status"]
+                .as_u64()
+                .is_some_and(|s| (400..500).contains(&s)),
+            "{e}"
+        );
+        assert!(
+            e["source"]["address"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("127.0.0.1:")),
+            "{e}"
+        );
+        assert!(
+            e["policy"]["digest"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("sha256:")),
+            "{e}"
+        );
+    }
+    let mut verifier = pci_guard_core::audit::verify::Verifier::new(None);
+    for l in &lines {
+        verifier.push(l.as_bytes());
+    }
+    assert_eq!(verifier.events, n as u64);
+    assert!(verifier.findings.is_empty(), "{:#?}", verifier.findings);
+}
+
+#[test]
+fn audit_events_keep_one_line_whatever_a_claim_holds() {
+    let up = Upstream::ok();
+    let envoy = guard(&up);
+    let token = bearer(&sign(
+        "rsa1",
+        &claims("agent\u{2028}7\u{2029}x", &["cards:read"]),
+    ));
+    assert_eq!(
+        envoy
+            .send("GET", "/v1/cards/c_1", &[("authorization", &token)], b"")
+            .status,
+        200
+    );
+    let text = std::fs::read_to_string(&envoy.access_log).unwrap();
+    assert!(
+        !text.contains('\u{2028}') && !text.contains('\u{2029}'),
+        "{text}"
+    );
+    assert_eq!(
+        envoy.audit_events(1)[0]["identity"]["sub"],
+        "agent\u{2028}7\u{2029}x"
+    );
+}

@@ -11,7 +11,7 @@ use super::vm::Vm;
 use pci_guard_core::answer::Answer;
 use pci_guard_core::audit::{Chain, Event, RedactionRef};
 use pci_guard_core::judge::{
-    self, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Verdict,
+    self, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Unseen, Verdict,
 };
 use pci_guard_core::reason::Reason;
 use pci_guard_core::redact::RedactOptions;
@@ -303,6 +303,29 @@ impl<H: Host> StreamState<H> {
             if let Some(Judged::Done(v)) = self.judge_pending(false, ended_ms) {
                 self.event = Some(v.event);
             }
+        }
+        // Envoy refused the request before its headers reached the filter: still an event.
+        if self.event.is_none() && self.pending.is_none() {
+            let prop = |path: &[&str]| {
+                host.property(path)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .filter(|s| !s.is_empty())
+            };
+            let (method, path) = (prop(&["request", "method"]), prop(&["request", "path"]));
+            let (address, principal) = (
+                prop(&["source", "address"]),
+                prop(&["connection", "uri_san_peer_certificate"]),
+            );
+            self.started_ms = ended_ms;
+            let policy = self.vm.as_ref().map(|vm| vm.borrow().policy.clone());
+            self.event = Some(judge::refused_before_filter(Unseen {
+                policy: policy.as_deref(),
+                method: method.as_deref(),
+                path: path.as_deref(),
+                source_address: address.as_deref(),
+                source_principal: principal.as_deref(),
+                now_ms: ended_ms,
+            }));
         }
         let mut event = self.event.take().unwrap_or_default();
         let redaction = match (&self.body, self.refused) {

@@ -502,3 +502,43 @@ fn a_token_sent_to_a_public_route_is_not_forwarded() {
         None
     );
 }
+
+#[test]
+fn a_request_envoy_refused_before_the_filter_still_gets_a_whole_event() {
+    let mut envoy = Envoy::start(&payments());
+    let (a, _) = envoy.request(&get("/healthz", None));
+    let first = envoy.log(a);
+    // A stream whose request headers never reached the filter: only `on_log` runs.
+    let id = 99;
+    {
+        let mut s = envoy.host.stream(id);
+        s.properties
+            .insert("request.path".into(), b"/v1/cards%2F1?x=1".to_vec());
+        s.properties
+            .insert("request.method".into(), b"GET".to_vec());
+        s.properties
+            .insert("source.address".into(), b"10.0.0.9:4000".to_vec());
+        s.properties
+            .insert("response.code".into(), 400u64.to_le_bytes().to_vec());
+        s.properties.insert(
+            "response.code_details".into(),
+            b"path_normalization_failed".to_vec(),
+        );
+    }
+    let mut stream = envoy.root.create_stream(id);
+    envoy.host.world().current = id;
+    stream.on_log();
+    let line = envoy.host.stream(id).filter_state["pci_guard_audit"].clone();
+    let e: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(e["version"], 1);
+    assert_eq!(e["decision"]["result"], "deny");
+    assert_eq!(e["decision"]["reason"], "refused_before_filter");
+    assert_eq!(e["policy"]["digest"], first["policy"]["digest"]);
+    assert_eq!(e["request"]["path"], "/v1/cards%2F1");
+    assert_eq!(e["source"]["address"], "10.0.0.9:4000");
+    assert_eq!(e["response"]["status"], 400);
+    assert_eq!(e["response"]["details"], "path_normalization_failed");
+    assert_eq!(e["duration_ms"], 0.0);
+    assert_eq!(e["chain"]["seq"], 1, "it takes its place in the chain");
+    assert_eq!(e["chain"]["id"], first["chain"]["id"]);
+}

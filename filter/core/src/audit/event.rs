@@ -275,9 +275,34 @@ impl Event {
         cap_opt(&mut self.response.details);
     }
 
+    /// One line of JSON. Serializing plain structs of strings and numbers cannot fail; an
+    /// empty record would still be logged, so the gap shows.
     pub fn to_json(&self) -> Vec<u8> {
-        // Serializing plain structs of strings and numbers cannot fail; an empty record would
-        // still be logged, so the gap shows.
-        serde_json::to_vec(self).unwrap_or_default()
+        escape_line_separators(serde_json::to_vec(self).unwrap_or_default())
     }
+}
+
+/// JSON allows U+2028 and U+2029 raw inside strings, but line-oriented consumers (and
+/// JavaScript before ES2019) split lines on them: an event must stay one line whatever a
+/// claim holds. Both can only occur inside strings, where `\u2028` means the same.
+fn escape_line_separators(json: Vec<u8>) -> Vec<u8> {
+    let raw = |w: &[u8]| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9];
+    if !json.windows(3).any(raw) {
+        return json;
+    }
+    let mut out = Vec::with_capacity(json.len() + 8);
+    let mut i = 0;
+    while i < json.len() {
+        match json.get(i..i + 3) {
+            Some(w) if raw(w) => {
+                out.extend_from_slice(if w[2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+                i += 3;
+            }
+            _ => {
+                out.push(json[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }

@@ -135,3 +135,22 @@ fn event_serializes_reason_as_its_stable_string() {
     assert_eq!(v["decision"]["result"], "would_deny");
     assert_eq!(v["decision"]["reason"], "no_route");
 }
+
+#[test]
+fn line_separators_in_a_claim_are_escaped_so_the_event_stays_one_line() {
+    let e = Event {
+        version: EVENT_VERSION,
+        identity: Some(IdentityRef {
+            provider: "p".into(),
+            sub: Some("a\u{2028}b\u{2029}c\nd".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let line = e.to_json();
+    let text = String::from_utf8(line.clone()).unwrap();
+    assert!(!text.contains('\u{2028}') && !text.contains('\u{2029}') && !text.contains('\n'));
+    assert!(text.contains(r"a\u2028b\u2029c\nd"), "{text}");
+    let back: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(back["identity"]["sub"], "a\u{2028}b\u{2029}c\nd");
+}

@@ -19,7 +19,7 @@ mod request;
 mod response;
 
 pub use edits::HeaderEdit;
-pub use log::{log, ResponseFacts};
+pub use log::{log, refused_before_filter, ResponseFacts, Unseen};
 pub use request::{request, Judged, Request, State, Verdict};
 pub use response::{response, trailers, BodyPlan, ResponsePlan, ResponseStart};
 
