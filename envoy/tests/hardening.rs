@@ -685,3 +685,123 @@ fn audit_events_keep_one_line_whatever_a_claim_holds() {
         "agent\u{2028}7\u{2029}x"
     );
 }
+
+/// Whether `text` holds the digits of `pan` in order, each within a few bytes of the last
+/// (separators of any kind), after percent-encoded digits are decoded: a hunter that does
+/// not care how the card was spelled.
+fn holds_card(text: &str, pan: &str) -> bool {
+    let mut decoded = String::with_capacity(text.len());
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() && b[i + 1] == b'3' && b[i + 2].is_ascii_digit() {
+            decoded.push(b[i + 2] as char);
+            i += 3;
+        } else {
+            decoded.push(b[i] as char);
+            i += 1;
+        }
+    }
+    let want: Vec<u8> = pan.bytes().collect();
+    let d = decoded.as_bytes();
+    (0..d.len()).any(|start| {
+        let mut at = start;
+        for (k, &digit) in want.iter().enumerate() {
+            let window = if k == 0 { 1 } else { 7 };
+            match (at..(at + window).min(d.len())).find(|&j| d[j] == digit) {
+                Some(j) if k == 0 || d[at..j].iter().all(|c| !c.is_ascii_digit()) => at = j + 1,
+                _ => return false,
+            }
+        }
+        true
+    })
+}
+
+#[test]
+fn no_audit_field_carries_a_card_or_security_code_the_request_carried() {
+    const PAN: &str = "4000056655665556";
+    const CVV: &str = "7391";
+    let up = Upstream::ok();
+    let policy = policy().replace(
+        r#""name": "health""#,
+        r#""name": "canary", "match": {"path": "/v1/accounts/**"}, "auth": ["corp-idp"]}, {"name": "health""#,
+    );
+    let envoy = Harness::new("pci-guard.yaml", policy, up.port)
+        .replace(
+            "use_downstream_protocol_config:\n          http_protocol_options: {}\n          http2_protocol_options: {}",
+            "explicit_http_config:\n          http_protocol_options: {}",
+        )
+        .start();
+    let spaced = "4000 0566 5566 5556";
+    let n = now();
+    let mut c = claims(&format!("agent {spaced}"), &["cards:read", "exports:read"]);
+    c["azp"] = serde_json::json!(format!("client-{PAN}"));
+    c["jti"] = serde_json::json!(format!("jti cvv={CVV}"));
+    c["jit"] = grant(
+        &format!("AR-{PAN} cvv: {CVV}"),
+        &["exports:run"],
+        &[&format!("bob {spaced}"), &format!("carol cvv={CVV}")],
+        n - 60,
+        600,
+    );
+    let token = bearer(&sign("rsa1", &c));
+    let paths = [
+        format!("/v1/accounts/{PAN}"),
+        format!("/v1/accounts/%34%30%30%30%30%35%36%36%35%35%36%36%35%35%35%36"),
+        format!("/v1/accounts/{}", spaced.replace(' ', "%20")),
+        format!("/v1/accounts/x;card={PAN}"),
+        format!("/v1/accounts/cvv={CVV}"),
+        format!("/v1/exports/{PAN}"),
+        format!("/payments.v1.Cards/Get{PAN}"),
+    ];
+    let headers = [
+        ("authorization", token.as_str()),
+        ("x-request-id", &format!("rid {PAN} cvv={CVV}")),
+        (
+            "traceparent",
+            &format!("00-{PAN}0000000000000000-0000000000000001-01"),
+        ),
+        ("host", &format!("{PAN}.payments.test")),
+    ];
+    for path in &paths {
+        let _ = envoy.send("GET", path, &headers, b"");
+        let _ = h2(envoy.port, "GET", path, &headers);
+    }
+    let events = envoy.audit_events(2 * paths.len());
+    assert_eq!(events.len(), 2 * paths.len());
+    let mut leaks = Vec::new();
+    for e in &events {
+        // Every leaf field but the chain's hex digests (not input).
+        let mut stack = vec![(String::new(), e)];
+        while let Some((at, v)) = stack.pop() {
+            match v {
+                serde_json::Value::Object(m) => stack.extend(
+                    m.iter()
+                        .filter(|(k, _)| *k != "chain")
+                        .map(|(k, v)| (format!("{at}/{k}"), v)),
+                ),
+                serde_json::Value::Array(a) => {
+                    stack.extend(a.iter().enumerate().map(|(i, v)| (format!("{at}/{i}"), v)))
+                }
+                other => {
+                    let text = other.to_string();
+                    if holds_card(&text, PAN) || text.contains(CVV) {
+                        leaks.push(format!("{} {at}: {text}", e["request"]["path"]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "card data in audit fields:\n{}",
+        leaks.join("\n")
+    );
+    // The hunter finds what it hunts.
+    assert!(holds_card("x 4000-0566-5566-5556 y", PAN));
+    assert!(holds_card(
+        "%34%30%30%30%30%35%36%36%35%35%36%36%35%35%35%36",
+        PAN
+    ));
+    assert!(!holds_card("************5556", PAN));
+}
