@@ -747,7 +747,7 @@ fn no_audit_field_carries_a_card_or_security_code_the_request_carried() {
     let token = bearer(&sign("rsa1", &c));
     let paths = [
         format!("/v1/accounts/{PAN}"),
-        format!("/v1/accounts/%34%30%30%30%30%35%36%36%35%35%36%36%35%35%35%36"),
+        "/v1/accounts/%34%30%30%30%30%35%36%36%35%35%36%36%35%35%35%36".to_string(),
         format!("/v1/accounts/{}", spaced.replace(' ', "%20")),
         format!("/v1/accounts/x;card={PAN}"),
         format!("/v1/accounts/cvv={CVV}"),
