@@ -98,6 +98,9 @@ reasons! {
         "the just-in-time grant has too few approvals";
     JitApproverNotAllowed => "jit_approver_not_allowed", Forbidden,
         "the just-in-time grant was approved by someone not allowed to";
+    /// The caller's token has no subject that approvals can be compared with.
+    JitNoSubject => "jit_no_subject", Forbidden,
+        "a just-in-time grant needs a caller with a subject";
     JitScopeNotGranted => "jit_scope_not_granted", Forbidden,
         "the just-in-time grant does not cover the required scope";
     RuleDenied => "rule_denied", Forbidden, "the operation is blocked by policy";
