@@ -205,6 +205,26 @@ pub fn check_claims(provider: &ProviderConfig, c: &Claims, now: u64) -> Result<(
     Ok(())
 }
 
+/// A verified identity for tests: subject `s` of provider `p`, expiring at `exp`.
+#[cfg(test)]
+pub(crate) fn test_identity(exp: Option<u64>, nbf: Option<u64>) -> Identity {
+    Identity {
+        provider: "p".into(),
+        iss: None,
+        sub: Some("s".into()),
+        azp: None,
+        jti: None,
+        kid: None,
+        alg: "RS256",
+        aud: vec![],
+        exp,
+        iat: None,
+        nbf,
+        scopes: vec![],
+        claims: Default::default(),
+    }
+}
+
 fn identity(provider: &ProviderConfig, jwt: Jwt<'_>) -> Identity {
     let c = jwt.claims;
     let azp = c.azp.or_else(|| {
@@ -262,19 +282,8 @@ mod tests {
     #[test]
     fn identity_serializes_without_raw_claims() {
         let id = Identity {
-            provider: "p".into(),
-            iss: None,
-            sub: Some("s".into()),
-            azp: None,
-            jti: None,
-            kid: None,
-            alg: "RS256",
-            aud: vec![],
-            exp: None,
-            iat: None,
-            nbf: None,
-            scopes: vec![],
             claims: serde_json::from_str(r#"{"email":"a@b.c"}"#).unwrap(),
+            ..test_identity(None, None)
         };
         let j = serde_json::to_string(&id).unwrap();
         assert!(j.contains("\"sub\":\"s\"") && !j.contains("a@b.c"));
