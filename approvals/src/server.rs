@@ -90,8 +90,12 @@ impl App {
             }
         });
         let app = self.clone();
+        // Often enough that a key is published well within its publish-ahead time.
+        let every = KEYS_EVERY
+            .min(Duration::from_millis(self.settings.key_publish_ahead * 250))
+            .max(Duration::from_millis(200));
         tokio::spawn(async move {
-            let mut t = tokio::time::interval(KEYS_EVERY);
+            let mut t = tokio::time::interval(every);
             loop {
                 t.tick().await;
                 if let Err(e) = app.keys.maintain(&app.store, crate::time::now()).await {
