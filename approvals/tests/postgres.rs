@@ -2,6 +2,8 @@
 //! on 127.0.0.1 and stops it), plus what only PostgreSQL offers: replicas sharing one
 //! database, and the database going away and coming back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::pg::Pg;

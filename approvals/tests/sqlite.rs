@@ -1,5 +1,7 @@
 //! The service's scenarios on SQLite (an embedded file, the default).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{rt, scenarios, Config, TempDir};
