@@ -183,3 +183,107 @@ pub fn may_approve(req: &Requirement, who: &Caller) -> bool {
         by_subject || by_group
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Person;
+    use serde_json::json;
+
+    fn policy() -> Policy {
+        let jwks: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(pci_guard_testkit::keys::keys_dir().join("ec256.jwks.json")).unwrap(),
+        )
+        .unwrap();
+        Policy::from_value(&json!({
+            "version": "t",
+            "providers": {"idp": {"issuer": "https://idp", "jwks": jwks}},
+            "rules": [{"id": "export", "action": "require_approval", "match": {"path": "/v1/exports/**"},
+                       "scopes": ["exports:run"], "max_ttl": "15m", "approvers": ["alice", "bob"]}],
+            "routes": [
+                {"name": "export-route", "match": {"methods": ["POST"], "path": "/v1/exports/{id}"},
+                 "auth": ["idp"], "scopes": ["exports:run"],
+                 "jit": {"max_ttl": "5m", "min_approvals": 2, "approver_groups": ["ops"]}},
+                {"name": "open", "match": {"path": "/v1/open"}, "auth": ["idp"], "scopes": ["open"],
+                 "jit": {"max_ttl": "1h"}}
+            ],
+            "approvals": {"issuer": "https://approvals", "providers": ["idp"], "groups_claim": "groups"}
+        }))
+        .unwrap()
+    }
+
+    fn caller(sub: &str, groups: &[&str]) -> Caller {
+        Caller {
+            person: Person::new("https://idp", sub).unwrap(),
+            provider: "idp".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_request_by_scopes_takes_the_strictest_of_every_requirement() {
+        let q = resolve(&policy(), &TargetRef::Scopes(vec!["exports:run".into()])).unwrap();
+        assert_eq!(q.max_ttl_seconds, 300, "the route's 5m, not the rule's 15m");
+        assert_eq!(q.min_approvals, 2);
+        // Allowed by the rule (alice) but not the route (no group ops): refused.
+        assert!(!may_approve(&q, &caller("alice", &[])));
+        assert!(!may_approve(&q, &caller("carol", &["ops"])));
+        assert!(may_approve(&q, &caller("alice", &["ops"])));
+    }
+
+    #[test]
+    fn approvers_are_compared_exactly() {
+        let q = resolve(&policy(), &TargetRef::Rule("export".into())).unwrap();
+        assert!(may_approve(&q, &caller("alice", &[])));
+        for lookalike in [
+            "Alice",
+            "alice ",
+            " alice",
+            "ａlice",
+            "alic\u{0065}\u{0301}",
+            "ALICE",
+        ] {
+            assert!(!may_approve(&q, &caller(lookalike, &[])), "{lookalike:?}");
+        }
+        let q = resolve(&policy(), &TargetRef::Route("export-route".into())).unwrap();
+        assert!(!may_approve(&q, &caller("carol", &["Ops", "ops "])));
+        assert!(Person::new("https://idp", "").is_none());
+        assert!(Person::new("", "alice").is_none());
+    }
+
+    #[test]
+    fn a_requirement_without_named_approvers_allows_anyone() {
+        let q = resolve(&policy(), &TargetRef::Route("open".into())).unwrap();
+        assert!(may_approve(&q, &caller("anyone", &[])));
+    }
+
+    #[test]
+    fn an_operation_must_lie_within_the_rule_or_route() {
+        let q = resolve(&policy(), &TargetRef::Route("export-route".into())).unwrap();
+        let op = |m: &[&str], p: &str| Operation {
+            methods: m.iter().map(|s| s.to_string()).collect(),
+            path: Some(p.into()),
+            grpc: None,
+        };
+        assert!(check_operation(&q, &op(&["POST"], "/v1/exports/e_1")).is_ok());
+        assert!(check_operation(&q, &op(&["GET"], "/v1/exports/e_1")).is_err());
+        assert!(
+            check_operation(&q, &op(&[], "/v1/exports/e_1")).is_err(),
+            "any method is wider"
+        );
+        assert!(check_operation(&q, &op(&["POST"], "/v1/exports/e_1/x")).is_err());
+        assert!(check_operation(&q, &op(&["post"], "/v1/exports/e_1")).is_err());
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_known_ones() {
+        let e = resolve(&policy(), &TargetRef::Rule("nope".into())).unwrap_err();
+        assert!(e.message().contains("export"), "{}", e.message());
+        assert_eq!(
+            resolve(&policy(), &TargetRef::Scopes(vec!["admin".into()]))
+                .unwrap_err()
+                .code(),
+            "unknown_scope"
+        );
+    }
+}

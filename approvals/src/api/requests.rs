@@ -403,11 +403,13 @@ pub async fn revoke(
     };
     let event = |g: &crate::model::Grant, r: &AccessRequest| {
         let min = requirement(&app, r).map_or(0, |q| q.min_approvals);
+        let mut rr = request_ref(r, &[], min);
+        rr.approvals = u32::try_from(g.approved_by.len()).unwrap_or(u32::MAX);
         let mut e = audit_log::event(
             ApprovalAction::Revoked,
             now,
             Some(&who.person),
-            request_ref(r, &[], min),
+            rr,
             Some(g),
             comment.as_deref(),
         );

@@ -93,20 +93,19 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            // Write-ahead log: one fsync per commit (synchronous stays FULL: a committed
+            // decision survives a power cut). Persistent in the file; not allowed inside a
+            // transaction.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&self.pool)
+                .await?;
+        }
         let mut tx = self.pool.begin().await?;
-        match self.backend {
-            Backend::Postgres => {
-                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(740520)) AS l")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Backend::Sqlite => {
-                // Durable and readable while written; persistent in the file.
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&mut *tx)
-                    .await
-                    .ok();
-            }
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(740520)) AS l")
+                .execute(&mut *tx)
+                .await?;
         }
         for s in schema::STATEMENTS {
             sqlx::query(s).execute(&mut *tx).await?;

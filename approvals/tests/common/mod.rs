@@ -106,6 +106,8 @@ pub struct Config {
     pub webhook: Option<String>,
     pub key_lifetime: String,
     pub key_publish_ahead: String,
+    /// Fetch the IdP's keys from this URL (`remote_jwks` and `--jwks-url`) instead of inline.
+    pub remote_jwks: Option<String>,
 }
 
 impl Config {
@@ -117,6 +119,7 @@ impl Config {
             webhook: None,
             key_lifetime: "30d".into(),
             key_publish_ahead: "1h".into(),
+            remote_jwks: None,
         }
     }
 
@@ -135,7 +138,13 @@ pub struct Service {
 impl Service {
     pub fn start(c: &Config) -> Service {
         let policy_file = c.dir.join("policy.json");
-        let p = policy(&c.pending_ttl, c.webhook.as_deref());
+        let mut p = policy(&c.pending_ttl, c.webhook.as_deref());
+        if c.remote_jwks.is_some() {
+            let idp = &mut p["providers"]["corp-idp"];
+            idp.as_object_mut().unwrap().remove("jwks");
+            idp["remote_jwks"] = json!({"cluster": "idp", "authority": "idp.example.com",
+                                        "path": "/.well-known/jwks.json", "refresh": "1s"});
+        }
         std::fs::write(&policy_file, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
         let args = Args {
             policy: policy_file,
@@ -145,7 +154,11 @@ impl Service {
             audit_key_env: None,
             key_lifetime: c.key_lifetime.clone(),
             key_publish_ahead: c.key_publish_ahead.clone(),
-            jwks_urls: vec![],
+            jwks_urls: c
+                .remote_jwks
+                .iter()
+                .map(|u| format!("corp-idp={u}"))
+                .collect(),
             max_connections: 4,
             webhook_retry: "300ms".into(),
         };

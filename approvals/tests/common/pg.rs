@@ -12,6 +12,7 @@ pub struct Pg {
     pub port: u16,
     bin: PathBuf,
     data: PathBuf,
+    fsync: bool,
     as_user: Option<&'static str>,
     dir: TempDir,
     running: bool,
@@ -50,8 +51,13 @@ impl Pg {
         }
     }
 
-    /// Starts a new cluster, or says why it cannot.
+    /// Starts a new cluster (`fsync` off: tests need no durability), or says why it cannot.
     pub fn start() -> Result<Pg, String> {
+        Pg::start_with(false)
+    }
+
+    /// As [`Pg::start`], with `fsync` as given (the benchmark keeps it on, as in production).
+    pub fn start_with(fsync: bool) -> Result<Pg, String> {
         let bin = bin_dir().ok_or("no PostgreSQL server (apt-get install postgresql)")?;
         let dir = TempDir::new("pg");
         let as_user = is_root().then_some("postgres");
@@ -71,6 +77,7 @@ impl Pg {
             port,
             bin,
             data: dir.0.join("data"),
+            fsync,
             as_user,
             dir,
             running: false,
@@ -103,9 +110,10 @@ impl Pg {
     /// Starts (again) the stopped cluster on the same port and data.
     pub fn start_again(&mut self) -> Result<(), String> {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=100",
             self.port,
-            self.dir.0.display()
+            self.dir.0.display(),
+            if self.fsync { "on" } else { "off" }
         );
         let out = self
             .cmd("pg_ctl")
