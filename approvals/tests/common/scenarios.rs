@@ -529,7 +529,7 @@ pub async fn key_rotation(mut cfg: Config) {
     let mut published = Vec::new();
     for _ in 0..14 {
         let (_, jwks) = c.call("GET", "/.well-known/jwks.json", None, None).await;
-        published.push(kids(&jwks));
+        published.push((pci_guard_testkit::now(), kids(&jwks)));
         let id = c.file_export(&agent()).await;
         c.post(&format!("/v1/requests/{id}/approve"), &alice(), json!({}))
             .await;
@@ -548,13 +548,16 @@ pub async fn key_rotation(mut cfg: Config) {
         .iter()
         .find(|k| **k != first[0])
         .expect("a new key signed");
-    let first_use = signed_by.iter().position(|k| k == second).unwrap();
+    // A key's id names the second its signing starts: a read before then must list it.
+    let signs_from: u64 = second.trim_start_matches("es256-").parse().unwrap();
     assert!(
-        published[..first_use].iter().any(|p| p.contains(second)),
+        published
+            .iter()
+            .any(|(t, kids)| *t < signs_from && kids.contains(second)),
         "{second} was published before it signed: {published:?} / {signed_by:?}"
     );
     assert!(
-        published.last().unwrap().contains(&first[0]),
+        published.last().unwrap().1.contains(&first[0]),
         "the old key stays published"
     );
 }
