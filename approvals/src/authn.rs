@@ -1,7 +1,7 @@
 //! Who is calling: bearer tokens verified by the filter's own code
 //! (`pci_guard_core::identity::authenticate`) against the providers the policy's `approvals`
 //! section names, with a [`Keyring`] built from the same policy. Remote key sets are fetched
-//! here ([`fetch_keys`]) and handed to the key stores, as the plugin does through Envoy.
+//! here ([`Authn::fetch_keys`]) and handed to the key stores, as the plugin does through Envoy.
 //!
 //! A caller is a [`Person`] (exact issuer and subject) plus the groups its token lists. A
 //! token without `iss` or `sub`, or with an empty one, can neither request nor approve.
