@@ -2,6 +2,27 @@
 
 use super::event::{ChainRef, Event};
 
+/// An event a [`Chain`] can seal: the filter's request events and the approvals service's
+/// events share one chain format, so `pci-guard audit verify` checks both.
+pub trait Chained {
+    /// Applies the size caps to every field that holds outside input.
+    fn cap_fields(&mut self);
+    fn set_chain(&mut self, chain: ChainRef);
+    fn to_json(&self) -> Vec<u8>;
+}
+
+impl Chained for Event {
+    fn cap_fields(&mut self) {
+        Event::cap_fields(self);
+    }
+    fn set_chain(&mut self, chain: ChainRef) {
+        self.chain = Some(chain);
+    }
+    fn to_json(&self) -> Vec<u8> {
+        Event::to_json(self)
+    }
+}
+
 /// One VM's hash chain. [`Chain::seal`] numbers an event, links it to the previous one and
 /// returns the exact bytes to log; the hash of those bytes becomes the next event's `prev`.
 pub struct Chain {
@@ -23,9 +44,9 @@ impl Chain {
         }
     }
 
-    pub fn seal(&mut self, event: &mut Event) -> Vec<u8> {
+    pub fn seal<E: Chained>(&mut self, event: &mut E) -> Vec<u8> {
         event.cap_fields();
-        event.chain = Some(ChainRef {
+        event.set_chain(ChainRef {
             id: self.id.clone(),
             seq: self.seq,
             prev: self.prev.take(),

@@ -7,14 +7,17 @@
 //!
 //! [`event`] holds the event's shape and its masking and caps, [`chain`] the hash chain that
 //! seals each line, [`verify`] and [`review`] what `pci-guard audit` checks and reports.
+//! [`approvals`] holds the approvals service's events (filed, approved, denied, expired,
+//! revoked, grant issued), sealed by the same chain.
 
+pub mod approvals;
 mod chain;
 mod event;
 pub mod review;
 mod time;
 pub mod verify;
 
-pub use chain::{link, Chain};
+pub use chain::{link, Chain, Chained};
 pub use event::{
     cap, ChainRef, DecisionRef, Event, IdentityRef, JitRef, PolicyRef, RedactionRef, Request,
     Response, Source, EVENT_VERSION, MAX_APPROVERS, MAX_EVENT_BYTES, MAX_FIELD_BYTES,

@@ -130,6 +130,7 @@ mod tests {
             max_ttl_seconds: 1_800,
             min_approvals: 1,
             approvers: Some(vec!["alice".into(), "bob".into()]),
+            approver_groups: Vec::new(),
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Policy {
     pub routes: Vec<Route>,
     pub redaction: Redaction,
     pub audit: Audit,
+    /// The approvals service's settings; `None` when the policy has no `approvals` section.
+    pub approvals: Option<Approvals>,
 }
 
 #[derive(Debug)]
@@ -48,7 +50,48 @@ pub struct Route {
 pub struct JitRequirement {
     pub max_ttl_seconds: u64,
     pub min_approvals: u32,
+    /// Subjects allowed to approve; `None` (and no groups): anyone but the requester.
     pub approvers: Option<Vec<String>>,
+    /// Groups (values of [`Approvals::groups_claim`]) whose members may approve, besides
+    /// [`Self::approvers`]. Enforced by the approvals service.
+    pub approver_groups: Vec<String>,
+}
+
+impl JitRequirement {
+    /// Whether the policy names who may approve (subjects or groups), rather than anyone.
+    pub fn names_approvers(&self) -> bool {
+        self.approvers.is_some() || !self.approver_groups.is_empty()
+    }
+}
+
+/// The approvals service's settings (`approvals` in the policy).
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    /// `iss` of the grants the service signs, and its public base URL.
+    pub issuer: String,
+    /// `aud` of the grants.
+    pub audience: String,
+    /// Indices into [`Policy::providers`] whose tokens the service accepts.
+    pub providers: Vec<usize>,
+    pub groups_claim: Option<String>,
+    pub pending_ttl_seconds: u64,
+    pub max_justification_bytes: usize,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// Where a webhook's URL comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookUrl {
+    Literal(String),
+    /// An environment variable, read by the service when it starts.
+    Env(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: WebhookUrl,
+    /// Event names it receives; empty: all.
+    pub events: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -36,6 +36,10 @@ pub struct PolicySpec {
     pub redaction: RedactionSpec,
     #[serde(default)]
     pub audit: AuditSpec,
+    /// The approvals service (`pci-guard-approvals`) that files, approves and signs
+    /// just-in-time grants. The filter ignores it; the service reads the same file.
+    #[serde(default)]
+    pub approvals: Option<ApprovalsSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -180,6 +184,9 @@ pub struct RuleSpec {
     pub min_approvals: Option<u32>,
     #[serde(default)]
     pub approvers: Option<Vec<String>>,
+    /// Groups (values of `approvals.groups_claim`) whose members may approve.
+    #[serde(default)]
+    pub approver_groups: Option<Vec<String>>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -260,6 +267,9 @@ pub struct JitRequirementSpec {
     pub min_approvals: u32,
     #[serde(default)]
     pub approvers: Option<Vec<String>>,
+    /// Groups (values of `approvals.groups_claim`) whose members may approve.
+    #[serde(default)]
+    pub approver_groups: Option<Vec<String>>,
 }
 
 fn default_one() -> u32 {
@@ -365,4 +375,44 @@ pub struct AuditSpec {
     /// Environment variable holding the key of the audit hash chain.
     #[serde(default)]
     pub chain_secret_env: Option<String>,
+}
+
+/// The approvals service's settings: who may sign in to it, how grants it signs are named, how
+/// long requests wait, where it notifies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsSpec {
+    /// The service's public base URL: the `iss` of every grant it signs and where agents ask.
+    pub issuer: String,
+    /// The `aud` of every grant (default `pci-guard`).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Providers whose tokens the service accepts from requesters and approvers.
+    pub providers: Vec<String>,
+    /// Claim listing the caller's groups (an array of strings), for `approver_groups`.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// How long a request waits for its approvals before it expires (default `1h`).
+    #[serde(default)]
+    pub pending_ttl: Option<String>,
+    /// Longest justification accepted, in bytes (default 1024).
+    #[serde(default)]
+    pub max_justification_bytes: Option<usize>,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSpec>,
+}
+
+/// A notification endpoint (Slack-compatible JSON). Slack's URLs are secrets: name an
+/// environment variable with `url_env` rather than writing them into the policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// Which events to send (default: all): `filed`, `approved`, `denied`, `expired`,
+    /// `revoked`, `grant_issued`.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
 }

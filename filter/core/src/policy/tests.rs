@@ -281,3 +281,36 @@ fn the_route_name_is_needed_only_when_a_route_or_rule_matches_on_it() {
     .unwrap();
     assert!(by_rule.matches_route_names());
 }
+
+#[test]
+fn approvals_section_compiles_with_defaults_and_resolved_providers() {
+    let p = parse(json!({"version": "v1", "providers": {"corp-idp": idp()},
+        "routes": [{"name": "refund", "match": {"path": "/v1/refunds"}, "auth": ["corp-idp"],
+                    "scopes": ["payments:refund"],
+                    "jit": {"max_ttl": "30m", "min_approvals": 2, "approver_groups": ["payments-approvers"]}}],
+        "approvals": {"issuer": "https://approvals.example.com", "providers": ["corp-idp"],
+                      "groups_claim": "groups"}}))
+    .unwrap();
+    let a = p.approvals.as_ref().unwrap();
+    assert_eq!(a.providers, vec![0]);
+    assert_eq!(a.audience, DEFAULT_GRANT_AUDIENCE);
+    assert_eq!(a.pending_ttl_seconds, 3600);
+    assert_eq!(a.max_justification_bytes, DEFAULT_MAX_JUSTIFICATION_BYTES);
+    let jit = p.routes[0].jit.as_ref().unwrap();
+    assert_eq!(jit.approver_groups, vec!["payments-approvers"]);
+    assert!(jit.names_approvers());
+    assert!(parse(json!({"version": "v1"})).unwrap().approvals.is_none());
+}
+
+#[test]
+fn approver_names_with_outer_spaces_or_empty_are_refused() {
+    let e = errors(json!({"version": "v1",
+        "rules": [{"id": "x", "action": "require_approval", "match": {"path": "/x"},
+                   "scopes": ["s"], "max_ttl": "5m", "approvers": ["alice ", ""]}]}));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("/rules/0/approvers/0: \"alice \""),
+        "{e:?}"
+    );
+    assert!(e[1].starts_with("/rules/0/approvers/1: \"\""), "{e:?}");
+}

@@ -5,6 +5,7 @@
 //! One file per part of the document: `provider` (identity providers and their keys),
 //! `routes` (matchers, rules, routes, just-in-time requirements), `redaction`.
 
+pub(super) mod approvals;
 mod provider;
 mod redaction;
 mod routes;
@@ -25,6 +26,8 @@ pub(super) fn compile(spec: PolicySpec, digest: String) -> Result<Policy, Policy
 #[derive(Default)]
 struct Compiler {
     errors: Vec<PolicyError>,
+    /// Pointers of every `approver_groups`: they need `approvals.groups_claim`.
+    group_users: Vec<String>,
 }
 
 impl Compiler {
@@ -109,6 +112,19 @@ impl Compiler {
                 "must name the token claim that carries grants",
             );
         }
+        let approvals = spec.approvals.map(|a| self.approvals(a, &names));
+        if approvals
+            .as_ref()
+            .and_then(|a| a.groups_claim.as_ref())
+            .is_none()
+        {
+            for at in std::mem::take(&mut self.group_users) {
+                self.err(
+                    at,
+                    "needs approvals.groups_claim: the claim that lists a caller's groups",
+                );
+            }
+        }
         if !self.errors.is_empty() {
             return Err(PolicyErrors(self.errors));
         }
@@ -126,6 +142,7 @@ impl Compiler {
             audit: Audit {
                 chain_secret_env: spec.audit.chain_secret_env,
             },
+            approvals,
         })
     }
 }
