@@ -67,7 +67,7 @@ pub fn response<H: Headers + ?Sized>(
         };
         BodyPlan::Refuse {
             reason,
-            reply: answer::answer(reason, plan.grpc, &cx),
+            reply: answer::answer(reason, answer_form(plan.grpc), &cx),
         }
     };
     if is_partial(headers) {
@@ -105,6 +105,14 @@ pub fn response<H: Headers + ?Sized>(
         }
     };
     ResponseStart { edits, body }
+}
+
+fn answer_form(grpc: bool) -> answer::Form<'static> {
+    if grpc {
+        answer::Form::Grpc
+    } else {
+        answer::Form::Http
+    }
 }
 
 /// The edits that mask card data in a response's trailers (HTTP/2 trailers, gRPC's
