@@ -196,8 +196,17 @@ fn the_response_headers_decide_the_body_plan() {
         start(&[("content-type", "application/json")], false).body,
         BodyPlan::Scan {
             grpc: false,
-            decoder: None
+            decoder: None,
+            events: false,
         }
+    ));
+    assert!(matches!(
+        start(
+            &[("content-type", "text/event-stream; charset=utf-8")],
+            false
+        )
+        .body,
+        BodyPlan::Scan { events: true, .. }
     ));
     let gz = start(
         &[("content-type", "text/plain"), ("content-encoding", "gzip")],
