@@ -238,7 +238,12 @@ pub struct Stream<H: Host> {
 impl<H: Host> Stream<H> {
     pub fn on_request_headers(&mut self, end_of_stream: bool) -> super::host::Action {
         let step = self.state.borrow_mut().on_request_headers(end_of_stream);
-        self.step(step)
+        match step {
+            // Envoy hands no body to a filter that holds the headers: they go on, the body
+            // is held instead.
+            RequestStep::ReadBody => super::host::Action::Continue,
+            step => self.step(step),
+        }
     }
 
     pub fn on_request_body(&mut self, size: usize, end_of_stream: bool) -> super::host::Action {

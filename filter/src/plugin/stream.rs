@@ -45,7 +45,8 @@ pub enum RequestStep {
         deadline_ms: u64,
         providers: Vec<usize>,
     },
-    /// The decision depends on the body: Envoy buffers it until it ends (or passes the limit).
+    /// The decision depends on the body: the headers go on, Envoy buffers the body until it
+    /// ends (or passes the limit).
     ReadBody,
 }
 
@@ -224,11 +225,15 @@ impl<H: Host> StreamState<H> {
             Some(j) => j,
         };
         match judged {
-            Judged::ReadBody { limit } => {
+            Judged::ReadBody { limit, edits } => {
                 self.reading = Some(limit);
                 if self.request_ended || self.request_size > limit {
                     self.read_body(limit);
                     return self.judge(may_wait, now_ms);
+                }
+                // The headers go on now (Envoy gives a filter that holds them no body).
+                for e in &edits {
+                    self.host.edit(Map::RequestHeaders, e);
                 }
                 RequestStep::ReadBody
             }
@@ -277,8 +282,11 @@ impl<H: Host> StreamState<H> {
             self.send(reply);
             return RequestStep::Replied;
         }
-        for e in &v.edits {
-            self.host.edit(Map::RequestHeaders, e);
+        // A request judged on its body had its headers edited before they went on.
+        if self.reading.is_none() {
+            for e in &v.edits {
+                self.host.edit(Map::RequestHeaders, e);
+            }
         }
         self.plan = v.response;
         RequestStep::Continue

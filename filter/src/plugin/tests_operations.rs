@@ -45,7 +45,19 @@ fn call(id: u32, tool: &str) -> String {
 fn a_tool_call_is_held_until_its_body_ends_then_passes_unchanged() {
     let mut envoy = Envoy::start(&agents());
     let (id, action) = envoy.request(&post("/mcp", &token(json!({}))));
-    assert_eq!(action, Action::Pause, "the decision waits for the body");
+    assert_eq!(
+        action,
+        Action::Continue,
+        "the headers go on, the body is held"
+    );
+    let h = envoy.host.stream(id).request_headers.clone();
+    assert!(
+        !h.iter().any(|(n, _)| n == "authorization"),
+        "edited before they went: the token is stripped"
+    );
+    assert!(h
+        .iter()
+        .any(|(n, v)| n == "x-pci-subject" && v == "agent-7"));
     let body = call(1, "get_balance");
     let (a, b) = body.split_at(30);
     assert_eq!(envoy.request_body(id, a.as_bytes(), false), Action::Pause);

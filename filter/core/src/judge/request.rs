@@ -58,10 +58,13 @@ pub enum Judged {
         deadline_ms: u64,
         providers: Vec<usize>,
     },
-    /// The decision depends on the request body: read it (at most `limit` bytes, Envoy
-    /// buffering it meanwhile) and call [`request_body`].
+    /// The decision depends on the request body: make `edits`, let the headers go on, hold the
+    /// body (at most `limit` bytes) and call [`request_body`] with it. Envoy delivers no body
+    /// to a filter that holds the headers, so the headers go upstream first, with the edits
+    /// of the route that needs the body; the body (and so the operation) goes only if allowed.
     ReadBody {
         limit: usize,
+        edits: Vec<HeaderEdit>,
     },
 }
 
@@ -198,7 +201,18 @@ fn judge<H: Headers + ?Sized>(
                     form(need.protocol),
                 );
             }
-            return Judged::ReadBody { limit };
+            return Judged::ReadBody {
+                limit,
+                edits: body_edits(
+                    policy,
+                    &line,
+                    req.headers,
+                    grpc,
+                    now_ms / 1000,
+                    keyring,
+                    crypto,
+                ),
+            };
         }
         None => {
             // A GraphQL GET carries its operation in the query string.
@@ -386,6 +400,32 @@ fn begin_event<H: Headers + ?Sized>(
     e.request.authority = h.get(":authority").map(str::to_string);
     e.request.grpc = line.sent_grpc_method().map(str::to_string);
     e
+}
+
+/// The upstream edits for a request whose headers go on before its body is judged: those of
+/// the first route that needs the body, for the caller its providers verify (none if none
+/// does: tokens and identity headers are stripped all the same).
+fn body_edits<H: Headers + ?Sized>(
+    policy: &Policy,
+    line: &RequestLine<'_>,
+    headers: &H,
+    grpc: bool,
+    now: u64,
+    keyring: &mut Keyring,
+    crypto: &dyn SignatureVerifier,
+) -> Vec<HeaderEdit> {
+    let route = policy
+        .routes
+        .iter()
+        .find(|r| r.matcher.operation.is_some() && r.matcher.matches_line(line, true));
+    let caller = match route.map(|r| &r.auth) {
+        Some(Auth::AnyOf(p)) => {
+            identity::authenticate(&policy.providers, p, headers, now, keyring, crypto).ok()
+        }
+        _ => None,
+    };
+    let scanned = policy.redaction.enabled && route.is_none_or(|r| r.redact);
+    edits::upstream(policy, caller.as_ref(), headers, scanned, grpc)
 }
 
 /// A request refused before any route or rule was tried (no policy, a body that cannot be

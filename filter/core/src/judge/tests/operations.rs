@@ -45,7 +45,7 @@ fn run(p: &Policy, h: &[(String, String)], body: &[u8]) -> Verdict {
         }
     }
     match request(Some(state(p, &mut keyring)), &req(h), NOW_MS, false) {
-        Judged::ReadBody { limit } => {
+        Judged::ReadBody { limit, .. } => {
             let b = Body {
                 bytes: &body[..body.len().min(limit)],
                 over_limit: body.len() > limit,
@@ -74,7 +74,7 @@ fn asks_for_body(p: &Policy, h: &[(String, String)]) -> bool {
     };
     matches!(
         request(Some(state), &req(h), NOW_MS, false),
-        Judged::ReadBody { limit: 65536 }
+        Judged::ReadBody { limit: 65536, .. }
     )
 }
 
