@@ -77,6 +77,20 @@ fn a_tool_call_is_held_until_its_body_ends_then_passes_unchanged() {
     let e = envoy.log(id);
     assert_eq!(e["decision"]["result"], "allow");
     assert_eq!(e["request"]["operation"]["calls"][0]["tool"], "get_balance");
+    envoy.tick();
+    let count = |name: &str| {
+        envoy
+            .host
+            .0
+            .borrow()
+            .counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    };
+    assert_eq!(count("pci_guard.operations.jsonrpc.allow"), Some(1));
+    assert_eq!(count("pci_guard.operations.jsonrpc.calls"), Some(1));
+    assert_eq!(count("pci_guard.operations.graphql.deny"), Some(0));
 }
 
 #[test]
