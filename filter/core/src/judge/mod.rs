@@ -18,6 +18,7 @@
 mod edits;
 mod log;
 mod operations;
+mod reply;
 mod request;
 mod resource;
 mod response;
