@@ -99,7 +99,14 @@ wasm-fault: setup
 	cp $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard.wasm $(WASM_FAULT)
 	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
 
-e2e: wasm wasm-fault
+# The MCP SDK and graphql-core for envoy/tests/agents.rs, into the project's .venv.
+AGENTS_DEPS := $(VENV)/.agents-deps
+$(AGENTS_DEPS): envoy/agents/requirements.txt
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r envoy/agents/requirements.txt
+	@touch $@
+
+e2e: wasm wasm-fault $(AGENTS_DEPS)
 	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ pub fn check_operation(req: &Requirement, op: &Operation) -> Result<(), Error> {
         methods: op.methods.clone(),
         path,
         grpc,
-        route_name: None,
+        ..Matcher::default()
     };
     if req.matchers.iter().any(|m| m.covers(&binding)) {
         Ok(())

@@ -50,6 +50,24 @@ fn full_event_matches_the_schema() {
             authority: Some("payments.internal".into()),
             route: Some("refund".into()),
             grpc: None,
+            operation: Some(OperationRef {
+                protocol: pci_guard_core::operation::Protocol::JsonRpc,
+                batch: true,
+                calls: vec![
+                    CallRef {
+                        method: Some("tools/call".into()),
+                        tool: Some("refund_payment".into()),
+                        reason: Some(Reason::Ok),
+                        ..Default::default()
+                    },
+                    CallRef {
+                        method: Some("notifications/progress".into()),
+                        reason: Some(Reason::Ok),
+                        ..Default::default()
+                    },
+                ],
+                more_calls: 3,
+            }),
         },
         decision: Some(DecisionRef {
             result: Outcome::Allow,
@@ -111,4 +129,34 @@ fn schema_rejects_unknown_fields_and_wrong_results() {
     v["decision"] =
         serde_json::json!({"result": "maybe", "reason": "ok", "rule": null, "dry_run": false});
     assert!(!validator().is_valid(&v));
+}
+
+#[test]
+fn a_graphql_operation_matches_the_schema_and_a_stray_field_does_not() {
+    use pci_guard_core::operation::{OpKind, Protocol};
+    let e = Event {
+        version: EVENT_VERSION,
+        time: rfc3339_millis(0),
+        request: Request {
+            operation: Some(OperationRef {
+                protocol: Protocol::GraphQl,
+                batch: false,
+                calls: vec![CallRef {
+                    kind: Some(OpKind::Mutation),
+                    name: Some("Refund".into()),
+                    fields: Some(vec!["refundPayment".into()]),
+                    hash: Some("a".repeat(64)),
+                    ..Default::default()
+                }],
+                more_calls: 0,
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut v = sealed(e);
+    let errors: Vec<String> = validator().iter_errors(&v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    v["request"]["operation"]["calls"][0]["arguments"] = serde_json::json!({"id": 1});
+    assert!(!validator().is_valid(&v), "arguments are never recorded");
 }

@@ -40,6 +40,10 @@ pub struct FakeStream {
     pub reply: Option<Reply>,
     pub resumed: bool,
     pub reset: bool,
+    /// Request body bytes buffered in the host (not yet sent upstream).
+    pub request_buffered: Vec<u8>,
+    /// Request body bytes sent upstream.
+    pub request_sent: Vec<u8>,
     /// Response body bytes buffered in the host (not yet sent).
     pub buffered: Vec<u8>,
     /// Response body bytes sent to the client.
@@ -273,6 +277,17 @@ impl Host for FakeHost {
         })
         .is_some()
     }
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
+        self.count("request_body");
+        self.with_stream(|s| {
+            let end = start.saturating_add(len).min(s.request_buffered.len());
+            s.request_buffered
+                .get(start.min(end)..end)
+                .unwrap_or_default()
+                .to_vec()
+        })
+        .ok_or(())
+    }
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
         self.count("response_body");
         self.with_stream(|s| {
@@ -367,6 +382,15 @@ impl Envoy {
     /// A new stream with these request headers (and `source.address`); its request headers
     /// callback runs. Returns the stream id and the callback's action.
     pub fn request<N: AsRef<str>, V: AsRef<str>>(&mut self, headers: &[(N, V)]) -> (u32, Action) {
+        self.request_eos(headers, false)
+    }
+
+    /// [`Envoy::request`] for a request whose headers end the stream (no body).
+    pub fn request_eos<N: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        headers: &[(N, V)],
+        end_of_stream: bool,
+    ) -> (u32, Action) {
         let id = self.next_id;
         self.next_id += 1;
         {
@@ -382,9 +406,26 @@ impl Envoy {
         }
         let mut stream = self.root.create_stream(id);
         self.host.world().current = id;
-        let action = stream.on_request_headers();
+        let action = stream.on_request_headers(end_of_stream);
         self.streams.insert(id, stream);
         (id, action)
+    }
+
+    /// One request body callback with `chunk` added to what the host buffers. On `Continue`
+    /// the buffer goes upstream.
+    pub fn request_body(&mut self, id: u32, chunk: &[u8], eos: bool) -> Action {
+        let size = {
+            let mut s = self.host.stream(id);
+            s.request_buffered.extend_from_slice(chunk);
+            s.request_buffered.len()
+        };
+        let action = self.on(id, |s| s.on_request_body(size, eos));
+        if action == Action::Continue {
+            let mut s = self.host.stream(id);
+            let out = std::mem::take(&mut s.request_buffered);
+            s.request_sent.extend_from_slice(&out);
+        }
+        action
     }
 
     fn on<T>(&mut self, id: u32, f: impl FnOnce(&mut Stream<FakeHost>) -> T) -> T {
@@ -413,6 +454,17 @@ impl Envoy {
             let mut s = self.host.stream(id);
             let out = std::mem::take(&mut s.buffered);
             s.sent.extend_from_slice(&out);
+        }
+        action
+    }
+
+    /// The request trailers callback; on `Continue` the buffered request body goes upstream.
+    pub fn trailers_request(&mut self, id: u32) -> Action {
+        let action = self.on(id, |s| s.on_request_trailers());
+        if action == Action::Continue {
+            let mut s = self.host.stream(id);
+            let out = std::mem::take(&mut s.request_buffered);
+            s.request_sent.extend_from_slice(&out);
         }
         action
     }

@@ -78,6 +78,8 @@ pub trait Host: Clone {
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool;
     fn send_http_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool;
     fn send_grpc_response(&self, status: u32, message: &str, metadata: &[(&str, &[u8])]) -> bool;
+    /// `len` bytes of the buffered request body from `start`.
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()>;
     /// `len` bytes of the buffered response body from `start`.
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()>;
     /// Replaces `len` bytes of the buffered response body from `start` with `data`.

@@ -11,6 +11,7 @@
 use super::host::Host;
 use pci_guard_core::audit::Event;
 use pci_guard_core::authz::Outcome;
+use pci_guard_core::operation::Protocol;
 use pci_guard_core::reason::Reason;
 use std::cell::Cell;
 
@@ -49,6 +50,11 @@ pub struct Metrics {
     masked_track: Counter,
     bytes_scanned: Counter,
     body_refused: Counter,
+    /// Requests whose body was read as operations, by protocol and result (allow, deny,
+    /// would_deny), and the calls they carried. Tool and field names are in the audit
+    /// event, not in metric names: their number has no bound.
+    operations: [[Counter; 3]; 2],
+    operation_calls: [Counter; 2],
 }
 
 impl Metrics {
@@ -70,6 +76,11 @@ impl Metrics {
             masked_track: c("pci_guard.redaction.track_masked"),
             bytes_scanned: c("pci_guard.redaction.bytes_scanned"),
             body_refused: c("pci_guard.redaction.refused"),
+            operations: ["jsonrpc", "graphql"].map(|p| {
+                ["allow", "deny", "would_deny"].map(|r| c(&format!("pci_guard.operations.{p}.{r}")))
+            }),
+            operation_calls: ["jsonrpc", "graphql"]
+                .map(|p| c(&format!("pci_guard.operations.{p}.calls"))),
         }
     }
 
@@ -91,6 +102,14 @@ impl Metrics {
             }
             if e.jit.is_some() && d.result == Outcome::Allow {
                 self.jit_grants_used.add(1);
+            }
+            if let Some(op) = &e.request.operation {
+                let p = match op.protocol {
+                    Protocol::JsonRpc => 0,
+                    Protocol::GraphQl => 1,
+                };
+                self.operations[p][i].add(1);
+                self.operation_calls[p].add((op.calls.len() + op.more_calls) as u64);
             }
         }
         if let Some(r) = &e.redaction {
@@ -117,6 +136,8 @@ impl Metrics {
                 &self.bytes_scanned,
                 &self.body_refused,
             ])
+            .chain(self.operations.iter().flatten())
+            .chain(&self.operation_calls)
             .for_each(|c| c.flush(host));
     }
 }

@@ -32,3 +32,5 @@ mod wasm_host;
 mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_operations;

@@ -212,7 +212,8 @@ impl<H: Host> Root<H> {
             };
             match step {
                 RequestStep::Continue => self.host.resume_request(),
-                RequestStep::Replied => {}
+                // Never asked after the body is read; a waiting request had its body.
+                RequestStep::Replied | RequestStep::ReadBody => {}
                 RequestStep::Waiting {
                     deadline_ms,
                     providers,
@@ -235,12 +236,32 @@ pub struct Stream<H: Host> {
 }
 
 impl<H: Host> Stream<H> {
-    pub fn on_request_headers(&mut self) -> super::host::Action {
+    pub fn on_request_headers(&mut self, end_of_stream: bool) -> super::host::Action {
+        let step = self.state.borrow_mut().on_request_headers(end_of_stream);
+        match step {
+            // Envoy hands no body to a filter that holds the headers: they go on, the body
+            // is held instead.
+            RequestStep::ReadBody => super::host::Action::Continue,
+            step => self.step(step),
+        }
+    }
+
+    pub fn on_request_body(&mut self, size: usize, end_of_stream: bool) -> super::host::Action {
+        let step = self.state.borrow_mut().on_request_body(size, end_of_stream);
+        self.step(step)
+    }
+
+    pub fn on_request_trailers(&mut self) -> super::host::Action {
+        let step = self.state.borrow_mut().on_request_trailers();
+        self.step(step)
+    }
+
+    /// What Envoy is told after a request callback.
+    fn step(&mut self, step: RequestStep) -> super::host::Action {
         use super::host::Action;
-        let step = self.state.borrow_mut().on_request_headers();
         match step {
             RequestStep::Continue => Action::Continue,
-            RequestStep::Replied => Action::Pause,
+            RequestStep::Replied | RequestStep::ReadBody => Action::Pause,
             RequestStep::Waiting {
                 deadline_ms,
                 providers,

@@ -11,7 +11,7 @@ use super::vm::Vm;
 use pci_guard_core::answer::Answer;
 use pci_guard_core::audit::{Chain, Event, RedactionRef};
 use pci_guard_core::judge::{
-    self, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Unseen, Verdict,
+    self, Body, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Unseen, Verdict,
 };
 use pci_guard_core::reason::Reason;
 use pci_guard_core::redact::RedactOptions;
@@ -27,6 +27,10 @@ struct Pending {
     route_metadata: Option<Vec<u8>>,
     source_address: Option<String>,
     source_principal: Option<String>,
+    /// The request body, once read for a decision that depends on it.
+    body: Option<Vec<u8>>,
+    /// More body arrived than the decision reads.
+    over_limit: bool,
 }
 
 /// Where a stream is after its request headers.
@@ -41,6 +45,9 @@ pub enum RequestStep {
         deadline_ms: u64,
         providers: Vec<usize>,
     },
+    /// The decision depends on the body: the headers go on, Envoy buffers the body until it
+    /// ends (or passes the limit).
+    ReadBody,
 }
 
 pub struct StreamState<H: Host> {
@@ -50,6 +57,12 @@ pub struct StreamState<H: Host> {
     metrics: Option<Rc<Metrics>>,
     started_ms: u64,
     pending: Option<Pending>,
+    /// The body limit, while the core waits for the request body.
+    reading: Option<usize>,
+    /// The request stream ended (headers, body or trailers said so), with this many body
+    /// bytes buffered.
+    request_ended: bool,
+    request_size: usize,
     /// The audit event, once the request is judged.
     event: Option<Event>,
     /// How the response is treated, when the request went upstream on a scanned route.
@@ -95,6 +108,9 @@ impl<H: Host> StreamState<H> {
             metrics,
             started_ms: 0,
             pending: None,
+            reading: None,
+            request_ended: false,
+            request_size: 0,
             event: None,
             plan: None,
             body: None,
@@ -112,8 +128,9 @@ impl<H: Host> StreamState<H> {
         self.chain = chain;
     }
 
-    /// Reads the request once and judges it.
-    pub fn on_request_headers(&mut self) -> RequestStep {
+    /// Reads the request once and judges it; `end_of_stream`: it has no body.
+    pub fn on_request_headers(&mut self, end_of_stream: bool) -> RequestStep {
+        self.request_ended = end_of_stream;
         let host = &self.host;
         self.started_ms = host.now_ms();
         let headers = host.map(Map::RequestHeaders);
@@ -134,18 +151,92 @@ impl<H: Host> StreamState<H> {
             route_metadata: host.property(&["xds", "route_metadata"]),
             source_address: host.property_str(&["source", "address"]),
             source_principal: host.property_str(&["connection", "uri_san_peer_certificate"]),
+            body: None,
+            over_limit: false,
         });
         self.judge(true, self.started_ms)
+    }
+
+    /// A request body callback: `size` bytes are buffered. Only a request whose decision
+    /// waits for its body (or for keys) is held; any other passes on untouched.
+    pub fn on_request_body(&mut self, size: usize, end_of_stream: bool) -> RequestStep {
+        if self.pending.is_none() {
+            return RequestStep::Continue;
+        }
+        self.request_size = size;
+        self.request_ended |= end_of_stream;
+        match self.reading {
+            // Judged when the body ends, or as soon as it passes the limit.
+            Some(limit) if self.request_ended || size > limit => {
+                let now = self.host.now_ms();
+                self.judge(true, now)
+            }
+            // Still waiting for keys (or for more body): Envoy keeps buffering.
+            _ => RequestStep::ReadBody,
+        }
+    }
+
+    /// Request trailers end the body.
+    pub fn on_request_trailers(&mut self) -> RequestStep {
+        if self.pending.is_none() {
+            return RequestStep::Continue;
+        }
+        self.request_ended = true;
+        match self.reading {
+            Some(_) => {
+                let now = self.host.now_ms();
+                self.judge(true, now)
+            }
+            None => RequestStep::ReadBody,
+        }
+    }
+
+    /// Reads the buffered body into the pending request (at most `limit` bytes).
+    fn read_body(&mut self, limit: usize) {
+        let size = self.request_size;
+        let (body, over) = match size > limit {
+            true => (Vec::new(), true),
+            false => match self.host.request_body(0, size) {
+                Ok(b) => (b, false),
+                Err(()) => {
+                    // Unreadable is unjudgeable: refused as too large to read, never passed.
+                    self.host
+                        .log(Level::Error, "pci-guard: could not read the request body");
+                    (Vec::new(), true)
+                }
+            },
+        };
+        if let Some(p) = &mut self.pending {
+            p.body = Some(body);
+            p.over_limit = over;
+        }
     }
 
     /// Judges the pending request at `now_ms` and carries out the verdict. With `may_wait`, a
     /// request whose provider has never had keys may wait for them instead.
     pub fn judge(&mut self, may_wait: bool, now_ms: u64) -> RequestStep {
+        if let Some(limit) = self.reading.filter(|_| self.request_ended) {
+            if self.pending.as_ref().is_some_and(|p| p.body.is_none()) {
+                self.read_body(limit);
+            }
+        }
         let judged = match self.judge_pending(may_wait, now_ms) {
             None => return RequestStep::Continue,
             Some(j) => j,
         };
         match judged {
+            Judged::ReadBody { limit, edits } => {
+                self.reading = Some(limit);
+                if self.request_ended || self.request_size > limit {
+                    self.read_body(limit);
+                    return self.judge(may_wait, now_ms);
+                }
+                // The headers go on now (Envoy gives a filter that holds them no body).
+                for e in &edits {
+                    self.host.edit(Map::RequestHeaders, e);
+                }
+                RequestStep::ReadBody
+            }
             Judged::Wait {
                 deadline_ms,
                 providers,
@@ -171,9 +262,17 @@ impl<H: Host> StreamState<H> {
             source_principal: p.source_principal.as_deref(),
             started_ms: self.started_ms,
         };
-        Some(match &self.vm {
-            Some(vm) => judge::request(Some(vm.borrow_mut().state()), &req, now_ms, may_wait),
-            None => judge::request(None, &req, now_ms, may_wait),
+        let mut vm = self.vm.as_ref().map(|vm| vm.borrow_mut());
+        let state = vm.as_mut().map(|vm| vm.state());
+        Some(match &p.body {
+            Some(bytes) => {
+                let body = Body {
+                    bytes,
+                    over_limit: p.over_limit,
+                };
+                judge::request_body(state, &req, body, now_ms, may_wait)
+            }
+            None => judge::request(state, &req, now_ms, may_wait),
         })
     }
 
@@ -183,8 +282,11 @@ impl<H: Host> StreamState<H> {
             self.send(reply);
             return RequestStep::Replied;
         }
-        for e in &v.edits {
-            self.host.edit(Map::RequestHeaders, e);
+        // A request judged on its body had its headers edited before they went on.
+        if self.reading.is_none() {
+            for e in &v.edits {
+                self.host.edit(Map::RequestHeaders, e);
+            }
         }
         self.plan = v.response;
         RequestStep::Continue
@@ -245,7 +347,11 @@ impl<H: Host> StreamState<H> {
                 self.send(&reply);
                 Action::Pause
             }
-            BodyPlan::Scan { grpc, decoder } => {
+            BodyPlan::Scan {
+                grpc,
+                decoder,
+                events,
+            } => {
                 // gRPC ends in trailers; for the rest the body scan asks for the protocol
                 // only if it ever has a tail to keep.
                 let may_pause = plan.grpc.then_some(true);
@@ -255,6 +361,7 @@ impl<H: Host> StreamState<H> {
                     grpc,
                     decoder,
                     may_pause,
+                    events,
                 ));
                 Action::Continue
             }

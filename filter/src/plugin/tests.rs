@@ -338,7 +338,7 @@ fn without_a_policy_every_request_is_refused_with_503() {
     host.stream(1).request_headers = vec![(":path".into(), "/healthz".into())];
     host.world().current = 1;
     let mut s = root.create_stream(1);
-    assert_eq!(s.on_request_headers(), Action::Pause);
+    assert_eq!(s.on_request_headers(false), Action::Pause);
     assert!(matches!(
         host.stream(1).reply,
         Some(Reply::Http { status: 503, .. })

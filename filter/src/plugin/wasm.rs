@@ -58,8 +58,16 @@ struct WasmStream(Stream<WasmHost>);
 impl Context for WasmStream {}
 
 impl HttpContext for WasmStream {
-    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> types::Action {
-        action(self.0.on_request_headers())
+    fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> types::Action {
+        action(self.0.on_request_headers(end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> types::Action {
+        action(self.0.on_request_body(size, end_of_stream))
+    }
+
+    fn on_http_request_trailers(&mut self, _trailers: usize) -> types::Action {
+        action(self.0.on_request_trailers())
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, end_of_stream: bool) -> types::Action {

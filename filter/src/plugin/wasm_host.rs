@@ -153,6 +153,10 @@ impl Host for WasmHost {
         abi::send_local_response(200, message.as_bytes(), &m, code).is_ok()
     }
 
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
+        abi::buffer(abi::REQUEST_BODY, start, len).map_err(|_| ())
+    }
+
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
         abi::buffer(abi::RESPONSE_BODY, start, len).map_err(|_| ())
     }

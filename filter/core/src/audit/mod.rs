@@ -13,6 +13,7 @@
 pub mod approvals;
 mod chain;
 mod event;
+mod operation;
 pub mod review;
 mod time;
 pub mod verify;
@@ -22,6 +23,7 @@ pub use event::{
     cap, ChainRef, DecisionRef, Event, IdentityRef, JitRef, PolicyRef, RedactionRef, Request,
     Response, Source, EVENT_VERSION, MAX_APPROVERS, MAX_EVENT_BYTES, MAX_FIELD_BYTES,
 };
+pub use operation::{CallRef, OperationRef, MAX_CALLS, MAX_FIELDS};
 pub use time::rfc3339_millis;
 
 #[cfg(test)]

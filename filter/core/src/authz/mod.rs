@@ -104,6 +104,12 @@ impl Decision {
         Self::new(Reason::FilterUnavailable, None, None, true)
     }
 
+    /// Decided before any route was tried (a body that cannot be read, the filter's own
+    /// metadata answer): enforced even in dry-run, like a path that is not canonical.
+    pub fn before_routes(reason: Reason) -> Self {
+        Self::new(reason, None, None, true)
+    }
+
     pub fn outcome(&self) -> Outcome {
         match (self.reason.is_allow(), self.enforced) {
             (true, _) => Outcome::Allow,

@@ -26,6 +26,20 @@ pub struct Policy {
     pub audit: Audit,
     /// The approvals service's settings; `None` when the policy has no `approvals` section.
     pub approvals: Option<Approvals>,
+    /// The most request-body bytes read to find an operation (`operations.max_body_bytes`).
+    pub max_body_bytes: usize,
+    /// RFC 9728 metadata, when the policy publishes it (`protected_resource`).
+    pub protected_resource: Option<ProtectedResource>,
+}
+
+/// What `/.well-known/oauth-protected-resource` says (RFC 9728 §2).
+#[derive(Debug, Clone)]
+pub struct ProtectedResource {
+    /// `None`: the URL the client used.
+    pub resource: Option<String>,
+    pub resource_name: Option<String>,
+    pub authorization_servers: Vec<String>,
+    pub scopes_supported: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -128,5 +142,13 @@ impl Policy {
             .map(|r| &r.matcher)
             .chain(self.rules.iter().map(|r| &r.matcher))
             .any(|m| m.route_name.is_some())
+    }
+
+    /// Every matcher: routes in order, then rules.
+    pub fn matchers(&self) -> impl Iterator<Item = &Matcher> {
+        self.routes
+            .iter()
+            .map(|r| &r.matcher)
+            .chain(self.rules.iter().map(|r| &r.matcher))
     }
 }

@@ -40,6 +40,38 @@ pub struct PolicySpec {
     /// just-in-time grants. The filter ignores it; the service reads the same file.
     #[serde(default)]
     pub approvals: Option<ApprovalsSpec>,
+    /// How request bodies are read for operation matchers.
+    #[serde(default)]
+    pub operations: OperationsSpec,
+    /// RFC 9728 protected-resource metadata, answered at
+    /// `/.well-known/oauth-protected-resource` and named in `WWW-Authenticate` challenges.
+    #[serde(default)]
+    pub protected_resource: Option<ProtectedResourceSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsSpec {
+    /// The most request-body bytes read to find the operation (default 64 KiB); a larger
+    /// body on a route that needs it is refused with 413.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectedResourceSpec {
+    /// The resource identifier (an https URL); default: the URL the client used.
+    #[serde(default)]
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub resource_name: Option<String>,
+    /// Default: the issuers of the providers the routes accept.
+    #[serde(default)]
+    pub authorization_servers: Option<Vec<String>>,
+    /// Default: every scope the routes and rules name.
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -214,6 +246,40 @@ pub struct MatchSpec {
     /// Envoy route name (`xds.route_name`).
     #[serde(default)]
     pub route_name: Option<String>,
+    /// JSON-RPC calls (MCP): read from the request body.
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcMatchSpec>,
+    /// GraphQL operations: read from the request body (or a GET's query string).
+    #[serde(default)]
+    pub graphql: Option<GraphQlMatchSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRpcMatchSpec {
+    /// Method globs (`tools/call`, `tools/*`).
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// MCP tool-name globs: only `tools/call` requests naming one match.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQlMatchSpec {
+    /// `query`, `mutation`, `subscription`.
+    #[serde(default)]
+    pub types: Option<Vec<crate::operation::OpKind>>,
+    /// Operation-name globs.
+    #[serde(default)]
+    pub names: Option<Vec<String>>,
+    /// Root-field globs (a route: every root field; a rule: any).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// Persisted-query SHA-256 hashes (hex).
+    #[serde(default)]
+    pub hashes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,9 +3,11 @@
 //! collected with its JSON pointer, so an operator fixes a policy in one pass.
 //!
 //! One file per part of the document: `provider` (identity providers and their keys),
-//! `routes` (matchers, rules, routes, just-in-time requirements), `redaction`.
+//! `routes` (matchers, rules, routes, just-in-time requirements), `operations` (JSON-RPC and
+//! GraphQL matchers, the body limit, protected-resource metadata), `redaction`.
 
 pub(super) mod approvals;
+mod operations;
 mod provider;
 mod redaction;
 mod routes;
@@ -106,6 +108,10 @@ impl Compiler {
             .collect();
 
         let redaction = self.redaction(spec.redaction);
+        let max_body_bytes = self.max_body_bytes(&spec.operations);
+        let issuers: Vec<&str> = providers.iter().map(|p| p.config.issuer.as_str()).collect();
+        let protected_resource =
+            self.protected_resource(spec.protected_resource, &issuers, &routes, &rules);
         if spec.jit.claim.is_empty() {
             self.err(
                 "/jit/claim",
@@ -143,6 +149,8 @@ impl Compiler {
                 chain_secret_env: spec.audit.chain_secret_env,
             },
             approvals,
+            max_body_bytes,
+            protected_resource,
         })
     }
 }

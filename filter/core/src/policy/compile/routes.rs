@@ -5,10 +5,10 @@
 use super::Compiler;
 use crate::policy::model::{Auth, JitRequirement, Route, Rule};
 use crate::policy::spec::{AuthSpec, MatchSpec, RouteSpec, RuleAction, RuleSpec};
-use crate::routes::{GrpcMatch, Matcher, PathMatch};
+use crate::routes::{GrpcMatch, Matcher, PathMatch, Role};
 
 impl Compiler {
-    fn matcher(&mut self, at: &str, m: MatchSpec) -> Matcher {
+    fn matcher(&mut self, at: &str, m: MatchSpec, role: Role) -> Matcher {
         let at = format!("{at}/match");
         let methods = m
             .methods
@@ -58,11 +58,19 @@ impl Compiler {
             }
             parsed
         });
+        let operation = self.operation_matcher(&at, m.jsonrpc, m.graphql, role);
+        if grpc.is_some() && operation.is_some() {
+            self.err(
+                at.clone(),
+                "a gRPC method carries no JSON-RPC or GraphQL operation: give one or the other",
+            );
+        }
         Matcher {
             methods,
             path,
             grpc,
             route_name: m.route_name,
+            operation,
         }
     }
 
@@ -129,7 +137,7 @@ impl Compiler {
         if r.id.is_empty() {
             self.err(format!("{at}/id"), "must not be empty");
         }
-        let matcher = self.matcher(at, r.matcher);
+        let matcher = self.matcher(at, r.matcher, Role::Rule);
         let jit = match r.action {
             RuleAction::RequireApproval => {
                 if r.scopes.is_empty() {
@@ -183,7 +191,7 @@ impl Compiler {
         if r.name.is_empty() {
             self.err(format!("{at}/name"), "must not be empty");
         }
-        let matcher = self.matcher(at, r.matcher);
+        let matcher = self.matcher(at, r.matcher, Role::Route);
         let auth = match r.auth {
             AuthSpec::Public => {
                 if !r.scopes.is_empty() || r.jit.is_some() {
