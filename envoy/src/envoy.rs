@@ -93,9 +93,16 @@ pub fn validate(config_text: &str) -> (bool, String) {
     let dir = TempDir::new("validate");
     let f = dir.path().join("config.yaml");
     std::fs::write(&f, config_text).unwrap();
+    validate_file(&f)
+}
+
+/// Runs `envoy --mode validate -c FILE` from the workspace root (where the shipped configs'
+/// relative plugin path points); returns (ok, output). Validation loads the plugin and its
+/// policy, and opens the access-log files.
+pub fn validate_file(config: &Path) -> (bool, String) {
     let out = Command::new(envoy_bin())
         .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
-        .arg(&f)
+        .arg(config)
         .current_dir(root())
         .output()
         .unwrap();

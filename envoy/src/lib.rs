@@ -37,8 +37,8 @@ pub use audit::{collected_at_least, parse_audit_line};
 pub use cli::{audit_verify, pci_guard_bin};
 pub use client::{request, Response};
 pub use envoy::{
-    envoy_bin, free_port, policy_scalar, render, template_path, validate, wasm_path, Envoy,
-    Harness, StartFailure, TEMPLATES,
+    envoy_bin, free_port, policy_scalar, render, template_path, validate, validate_file, wasm_path,
+    Envoy, Harness, StartFailure, TEMPLATES,
 };
 pub use files::{replace_file, root, TempDir};
 pub use upstream::{Framing, Handler, Received, Reply, Upstream};

@@ -268,7 +268,7 @@ fn grpc_scopes_blocked_methods_and_allowed_calls() {
 
 #[test]
 fn envoy_route_metadata_selects_the_policy_route() {
-    // envoy/pci-guard.yaml: the Envoy route `legacy-payments` (prefix /legacy/) carries
+    // The pci-guard.yaml template: the Envoy route `legacy-payments` (prefix /legacy/) carries
     // `filter_metadata.pci_guard.route: cards-read`.
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
