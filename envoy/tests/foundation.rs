@@ -55,6 +55,34 @@ fn every_shipped_envoy_config_passes_envoy_validate_as_shipped() {
     }
 }
 
+/// Every config we ship or test with sets the recovering failure policy on the plugin: a
+/// crashed VM is replaced and nothing passes unfiltered (faults.rs shows each policy; the Istio
+/// manifests' `failStrategy` is checked in filter/tests/istio_manifests.rs).
+#[test]
+fn every_config_with_the_plugin_uses_fail_reload() {
+    let mut files = yaml_files("envoy");
+    files.extend(yaml_files("envoy/ecds"));
+    files.extend(yaml_files(TEMPLATES));
+    let mut with_plugin = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let policies: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("failure_policy:"))
+            .map(str::trim)
+            .collect();
+        if text.contains("envoy.extensions.filters.http.wasm.v3.Wasm")
+            && text.contains("root_id: pci_guard")
+        {
+            with_plugin += 1;
+            assert_eq!(policies, ["FAIL_RELOAD"], "{}", path.display());
+        } else {
+            assert!(policies.is_empty(), "{}: {policies:?}", path.display());
+        }
+    }
+    assert!(with_plugin >= 7, "{with_plugin} configs with the plugin");
+}
+
 /// The e2e tests' templates, rendered with dummy values, are valid Envoy configs too.
 #[test]
 fn every_test_template_passes_envoy_validate_once_rendered() {
