@@ -7,6 +7,7 @@
 
 use pci_guard_core::redact::{redact_stream, GrpcRedactor, RedactOptions};
 use pci_guard_e2e::grpc::{pb, sample_card};
+use pci_guard_e2e::procfs;
 use pci_guard_e2e::tokens::*;
 use pci_guard_e2e::*;
 use prost::Message;
@@ -731,34 +732,48 @@ with_workers!(
 
 // --- limits ---------------------------------------------------------------------------------
 
-#[test]
-fn a_compression_bomb_is_refused_and_the_filter_keeps_serving() {
-    // 256 MiB of '0' in ~250 KiB of gzip: decoding it in one go would take the VM's memory
-    // with it. The decoder's per-chunk bound refuses it instead.
+/// 300 MiB of '0' in 316 KB of gzip: 300 members of 1 MiB each (one compressed, repeated; a
+/// gzip stream may hold several members, and the decoder reads them all).
+fn bomb() -> Vec<u8> {
     let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let mib = vec![b'0'; 1 << 20];
-    for _ in 0..256 {
-        z.write_all(&mib).unwrap();
-    }
-    let bomb = z.finish().unwrap();
+    z.write_all(&vec![b'0'; 1 << 20]).unwrap();
+    z.finish().unwrap().repeat(300)
+}
+
+#[test]
+fn a_compression_bomb_is_refused_in_little_memory_and_the_filter_keeps_serving() {
+    // Decoding it in one go would take the VM's memory with it, and wasm memory never shrinks:
+    // the decoder's bounds per chunk and per stream refuse it after a few MiB instead.
+    let gz = bomb();
+    eprintln!("bomb: {} bytes of gzip, 300 MiB decoded", gz.len());
     let up = Upstream::start(Arc::new(move |r: &Received| {
-        if r.path == "/bomb" {
-            let mut rep = Reply::with("application/json", bomb.clone());
-            rep.headers.push(("content-encoding".into(), "gzip".into()));
-            rep
-        } else {
-            Reply::json("{\"pan\":\"4111111111111111\"}")
+        if r.path != "/bomb" {
+            return Reply::json("{\"pan\":\"4111111111111111\"}");
         }
+        let mut rep = Reply::with("application/json", gz.clone());
+        rep.headers.push(("content-encoding".into(), "gzip".into()));
+        rep
     }));
     let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
-    let got = raw_exchange(envoy.port, "/bomb", &[]);
-    assert!(
-        got.len() < 64 << 20,
-        "{} bytes of the bomb reached the client",
-        got.len()
+    // Warm up (the first request grows the VM a little), then measure the peak across bombs.
+    assert_eq!(envoy.send("GET", "/warm", &[], b"").status, 200);
+    let before = procfs::memory(envoy.pid());
+    for i in 0..3 {
+        let got = raw_exchange(envoy.port, "/bomb", &[]);
+        assert!(
+            got.len() < 1 << 20,
+            "{} bytes of the bomb reached the client",
+            got.len()
+        );
+        let e = &envoy.audit_events(i + 2)[i + 1];
+        assert_eq!(e["redaction"]["refused"], "body_undecodable", "{e}");
+    }
+    let after = procfs::memory(envoy.pid());
+    let grew_kib = after.peak_kib.saturating_sub(before.peak_kib);
+    eprintln!(
+        "Envoy RSS {} KiB, peak {} KiB before the bombs; RSS {} KiB, peak {} KiB after (+{grew_kib} KiB)",
+        before.rss_kib, before.peak_kib, after.rss_kib, after.peak_kib
     );
-    let e = &envoy.audit_events(1)[0];
-    assert_eq!(e["redaction"]["refused"], "body_undecodable", "{e}");
     assert!(envoy
         .stderr()
         .contains("response body refused (body_undecodable)"));
@@ -770,6 +785,10 @@ fn a_compression_bomb_is_refused_and_the_filter_keeps_serving() {
         envoy.critical_lines().is_empty(),
         "{:?}",
         envoy.critical_lines()
+    );
+    assert!(
+        grew_kib < 16 * 1024,
+        "three bombs grew Envoy's peak memory by {grew_kib} KiB"
     );
 }
 

@@ -120,6 +120,64 @@ fn gzip_upstream_is_decoded_masked_and_sent_plain(workers: u32) {
     );
 }
 
+/// A 4 MiB JSON body full of cards, gzipped (about 8:1), decoded and masked whole whether it
+/// arrives in one write or in small chunks: the decoder's bounds refuse bombs, not this.
+fn four_mib_gzip_json_body_is_decoded_and_masked_whole(workers: u32) {
+    let mut json = Vec::new();
+    let mut i = 0u64;
+    while json.len() < 4 << 20 {
+        json.extend_from_slice(
+            format!(
+                "{{\"id\":\"c_{i}\",\"number\":\"4111 1111 1111 1111\",\"cvv\":\"{:03}\",\"amount\":{}.{:02}}},\n",
+                i % 1000,
+                i * 37 % 10_007,
+                i % 100
+            )
+            .as_bytes(),
+        );
+        i += 1;
+    }
+    let mut want = Vec::new();
+    redact_stream(Arc::new(RedactOptions::default()), &json[..], &mut want).unwrap();
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&json).unwrap();
+    let gz = z.finish().unwrap();
+    eprintln!("{} bytes of JSON in {} bytes of gzip", json.len(), gz.len());
+    let up = Upstream::start(Arc::new(move |r: &Received| {
+        let framing = match r.path.as_str() {
+            "/chunked" => Framing::Chunked(vec![16 * 1024]),
+            _ => Framing::ContentLength,
+        };
+        let mut rep = Reply {
+            framing,
+            ..Reply::with("application/json", gz.clone())
+        };
+        rep.headers.push(("content-encoding".into(), "gzip".into()));
+        rep
+    }));
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .workers(workers)
+        .start();
+    for path in ["/whole", "/chunked"] {
+        let r = envoy.send("GET", path, &[], b"");
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-encoding"), None, "{path}");
+        assert_eq!(r.body.len(), want.len(), "{path}");
+        assert!(
+            r.body == want,
+            "{path}: differs from pci-guard redact's output"
+        );
+    }
+    let events = envoy.audit_events(2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["redaction"]["refused"].is_null()
+                && e["redaction"]["pan"].as_u64() == Some(i)),
+        "{events:#?}"
+    );
+}
+
 fn undecodable_encoding_is_refused_with_502_and_never_passed_on(workers: u32) {
     let up = serving(|| {
         let mut r = Reply::with(
@@ -376,6 +434,7 @@ fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_who
 }
 
 with_workers!(
+    four_mib_gzip_json_body_is_decoded_and_masked_whole,
     fixtures_come_out_masked_whatever_the_framing,
     audit_counts_what_was_masked_never_the_values,
     gzip_upstream_is_decoded_masked_and_sent_plain,
