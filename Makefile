@@ -75,7 +75,7 @@ lint:
 # pci-guard-testkit's own test runs every fuzz seed and saved crash through its check.
 unit:
 	$(CARGO) test -p pci-guard-core -p pci-guard -p pci-guard-testkit
-	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
+	@echo "External corpora (../shared/corpora; each test says plainly when it skips; with CI set, a missing corpus fails):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
 # The same core tests (and the fuzz corpora) compiled to the plugin's target, run under
