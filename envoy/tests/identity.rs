@@ -297,6 +297,58 @@ fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(workers: u32) {
     );
 }
 
+/// A provider that names its scope claim (`"scope_claims": ["roles"]`, as Entra ID app
+/// roles): scopes come from that claim, as an array or a space-delimited string, and no longer
+/// from `scope`.
+fn scopes_come_from_the_claim_the_provider_names(workers: u32) {
+    let up = Upstream::ok();
+    let mut p: serde_json::Value = serde_json::from_str(&policy()).unwrap();
+    p["providers"]["corp-idp"]["scope_claims"] = json!(["roles"]);
+    let envoy = Harness::new("pci-guard.yaml", p.to_string(), up.port)
+        .workers(workers)
+        .start();
+    let with = |scope: &[&str], roles: serde_json::Value| {
+        let mut c = claims("agent-7", scope);
+        if !roles.is_null() {
+            c["roles"] = roles;
+        }
+        sign("rsa1", &c)
+    };
+    let cases = [
+        ("roles array", with(&[], json!(["cards:read"])), 200, "ok"),
+        (
+            "roles string",
+            with(&[], json!("payments:read cards:read")),
+            200,
+            "ok",
+        ),
+        (
+            "scope only",
+            with(&["cards:read"], serde_json::Value::Null),
+            403,
+            "scope_missing",
+        ),
+        (
+            "other roles",
+            with(&["cards:read"], json!(["cards:write"])),
+            403,
+            "scope_missing",
+        ),
+    ];
+    for (name, token, status, reason) in &cases {
+        let r = get(&envoy, "/v1/cards/c_1", token);
+        assert_eq!(r.status, *status, "{name}");
+        if *status != 200 {
+            assert_eq!(r.header("x-pci-guard-reason"), Some(*reason), "{name}");
+        }
+    }
+    assert_eq!(
+        up.received().len(),
+        2,
+        "only the callers with the role reach the upstream"
+    );
+}
+
 /// One VM per process fetches a remote key set (a lease in shared data) and every worker's
 /// VM adopts it: the IdP sees one fetch per refresh interval (1 s for `flaky-idp`) however
 /// many workers there are, and every worker verifies tokens with the adopted keys.
@@ -430,6 +482,7 @@ fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(wor
 }
 
 with_workers!(
+    scopes_come_from_the_claim_the_provider_names,
     remote_keys_are_fetched_once_per_refresh_per_process,
     valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited,
     token_is_stripped_and_identity_headers_come_only_from_the_token,
