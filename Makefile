@@ -90,8 +90,12 @@ wasm-fault: setup
 	cp $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard.wasm $(WASM_FAULT)
 	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
 
+# The pci-guard command checks what Envoy wrote (`audit verify`); built here so the tests run
+# this tree's build.
 e2e: wasm wasm-fault
-	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) $(CARGO) test -p pci-guard-e2e
+	$(CARGO) build -p pci-guard --bin pci-guard
+	PCI_GUARD_BIN=$(abspath $(TARGET_DIR))/debug/pci-guard PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) \
+	  $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
 # Criterion benches of the core, then the load comparison (bare Envoy / Envoy's native filters /
