@@ -588,7 +588,8 @@ enum Kind {
 /// the worker it lands on. Counted: upstream arrivals on protected routes without a verified
 /// identity (the filter strips the token and sets `x-pci-subject` from it; a request that
 /// skipped the filter would arrive with neither), clear cards in any answer, and the requests
-/// that failed (503, or no answer): only those the panicking VM had in flight.
+/// that failed (503, or no answer): only those the failed VM had in flight or received before
+/// Envoy replaced it, all sent within a second of the panic.
 fn a_panic_under_fail_reload_costs_only_the_requests_in_flight_and_passes_nothing_unfiltered(
     workers: u32,
 ) {
