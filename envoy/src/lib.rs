@@ -1,8 +1,9 @@
 //! Harness for end-to-end tests through a real Envoy with the built `pci_guard.wasm`.
 //!
 //! Each test starts its own Envoy through [`Harness`] on free loopback ports, with a config
-//! template from `envoy/`, a policy and an upstream it controls ([`Upstream`]), then reads the
-//! access log ([`Envoy::audit_events`]). Every process started here is killed on drop, so a
+//! template (`envoy/tests/templates/`: the shipped configs in `envoy/` run as they are), a
+//! policy and an upstream it controls ([`Upstream`]), then reads the access log
+//! ([`Envoy::audit_events`]). Every process started here is killed on drop, so a
 //! failing test leaves nothing running.
 //!
 //! The client ([`request`]) speaks raw HTTP/1.1 on purpose: tests send paths and headers
