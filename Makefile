@@ -84,7 +84,7 @@ lint:
 # (they fail under CI=true when PostgreSQL cannot start; `make setup` installs it).
 unit:
 	$(CARGO) test -p pci-guard-core -p pci-guard -p pci-guard-testkit -p pci-guard-approvals
-	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
+	@echo "External corpora (../shared/corpora; each test says plainly when it skips; with CI set, a missing corpus fails):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
 # The same core tests (and the fuzz corpora) compiled to the plugin's target, run under
@@ -106,8 +106,12 @@ $(AGENTS_DEPS): envoy/agents/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r envoy/agents/requirements.txt
 	@touch $@
 
+# The pci-guard command checks what Envoy wrote (`audit verify`); built here so the tests run
+# this tree's build.
 e2e: wasm wasm-fault $(AGENTS_DEPS)
-	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) $(CARGO) test -p pci-guard-e2e
+	$(CARGO) build -p pci-guard --bin pci-guard
+	PCI_GUARD_BIN=$(abspath $(TARGET_DIR))/debug/pci-guard PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) \
+	  $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
 # Criterion benches of the core, then the load comparison (bare Envoy / Envoy's native filters /

@@ -128,6 +128,10 @@ pub struct ProviderSpec {
     pub hmac_secret_env: Option<String>,
     #[serde(default)]
     pub claim_to_headers: Vec<ClaimToHeaderSpec>,
+    /// The claims a token's scopes are read from (default `scope` and `scp`), each a
+    /// space-delimited string or an array of strings: Entra ID app roles are `roles`.
+    #[serde(default)]
+    pub scope_claims: Option<Vec<String>>,
     /// Keep the token on the request sent upstream (jwt_authn's `forward`); default: strip it.
     #[serde(default)]
     pub forward_token: bool,

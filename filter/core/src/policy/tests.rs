@@ -125,6 +125,45 @@ fn alg_none_is_not_an_algorithm() {
 }
 
 #[test]
+fn a_provider_names_its_scope_claims_or_gets_scope_and_scp() {
+    let mut entra = idp();
+    entra["scope_claims"] = json!(["roles", "scp"]);
+    let p = parse(json!({"version": "v1", "providers": {"idp": idp(), "entra": entra}})).unwrap();
+    let claims = |name: &str| {
+        p.providers
+            .iter()
+            .find(|x| x.name == name)
+            .unwrap()
+            .config
+            .scope_claims
+            .clone()
+    };
+    assert_eq!(claims("idp"), ["scope", "scp"]);
+    assert_eq!(claims("entra"), ["roles", "scp"]);
+    for (list, want) in [
+        (
+            json!([]),
+            "/providers/idp/scope_claims: must name at least one claim (leave it out for \"scope\" and \"scp\")",
+        ),
+        (
+            json!(["roles", ""]),
+            "/providers/idp/scope_claims/1: must not be empty",
+        ),
+        (
+            json!(["roles", "roles"]),
+            "/providers/idp/scope_claims/1: \"roles\" is named twice",
+        ),
+    ] {
+        let mut bad = idp();
+        bad["scope_claims"] = list;
+        assert_eq!(
+            errors(json!({"version": "v1", "providers": {"idp": bad}})),
+            vec![want]
+        );
+    }
+}
+
+#[test]
 fn remote_jwks_durations_are_parsed_and_checked() {
     let p = parse(json!({"version": "v1", "providers": {"idp": {"issuer": "x",
         "remote_jwks": {"cluster": "idp_jwks", "authority": "idp", "path": "/jwks", "refresh": "30s", "max_stale": "2h"}}}}))
