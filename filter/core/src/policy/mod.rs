@@ -21,7 +21,8 @@ pub mod spec;
 pub use crate::identity::ProviderConfig;
 pub use error::{PolicyError, PolicyErrors};
 pub use model::{
-    Audit, Auth, JitRequirement, KeySource, Policy, Provider, Redaction, RemoteJwks, Route, Rule,
+    Audit, Auth, Checkpoints, JitRequirement, KeySource, Policy, Provider, Redaction, RemoteJwks,
+    Route, Rule,
 };
 pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 

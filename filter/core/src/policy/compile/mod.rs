@@ -3,15 +3,16 @@
 //! collected with its JSON pointer, so an operator fixes a policy in one pass.
 //!
 //! One file per part of the document: `provider` (identity providers and their keys),
-//! `routes` (matchers, rules, routes, just-in-time requirements), `redaction`.
+//! `routes` (matchers, rules, routes, just-in-time requirements), `redaction`, `audit`.
 
+mod audit;
 mod provider;
 mod redaction;
 mod routes;
 
 use super::duration;
 use super::error::{PolicyError, PolicyErrors};
-use super::model::{Audit, Policy, Provider, Route, Rule};
+use super::model::{Policy, Provider, Route, Rule};
 use super::spec::PolicySpec;
 use super::{MAX_PROVIDERS, MAX_ROUTES, MAX_RULES};
 use std::collections::HashSet;
@@ -103,6 +104,7 @@ impl Compiler {
             .collect();
 
         let redaction = self.redaction(spec.redaction);
+        let audit = self.audit(spec.audit);
         if spec.jit.claim.is_empty() {
             self.err(
                 "/jit/claim",
@@ -123,9 +125,7 @@ impl Compiler {
             rules,
             routes,
             redaction,
-            audit: Audit {
-                chain_secret_env: spec.audit.chain_secret_env,
-            },
+            audit,
         })
     }
 }

@@ -1,0 +1,1 @@
+//! Audit lines in the formats SIEMs ingest: OCSF and Elastic Common Schema.
