@@ -3,9 +3,9 @@
 //! `pci_guard.control_failures.<reason>`. One flat enum, like [`crate::reason::Reason`]: the
 //! same stable string is the record's `control.reason` and the metric's `reason` label.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ControlFailure {
     /// A provider's key set could not be fetched (status, timeout, unusable body); the last

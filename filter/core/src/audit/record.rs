@@ -16,7 +16,7 @@
 use super::checkpoint::CheckpointRef;
 use super::control::ControlFailure;
 use super::event::{cap, ChainRef, PolicyRef, EVENT_VERSION};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The `kind` of every VM record.
 pub const VM_KIND: &str = "vm";
@@ -62,7 +62,7 @@ pub struct VmRef {
 }
 
 /// A failed control: what, why and how often since the last record of the same failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlRef {
     pub reason: ControlFailure,
     /// What happened, for a person: never a secret or a caller's value.

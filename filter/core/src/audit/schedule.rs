@@ -79,21 +79,20 @@ impl Schedule {
     }
 }
 
-/// One record the VM owes its log.
+/// One record the VM owes its log (the start record is sealed when the chain begins and
+/// waits apart: it must hold seq 0, whichever line reaches the log first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owed {
-    Start,
     Control(ControlRef),
     Heartbeat,
     End,
     Checkpoint,
 }
 
-/// The records owed, in the order they are written: the start first; then failed controls;
-/// a heartbeat; the end; a checkpoint last, so it signs everything before it.
+/// The records owed, in the order they are written: failed controls; a heartbeat; the end;
+/// a checkpoint last, so it signs everything before it.
 #[derive(Debug, Default, Clone)]
 pub struct Outbox {
-    start: bool,
     controls: Vec<ControlRef>,
     heartbeat: bool,
     end: bool,
@@ -104,10 +103,6 @@ pub struct Outbox {
 pub const MAX_CONTROLS: usize = 32;
 
 impl Outbox {
-    pub fn start(&mut self) {
-        self.start = true;
-    }
-
     pub fn heartbeat(&mut self) {
         self.heartbeat = true;
     }
@@ -120,17 +115,17 @@ impl Outbox {
         self.checkpoint = true;
     }
 
-    /// A failed control; one already waiting for the same reason and subject only counts up.
+    /// A failed control; one already waiting for the same reason and provider only counts
+    /// up (it keeps the first request it names), so a flood of refused bodies is one record
+    /// per tick, not one per request.
     pub fn control(&mut self, c: ControlRef) {
-        let same = |w: &ControlRef| {
-            w.reason == c.reason && w.provider == c.provider && w.request_id.is_none()
-        };
-        if c.request_id.is_none() {
-            if let Some(w) = self.controls.iter_mut().find(|w| same(w)) {
-                w.count = w.count.saturating_add(c.count);
+        let same = |w: &&mut ControlRef| w.reason == c.reason && w.provider == c.provider;
+        if let Some(w) = self.controls.iter_mut().find(same) {
+            w.count = w.count.saturating_add(c.count);
+            if w.request_id.is_none() {
                 w.detail = c.detail;
-                return;
             }
+            return;
         }
         if self.controls.len() >= MAX_CONTROLS {
             if let Some(last) = self.controls.last_mut() {
@@ -143,8 +138,7 @@ impl Outbox {
 
     /// Records owed.
     pub fn len(&self) -> usize {
-        usize::from(self.start)
-            + self.controls.len()
+        self.controls.len()
             + usize::from(self.heartbeat)
             + usize::from(self.end)
             + usize::from(self.checkpoint)
@@ -161,9 +155,6 @@ impl Outbox {
 
     /// The next record to write, taken out.
     pub fn take(&mut self) -> Option<Owed> {
-        if std::mem::take(&mut self.start) {
-            return Some(Owed::Start);
-        }
         if !self.controls.is_empty() {
             return Some(Owed::Control(self.controls.remove(0)));
         }
@@ -207,7 +198,7 @@ mod tests {
     }
 
     #[test]
-    fn outbox_writes_start_first_and_the_checkpoint_last_and_coalesces() {
+    fn outbox_writes_the_checkpoint_last_and_coalesces() {
         let mut o = Outbox::default();
         o.checkpoint();
         o.heartbeat();
@@ -221,10 +212,8 @@ mod tests {
         };
         o.control(c(1));
         o.control(c(2));
-        o.start();
         o.end();
-        assert_eq!(o.len(), 5);
-        assert_eq!(o.take(), Some(Owed::Start));
+        assert_eq!(o.len(), 4);
         match o.take() {
             Some(Owed::Control(c)) => {
                 assert_eq!((c.count, c.detail.as_str()), (2, "fetch 2 failed"))
@@ -238,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn outbox_stays_bounded_whatever_fails() {
+    fn outbox_stays_bounded_whatever_fails_and_refused_bodies_fold_into_one() {
         let mut o = Outbox::default();
         for i in 0..1000 {
             o.control(ControlRef {
@@ -246,6 +235,22 @@ mod tests {
                 detail: String::new(),
                 provider: None,
                 request_id: Some(format!("r{i}")),
+                count: 1,
+            });
+        }
+        assert_eq!(o.len(), 1);
+        match o.take() {
+            Some(Owed::Control(c)) => {
+                assert_eq!((c.count, c.request_id.as_deref()), (1000, Some("r0")))
+            }
+            other => panic!("{other:?}"),
+        }
+        for i in 0..1000u32 {
+            o.control(ControlRef {
+                reason: ControlFailure::JwksUnavailable,
+                detail: String::new(),
+                provider: Some(format!("idp{i}")),
+                request_id: None,
                 count: 1,
             });
         }

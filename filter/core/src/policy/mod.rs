@@ -22,7 +22,7 @@ pub use crate::identity::ProviderConfig;
 pub use error::{PolicyError, PolicyErrors};
 pub use model::{
     Audit, Auth, Checkpoints, JitRequirement, KeySource, Policy, Provider, Redaction, RemoteJwks,
-    Route, Rule,
+    Route, Rule, DEFAULT_SELF_CLUSTER,
 };
 pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 
