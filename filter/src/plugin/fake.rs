@@ -364,8 +364,9 @@ impl Envoy {
             "policy refused: {:?}",
             envoy.host.world().logs
         );
-        // The VM's first tick sent the start record's self-request: it goes through, as it
+        // The VM's first tick sends the start record's self-request: it goes through, as it
         // does in Envoy before the listeners take traffic.
+        envoy.tick();
         envoy.run_self_requests(SELF_CLUSTER);
         envoy
     }

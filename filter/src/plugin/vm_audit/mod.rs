@@ -325,19 +325,30 @@ impl VmAudit {
                     self.in_flight.insert(token, now_ms);
                 }
                 None => {
-                    self.undeliverable(host, "the cluster does not exist or refused the call");
+                    self.undeliverable(
+                        host,
+                        "the cluster does not exist or refused the call",
+                        true,
+                    );
                     break;
                 }
             }
         }
     }
 
-    /// A self-request could not be made or failed.
-    fn undeliverable(&mut self, host: &impl Host, why: &str) {
+    /// A self-request could not be made or failed. Envoy's main thread runs a VM too, which
+    /// serves no requests and cannot reach the internal listener: a failed call from a VM
+    /// that never wrote is only news, a missing cluster or a path that worked is a warning.
+    fn undeliverable(&mut self, host: &impl Host, why: &str, missing: bool) {
         if !self.warned {
             self.warned = true;
+            let level = if missing || self.writes {
+                Level::Warn
+            } else {
+                Level::Info
+            };
             host.log(
-                Level::Warn,
+                level,
                 &format!(
                     "pci-guard: audit: cannot write this VM's own records through cluster {:?} ({why}): add the internal listener and cluster from envoy/audit-sinks.yaml, or set audit.self_cluster",
                     self.self_cluster
@@ -375,7 +386,11 @@ impl VmAudit {
             );
         }
         if !ok {
-            self.undeliverable(host, "the self-request failed");
+            self.undeliverable(
+                host,
+                "the self-request failed; expected on Envoy's main thread, which serves no requests",
+                false,
+            );
         }
         Some(ok)
     }
