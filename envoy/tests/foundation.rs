@@ -222,6 +222,13 @@ fn decisions_are_counted_in_envoy_prometheus_stats() {
     };
     assert_eq!(value(&text, "pci_guard_requests_allow"), Some(1), "{text}");
     assert_eq!(value(&text, "pci_guard_requests_deny"), Some(2));
-    assert_eq!(value(&text, "pci_guard_decisions_no_route"), Some(2));
-    assert_eq!(value(&text, "pci_guard_decisions_public"), Some(1));
+    // The config's stats_config makes the reason a label.
+    assert_eq!(
+        value(&text, "pci_guard_decisions{reason=\"no_route\"}"),
+        Some(2)
+    );
+    assert_eq!(
+        value(&text, "pci_guard_decisions{reason=\"public\"}"),
+        Some(1)
+    );
 }
