@@ -57,6 +57,18 @@ pub fn is_vm_record(line: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["kind"] == "vm")
 }
 
+/// Gives the plugin's VM an environment variable (`vm_config.environment_variables`), as
+/// the policy's `audit.chain_secret_env` and `audit.checkpoint.signing_key_env` read them.
+pub fn with_vm_env(h: crate::envoy::Harness, name: &str, value: &str) -> crate::envoy::Harness {
+    h.replace(
+        "runtime: envoy.wasm.runtime.v8",
+        &format!(
+            "runtime: envoy.wasm.runtime.v8\n                  environment_variables:\n                    key_values: {{ {name}: {} }}",
+            serde_json::to_string(value).unwrap()
+        ),
+    )
+}
+
 /// Runs `pci-guard audit ARGS`: its exit code and what it printed (stdout then stderr).
 pub fn pci_guard_audit(args: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(crate::cli::pci_guard_bin())

@@ -47,15 +47,9 @@ fn keygen(dir: &Path) -> (String, PathBuf) {
     (std::fs::read_to_string(private).unwrap(), public)
 }
 
-/// The VM's environment gets the checkpoint signing key, as `vm_config.environment_variables`.
+/// The VM's environment gets the checkpoint signing key.
 fn with_signing_key(h: Harness, pem: &str) -> Harness {
-    h.replace(
-        "runtime: envoy.wasm.runtime.v8",
-        &format!(
-            "runtime: envoy.wasm.runtime.v8\n                  environment_variables:\n                    key_values: {{ {KEY_ENV}: {} }}",
-            serde_json::to_string(pem).unwrap()
-        ),
-    )
+    with_vm_env(h, KEY_ENV, pem)
 }
 
 /// The complete lines of the access log (a line still being written is left out).

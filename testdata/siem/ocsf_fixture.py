@@ -12,8 +12,9 @@ file; Apache-2.0). Run by hand when the OCSF version changes:
 What it resolves, as OCSF's own compiler does: `extends` chains (a child's attribute fields
 override its parent's), attribute types and array-ness from the dictionary, enum values
 (the dictionary's and the class's together), object types, transitively. What the package
-lacks: the profiles' attribute files (`$include: profiles/*.json`). The security_control
-profile's attributes, which pci-guard uses, are taken from the dictionary and listed apart.
+lacks: the profiles' attribute files (`$include: profiles/*.json`). The attributes of the two
+profiles pci-guard declares (security_control, host) are taken from the dictionary and
+listed apart.
 """
 import json
 import sys
@@ -25,7 +26,10 @@ CATEGORIES = {
     "iam": (3, "Identity & Access Management"),
     "application": (6, "Application Activity"),
 }
-PROFILE_ATTRIBUTES = {"security_control": ["action", "action_id", "disposition", "disposition_id", "policy"]}
+PROFILE_ATTRIBUTES = {
+    "security_control": ["action", "action_id", "disposition", "disposition_id", "policy"],
+    "host": ["actor", "device"],
+}
 
 src = json.load(open(sys.argv[1]))
 assert src["version"] == "1.7.0", src["version"]
@@ -64,11 +68,12 @@ def attribute(name, local):
     out = {"requirement": local.get("requirement", word.get("requirement", "optional"))}
     if word.get("is_array"):
         out["array"] = True
-    if t in objects:
+    if t == "object":
+        # OCSF's free-form object (`unmapped`, `data`): any members.
+        out["type"] = "object"
+    elif t in objects:
         out["object"] = t
         needed.add(t)
-    elif t == "object":
-        out["type"] = "object"
     else:
         out["type"] = scalar(t)
     enum = {**words.get(name, {}).get("enum", {}), **local.get("enum", {})}

@@ -71,24 +71,30 @@ impl<H: Host> Root<H> {
         false
     }
 
-    /// A policy that did not load: logged, and a control failure in the VM's chain (when
-    /// it has one: the first policy's failure stops Envoy from serving at all).
-    fn rejected(&self, messages: &[String]) -> bool {
+    /// A policy that did not load: logged, and a control failure of the process. Envoy
+    /// builds a new filter config on its main thread first, whose VM serves no requests and
+    /// is dropped with the failed config: the failure goes through shared data, once per
+    /// document, for a worker's VM to write; its count is flushed at once.
+    fn rejected(&self, messages: &[String], config: &[u8]) -> bool {
         for m in messages {
             self.reject(m);
         }
         let mut detail = messages.join("; ");
         pci_guard_core::audit::cap(&mut detail);
-        self.audit.borrow_mut().control(
-            self.metrics.as_deref(),
-            ControlRef {
-                reason: ControlFailure::PolicyRejected,
-                detail: format!("the new policy was refused, the last good one stays: {detail}"),
-                provider: None,
-                request_id: None,
-                count: 1,
-            },
-        );
+        let c = ControlRef {
+            reason: ControlFailure::PolicyRejected,
+            detail: format!("a new policy was refused, the last good one stays: {detail}"),
+            provider: None,
+            request_id: None,
+            count: 1,
+        };
+        let key = format!("policy_rejected/{}", pci_guard_core::digest::sha256(config));
+        self.audit
+            .borrow_mut()
+            .post(&self.host, self.metrics.as_deref(), &key, c, false);
+        if let Some(m) = &self.metrics {
+            m.flush(&self.host);
+        }
         false
     }
 
@@ -109,12 +115,12 @@ impl<H: Host> Root<H> {
             Ok(p) => p,
             Err(errors) => {
                 let m: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-                return self.rejected(&m);
+                return self.rejected(&m, &config);
             }
         };
         if let Err(errors) = policy.resolve_secrets(|var| self.host.env(var)) {
             let m: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-            return self.rejected(&m);
+            return self.rejected(&m, &config);
         }
         let key = match &policy.audit.chain_secret_env {
             None => None,
@@ -123,7 +129,7 @@ impl<H: Host> Root<H> {
                 _ => {
                     return self.rejected(&[format!(
                         "/audit/chain_secret_env: the environment variable {var} is not set for the VM (vm_config.environment_variables)"
-                    )])
+                    )], &config)
                 }
             },
         };
@@ -135,13 +141,13 @@ impl<H: Host> Root<H> {
                     return self.rejected(&[format!(
                         "/audit/checkpoint/signing_key_env: {}: {e}",
                         c.signing_key_env
-                    )])
+                    )], &config)
                 }
                 None => {
                     return self.rejected(&[format!(
                         "/audit/checkpoint/signing_key_env: the environment variable {} is not set for the VM (vm_config.environment_variables)",
                         c.signing_key_env
-                    )])
+                    )], &config)
                 }
             },
         };
@@ -291,10 +297,12 @@ impl<H: Host> Root<H> {
                 request_id: None,
                 count: 1,
             };
-            let key = format!("jwks_unavailable/{provider}/{now_ms}");
+            // One record per provider and minute, counting the failures in it: a retry
+            // every second must not become a record every second.
+            let key = format!("jwks_unavailable/{provider}/{}", now_ms / 60_000);
             self.audit
                 .borrow_mut()
-                .post(&self.host, self.metrics.as_deref(), &key, c);
+                .post(&self.host, self.metrics.as_deref(), &key, c, true);
         }
     }
 

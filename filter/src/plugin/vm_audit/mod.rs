@@ -191,10 +191,19 @@ impl VmAudit {
         self.outbox.control(c);
     }
 
-    /// A failed control of the whole process (every VM may see it): written once, by
-    /// whichever writing VM takes it; counted once, by the VM that posts it first.
-    pub fn post(&mut self, host: &impl Host, metrics: Option<&Metrics>, key: &str, c: ControlRef) {
-        if shared::post(host, key, &c, host.now_ms()) {
+    /// A failed control of the whole process: written once, by whichever writing VM takes
+    /// it. `repeat`: the same failure again (one more occurrence under the same key, one
+    /// record per key); otherwise every VM may see it, and it is counted once, by the VM
+    /// that posts it first.
+    pub fn post(
+        &mut self,
+        host: &impl Host,
+        metrics: Option<&Metrics>,
+        key: &str,
+        c: ControlRef,
+        repeat: bool,
+    ) {
+        if shared::post(host, key, &c, repeat, host.now_ms()) {
             if let Some(m) = metrics {
                 m.control_failure(c.reason);
             }
@@ -229,6 +238,7 @@ impl VmAudit {
             metrics,
             &format!("jwks_stale/{provider}/{fetched_at}"),
             c,
+            false,
         );
     }
 
@@ -289,7 +299,7 @@ impl VmAudit {
                 request_id: None,
                 count: 1,
             };
-            self.post(host, metrics, &format!("vm_crashed/{}", dead.id), c);
+            self.post(host, metrics, &format!("vm_crashed/{}", dead.id), c, false);
         }
     }
 

@@ -82,13 +82,19 @@ pub fn alive(host: &impl Host, me: &VmEntry, now_ms: u64) -> Option<(Vec<String>
     })
 }
 
-/// Posts a failed control of the whole process under `key`; false when a VM posted the
-/// same key already (it is written once, by whichever VM takes it).
-pub fn post(host: &impl Host, key: &str, control: &ControlRef, now_ms: u64) -> bool {
+/// Posts a failed control of the whole process under `key`. With `merge`, a control
+/// already posted under the same key and not yet written counts one more occurrence (the
+/// same failure again); without, the same key is the same failure seen by another VM, and
+/// is left alone. Returns whether this call added an occurrence.
+pub fn post(host: &impl Host, key: &str, control: &ControlRef, merge: bool, now_ms: u64) -> bool {
     update(host, CONTROLS, |list: &mut Vec<Posted>| {
         list.retain(|p| now_ms.saturating_sub(p.at_ms) < REMEMBER_MS);
-        if list.iter().any(|p| p.key == key) {
-            return false;
+        if let Some(p) = list.iter_mut().find(|p| p.key == key) {
+            if merge && !p.taken {
+                p.control.count = p.control.count.saturating_add(control.count);
+                p.control.detail = control.detail.clone();
+            }
+            return merge;
         }
         if list.len() >= MAX_POSTED {
             list.remove(0);

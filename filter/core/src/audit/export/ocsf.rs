@@ -2,7 +2,7 @@
 //!
 //! | line | OCSF class |
 //! |---|---|
-//! | a request event | HTTP Activity (4002), with the `security_control` profile: `action_id`, `disposition_id`, `policy`; the caller as `actor.user`, the decision as `actor.authorizations` |
+//! | a request event | HTTP Activity (4002), with the `security_control` profile (`action_id`, `disposition_id`, `policy`) and, for an identified caller, the `host` profile (the caller as `actor.user`, the decision as `actor.authorizations`) |
 //! | a request that used a just-in-time grant | also Authorize Session (3003): the grant as the session, its route as the privilege |
 //! | a VM's start, end and heartbeat records | Application Lifecycle (6002): Start, Stop, Other (`Heartbeat`) |
 //! | a failed control (PCI DSS 10.7.2) | Application Error (6008), severity High |
@@ -194,6 +194,8 @@ fn http_activity(e: &Value, time: u64) -> Value {
             actor["idp"] = json!({"name": s(&id["provider"]).unwrap_or(iss), "uid": iss});
         }
         r.insert("actor".into(), actor);
+        // HTTP Activity has no actor of its own: OCSF's host profile brings it.
+        r["metadata"]["profiles"] = json!(["security_control", "host"]);
     }
     Value::Object(r)
 }
