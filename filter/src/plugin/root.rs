@@ -22,6 +22,9 @@ use std::time::Duration;
 /// How often a VM flushes its metrics, looks for due key fetches and for keys other VMs
 /// fetched, writes its due audit records, and ends the waits that are over.
 pub const TICK: Duration = Duration::from_millis(500);
+/// While a chain's start record waits for its self-request the VM ticks this often: its first
+/// requests wait for the start (at most `START_WAIT_MS`), resumed on a tick.
+pub const FIRST_TICK: Duration = Duration::from_millis(5);
 
 pub struct Root<H: Host> {
     host: H,
@@ -33,18 +36,22 @@ pub struct Root<H: Host> {
     counted: bool,
     /// `on_done` returned false: the VM's end record is on its way.
     ending: bool,
+    /// Ticking at [`FIRST_TICK`] since then, until the start record is written.
+    fast_since: Option<u64>,
     metrics: Option<Rc<Metrics>>,
     fetcher: Option<Fetcher>,
     /// Requests paused until their provider's first keys arrive (or the wait times out).
     waiting: Rc<RefCell<Vec<Waiter<H>>>>,
 }
 
-/// A request waiting for its provider's first keys.
+/// A request waiting for its provider's first keys, or for its VM's start record.
 pub struct Waiter<H: Host> {
     pub context_id: u32,
     pub deadline_ms: u64,
     /// The route's providers: any of them getting keys ends the wait.
     pub providers: Vec<usize>,
+    /// Waits for the VM's start record, not yet judged.
+    pub start: bool,
     pub stream: Rc<RefCell<StreamState<H>>>,
 }
 
@@ -57,6 +64,7 @@ impl<H: Host> Root<H> {
             audit,
             counted: false,
             ending: false,
+            fast_since: None,
             metrics: None,
             fetcher: None,
             waiting: Rc::default(),
@@ -175,7 +183,12 @@ impl<H: Host> Root<H> {
         let vm = Vm::new(Rc::new(policy), self.host.verifier(), now_ms);
         // The tick flushes metrics, writes the VM's audit records, and drives key fetches
         // when a provider has remote keys.
-        self.host.set_tick_period(TICK);
+        if self.audit.borrow().start_unwritten() {
+            self.fast_since = Some(now_ms);
+            self.host.set_tick_period(FIRST_TICK);
+        } else {
+            self.host.set_tick_period(TICK);
+        }
         self.fetcher = vm.has_remote_keys().then(Fetcher::new);
         self.vm = Some(Rc::new(RefCell::new(vm)));
         // Requests that waited for the old policy's keys are judged again under this one:
@@ -201,7 +214,17 @@ impl<H: Host> Root<H> {
             self.audit
                 .borrow_mut()
                 .tick(&self.host, self.metrics.as_deref(), now_ms);
+            let unwritten = self.audit.borrow().start_unwritten();
+            if self.fast_since.is_some_and(|t| {
+                !unwritten || now_ms.saturating_sub(t) >= super::stream::START_WAIT_MS
+            }) {
+                // The start is written (or will not be soon: Envoy's main thread): back to
+                // the usual pace.
+                self.fast_since = None;
+                self.host.set_tick_period(TICK);
+            }
             self.finish_ending(now_ms);
+            self.resume_waiting(false);
         }
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
             return;
@@ -257,6 +280,8 @@ impl<H: Host> Root<H> {
                 status.as_deref(),
             );
             self.finish_ending(now_ms);
+            // Requests that waited for the start record go on.
+            self.resume_waiting(false);
             return;
         }
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
@@ -358,7 +383,11 @@ impl<H: Host> Root<H> {
         let Some(vm) = &self.vm else {
             return;
         };
+        if self.waiting.borrow().is_empty() {
+            return;
+        }
         let now_ms = self.host.now_ms();
+        let started = !self.audit.borrow().start_unwritten();
         let ready: Vec<Waiter<H>> = {
             let v = vm.borrow();
             let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut *self.waiting.borrow_mut())
@@ -366,7 +395,11 @@ impl<H: Host> Root<H> {
                 .partition(|w| {
                     rebind
                         || now_ms >= w.deadline_ms
-                        || v.keyring.has_keys(&w.providers, now_ms / 1000)
+                        || if w.start {
+                            started
+                        } else {
+                            v.keyring.has_keys(&w.providers, now_ms / 1000)
+                        }
                 });
             *self.waiting.borrow_mut() = still;
             ready
@@ -381,7 +414,8 @@ impl<H: Host> Root<H> {
                 if rebind {
                     s.rebind(Some(vm.clone()));
                 }
-                s.judge(rebind, now_ms)
+                // A request that waited for the start has not had its wait for keys yet.
+                s.judge(rebind || w.start, now_ms)
             };
             match step {
                 RequestStep::Continue => self.host.resume_request(),
@@ -392,8 +426,10 @@ impl<H: Host> Root<H> {
                 } => self.waiting.borrow_mut().push(Waiter {
                     deadline_ms,
                     providers,
+                    start: false,
                     ..w
                 }),
+                RequestStep::AwaitStart { .. } => {}
             }
         }
     }
@@ -422,6 +458,17 @@ impl<H: Host> Stream<H> {
                     context_id: self.id,
                     deadline_ms,
                     providers,
+                    start: false,
+                    stream: self.state.clone(),
+                });
+                Action::Pause
+            }
+            RequestStep::AwaitStart { deadline_ms } => {
+                self.waiting.borrow_mut().push(Waiter {
+                    context_id: self.id,
+                    deadline_ms,
+                    providers: Vec::new(),
+                    start: true,
                     stream: self.state.clone(),
                 });
                 Action::Pause

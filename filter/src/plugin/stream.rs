@@ -44,7 +44,14 @@ pub enum RequestStep {
         deadline_ms: u64,
         providers: Vec<usize>,
     },
+    /// Not judged yet: waits (until this host time at the latest) for the VM's start record
+    /// to reach the log, so that no request of a chain is logged before the chain's start.
+    AwaitStart { deadline_ms: u64 },
 }
+
+/// The longest a VM's first requests wait for its start record (it takes a millisecond
+/// when the self-request path works).
+pub const START_WAIT_MS: u64 = 1_000;
 
 pub struct StreamState<H: Host> {
     host: H,
@@ -153,6 +160,11 @@ impl<H: Host> StreamState<H> {
             source_address: host.property_str(&["source", "address"]),
             source_principal: host.property_str(&["connection", "uri_san_peer_certificate"]),
         });
+        if self.audit.borrow().start_unwritten() {
+            return RequestStep::AwaitStart {
+                deadline_ms: self.started_ms + START_WAIT_MS,
+            };
+        }
         self.judge(true, self.started_ms)
     }
 

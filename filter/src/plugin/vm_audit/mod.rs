@@ -303,6 +303,11 @@ impl VmAudit {
         }
     }
 
+    /// Whether the chain's start record still waits for a line to carry it.
+    pub fn start_unwritten(&self) -> bool {
+        self.unwritten_start.is_some()
+    }
+
     /// Whether HTTP call `token` is one of this VM's self-requests.
     pub fn is_self_call(&self, token: u32) -> bool {
         self.in_flight.contains_key(&token)

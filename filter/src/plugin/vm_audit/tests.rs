@@ -131,9 +131,13 @@ fn a_client_sending_the_self_request_header_is_judged_like_any_client() {
     assert!(e.get("kind").is_none());
 }
 
-#[test]
-fn a_request_logged_before_the_start_carries_the_start_first() {
-    // The start's self-request has not gone through yet when a request is logged.
+/// A VM whose start record has not gone out yet, and a request arriving then (stream 7).
+fn before_the_start() -> (
+    FakeHost,
+    Rc<RefCell<VmAudit>>,
+    Root<FakeHost>,
+    super::super::root::Stream<FakeHost>,
+) {
     let host = FakeHost::default();
     host.world().config = Some(policy(json!({})));
     let audit = Rc::new(RefCell::new(VmAudit::new(0)));
@@ -145,7 +149,45 @@ fn a_request_logged_before_the_start_carries_the_start_first() {
         .collect();
     host.world().current = 7;
     let mut s = root.create_stream(7);
-    assert_eq!(s.on_request_headers(), Action::Continue);
+    assert_eq!(
+        s.on_request_headers(),
+        Action::Pause,
+        "it waits for the start"
+    );
+    (host, audit, root, s)
+}
+
+#[test]
+fn the_first_requests_wait_for_the_start_record_then_go_on() {
+    let (host, audit, mut root, mut s) = before_the_start();
+    host.advance(5);
+    root.on_tick(); // sends the start's self-request
+    let start = audit.borrow_mut().write_owed(5).unwrap(); // its on_log
+    host.advance(5);
+    root.on_tick();
+    assert!(
+        host.stream(7).resumed,
+        "judged and resumed once the start is written"
+    );
+    host.world().current = 7;
+    s.on_log();
+    let line = host.stream(7).filter_state["pci_guard_audit"].clone();
+    let lines = vec![start, line];
+    assert!(verify(&lines).is_empty(), "{:?}", verify(&lines));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&lines[1]).unwrap()["chain"]["seq"],
+        1
+    );
+}
+
+#[test]
+fn a_request_still_waiting_at_the_deadline_carries_the_start_first() {
+    let (host, audit, mut root, mut s) = before_the_start();
+    host.advance(super::super::stream::START_WAIT_MS);
+    host.world().calls.clear(); // the self-request is lost
+    root.on_tick();
+    assert!(host.stream(7).resumed, "never held past the deadline");
+    host.world().current = 7;
     s.on_log();
     let value = host.stream(7).filter_state["pci_guard_audit"].clone();
     let lines: Vec<Vec<u8>> = value.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
