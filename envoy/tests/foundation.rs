@@ -171,12 +171,14 @@ fn audit_events_form_a_hash_chain_per_vm() {
     for _ in 0..3 {
         envoy.send("GET", "/healthz", &[], b"");
     }
-    let lines = envoy.audit_lines(3);
-    assert_eq!(lines.len(), 3);
+    // The VM's start record opens the chain (seq 0), then the three requests.
+    let lines = envoy.audit_log(4);
+    assert_eq!(lines.len(), 4);
     let events: Vec<serde_json::Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    assert_eq!(events[0]["event"], "start");
     let id = &events[0]["chain"]["id"];
     assert!(id.as_str().is_some_and(|s| !s.is_empty()));
     for (i, e) in events.iter().enumerate() {
@@ -184,7 +186,7 @@ fn audit_events_form_a_hash_chain_per_vm() {
         assert_eq!(e["chain"]["seq"], i as u64);
     }
     assert!(events[0]["chain"]["prev"].is_null());
-    for i in 1..3 {
+    for i in 1..4 {
         let want = format!("sha256:{:x}", Sha256::digest(lines[i - 1].as_bytes()));
         assert_eq!(
             events[i]["chain"]["prev"],

@@ -134,3 +134,110 @@ fn since_and_until_bound_the_review() {
     }
     assert_eq!(r.finish().events, 1);
 }
+
+fn record(t: &str, chain: &str, digest: &str, event: &str) -> serde_json::Value {
+    json!({"version": 1, "kind": "vm", "event": event, "time": t,
+           "vm": {"id": chain}, "policy": {"version": digest, "digest": format!("sha256:{digest}")},
+           "chain": {"id": chain, "seq": 1}})
+}
+
+#[test]
+fn flags_each_failed_control_and_counts_records_apart_from_requests() {
+    let mut r = Review::new(None, None);
+    let mut c = record("2026-11-27T10:00:00.000Z", "vm-a", "p1", "control_failure");
+    c["control"] = json!({"reason": "jwks_stale", "detail": "keys older than max_stale",
+                          "provider": "corp-idp", "request_id": null, "count": 3});
+    r.push(&c);
+    r.push(&record(
+        "2026-11-27T10:00:01.000Z",
+        "vm-a",
+        "p1",
+        "heartbeat",
+    ));
+    let rep = r.finish();
+    assert_eq!((rep.events, rep.records), (0, 2));
+    assert_eq!(rep.flags.len(), 1, "{:?}", rep.flags);
+    assert_eq!(rep.flags[0].kind, "control_failure");
+    assert_eq!(rep.flags[0].identity, "(vm vm-a)");
+    assert!(
+        rep.flags[0]
+            .detail
+            .starts_with("jwks_stale at 2026-11-27T10:00:00.000Z (3 times), provider corp-idp"),
+        "{}",
+        rep.flags[0].detail
+    );
+}
+
+#[test]
+fn flags_a_policy_digest_change_once_whichever_vm_sees_it() {
+    let mut r = Review::new(None, None);
+    for (t, chain, digest) in [
+        ("2026-11-27T10:00:00.000Z", "vm-a", "p1"),
+        ("2026-11-27T10:00:00.500Z", "vm-b", "p1"),
+        ("2026-11-27T10:00:01.000Z", "vm-a", "p2"),
+        ("2026-11-27T10:00:01.500Z", "vm-b", "p2"),
+        ("2026-11-27T10:00:02.000Z", "vm-a", "p2"),
+    ] {
+        r.push(&record(t, chain, digest, "heartbeat"));
+    }
+    let flags = r.finish().flags;
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0].kind, "policy_changed");
+    assert_eq!(
+        flags[0].detail,
+        "p1 (sha256:p1) replaced by p2 (sha256:p2) by 2026-11-27T10:00:01.000Z"
+    );
+}
+
+#[test]
+fn flags_a_grant_used_after_the_approvals_service_revoked_it() {
+    let mut r = Review::new(None, None);
+    let mut e = ev("2026-11-27T10:20:00.000Z", Some("a"), "refund", "allow", 0);
+    e["jit"] = json!({"id": "grt_1", "approved_by": ["alice"], "approved_at": null, "expires_at": "2026-11-27T11:00:00.000Z"});
+    r.push(&e);
+    r.push(&json!({"version": 1, "kind": "approvals", "event": "revoked", "time": "2026-11-27T10:30:00.000Z",
+                   "grant": {"id": "grt_1", "revoked_at": "2026-11-27T10:10:00.000Z"}}));
+    let rep = r.finish();
+    let f: Vec<&Flag> = rep
+        .flags
+        .iter()
+        .filter(|f| f.kind == "grant_used_after_revocation")
+        .collect();
+    assert_eq!(f.len(), 1, "{:?}", rep.flags);
+    assert_eq!(
+        f[0].detail,
+        "grant grt_1 revoked at 2026-11-27T10:10:00.000Z, used until 2026-11-27T10:20:00.000Z"
+    );
+    assert_eq!(
+        rep.events, 1,
+        "the approvals event is a record, not a request"
+    );
+}
+
+#[test]
+fn integrity_findings_become_gap_truncation_and_tampering_flags() {
+    use crate::audit::verify::{Finding, FindingKind};
+    let mut rep = Report::default();
+    let f = |kind| Finding { line: 3, kind };
+    rep.integrity(&[
+        f(FindingKind::Gap {
+            chain: "c".into(),
+            expected: 2,
+            found: 4,
+        }),
+        f(FindingKind::TailCut {
+            chain: "c".into(),
+            last: "t0".into(),
+            silent_s: 200,
+            heartbeat_s: 60,
+            reference: "t1".into(),
+        }),
+        f(FindingKind::SealBroken {
+            chain: "c".into(),
+            seq: 2,
+        }),
+        f(FindingKind::NoStartRecord { chain: "c".into() }),
+    ]);
+    let kinds: Vec<&str> = rep.flags.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, ["trail_gap", "trail_tampered", "trail_truncated"]);
+}

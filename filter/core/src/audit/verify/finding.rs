@@ -208,7 +208,7 @@ impl fmt::Display for Finding {
             ),
             FindingKind::TailCut { chain, last, silent_s, heartbeat_s, reference } => write!(
                 f,
-                "line {l}: chain {chain}: nothing after {last}, {silent_s} s before {reference}, though it writes a heartbeat every {heartbeat_s} s and has no end record: its last lines were cut"
+                "line {l}: chain {chain}: nothing after {last}, {silent_s} s before {reference}, though it writes a heartbeat every {heartbeat_s} s and has no end record: its last lines were cut (or Envoy stopped then: --until should be when it stopped)"
             ),
             FindingKind::NoEnd { chain, last, restarted_as } => write!(
                 f,
