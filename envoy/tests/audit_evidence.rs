@@ -455,3 +455,94 @@ fn a_rejected_policy_update_is_a_control_failure_in_the_log_and_the_metrics() {
     let (code, out) = verify(dir.path(), "ecds.log", &lines, &[]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// The fault-injection build (`make wasm-fault`).
+fn fault_wasm() -> PathBuf {
+    let p = match std::env::var("PCI_GUARD_FAULT_WASM") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => wasm_path().with_file_name("pci_guard_fault.wasm"),
+    };
+    assert!(
+        p.exists(),
+        "no fault-injection build at {}: `make wasm-fault`",
+        p.display()
+    );
+    p
+}
+
+/// A VM that panics is replaced by Envoy (FAIL_RELOAD); the dead VM's chain stops without an
+/// end, a sibling reports it as a control failure within seconds, and `verify` reads the two
+/// chains as a restart (a note), not as a cut.
+#[test]
+fn a_vm_started_after_a_crash_is_a_control_failure_and_verify_reads_a_restart() {
+    let up = Upstream::ok();
+    let envoy = Harness::new("pci-guard.yaml", policy(false), up.port)
+        .replace("failure_policy: FAIL_CLOSED", "failure_policy: FAIL_RELOAD")
+        .wasm(&fault_wasm())
+        .start();
+    assert_eq!(envoy.send("GET", "/healthz", &[], b"").status, 200);
+    let r = envoy.send("GET", "/healthz", &[("x-pci-guard-fault", "panic")], b"");
+    assert_ne!(r.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let crashed = loop {
+        let _ = envoy.send("GET", "/healthz", &[], b"");
+        let found: Vec<Value> = complete_lines(&envoy)
+            .iter()
+            .filter(|l| *l != "-")
+            .map(|l| parse_audit_line(l))
+            .filter(|e| e["control"]["reason"] == "vm_crashed")
+            .collect();
+        if !found.is_empty() || Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let lines = complete_lines(&envoy);
+    assert_eq!(
+        crashed.len(),
+        1,
+        "{crashed:#?}\n{lines:#?}\n{}",
+        envoy.stderr()
+    );
+    let starts: Vec<Value> = lines
+        .iter()
+        .filter(|l| *l != "-")
+        .map(|l| parse_audit_line(l))
+        .filter(|e| e["event"] == "start")
+        .collect();
+    assert_eq!(starts.len(), 2, "the first VM's chain and its successor's");
+    let dead = starts[0]["vm"]["id"].as_str().unwrap();
+    let detail = crashed[0]["control"]["detail"].as_str().unwrap();
+    assert!(detail.contains(dead), "{detail}");
+    assert_ne!(crashed[0]["chain"]["id"], dead, "written by the new VM");
+    let metrics = prometheus_until(
+        &envoy,
+        "pci_guard_control_failures{reason=\"vm_crashed\"}",
+        1,
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "pci_guard_control_failures{reason=\"vm_crashed\"}"
+        ),
+        1
+    );
+    // While Envoy reloads the VM it answers 503 without the filter: those requests have no
+    // event, and Envoy logs `-` for them. verify names each; the chains themselves are whole:
+    // the dead VM's chain stops, a note, since another started after it.
+    let dir = TempDir::new("crash");
+    let (_, out) = verify(dir.path(), "crash.log", &lines, &[]);
+    let dashes = lines.iter().filter(|l| *l == "-").count();
+    let findings: Vec<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(findings.len(), dashes, "{out}");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.contains("not a pci-guard audit event (`-`")),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: line") && out.contains(&format!("chain {dead}: stops at")),
+        "{out}"
+    );
+}

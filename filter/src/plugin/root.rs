@@ -23,7 +23,7 @@ use std::time::Duration;
 /// fetched, writes its due audit records, and ends the waits that are over.
 pub const TICK: Duration = Duration::from_millis(500);
 /// While a chain's start record waits for its self-request the VM ticks this often: its first
-/// requests wait for the start (at most `START_WAIT_MS`), resumed on a tick.
+/// requests wait for the start (at most `vm_audit::START_WAIT_MS`), resumed on a tick.
 pub const FIRST_TICK: Duration = Duration::from_millis(5);
 
 pub struct Root<H: Host> {
@@ -36,8 +36,8 @@ pub struct Root<H: Host> {
     counted: bool,
     /// `on_done` returned false: the VM's end record is on its way.
     ending: bool,
-    /// Ticking at [`FIRST_TICK`] since then, until the start record is written.
-    fast_since: Option<u64>,
+    /// Ticking at [`FIRST_TICK`] while requests may wait for the start record.
+    fast: bool,
     metrics: Option<Rc<Metrics>>,
     fetcher: Option<Fetcher>,
     /// Requests paused until their provider's first keys arrive (or the wait times out).
@@ -64,7 +64,7 @@ impl<H: Host> Root<H> {
             audit,
             counted: false,
             ending: false,
-            fast_since: None,
+            fast: false,
             metrics: None,
             fetcher: None,
             waiting: Rc::default(),
@@ -184,7 +184,7 @@ impl<H: Host> Root<H> {
         // The tick flushes metrics, writes the VM's audit records, and drives key fetches
         // when a provider has remote keys.
         if self.audit.borrow().start_unwritten() {
-            self.fast_since = Some(now_ms);
+            self.fast = true;
             self.host.set_tick_period(FIRST_TICK);
         } else {
             self.host.set_tick_period(TICK);
@@ -214,13 +214,11 @@ impl<H: Host> Root<H> {
             self.audit
                 .borrow_mut()
                 .tick(&self.host, self.metrics.as_deref(), now_ms);
-            let unwritten = self.audit.borrow().start_unwritten();
-            if self.fast_since.is_some_and(|t| {
-                !unwritten || now_ms.saturating_sub(t) >= super::stream::START_WAIT_MS
-            }) {
+            let waits = self.audit.borrow().start_wait(now_ms).is_some();
+            if self.fast && !waits {
                 // The start is written (or will not be soon: Envoy's main thread): back to
                 // the usual pace.
-                self.fast_since = None;
+                self.fast = false;
                 self.host.set_tick_period(TICK);
             }
             self.finish_ending(now_ms);
@@ -387,7 +385,8 @@ impl<H: Host> Root<H> {
             return;
         }
         let now_ms = self.host.now_ms();
-        let started = !self.audit.borrow().start_unwritten();
+        // The start is written, or no longer waited for (the path failed, or a second passed).
+        let started = self.audit.borrow().start_wait(now_ms).is_none();
         let ready: Vec<Waiter<H>> = {
             let v = vm.borrow();
             let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut *self.waiting.borrow_mut())

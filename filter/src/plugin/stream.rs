@@ -49,10 +49,6 @@ pub enum RequestStep {
     AwaitStart { deadline_ms: u64 },
 }
 
-/// The longest a VM's first requests wait for its start record (it takes a millisecond
-/// when the self-request path works).
-pub const START_WAIT_MS: u64 = 1_000;
-
 pub struct StreamState<H: Host> {
     host: H,
     vm: Option<Rc<RefCell<Vm>>>,
@@ -160,10 +156,8 @@ impl<H: Host> StreamState<H> {
             source_address: host.property_str(&["source", "address"]),
             source_principal: host.property_str(&["connection", "uri_san_peer_certificate"]),
         });
-        if self.audit.borrow().start_unwritten() {
-            return RequestStep::AwaitStart {
-                deadline_ms: self.started_ms + START_WAIT_MS,
-            };
+        if let Some(deadline_ms) = self.audit.borrow().start_wait(self.started_ms) {
+            return RequestStep::AwaitStart { deadline_ms };
         }
         self.judge(true, self.started_ms)
     }
@@ -328,7 +322,10 @@ impl<H: Host> StreamState<H> {
         let host = &self.host;
         let ended_ms = host.now_ms();
         if self.self_request {
-            let line = self.audit.borrow_mut().write_owed(ended_ms);
+            let line = self
+                .audit
+                .borrow_mut()
+                .write_owed(host, self.metrics.as_deref(), ended_ms);
             if let Some(line) = line {
                 if !host.set_property(&["pci_guard_audit"], &line) {
                     host.log(Level::Error, "pci-guard: could not record an audit record");
@@ -409,7 +406,7 @@ impl<H: Host> StreamState<H> {
             }
         };
         let mut audit = self.audit.borrow_mut();
-        let start = audit.take_unwritten_start();
+        let start = audit.take_unwritten_start(host, self.metrics.as_deref(), ended_ms);
         let line = judge::log(
             &mut event,
             facts,

@@ -44,6 +44,9 @@ const MAX_IN_FLIGHT: usize = 8;
 const SELF_TIMEOUT_MS: u64 = 5_000;
 /// How often a VM tells the others it is alive.
 const ALIVE_EVERY_MS: u64 = 2_000;
+/// The longest a VM's first requests wait for its start record (it takes about a millisecond
+/// when the self-request path works).
+pub const START_WAIT_MS: u64 = 1_000;
 /// After `on_done`, how long the VM waits for its end record to be written.
 const END_WAIT_MS: u64 = 2_000;
 
@@ -83,6 +86,8 @@ pub struct VmAudit {
     /// Providers whose keys this VM saw expire, with the fetch time of those keys.
     stale: BTreeSet<(String, u64)>,
     warned: bool,
+    /// A self-request could not be sent or failed.
+    path_failed: bool,
 }
 
 impl VmAudit {
@@ -108,6 +113,7 @@ impl VmAudit {
             alive_at: None,
             stale: BTreeSet::new(),
             warned: false,
+            path_failed: false,
         }
     }
 
@@ -308,6 +314,16 @@ impl VmAudit {
         self.unwritten_start.is_some()
     }
 
+    /// Until when a request arriving at `now_ms` waits for the start record, if it does: only
+    /// in the VM's first [`START_WAIT_MS`] and while the self-request path has not failed. A
+    /// config without the path costs the first requests that second once, never every
+    /// request.
+    pub fn start_wait(&self, now_ms: u64) -> Option<u64> {
+        let deadline = self.started_ms.saturating_add(START_WAIT_MS);
+        (self.unwritten_start.is_some() && !self.path_failed && now_ms < deadline)
+            .then_some(deadline)
+    }
+
     /// Whether HTTP call `token` is one of this VM's self-requests.
     pub fn is_self_call(&self, token: u32) -> bool {
         self.in_flight.contains_key(&token)
@@ -355,6 +371,7 @@ impl VmAudit {
     /// serves no requests and cannot reach the internal listener: a failed call from a VM
     /// that never wrote is only news, a missing cluster or a path that worked is a warning.
     fn undeliverable(&mut self, host: &impl Host, why: &str, missing: bool) {
+        self.path_failed = true;
         if !self.warned {
             self.warned = true;
             let level = if missing || self.writes {
@@ -420,9 +437,15 @@ impl VmAudit {
 
     /// The next owed record, sealed: the line a self-request's `on_log` writes. A
     /// self-request with nothing owed (a duplicate) writes a heartbeat.
-    pub fn write_owed(&mut self, now_ms: u64) -> Option<Vec<u8>> {
+    pub fn write_owed(
+        &mut self,
+        host: &impl Host,
+        metrics: Option<&Metrics>,
+        now_ms: u64,
+    ) -> Option<Vec<u8>> {
         if let Some(start) = self.unwritten_start.take() {
-            return Some(self.wrote(start));
+            self.wrote(host, metrics, now_ms);
+            return Some(start);
         }
         let owed = self.outbox.take().unwrap_or(Owed::Heartbeat);
         let line = match owed {
@@ -435,23 +458,33 @@ impl VmAudit {
             }
             Owed::Checkpoint => self.seal_record(VmEvent::Checkpoint, None, now_ms),
         }?;
-        Some(self.wrote(line))
+        self.wrote(host, metrics, now_ms);
+        Some(line)
     }
 
     /// The start record, if no line has carried it yet: a request logged before the start's
     /// self-request writes it first, in the same log entry (two lines), so the start keeps
-    /// seq 0 and the log's order. Only a request racing the VM's first tick takes this path.
-    pub fn take_unwritten_start(&mut self) -> Option<Vec<u8>> {
-        self.unwritten_start.take().map(|l| self.wrote(l))
+    /// seq 0 and the log's order. Only requests in a VM's first second, when its self-request
+    /// path does not work, take this path.
+    pub fn take_unwritten_start(
+        &mut self,
+        host: &impl Host,
+        metrics: Option<&Metrics>,
+        now_ms: u64,
+    ) -> Option<Vec<u8>> {
+        let start = self.unwritten_start.take()?;
+        self.wrote(host, metrics, now_ms);
+        Some(start)
     }
 
-    fn wrote(&mut self, line: Vec<u8>) -> Vec<u8> {
+    /// After a line reached the log: the first one makes this VM a writer, told to the
+    /// others at once, so that a VM dying right after its start is still missed by them.
+    fn wrote(&mut self, host: &impl Host, metrics: Option<&Metrics>, now_ms: u64) {
         if !self.writes {
-            // Tell the other VMs at the next tick: this VM writes, so it counts as a sibling.
             self.writes = true;
             self.alive_at = None;
+            self.alive(host, metrics, now_ms);
         }
-        line
     }
 
     /// A VM record of `event`, sealed into the chain. A checkpoint with nothing new to sign

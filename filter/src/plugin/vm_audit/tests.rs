@@ -162,7 +162,7 @@ fn the_first_requests_wait_for_the_start_record_then_go_on() {
     let (host, audit, mut root, mut s) = before_the_start();
     host.advance(5);
     root.on_tick(); // sends the start's self-request
-    let start = audit.borrow_mut().write_owed(5).unwrap(); // its on_log
+    let start = audit.borrow_mut().write_owed(&host, None, 5).unwrap(); // its on_log
     host.advance(5);
     root.on_tick();
     assert!(
@@ -183,7 +183,7 @@ fn the_first_requests_wait_for_the_start_record_then_go_on() {
 #[test]
 fn a_request_still_waiting_at_the_deadline_carries_the_start_first() {
     let (host, audit, mut root, mut s) = before_the_start();
-    host.advance(super::super::stream::START_WAIT_MS);
+    host.advance(super::START_WAIT_MS);
     host.world().calls.clear(); // the self-request is lost
     root.on_tick();
     assert!(host.stream(7).resumed, "never held past the deadline");
@@ -194,7 +194,7 @@ fn a_request_still_waiting_at_the_deadline_carries_the_start_first() {
     assert_eq!(lines.len(), 2);
     assert!(verify(&lines).is_empty(), "{:?}", verify(&lines));
     // The late self-request writes a heartbeat, not the start again.
-    let late = audit.borrow_mut().write_owed(1).unwrap();
+    let late = audit.borrow_mut().write_owed(&host, None, 1).unwrap();
     let v: Value = serde_json::from_slice(&late).unwrap();
     assert_eq!(
         (v["event"].as_str(), v["chain"]["seq"].as_u64()),
@@ -340,7 +340,8 @@ fn checkpoints_sign_the_chain_and_verify_with_the_public_key() {
             if written.iter().any(|(tok, _)| *tok == t) {
                 continue;
             }
-            let line = audit.borrow_mut().write_owed(host.world().now_ms).unwrap();
+            let now = host.world().now_ms;
+            let line = audit.borrow_mut().write_owed(&host, None, now).unwrap();
             written.push((t, line));
         }
     }
@@ -425,4 +426,32 @@ fn a_vm_that_stops_saying_it_is_alive_is_reported_once_by_a_sibling() {
     assert_eq!(crashed[0].id, "a");
     let (_, again) = shared::alive(&host, &b, later + 1).unwrap();
     assert!(again.is_empty(), "reported once");
+}
+
+#[test]
+fn without_a_self_request_path_only_the_first_requests_wait_and_only_until_it_fails() {
+    let (host, _audit, mut root, _waiting) = before_the_start();
+    host.advance(5);
+    root.on_tick(); // the start's self-request goes out
+    let token = host
+        .world()
+        .calls
+        .iter()
+        .find(|c| c.cluster == SELF_CLUSTER)
+        .unwrap()
+        .token;
+    host.world().current = 0;
+    root.on_http_call_response(token, 0, 0); // no internal listener: the call fails
+    assert!(host.stream(7).resumed, "released as soon as the path fails");
+    host.stream(8).request_headers = health()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    host.world().current = 8;
+    let mut later = root.create_stream(8);
+    assert_eq!(
+        later.on_request_headers(),
+        Action::Continue,
+        "never waits again"
+    );
 }
