@@ -150,7 +150,7 @@ fn seal_line(key: Option<&[u8]>, json: Vec<u8>) -> Vec<u8> {
 }
 
 /// Splits a sealed line into the bytes its seal covers and the seal: the inverse of
-/// [`seal_line`]. `None` when the line does not end in a seal.
+/// `seal_line`. `None` when the line does not end in a seal.
 pub fn unseal(line: &[u8]) -> Option<(Vec<u8>, &str)> {
     let body = line.strip_suffix(b"\"}}")?;
     let at = body

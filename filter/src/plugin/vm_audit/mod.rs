@@ -19,11 +19,14 @@
 //! client could send; a client's request is judged like any other.
 //!
 //! One state per VM (module memory), shared by all of the VM's root contexts: a policy update
-//! adds a root context to the same VM, and the chain goes on.
+//! adds a root context to the same VM, and the chain goes on. [`self_request`] sends and
+//! recognises the self-requests; [`shared`] is what the process's VMs tell each other (who
+//! writes, who died, the process's failed controls).
 
+mod self_request;
 mod shared;
 
-use super::host::{Host, Level};
+use super::host::Host;
 use super::metrics::Metrics;
 use pci_guard_core::audit::checkpoint::Signer;
 use pci_guard_core::audit::control::ControlFailure;
@@ -32,7 +35,6 @@ use pci_guard_core::audit::schedule::{Outbox, Owed, Schedule};
 use pci_guard_core::audit::{rfc3339_millis, Chain, PolicyRef};
 use pci_guard_core::policy::Policy;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 pub use shared::VmEntry;
 
@@ -322,117 +324,6 @@ impl VmAudit {
         let deadline = self.started_ms.saturating_add(START_WAIT_MS);
         (self.unwritten_start.is_some() && !self.path_failed && now_ms < deadline)
             .then_some(deadline)
-    }
-
-    /// Whether HTTP call `token` is one of this VM's self-requests.
-    pub fn is_self_call(&self, token: u32) -> bool {
-        self.in_flight.contains_key(&token)
-    }
-
-    /// Sends the self-requests the owed records need now, without waiting for the tick.
-    pub fn send_owed(&mut self, host: &impl Host, now_ms: u64) {
-        self.dispatch(host, now_ms);
-    }
-
-    /// One self-request per owed record not yet on its way.
-    fn dispatch(&mut self, host: &impl Host, now_ms: u64) {
-        let owed = self.outbox.len() + usize::from(self.unwritten_start.is_some());
-        let wanted = owed
-            .saturating_sub(self.in_flight.len())
-            .min(MAX_IN_FLIGHT.saturating_sub(self.in_flight.len()));
-        let headers = [
-            (":method", "POST"),
-            (":path", "/pci-guard/audit"),
-            (":authority", "pci-guard-audit"),
-            (SELF_HEADER, self.nonce.as_str()),
-        ];
-        for _ in 0..wanted {
-            match host.dispatch_http_call(
-                &self.self_cluster,
-                &headers,
-                Duration::from_millis(SELF_TIMEOUT_MS),
-            ) {
-                Some(token) => {
-                    self.in_flight.insert(token, now_ms);
-                }
-                None => {
-                    self.undeliverable(
-                        host,
-                        "the cluster does not exist or refused the call",
-                        true,
-                    );
-                    break;
-                }
-            }
-        }
-    }
-
-    /// A self-request could not be made or failed. Envoy's main thread runs a VM too, which
-    /// serves no requests and cannot reach the internal listener: a failed call from a VM
-    /// that never wrote is only news, a missing cluster or a path that worked is a warning.
-    fn undeliverable(&mut self, host: &impl Host, why: &str, missing: bool) {
-        self.path_failed = true;
-        if !self.warned {
-            self.warned = true;
-            let level = if missing || self.writes {
-                Level::Warn
-            } else {
-                Level::Info
-            };
-            host.log(
-                level,
-                &format!(
-                    "pci-guard: audit: cannot write this VM's own records through cluster {:?} ({why}): add the internal listener and cluster from envoy/audit-sinks.yaml, or set audit.self_cluster",
-                    self.self_cluster
-                ),
-            );
-        }
-    }
-
-    /// The answer to HTTP call `token`, if it was a self-request (`Some(answered)`); `None`
-    /// when the call was someone else's (a key fetch).
-    pub fn on_call_response(
-        &mut self,
-        host: &impl Host,
-        metrics: Option<&Metrics>,
-        token: u32,
-        status: Option<&str>,
-    ) -> Option<bool> {
-        self.in_flight.remove(&token)?;
-        let ok = status == Some("204");
-        if !ok && self.writes {
-            // The path worked before: the records wait, and the outage is itself recorded.
-            self.control(
-                metrics,
-                ControlRef {
-                    reason: ControlFailure::AuditUndeliverable,
-                    detail: format!(
-                        "a self-request through cluster {:?} failed (status {}): this VM's records were held back",
-                        self.self_cluster,
-                        status.unwrap_or("none")
-                    ),
-                    provider: None,
-                    request_id: None,
-                    count: 1,
-                },
-            );
-        }
-        if !ok {
-            self.undeliverable(
-                host,
-                "the self-request failed; expected on Envoy's main thread, which serves no requests",
-                false,
-            );
-        }
-        Some(ok)
-    }
-
-    /// Whether a stream's request headers make it this VM's own self-request: the nonce only
-    /// this VM knows, which never leaves the process.
-    pub fn is_self_request(&self, headers: &[(String, String)]) -> bool {
-        headers
-            .iter()
-            .any(|(n, v)| n == SELF_HEADER && *v == self.nonce)
     }
 
     /// The next owed record, sealed: the line a self-request's `on_log` writes. A

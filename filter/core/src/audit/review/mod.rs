@@ -4,7 +4,7 @@
 //!
 //! The flags are what PCI DSS 10.4.1.1 expects an automated daily review to raise: bursts of
 //! denials and rises in masked card data (the traffic, here), and, from the trail itself
-//! ([`trail`]): gaps and truncations found by `verify`, failed security controls, policy
+//! (`trail.rs`): gaps and truncations found by `verify`, failed security controls, policy
 //! digest changes, grants used outside their window or after their revocation.
 //!
 //! Streaming: [`Review::push`] takes one event at a time and keeps counters, not events, so a
