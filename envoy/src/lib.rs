@@ -34,7 +34,7 @@ pub mod procfs;
 pub mod tokens;
 pub mod upstream;
 
-pub use audit::{collected_at_least, parse_audit_line};
+pub use audit::{collected_at_least, is_vm_record, parse_audit_line, pci_guard_audit, with_vm_env};
 pub use cli::{audit_verify, pci_guard_bin};
 pub use client::{request, Response};
 pub use envoy::{

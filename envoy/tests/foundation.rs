@@ -244,12 +244,13 @@ fn audit_events_form_a_hash_chain_per_vm(workers: u32) {
     for _ in 0..SPREAD {
         envoy.send("GET", "/healthz", &[], b"");
     }
-    let lines = envoy.audit_lines(SPREAD);
-    assert_eq!(lines.len(), SPREAD);
+    // Each VM's start record opens its chain (seq 0), then its share of the requests.
+    let lines = envoy.audit_log(SPREAD + workers as usize);
+    assert_eq!(lines.len(), SPREAD + workers as usize);
     // chain id → (its lines in log order)
     let mut chains: Vec<(String, Vec<&String>)> = Vec::new();
     for line in &lines {
-        let e = parse_audit_line(line);
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
         let id = e["chain"]["id"].as_str().unwrap().to_string();
         assert!(!id.is_empty());
         match chains.iter_mut().find(|(c, _)| *c == id) {
@@ -267,6 +268,10 @@ fn audit_events_form_a_hash_chain_per_vm(workers: u32) {
             let e: serde_json::Value = serde_json::from_str(line).unwrap();
             assert_eq!(e["chain"]["seq"], i as u64, "chain {id}");
             if i == 0 {
+                assert_eq!(
+                    e["event"], "start",
+                    "chain {id} opens with its start record"
+                );
                 assert!(e["chain"]["prev"].is_null(), "chain {id}");
             } else {
                 let want = format!("sha256:{:x}", Sha256::digest(ls[i - 1].as_bytes()));
@@ -326,12 +331,13 @@ fn decisions_are_counted_in_envoy_prometheus_stats(workers: u32) {
         "{text}"
     );
     assert_eq!(value(&text, "pci_guard_requests_deny"), Some(denied as u64));
+    // The config's stats_config makes the reason a label.
     assert_eq!(
-        value(&text, "pci_guard_decisions_no_route"),
+        value(&text, "pci_guard_decisions{reason=\"no_route\"}"),
         Some(denied as u64)
     );
     assert_eq!(
-        value(&text, "pci_guard_decisions_public"),
+        value(&text, "pci_guard_decisions{reason=\"public\"}"),
         Some(allowed as u64)
     );
     // The plain `/stats` view holds the same sums.

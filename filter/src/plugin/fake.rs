@@ -10,6 +10,10 @@
 
 use super::host::{Action, HeaderEdit, Host, Level, Map};
 use super::root::{Root, Stream};
+use super::vm_audit::VmAudit;
+
+/// The self-request cluster of policies that do not name one.
+pub const SELF_CLUSTER: &str = pci_guard_core::policy::DEFAULT_SELF_CLUSTER;
 use pci_guard_core::identity::signature::{PureVerifier, SignatureVerifier};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -79,6 +83,10 @@ pub struct World {
     pub logs: Vec<(Level, String)>,
     /// Counters by id (index): name and value handed to the host.
     pub counters: Vec<(String, u64)>,
+    /// Gauges by id (index): name and last value.
+    pub gauges: Vec<(String, u64)>,
+    /// The root context called `done` after a delayed `on_done`.
+    pub done: bool,
     pub shared: HashMap<String, (Vec<u8>, u32)>,
     pub calls: Vec<Dispatched>,
     /// The HTTP call answer being delivered: status and body.
@@ -142,6 +150,22 @@ impl Host for FakeHost {
     }
     fn verifier(&self) -> Box<dyn SignatureVerifier> {
         Box::new(PureVerifier)
+    }
+    fn done(&self) {
+        self.count("done");
+        self.0.borrow_mut().done = true;
+    }
+    fn define_gauge(&self, name: &str) -> Option<u32> {
+        self.count("define_gauge");
+        let mut w = self.0.borrow_mut();
+        w.gauges.push((name.to_string(), 0));
+        Some(w.gauges.len() as u32 - 1)
+    }
+    fn set_gauge(&self, id: u32, value: u64) {
+        self.count("set_gauge");
+        if let Some(g) = self.0.borrow_mut().gauges.get_mut(id as usize) {
+            g.1 = value;
+        }
     }
     fn define_counter(&self, name: &str) -> Option<u32> {
         self.count("define_counter");
@@ -325,8 +349,12 @@ impl Host for FakeHost {
 pub struct Envoy {
     pub host: FakeHost,
     pub root: Root<FakeHost>,
+    /// The VM's audit state (its root contexts share it).
+    pub audit: Rc<RefCell<VmAudit>>,
     streams: HashMap<u32, Stream<FakeHost>>,
     next_id: u32,
+    /// Self-requests already run through the internal listener.
+    delivered: std::collections::BTreeSet<u32>,
 }
 
 impl Envoy {
@@ -335,19 +363,26 @@ impl Envoy {
         let host = FakeHost::default();
         host.world().now_ms = 1_800_000_000_000;
         host.world().config = Some(policy.to_vec());
-        let mut root = Root::new(host.clone());
+        let audit = Rc::new(RefCell::new(VmAudit::new(1_800_000_000_000)));
+        let mut root = Root::new(host.clone(), audit.clone());
         assert!(root.on_vm_start());
         let mut envoy = Self {
             host,
             root,
+            audit,
             streams: HashMap::new(),
             next_id: 1,
+            delivered: Default::default(),
         };
         assert!(
             envoy.configure(policy),
             "policy refused: {:?}",
             envoy.host.world().logs
         );
+        // The VM's first tick sends the start record's self-request: it goes through, as it
+        // does in Envoy before the listeners take traffic.
+        envoy.tick();
+        envoy.run_self_requests(SELF_CLUSTER);
         envoy
     }
 
@@ -502,5 +537,37 @@ impl Envoy {
             .cloned()
             .expect("no audit event recorded");
         serde_json::from_slice(&line).expect("the audit event is JSON")
+    }
+}
+
+impl Envoy {
+    /// Runs the self-requests the VM dispatched to `cluster` as Envoy's internal listener
+    /// would: each becomes a stream of this VM with the dispatched headers, is answered, and
+    /// logged; then the call's answer reaches the root. Returns the lines they logged.
+    pub fn run_self_requests(&mut self, cluster: &str) -> Vec<serde_json::Value> {
+        let calls: Vec<(u32, Vec<(String, String)>)> = self
+            .host
+            .world()
+            .calls
+            .iter()
+            .filter(|c| c.cluster == cluster && !self.delivered.contains(&c.token))
+            .map(|c| (c.token, c.headers.clone()))
+            .collect();
+        let mut lines = Vec::new();
+        for (token, headers) in calls {
+            self.delivered.insert(token);
+            let (id, _) = self.request(&headers);
+            let status = match &self.host.stream(id).reply {
+                Some(Reply::Http { status, .. }) => status.to_string(),
+                other => panic!("a self-request must be answered locally: {other:?}"),
+            };
+            self.on(id, |s| s.on_log());
+            self.streams.remove(&id);
+            if let Some(line) = self.host.stream(id).filter_state.get("pci_guard_audit") {
+                lines.push(serde_json::from_slice(line).expect("the record is JSON"));
+            }
+            self.answer_call(token, &status, b"");
+        }
+        lines
     }
 }

@@ -45,9 +45,14 @@ pub trait Host: Clone {
     /// The signature checker: the host's crypto where it has it, pure Rust otherwise.
     fn verifier(&self) -> Box<dyn SignatureVerifier>;
 
+    /// The root context has finished what it did after `on_done` returned false.
+    fn done(&self);
+
     // Metrics.
     fn define_counter(&self, name: &str) -> Option<u32>;
     fn increment_counter(&self, id: u32, by: u64);
+    fn define_gauge(&self, name: &str) -> Option<u32>;
+    fn set_gauge(&self, id: u32, value: u64);
 
     // Shared data (one map per VM id, process-wide, compare-and-swap by `cas`).
     fn shared_data(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), ()>;

@@ -8,8 +8,11 @@ use super::body::BodyScan;
 use super::host::{Action, Host, Level, Map};
 use super::metrics::Metrics;
 use super::vm::Vm;
+use super::vm_audit::VmAudit;
 use pci_guard_core::answer::Answer;
-use pci_guard_core::audit::{Chain, Event, RedactionRef};
+use pci_guard_core::audit::control::ControlFailure;
+use pci_guard_core::audit::record::ControlRef;
+use pci_guard_core::audit::{Event, RedactionRef};
 use pci_guard_core::judge::{
     self, Body, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Unseen, Verdict,
 };
@@ -48,13 +51,19 @@ pub enum RequestStep {
     /// The decision depends on the body: the headers go on, Envoy buffers the body until it
     /// ends (or passes the limit).
     ReadBody,
+    /// Not judged yet: waits (until this host time at the latest) for the VM's start record
+    /// to reach the log, so that no request of a chain is logged before the chain's start.
+    AwaitStart { deadline_ms: u64 },
 }
 
 pub struct StreamState<H: Host> {
     host: H,
     vm: Option<Rc<RefCell<Vm>>>,
-    chain: Option<Rc<RefCell<Chain>>>,
+    /// The VM's audit chain, and its own records a self-request writes.
+    audit: Rc<RefCell<VmAudit>>,
     metrics: Option<Rc<Metrics>>,
+    /// This stream is the VM's own self-request: its log line is the VM's next record.
+    self_request: bool,
     started_ms: u64,
     pending: Option<Pending>,
     /// The body limit, while the core waits for the request body.
@@ -98,14 +107,15 @@ impl<H: Host> StreamState<H> {
     pub fn new(
         host: H,
         vm: Option<Rc<RefCell<Vm>>>,
-        chain: Option<Rc<RefCell<Chain>>>,
+        audit: Rc<RefCell<VmAudit>>,
         metrics: Option<Rc<Metrics>>,
     ) -> Self {
         Self {
             host,
             vm,
-            chain,
+            audit,
             metrics,
+            self_request: false,
             started_ms: 0,
             pending: None,
             reading: None,
@@ -122,10 +132,9 @@ impl<H: Host> StreamState<H> {
         }
     }
 
-    /// Moves a waiting request to a newly loaded policy's VM and chain.
-    pub fn rebind(&mut self, vm: Option<Rc<RefCell<Vm>>>, chain: Option<Rc<RefCell<Chain>>>) {
+    /// Moves a waiting request to a newly loaded policy's VM.
+    pub fn rebind(&mut self, vm: Option<Rc<RefCell<Vm>>>) {
         self.vm = vm;
-        self.chain = chain;
     }
 
     /// Reads the request once and judges it; `end_of_stream`: it has no body.
@@ -134,6 +143,18 @@ impl<H: Host> StreamState<H> {
         let host = &self.host;
         self.started_ms = host.now_ms();
         let headers = host.map(Map::RequestHeaders);
+        if self.audit.borrow().is_self_request(&headers) {
+            // The VM's own self-request: answered here, never judged; its log line is the
+            // VM's next owed record.
+            self.self_request = true;
+            if !host.send_http_response(204, &[], b"") {
+                host.log(
+                    Level::Error,
+                    "pci-guard: could not answer the audit self-request",
+                );
+            }
+            return RequestStep::Replied;
+        }
         #[cfg(feature = "fault-injection")]
         {
             inject_fault(&headers, "panic");
@@ -154,6 +175,9 @@ impl<H: Host> StreamState<H> {
             body: None,
             over_limit: false,
         });
+        if let Some(deadline_ms) = self.audit.borrow().start_wait(self.started_ms) {
+            return RequestStep::AwaitStart { deadline_ms };
+        }
         self.judge(true, self.started_ms)
     }
 
@@ -404,6 +428,18 @@ impl<H: Host> StreamState<H> {
     pub fn on_log(&mut self) {
         let host = &self.host;
         let ended_ms = host.now_ms();
+        if self.self_request {
+            let line = self
+                .audit
+                .borrow_mut()
+                .write_owed(host, self.metrics.as_deref(), ended_ms);
+            if let Some(line) = line {
+                if !host.set_property(&["pci_guard_audit"], &line) {
+                    host.log(Level::Error, "pci-guard: could not record an audit record");
+                }
+            }
+            return;
+        }
         // Still waiting for keys when the stream ended (the client left): the decision it
         // would have had, recorded, with nothing sent.
         if self.event.is_none() {
@@ -476,17 +512,42 @@ impl<H: Host> StreamState<H> {
                 &defaults
             }
         };
-        let mut chain = self.chain.as_ref().map(|c| c.borrow_mut());
+        let mut audit = self.audit.borrow_mut();
+        let start = audit.take_unwritten_start(host, self.metrics.as_deref(), ended_ms);
         let line = judge::log(
             &mut event,
             facts,
             self.started_ms,
             options,
-            chain.as_deref_mut(),
+            audit.chain_mut(),
         );
         if let Some(m) = &self.metrics {
             m.record(&event);
         }
+        if let Some(reason) = event.redaction.and_then(|r| r.refused) {
+            // Counted with the request's metrics above; the record names the request.
+            audit.control(
+                None,
+                ControlRef {
+                    reason: ControlFailure::BodyRefused,
+                    detail: format!(
+                        "a response body was refused ({}): the client got an error instead of it",
+                        reason.as_str()
+                    ),
+                    provider: None,
+                    request_id: event.request_id.clone(),
+                    count: 1,
+                },
+            );
+        }
+        let line = match start {
+            Some(mut start) => {
+                start.push(b'\n');
+                start.extend_from_slice(&line);
+                start
+            }
+            None => line,
+        };
         if !host.set_property(&["pci_guard_audit"], &line) {
             host.log(Level::Error, "pci-guard: could not record audit event");
         }

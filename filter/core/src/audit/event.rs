@@ -74,6 +74,10 @@ pub struct ChainRef {
     /// `sha256:<hex>` (or `hmac-sha256:<hex>` when keyed) of the previous line of this chain;
     /// `None` for the first event.
     pub prev: Option<String>,
+    /// The same over this line without its seal (see `audit::chain`); set by
+    /// [`Chain::seal`](super::Chain::seal), always last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

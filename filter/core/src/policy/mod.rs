@@ -25,8 +25,8 @@ pub use compile::approvals::{
 };
 pub use error::{PolicyError, PolicyErrors};
 pub use model::{
-    Approvals, Audit, Auth, JitRequirement, KeySource, Policy, ProtectedResource, Provider,
-    Redaction, RemoteJwks, Route, Rule, Webhook, WebhookUrl,
+    Approvals, Audit, Auth, Checkpoints, JitRequirement, KeySource, Policy, ProtectedResource,
+    Provider, Redaction, RemoteJwks, Route, Rule, Webhook, WebhookUrl, DEFAULT_SELF_CLUSTER,
 };
 pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 

@@ -127,9 +127,38 @@ pub struct Redaction {
     pub skip_content_types: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Audit {
     pub chain_secret_env: Option<String>,
+    /// Heartbeat interval of each VM's chain, in milliseconds.
+    pub heartbeat_ms: u64,
+    pub checkpoint: Option<Checkpoints>,
+    /// The cluster of the self-request listener (see `envoy/audit-sinks.yaml`).
+    pub self_cluster: String,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            chain_secret_env: None,
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            checkpoint: None,
+            self_cluster: DEFAULT_SELF_CLUSTER.to_string(),
+        }
+    }
+}
+
+pub const DEFAULT_HEARTBEAT_MS: u64 = 60_000;
+pub const DEFAULT_SELF_CLUSTER: &str = "pci_guard_audit";
+pub const DEFAULT_CHECKPOINT_MS: u64 = 60_000;
+pub const DEFAULT_CHECKPOINT_EVENTS: u64 = 1000;
+
+/// Signed checkpoints: when the chain's head is signed.
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    pub signing_key_env: String,
+    pub every_ms: u64,
+    pub every_events: u64,
 }
 
 impl Policy {

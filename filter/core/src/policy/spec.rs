@@ -445,6 +445,29 @@ pub struct AuditSpec {
     /// Environment variable holding the key of the audit hash chain.
     #[serde(default)]
     pub chain_secret_env: Option<String>,
+    /// How often each VM writes a heartbeat record (default 60s).
+    #[serde(default)]
+    pub heartbeat: Option<String>,
+    /// Signed checkpoints of each VM's chain.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointSpec>,
+    /// The cluster that leads to the listener the VM writes its own records through
+    /// (default `pci_guard_audit`).
+    #[serde(default)]
+    pub self_cluster: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Environment variable holding the Ed25519 signing key (PKCS#8 PEM).
+    pub signing_key_env: String,
+    /// The most time between two checkpoints while the chain grows (default 60s).
+    #[serde(default)]
+    pub every: Option<String>,
+    /// A checkpoint also once this many lines were written since the last (default 1000).
+    #[serde(default)]
+    pub every_events: Option<u64>,
 }
 
 /// The approvals service's settings: who may sign in to it, how grants it signs are named, how

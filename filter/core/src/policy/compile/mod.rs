@@ -4,9 +4,10 @@
 //!
 //! One file per part of the document: `provider` (identity providers and their keys),
 //! `routes` (matchers, rules, routes, just-in-time requirements), `operations` (JSON-RPC and
-//! GraphQL matchers, the body limit, protected-resource metadata), `redaction`.
+//! GraphQL matchers, the body limit, protected-resource metadata), `redaction`, `audit`.
 
 pub(super) mod approvals;
+mod audit;
 mod operations;
 mod provider;
 mod redaction;
@@ -14,7 +15,7 @@ mod routes;
 
 use super::duration;
 use super::error::{PolicyError, PolicyErrors};
-use super::model::{Audit, Policy, Provider, Route, Rule};
+use super::model::{Policy, Provider, Route, Rule};
 use super::spec::PolicySpec;
 use super::{MAX_PROVIDERS, MAX_ROUTES, MAX_RULES};
 use std::collections::HashSet;
@@ -112,6 +113,7 @@ impl Compiler {
         let issuers: Vec<&str> = providers.iter().map(|p| p.config.issuer.as_str()).collect();
         let protected_resource =
             self.protected_resource(spec.protected_resource, &issuers, &routes, &rules);
+        let audit = self.audit(spec.audit);
         if spec.jit.claim.is_empty() {
             self.err(
                 "/jit/claim",
@@ -145,9 +147,7 @@ impl Compiler {
             rules,
             routes,
             redaction,
-            audit: Audit {
-                chain_secret_env: spec.audit.chain_secret_env,
-            },
+            audit,
             approvals,
             max_body_bytes,
             protected_resource,
