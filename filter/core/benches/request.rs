@@ -56,6 +56,7 @@ fn bench(c: &mut Criterion) {
             policy: &policy,
             keyring,
             crypto: &PureVerifier,
+            grants: None,
         };
         let req = Request {
             headers: &headers,

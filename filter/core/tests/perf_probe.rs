@@ -162,6 +162,7 @@ fn cold_request() {
             policy,
             keyring,
             crypto: host,
+            grants: None,
         };
         let req = Request {
             headers,
