@@ -8,13 +8,15 @@
 //! body scanned as it streams) → [`stream`] (`on_log` → `judge::log` → filter state, which
 //! Envoy's access loggers write). Beside it: [`vm`] (one policy's state), [`vm_audit`] (the
 //! VM's audit chain and the records it writes about itself through self-requests),
-//! [`jwks_fetch`] (remote key sets), [`metrics`] (counters and gauges), [`host`] (every host
+//! [`jwks_fetch`] (remote key sets), [`grants_fetch`] (the approvals service's keys and
+//! revocation list), [`metrics`] (counters and gauges), [`host`] (every host
 //! call, behind a trait).
 //!
 //! Everything but [`wasm`] and [`wasm_host`] compiles natively too, and is unit-tested there
 //! with a fake host ([`fake`]).
 
 mod body;
+mod grants_fetch;
 mod host;
 mod jwks_fetch;
 mod metrics;
@@ -35,5 +37,7 @@ mod wasm_host;
 mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_grants;
 #[cfg(test)]
 mod tests_operations;

@@ -3,6 +3,7 @@
 //! writes the VM's own audit records, resumes requests that wait for first keys, and creates
 //! a stream per request.
 
+use super::grants_fetch::GrantsFetcher;
 use super::host::{Host, Level};
 use super::jwks_fetch::Fetcher;
 use super::metrics::Metrics;
@@ -40,6 +41,8 @@ pub struct Root<H: Host> {
     fast: bool,
     metrics: Option<Rc<Metrics>>,
     fetcher: Option<Fetcher>,
+    /// Polls the approvals service when the policy takes grants from a header.
+    grants: Option<GrantsFetcher>,
     /// Requests paused until their provider's first keys arrive (or the wait times out).
     waiting: Rc<RefCell<Vec<Waiter<H>>>>,
 }
@@ -67,6 +70,7 @@ impl<H: Host> Root<H> {
             fast: false,
             metrics: None,
             fetcher: None,
+            grants: None,
             waiting: Rc::default(),
         }
     }
@@ -190,6 +194,7 @@ impl<H: Host> Root<H> {
             self.host.set_tick_period(TICK);
         }
         self.fetcher = vm.has_remote_keys().then(Fetcher::new);
+        self.grants = vm.grants.is_some().then(GrantsFetcher::default);
         self.vm = Some(Rc::new(RefCell::new(vm)));
         // Requests that waited for the old policy's keys are judged again under this one:
         // the old policy's fetches will never be answered here.
@@ -223,6 +228,9 @@ impl<H: Host> Root<H> {
             }
             self.finish_ending(now_ms);
             self.resume_waiting(false);
+        }
+        if let (Some(vm), Some(grants)) = (&self.vm, &mut self.grants) {
+            grants.tick(&self.host, &mut vm.borrow_mut(), now_ms / 1000);
         }
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
             return;
@@ -282,10 +290,17 @@ impl<H: Host> Root<H> {
             self.resume_waiting(false);
             return;
         }
+        let answer = (headers > 0).then_some(body_size);
+        if let (Some(vm), Some(grants)) = (&self.vm, &mut self.grants) {
+            let mut vm = vm.borrow_mut();
+            let m = self.metrics.as_deref();
+            if grants.on_response(&self.host, m, &mut vm, token, answer, now_ms / 1000) {
+                return;
+            }
+        }
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
             return;
         };
-        let answer = (headers > 0).then_some(body_size);
         let outcome = fetcher.on_response(
             &self.host,
             &mut vm.borrow_mut(),

@@ -1,0 +1,256 @@
+//! The approvals service's signing keys and revocation list, polled from the root context on
+//! the tick, once per process per interval, as [`super::jwks_fetch`] does for providers.
+//!
+//! A VM takes a lease in shared data before it calls the service; the winner stores the
+//! answer and the time it got it in shared data, and every VM adopts answers newer than its
+//! own on its next tick, so all workers judge grants against the same list of the same age.
+//! The revocation list is polled with `If-None-Match`: a 304 refreshes its age without a body.
+
+use super::host::{Host, Level};
+use super::metrics::{Fetch, Metrics};
+use super::vm::Vm;
+use pci_guard_core::authz::grant::GrantState;
+use pci_guard_core::identity::{KeySource, RemoteJwks};
+use std::time::Duration;
+
+/// What a call was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    Keys,
+    Revocations,
+}
+
+impl Doc {
+    /// The name in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Doc::Keys => "approvals-keys",
+            Doc::Revocations => "approvals-revocations",
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct GrantsFetcher {
+    keys: Option<u32>,
+    revocations: Option<u32>,
+}
+
+fn data_key(digest: &str, doc: Doc) -> String {
+    format!("pci_guard/{}/{digest}", doc.name())
+}
+
+fn lease_key(digest: &str, doc: Doc) -> String {
+    format!("pci_guard/{}_lease/{digest}", doc.name())
+}
+
+/// `fetched_at` (8 bytes, little-endian) then the body, as shared between VMs.
+fn shared(host: &impl Host, key: &str) -> Option<(u64, Vec<u8>)> {
+    let (Some(bytes), _) = host.shared_data(key).ok()? else {
+        return None;
+    };
+    let (at, body) = bytes.split_first_chunk::<8>()?;
+    Some((u64::from_le_bytes(*at), body.to_vec()))
+}
+
+fn share(host: &impl Host, key: &str, at: u64, body: &[u8]) {
+    let mut value = at.to_le_bytes().to_vec();
+    value.extend_from_slice(body);
+    host.set_shared_data(key, &value, None);
+}
+
+impl GrantsFetcher {
+    /// One tick: adopt what other VMs fetched; start the polls that are due.
+    pub fn tick(&mut self, host: &impl Host, vm: &mut Vm, now: u64) {
+        let digest = vm.policy.digest.clone();
+        let Some(g) = vm.grants.as_mut() else {
+            return;
+        };
+        let settings = g.settings.clone();
+        if let KeySource::Remote(remote) = &settings.keys {
+            if let Some((at, body)) = shared(host, &data_key(&digest, Doc::Keys)) {
+                if g.keys.fetched_at().is_none_or(|mine| at > mine) {
+                    let _ = g.keys.adopt(&body, at);
+                }
+            }
+            if self.keys.is_none() && g.keys.should_fetch(now) {
+                match start(host, &digest, Doc::Keys, remote, None, now) {
+                    Started::Call(t) => {
+                        self.keys = Some(t);
+                        g.keys.on_fetch_start(now);
+                    }
+                    Started::Failed => {
+                        g.keys.on_fetch_start(now);
+                        g.keys.on_fetch_err(now);
+                    }
+                    Started::NotMine => {}
+                }
+            }
+        }
+        if let Some((at, body)) = shared(host, &data_key(&digest, Doc::Revocations)) {
+            let _ = g.revocations.adopt(&body, at);
+        }
+        if self.revocations.is_none() && g.revocations.should_fetch(now) {
+            let etag = g.revocations.etag().map(str::to_owned);
+            let r = &settings.revocations;
+            match start(host, &digest, Doc::Revocations, r, etag.as_deref(), now) {
+                Started::Call(t) => {
+                    self.revocations = Some(t);
+                    g.revocations.on_fetch_start(now);
+                }
+                Started::Failed => {
+                    g.revocations.on_fetch_start(now);
+                    g.revocations.on_fetch_err(now);
+                }
+                Started::NotMine => {}
+            }
+        }
+    }
+
+    /// The answer to a call: taken, counted, logged if it failed. False when the call was
+    /// not one of ours. `answer` is the body size, `None` when the call failed (no headers).
+    pub fn on_response(
+        &mut self,
+        host: &impl Host,
+        metrics: Option<&Metrics>,
+        vm: &mut Vm,
+        token: u32,
+        answer: Option<usize>,
+        now: u64,
+    ) -> bool {
+        let doc = if self.keys == Some(token) {
+            self.keys = None;
+            Doc::Keys
+        } else if self.revocations == Some(token) {
+            self.revocations = None;
+            Doc::Revocations
+        } else {
+            return false;
+        };
+        let digest = vm.policy.digest.clone();
+        let Some(g) = vm.grants.as_mut() else {
+            return true;
+        };
+        let status = answer.and_then(|_| host.http_call_status());
+        let outcome = match (doc, status.as_deref()) {
+            (_, None) => Err("no response (timeout or connection failure)".to_string()),
+            (Doc::Revocations, Some("304")) => {
+                g.revocations.on_not_modified(now);
+                share(host, &data_key(&digest, doc), now, g.revocations.body());
+                Ok(())
+            }
+            (_, Some("200")) => {
+                let body = answer
+                    .and_then(|n| host.http_call_body(n))
+                    .unwrap_or_default();
+                took(host, g, doc, &body, now)
+                    .map(|()| share(host, &data_key(&digest, doc), now, &body))
+            }
+            (_, Some(s)) => Err(format!("status {s}")),
+        };
+        if let Err(why) = &outcome {
+            match doc {
+                Doc::Keys => g.keys.on_fetch_err(now),
+                Doc::Revocations => g.revocations.on_fetch_err(now),
+            }
+            host.log(
+                Level::Warn,
+                &format!(
+                    "pci-guard: {} fetch failed: {why}; grants from the header are refused once the last good copy is past max_stale",
+                    doc.name()
+                ),
+            );
+        }
+        host.set_shared_data(&lease_key(&digest, doc), &0u64.to_le_bytes(), None);
+        if let Some(m) = metrics {
+            let fetch = match outcome {
+                Ok(()) => Fetch::Ok,
+                Err(_) => Fetch::Failed,
+            };
+            m.jwks_fetch(host, doc.name(), fetch);
+        }
+        true
+    }
+}
+
+/// Takes a good answer into the state (failures are counted by the caller).
+fn took(
+    host: &impl Host,
+    g: &mut GrantState,
+    doc: Doc,
+    body: &[u8],
+    now: u64,
+) -> Result<(), String> {
+    let r = match doc {
+        Doc::Keys => g.keys.on_fetch_ok(body, now).map_err(|e| e.to_string()),
+        Doc::Revocations => {
+            let etag = host.http_call_header("etag");
+            g.revocations
+                .on_fetch_ok(body, etag.as_deref(), now)
+                .map_err(|e| e.to_string())
+        }
+    };
+    r.map_err(|e| format!("unusable answer: {e}"))
+}
+
+/// How a poll start went.
+enum Started {
+    Call(u32),
+    /// Another VM holds the lease: it polls for everyone.
+    NotMine,
+    /// The host refused the call (no such cluster): counts as a failed poll.
+    Failed,
+}
+
+/// Starts a poll of `remote` if this VM wins the lease.
+fn start(
+    host: &impl Host,
+    digest: &str,
+    doc: Doc,
+    remote: &RemoteJwks,
+    etag: Option<&str>,
+    now: u64,
+) -> Started {
+    let lease = lease_key(digest, doc);
+    let Ok((current, cas)) = host.shared_data(&lease) else {
+        return Started::NotMine;
+    };
+    let held_until = current
+        .as_deref()
+        .and_then(|b| b.first_chunk::<8>())
+        .map_or(0, |b| u64::from_le_bytes(*b));
+    if held_until > now {
+        return Started::NotMine;
+    }
+    let until = now + remote.timeout_ms.div_ceil(1000) + 1;
+    if !host.set_shared_data(&lease, &until.to_le_bytes(), cas) {
+        return Started::NotMine;
+    }
+    let mut headers = vec![
+        (":method", "GET"),
+        (":path", remote.path.as_str()),
+        (":authority", remote.authority.as_str()),
+        ("accept", "application/json"),
+    ];
+    if let Some(e) = etag {
+        headers.push(("if-none-match", e));
+    }
+    let call = host.dispatch_http_call(
+        &remote.cluster,
+        &headers,
+        Duration::from_millis(remote.timeout_ms),
+    );
+    let Some(call) = call else {
+        host.log(
+            Level::Warn,
+            &format!(
+                "pci-guard: cannot call cluster {:?} for the {}",
+                remote.cluster,
+                doc.name()
+            ),
+        );
+        host.set_shared_data(&lease, &0u64.to_le_bytes(), None);
+        return Started::Failed;
+    };
+    Started::Call(call)
+}
