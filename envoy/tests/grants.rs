@@ -6,13 +6,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// The approvals tests' PostgreSQL cluster (Debian's package, started on 127.0.0.1 and stopped
+/// after), shared rather than copied.
+#[path = "../../approvals/tests/common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 #[path = "grants/service.rs"]
 mod service;
 
 use pci_guard_e2e::tokens::{claims, sign, AUDIENCE, ISSUER};
 use pci_guard_e2e::*;
 use serde_json::{json, Value};
-use service::Service;
+use service::{Service, TempDir};
 use std::time::{Duration, Instant};
 
 const APPROVALS: &str = "https://approvals.example.com";
@@ -101,8 +106,22 @@ fn claims_of(jwt: &str) -> Value {
 #[test]
 fn request_approve_exchange_use_revoke_and_expire_on_sqlite() {
     let dir = TempDir::new("jit-sqlite");
-    let db = format!("sqlite://{}/approvals.db", dir.path().display());
-    let svc = Service::start(dir.path(), &policy(), &db);
+    let db = format!("sqlite://{}/approvals.db", dir.0.display());
+    flow(&dir, &db);
+}
+
+#[test]
+fn request_approve_exchange_use_revoke_and_expire_on_postgres() {
+    let Some(pg) = pg::Pg::require("request_approve_exchange_use_revoke_and_expire_on_postgres")
+    else {
+        return;
+    };
+    let dir = TempDir::new("jit-postgres");
+    flow(&dir, &pg.database("approvals"));
+}
+
+fn flow(dir: &TempDir, db: &str) {
+    let svc = Service::start(&dir.0, &policy(), db);
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy().to_string(), up.port)
         .var("IDP_PORT", svc.port)

@@ -3,7 +3,28 @@
 
 use pci_guard_approvals::config::{Args, Settings};
 use pci_guard_e2e::{free_port, request, Response};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A scratch directory removed on drop; the shape the approvals tests' PostgreSQL harness
+/// (`approvals/tests/common/pg.rs`, shared with these tests) expects.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p =
+            std::env::temp_dir().join(format!("pci-guard-e2e-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 pub struct Service {
     pub port: u16,
