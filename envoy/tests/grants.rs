@@ -14,6 +14,7 @@ mod pg;
 #[path = "grants/service.rs"]
 mod service;
 
+use pci_guard_e2e::grpc::{GrpcClient, GrpcUpstream};
 use pci_guard_e2e::tokens::{claims, sign, AUDIENCE, ISSUER};
 use pci_guard_e2e::*;
 use serde_json::{json, Value};
@@ -37,6 +38,8 @@ fn policy() -> Value {
             {"name": "refund", "match": {"methods": ["POST"], "path": "/v1/payments/{id}/refunds"},
              "auth": ["corp-idp"], "scopes": ["payments:refund"],
              "jit": {"max_ttl": "30m", "min_approvals": 2, "approvers": ["alice", "bob"]}},
+            {"name": "cards-grpc", "match": {"grpc": "payments.v1.Cards/*"}, "auth": ["corp-idp"],
+             "scopes": ["cards:read"], "jit": {"max_ttl": "10m", "approvers": ["alice", "bob"]}},
             {"name": "health", "match": {"path": "/healthz"}, "auth": "public"}
         ],
         "approvals": {"issuer": APPROVALS, "providers": ["corp-idp"],
@@ -248,4 +251,116 @@ fn flow(dir: &TempDir, db: &str) {
             "a grant in the log: {l}"
         );
     }
+}
+
+/// The same for one gRPC method: the hint comes in a trailer, the grant in metadata, and a
+/// grant for `GetCard` does not open `ListCards` on the same route.
+#[test]
+fn a_grpc_method_grant_through_envoy_on_sqlite() {
+    let dir = TempDir::new("jit-grpc");
+    let db = format!("sqlite://{}/approvals.db", dir.0.display());
+    let svc = Service::start(&dir.0, &policy(), &db);
+    let up = GrpcUpstream::start();
+    let envoy = Harness::new("pci-guard.yaml", policy().to_string(), up.port)
+        .var("IDP_PORT", svc.port)
+        .start();
+    let agent = token("agent-7");
+
+    let refused = GrpcClient::connect(envoy.port, Some(&agent))
+        .get_card("c_1")
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let hint = refused
+        .metadata()
+        .get("x-pci-guard-access-request")
+        .unwrap();
+    let hint: Value = serde_json::from_str(hint.to_str().unwrap()).unwrap();
+    assert_eq!(hint["url"], format!("{APPROVALS}/v1/requests"));
+    let mut body = hint["body"].clone();
+    assert_eq!(body["route"], "cards-grpc");
+    assert_eq!(
+        body["operation"],
+        json!({"grpc": "payments.v1.Cards/GetCard"})
+    );
+    body["justification"] = json!("dispute #88: read the card on file");
+
+    let (s, v) = svc.call("POST", "/v1/requests", &agent, Some(&body));
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (s, v) = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/approve"),
+        &agent,
+        Some(&json!({})),
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("self_approval")),
+        "{v}"
+    );
+    let (s, v) = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/approve"),
+        &token("alice"),
+        Some(&json!({})),
+    );
+    assert_eq!((s, v["state"].as_str()), (200, Some("approved")), "{v}");
+    let (s, v) = svc.exchange(&agent, &id);
+    assert_eq!(s, 200, "{v}");
+    let grant = v["access_token"].as_str().unwrap().to_string();
+    let grant_id = claims_of(&grant)["jti"].as_str().unwrap().to_string();
+
+    let with_grant =
+        || GrpcClient::connect(envoy.port, Some(&agent)).with_metadata("x-pci-guard-grant", &grant);
+    let start = Instant::now();
+    let card = loop {
+        match with_grant().get_card("c_1") {
+            Err(e)
+                if e.code() == tonic::Code::Unavailable
+                    && start.elapsed() < Duration::from_secs(10) =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => break other,
+        }
+    };
+    assert!(card.is_ok(), "{card:?}");
+    let other = with_grant().list_cards(1).unwrap_err();
+    assert_eq!(other.code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        other
+            .metadata()
+            .get("x-pci-guard-reason")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "grant_not_for_operation"
+    );
+    assert_eq!(up.calls(), 1, "only the bound call reached the upstream");
+
+    let (s, v) = svc.call(
+        "POST",
+        &format!("/v1/grants/{grant_id}/revoke"),
+        &agent,
+        Some(&json!({})),
+    );
+    assert_eq!(s, 200, "the requester may revoke its own grant: {v}");
+    let start = Instant::now();
+    let revoked = loop {
+        match with_grant().get_card("c_1") {
+            Ok(_) if start.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => break other.unwrap_err(),
+        }
+    };
+    assert_eq!(
+        revoked
+            .metadata()
+            .get("x-pci-guard-reason")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "grant_revoked"
+    );
 }
