@@ -9,6 +9,9 @@
 use super::host::{Host, Level};
 use super::metrics::{Fetch, Metrics};
 use super::vm::Vm;
+use pci_guard_core::audit::control::ControlFailure;
+use pci_guard_core::audit::record::ControlRef;
+use pci_guard_core::audit::rfc3339_millis;
 use pci_guard_core::authz::grant::GrantState;
 use pci_guard_core::identity::{KeySource, RemoteJwks};
 use std::time::Duration;
@@ -34,6 +37,10 @@ impl Doc {
 pub struct GrantsFetcher {
     keys: Option<u32>,
     revocations: Option<u32>,
+    /// The first tick (Unix s): a list never fetched is stale `max_stale` after it.
+    since: Option<u64>,
+    /// The list age already reported as stale (its `fetched_at`; 0: never fetched).
+    reported: Option<u64>,
 }
 
 fn data_key(digest: &str, doc: Doc) -> String {
@@ -60,12 +67,18 @@ fn share(host: &impl Host, key: &str, at: u64, body: &[u8]) {
 }
 
 impl GrantsFetcher {
-    /// One tick: adopt what other VMs fetched; start the polls that are due.
-    pub fn tick(&mut self, host: &impl Host, vm: &mut Vm, now: u64) {
+    /// One tick: adopt what other VMs fetched; start the polls that are due. Returns the
+    /// control failure to post (its key and record) when the revocation list has just gone
+    /// past `max_stale`: from then on no grant from the header counts.
+    pub fn tick(
+        &mut self,
+        host: &impl Host,
+        vm: &mut Vm,
+        now: u64,
+    ) -> Option<(String, ControlRef)> {
         let digest = vm.policy.digest.clone();
-        let Some(g) = vm.grants.as_mut() else {
-            return;
-        };
+        let g = vm.grants.as_mut()?;
+        let since = *self.since.get_or_insert(now);
         let settings = g.settings.clone();
         if let KeySource::Remote(remote) = &settings.keys {
             if let Some((at, body)) = shared(host, &data_key(&digest, Doc::Keys)) {
@@ -105,6 +118,39 @@ impl GrantsFetcher {
                 Started::NotMine => {}
             }
         }
+        self.stale(g, since, now)
+    }
+
+    /// The revocation list's control failure, once per copy that went stale.
+    fn stale(&mut self, g: &GrantState, since: u64, now: u64) -> Option<(String, ControlRef)> {
+        let max_stale = (g.settings.revocations.max_stale_ms / 1000).max(1);
+        let at = g.revocations.fetched_at();
+        let from = at.unwrap_or(since);
+        if g.revocations.fresh(now) || now < from.saturating_add(max_stale) {
+            return None;
+        }
+        let copy = at.unwrap_or(0);
+        if self.reported == Some(copy) {
+            return None;
+        }
+        self.reported = Some(copy);
+        let detail = match at {
+            Some(t) => format!(
+                "the grant revocation list fetched at {} is older than max_stale ({max_stale} s): grants from the header are refused until a poll succeeds",
+                rfc3339_millis(t.saturating_mul(1000))
+            ),
+            None => format!(
+                "no grant revocation list after {max_stale} s (max_stale): grants from the header are refused until a poll succeeds"
+            ),
+        };
+        let c = ControlRef {
+            reason: ControlFailure::RevocationListStale,
+            detail,
+            provider: Some(Doc::Revocations.name().to_string()),
+            request_id: None,
+            count: 1,
+        };
+        Some((format!("revocation_list_stale/{copy}"), c))
     }
 
     /// The answer to a call: taken, counted, logged if it failed. False when the call was

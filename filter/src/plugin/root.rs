@@ -230,7 +230,11 @@ impl<H: Host> Root<H> {
             self.resume_waiting(false);
         }
         if let (Some(vm), Some(grants)) = (&self.vm, &mut self.grants) {
-            grants.tick(&self.host, &mut vm.borrow_mut(), now_ms / 1000);
+            let stale = grants.tick(&self.host, &mut vm.borrow_mut(), now_ms / 1000);
+            if let Some((key, c)) = stale {
+                let m = self.metrics.as_deref();
+                self.audit.borrow_mut().post(&self.host, m, &key, c, false);
+            }
         }
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
             return;

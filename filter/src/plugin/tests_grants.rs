@@ -145,7 +145,7 @@ fn keys_and_revocations_are_polled_and_a_revoked_grant_is_refused_after_the_next
 }
 
 #[test]
-fn a_revocation_list_past_max_stale_refuses_every_grant() {
+fn a_revocation_list_past_max_stale_refuses_every_grant_and_is_a_control_failure() {
     let mut envoy = Envoy::start(&policy());
     let (keys, _) = call_for(&envoy, "/.well-known/jwks.json");
     envoy.answer_call(keys, "200", jwks("ec256.jwks.json").to_string().as_bytes());
@@ -163,4 +163,20 @@ fn a_revocation_list_past_max_stale_refuses_every_grant() {
         reason(&mut envoy, &grant("grt_1")),
         (json!("grant_revocations_stale"), 503)
     );
+    // A failed control of the process, once for this copy of the list, in the audit trail
+    // (written on the tick after it was found).
+    envoy.tick();
+    let written = envoy.run_self_requests("pci_guard_audit");
+    let stale: Vec<&Value> = written
+        .iter()
+        .filter(|w| w["control"]["reason"] == "revocation_list_stale")
+        .collect();
+    assert_eq!(stale.len(), 1, "{written:#?}");
+    assert_eq!(stale[0]["event"], "control_failure");
+    envoy.host.advance(1_000);
+    envoy.tick();
+    let again = envoy.run_self_requests("pci_guard_audit");
+    assert!(!again
+        .iter()
+        .any(|w| w["control"]["reason"] == "revocation_list_stale"));
 }
