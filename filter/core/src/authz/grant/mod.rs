@@ -26,6 +26,7 @@ use crate::reason::Reason;
 use crate::routes::RequestLine;
 pub use binding::{Binding, Target};
 pub use state::GrantState;
+use std::sync::Arc;
 
 /// A grant whose signature, issuer, audience and revocation state held; what remains to check
 /// depends on the route and the caller.
@@ -46,7 +47,8 @@ pub struct SignedGrant {
 /// What the grant header held.
 #[derive(Debug, Clone)]
 pub enum Presented {
-    Verified(Box<SignedGrant>),
+    /// Shared with the VM's cache of verified grants.
+    Verified(Arc<SignedGrant>),
     Refused(Reason),
 }
 

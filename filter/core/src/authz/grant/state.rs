@@ -1,15 +1,23 @@
 //! What a VM keeps to check grants from the header: the approvals service's keys (a
-//! [`KeyStore`], fetched like a provider's) and its revocation list. Built when a policy with
-//! `approvals.grants` loads, dropped with it.
+//! [`KeyStore`], fetched like a provider's), its revocation list, and the grants verified with
+//! the current keys. Built when a policy with `approvals.grants` loads, dropped with it.
+//!
+//! An agent sends the same grant with every request of its task: a repeated grant costs one
+//! SHA-256 and a lookup, not a signature check. The cache holds verified grants only (never
+//! the token), is emptied whenever the keys change, and is bounded (emptied when full: a
+//! stream of distinct grants costs what it would without it). The revocation list and the
+//! window are checked on every request, cached or not.
 
 use super::revocations::{Revocations, RevocationsConfig};
 use super::token::{self, Refusal};
-use super::Presented;
+use super::{Presented, SignedGrant};
 use crate::identity::error::JwtError;
 use crate::identity::key_store::{KeyStore, KeyStoreConfig};
 use crate::identity::signature::SignatureVerifier;
+use crate::identity::token_cache::TokenKey;
 use crate::identity::{Alg, KeySet, KeySource, ProviderConfig};
 use crate::policy::{Approvals, GrantSettings};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -19,7 +27,13 @@ pub struct GrantState {
     config: ProviderConfig,
     pub keys: KeyStore,
     pub revocations: Revocations,
+    verified: HashMap<TokenKey, Arc<SignedGrant>>,
+    /// The key generation `verified` belongs to.
+    verified_with: u64,
 }
+
+/// Most verified grants a VM remembers.
+pub const CACHE_ENTRIES: usize = 128;
 
 fn secs(ms: u64) -> u64 {
     (ms / 1000).max(1)
@@ -56,6 +70,8 @@ impl GrantState {
             config,
             keys,
             revocations,
+            verified: HashMap::new(),
+            verified_with: 0,
         })
     }
 
@@ -70,14 +86,34 @@ impl GrantState {
         let Some(keys) = self.keys.keys(now).cloned() else {
             return Presented::Refused(Refusal::Token(JwtError::NoKeys).reason());
         };
-        match token::verify(&self.config, &keys, &self.revocations, raw, now, crypto) {
-            Ok(g) => Presented::Verified(Box::new(g)),
-            Err(e) => {
-                if matches!(e, Refusal::Token(JwtError::UnknownKid)) {
-                    self.keys.on_unknown_kid(now);
+        if self.verified_with != self.keys.generation() {
+            self.verified.clear();
+            self.verified_with = self.keys.generation();
+        }
+        let key = TokenKey::new(raw);
+        let grant = match self.verified.get(&key) {
+            Some(g) => g.clone(),
+            None => match token::verify(&self.config, &keys, raw, crypto) {
+                Ok(g) => {
+                    if self.verified.len() >= CACHE_ENTRIES {
+                        self.verified.clear();
+                    }
+                    let g = Arc::new(g);
+                    self.verified.insert(key, g.clone());
+                    g
                 }
-                Presented::Refused(e.reason())
-            }
+                Err(e) => {
+                    if matches!(e, Refusal::Token(JwtError::UnknownKid)) {
+                        self.keys.on_unknown_kid(now);
+                    }
+                    return Presented::Refused(e.reason());
+                }
+            },
+        };
+        match self.revocations.check(&grant.id, now) {
+            Ok(()) => Presented::Verified(grant),
+            Err(true) => Presented::Refused(Refusal::Revoked.reason()),
+            Err(false) => Presented::Refused(Refusal::RevocationsStale.reason()),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use serde_json::json;
+use std::sync::Arc;
 
 const NOW: u64 = 1_795_790_000;
 const IDP: &str = "https://idp.example.com";
@@ -79,7 +80,7 @@ const PATH: &str = "/v1/payments/pay_1/refunds";
 
 #[test]
 fn a_header_grant_for_this_caller_and_operation_counts() {
-    let p = Presented::Verified(Box::new(signed(&["alice", "bob"])));
+    let p = Presented::Verified(Arc::new(signed(&["alice", "bob"])));
     let c = check(&grants(None, Some(&p), IDP, "agent-7"), "POST", PATH);
     assert_eq!(c.verdict, Ok(()));
     assert_eq!(
@@ -91,7 +92,7 @@ fn a_header_grant_for_this_caller_and_operation_counts() {
 
 #[test]
 fn a_header_grant_is_the_callers_only_by_issuer_and_subject_exactly() {
-    let p = Presented::Verified(Box::new(signed(&["alice", "bob"])));
+    let p = Presented::Verified(Arc::new(signed(&["alice", "bob"])));
     for (iss, sub) in [
         ("https://other-idp.example.com", "agent-7"),
         (IDP, "Agent-7"),
@@ -108,7 +109,7 @@ fn a_header_grant_is_the_callers_only_by_issuer_and_subject_exactly() {
 
 #[test]
 fn a_header_grant_outside_its_binding_does_not_count() {
-    let p = Presented::Verified(Box::new(signed(&["alice", "bob"])));
+    let p = Presented::Verified(Arc::new(signed(&["alice", "bob"])));
     let g = grants(None, Some(&p), IDP, "agent-7");
     for (m, path) in [("POST", "/v1/payments/pay_2/refunds"), ("DELETE", PATH)] {
         assert_eq!(
@@ -129,12 +130,12 @@ fn a_header_grant_outside_its_binding_does_not_count() {
 
 #[test]
 fn a_header_grant_still_passes_the_checks_every_grant_passes() {
-    let p = Presented::Verified(Box::new(signed(&["alice"])));
+    let p = Presented::Verified(Arc::new(signed(&["alice"])));
     let c = check(&grants(None, Some(&p), IDP, "agent-7"), "POST", PATH);
     assert_eq!(c.verdict, Err(Reason::JitTooFewApprovals));
     let mut late = signed(&["alice", "bob"]);
     late.jit.exp = NOW - 1;
-    let p = Presented::Verified(Box::new(late));
+    let p = Presented::Verified(Arc::new(late));
     let c = check(&grants(None, Some(&p), IDP, "agent-7"), "POST", PATH);
     assert_eq!(c.verdict, Err(Reason::JitExpired));
     assert_eq!(c.header_refused, Some(Reason::JitExpired));
@@ -149,7 +150,7 @@ fn a_header_grant_still_passes_the_checks_every_grant_passes() {
 fn an_approver_with_the_callers_issuer_and_subject_is_self_approval() {
     let mut g = signed(&["alice", "bob"]);
     g.approvers.push((IDP.into(), "agent-7".into()));
-    let p = Presented::Verified(Box::new(g));
+    let p = Presented::Verified(Arc::new(g));
     let c = check(&grants(None, Some(&p), IDP, "agent-7"), "POST", PATH);
     assert_eq!(c.verdict, Err(Reason::JitSelfApproved));
 }

@@ -1,13 +1,12 @@
 //! A grant header's token checked as far as it can be without the route: the signature with
-//! the approvals service's keys, then `typ`, `iss`, `aud`, the claims' shape, the revocation
-//! list. What depends on the route and the caller (subject, binding, times, approvals) is
-//! [`super::check`]'s.
+//! the approvals service's keys, then `typ`, `iss`, `aud`, the claims' shape. The revocation
+//! list is [`super::state`]'s (it changes under a verified grant); what depends on the route
+//! and the caller (subject, binding, times, approvals) is [`super::Grants::check`]'s.
 //!
 //! Order, as for access tokens: nothing of the payload is believed before the signature
 //! holds, so every reason after it describes a grant the service really signed.
 
 use super::binding::{self, Binding};
-use super::revocations::Revocations;
 use super::SignedGrant;
 use crate::authz::jit::Grant;
 use crate::identity::checks::check_signature;
@@ -48,14 +47,11 @@ impl Refusal {
     }
 }
 
-/// Verifies `token` against `config` (the service's issuer, audience and algorithms) and
-/// `keys`, and looks its id up in `revoked` at `now`.
+/// Verifies `raw` against `config` (the service's issuer, audience and algorithms) and `keys`.
 pub fn verify(
     config: &ProviderConfig,
     keys: &KeySet,
-    revoked: &Revocations,
     raw: &str,
-    now: u64,
     crypto: &dyn SignatureVerifier,
 ) -> Result<SignedGrant, Refusal> {
     let jwt = token::parse(raw).map_err(Refusal::Token)?;
@@ -97,11 +93,6 @@ pub fn verify(
     let approvers = approvers(c.all.get("jit").and_then(|j| j.get("approvers")));
     let bindings: Vec<Binding> = binding::parse(c.all.get("authorization_details"))
         .ok_or(Refusal::Claims("authorization_details"))?;
-    match revoked.check(&id, now) {
-        Ok(()) => {}
-        Err(true) => return Err(Refusal::Revoked),
-        Err(false) => return Err(Refusal::RevocationsStale),
-    }
     Ok(SignedGrant {
         id,
         issuer: iss,

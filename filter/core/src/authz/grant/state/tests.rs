@@ -53,7 +53,7 @@ fn claims(id: &str) -> Value {
 
 fn verify(s: &mut GrantState, token: &str, now: u64) -> Result<SignedGrant, Reason> {
     match s.verify(token, now, &PureVerifier) {
-        Presented::Verified(g) => Ok(*g),
+        Presented::Verified(g) => Ok((*g).clone()),
         Presented::Refused(r) => Err(r),
     }
 }
@@ -187,4 +187,74 @@ fn the_grant_settings_default_to_the_services_own_paths() {
         (g.revocations.refresh_ms, g.revocations.max_stale_ms),
         (5_000, 30_000)
     );
+}
+
+/// Counts signature checks.
+struct Counting(std::cell::Cell<u32>);
+
+impl crate::identity::signature::SignatureVerifier for Counting {
+    fn verify(
+        &self,
+        alg: crate::identity::Alg,
+        key: &crate::identity::jwk::Jwk,
+        input: &[u8],
+        sig: &[u8],
+    ) -> Result<bool, crate::identity::error::CryptoError> {
+        self.0.set(self.0.get() + 1);
+        PureVerifier.verify(alg, key, input, sig)
+    }
+}
+
+#[test]
+fn a_repeated_grant_is_verified_once_yet_revocation_still_stops_it() {
+    let mut s = state();
+    let crypto = Counting(std::cell::Cell::new(0));
+    let token = mint_grant(&claims("grt_1"));
+    for _ in 0..3 {
+        assert!(matches!(
+            s.verify(&token, NOW, &crypto),
+            Presented::Verified(_)
+        ));
+    }
+    assert_eq!(crypto.0.get(), 1, "one signature check for three requests");
+    s.revocations
+        .on_fetch_ok(
+            br#"{"version": 2, "revoked": [{"id": "grt_1"}]}"#,
+            None,
+            NOW + 1,
+        )
+        .unwrap();
+    assert!(matches!(
+        s.verify(&token, NOW + 1, &crypto),
+        Presented::Refused(Reason::GrantRevoked)
+    ));
+    assert!(matches!(
+        s.verify(&token, NOW + 100, &crypto),
+        Presented::Refused(Reason::GrantRevocationsStale)
+    ));
+}
+
+#[test]
+fn new_keys_empty_the_verified_grants() {
+    let p = policy(json!({"cluster": "approvals"}));
+    let mut s = GrantState::for_policy(p.approvals.as_ref()).unwrap();
+    s.revocations
+        .on_fetch_ok(br#"{"version": 0, "revoked": []}"#, None, NOW)
+        .unwrap();
+    let ec256 = jwks().to_string();
+    s.keys.on_fetch_ok(ec256.as_bytes(), NOW).unwrap();
+    let crypto = Counting(std::cell::Cell::new(0));
+    let token = mint_grant(&claims("grt_1"));
+    assert!(matches!(
+        s.verify(&token, NOW, &crypto),
+        Presented::Verified(_)
+    ));
+    // The service rotated its key out (say it leaked): the grant it signed no longer counts.
+    s.keys
+        .on_fetch_ok(br#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "new", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#, NOW + 1)
+        .unwrap();
+    assert!(matches!(
+        s.verify(&token, NOW + 1, &crypto),
+        Presented::Refused(Reason::GrantInvalid)
+    ));
 }
