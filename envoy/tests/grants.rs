@@ -242,9 +242,11 @@ fn flow(dir: &TempDir, db: &str) {
         .unwrap_or_else(|| panic!("no allowed event with the grant: {lines:#?}"));
     assert_eq!(used["jit"]["source"], "header");
     assert_eq!(used["jit"]["approved_by"], json!(["alice", "bob"]));
+    // Refused as revoked, and still named: the review joins it to the grant.
     assert!(events
         .iter()
-        .any(|e| e["decision"]["grant_refused"] == "grant_revoked"));
+        .any(|e| e["decision"]["grant_refused"] == "grant_revoked"
+            && e["jit"]["id"] == grant_id.as_str()));
     for l in &lines {
         assert!(
             !l.contains(&grant[..60]) && !l.contains(&grant2[..60]),

@@ -49,6 +49,10 @@ pub struct SignedGrant {
 pub enum Presented {
     /// Shared with the VM's cache of verified grants.
     Verified(Arc<SignedGrant>),
+    /// Signed by the service, but not usable now: revoked, or the revocation list too old to
+    /// tell. The grant is known, so the audit event names it (and the review joins it).
+    Withheld(Arc<SignedGrant>, Reason),
+    /// Not a grant the service signed for this filter, or no keys to tell.
     Refused(Reason),
 }
 
@@ -107,6 +111,7 @@ impl Grants<'_> {
             .map(|g| (g, jit::check(g, req, scopes, holder, now, skew)));
         let header = self.header.map(|p| match p {
             Presented::Refused(r) => (None, Err(*r)),
+            Presented::Withheld(g, r) => (Some(&g.jit), Err(*r)),
             Presented::Verified(g) => (
                 Some(&g.jit),
                 header_check(g, target, line, req, scopes, self.who, now, skew),

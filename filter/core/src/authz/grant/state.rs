@@ -112,8 +112,8 @@ impl GrantState {
         };
         match self.revocations.check(&grant.id, now) {
             Ok(()) => Presented::Verified(grant),
-            Err(true) => Presented::Refused(Refusal::Revoked.reason()),
-            Err(false) => Presented::Refused(Refusal::RevocationsStale.reason()),
+            Err(true) => Presented::Withheld(grant, Refusal::Revoked.reason()),
+            Err(false) => Presented::Withheld(grant, Refusal::RevocationsStale.reason()),
         }
     }
 }

@@ -154,6 +154,16 @@ fn a_revoked_grant_or_one_for_another_operation_is_refused_and_the_event_says_wh
         v.event.decision.as_ref().unwrap().grant_refused,
         Some(Reason::GrantRevoked)
     );
+    // Revoked, but signed by the service: the event names it, so the review can join it.
+    let jit = v
+        .event
+        .jit
+        .as_ref()
+        .expect("a revoked grant is still named");
+    assert_eq!(
+        (jit.id.as_str(), jit.source),
+        ("grt_1", Some(GrantSource::Header))
+    );
     let other = "/v1/payments/pay_2/refunds";
     let v = judge_with(
         &p,

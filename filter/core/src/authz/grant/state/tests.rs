@@ -54,7 +54,7 @@ fn claims(id: &str) -> Value {
 fn verify(s: &mut GrantState, token: &str, now: u64) -> Result<SignedGrant, Reason> {
     match s.verify(token, now, &PureVerifier) {
         Presented::Verified(g) => Ok((*g).clone()),
-        Presented::Refused(r) => Err(r),
+        Presented::Withheld(_, r) | Presented::Refused(r) => Err(r),
     }
 }
 
@@ -226,11 +226,11 @@ fn a_repeated_grant_is_verified_once_yet_revocation_still_stops_it() {
         .unwrap();
     assert!(matches!(
         s.verify(&token, NOW + 1, &crypto),
-        Presented::Refused(Reason::GrantRevoked)
+        Presented::Withheld(_, Reason::GrantRevoked)
     ));
     assert!(matches!(
         s.verify(&token, NOW + 100, &crypto),
-        Presented::Refused(Reason::GrantRevocationsStale)
+        Presented::Withheld(_, Reason::GrantRevocationsStale)
     ));
 }
 
