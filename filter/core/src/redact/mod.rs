@@ -23,6 +23,7 @@
 //! Nothing in this module ever puts body bytes into an error, a `Debug` output or a log.
 
 pub mod brands;
+mod chars;
 pub mod content_type;
 pub mod cvv;
 pub mod decode;
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod grpc;
 pub mod luhn;
 pub mod mask;
+mod number;
 mod pan;
 mod scanner;
 mod track;

@@ -193,7 +193,7 @@ pub(super) fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<O
         return Some(None);
     }
     let mut p = end;
-    let mut seen = 0u8;
+    let mut seen = 0u16;
     while p > end - MAX_KEY && is_key_byte(buf[p - 1]) && !escape_ends_at(buf, p) {
         seen |= CLASS[usize::from(buf[p - 1])];
         p -= 1;

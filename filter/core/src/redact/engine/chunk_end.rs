@@ -1,5 +1,6 @@
 //! What a chunk end holds back. A digit run cut by the end of a chunk has a length not yet
-//! known, so the general decision would hold it for the next chunk. Most such runs are
+//! known, so the general decision would hold it for the next chunk (and [`held_at_end`] holds
+//! the few bytes that start card data with no candidate open yet). Most such runs are
 //! timestamps and ids (`"created":17485…`, `ord_0000…`) that hold nothing however they go on,
 //! and holding them costs the host: the filter rewrites the chunk without its tail or pauses
 //! it, and a large HTTP/2 chunk's tail left in the filter when trailers may follow resets the
@@ -46,4 +47,33 @@ fn card_may_start_with(digits: &[u8]) -> bool {
         [a] => (b'0'..=b'9').any(|b| may_start_card(a, b)),
         [a, b, ..] => may_start_card(a, b),
     }
+}
+
+/// Where to hold from when the input (not the body) ends with bytes the next chunk may make
+/// card data of, though no candidate is open there: the integer digit and point of a decimal
+/// number (`4.`, whose fraction would make it a card in scientific notation, decided at that
+/// digit), or the first bytes of a digit of another script cut by the end. `None` when nothing
+/// is held; `pos`: where the scan stands (nothing before it is held).
+pub(super) fn held_at_end(mode: Mode, w: &Window<'_>, pos: usize) -> Option<usize> {
+    let len = w.len();
+    let buf = &*w.buf;
+    if mode == Mode::Text
+        && len >= pos + 2
+        && buf[len - 1] == b'.'
+        && buf[len - 2].is_ascii_digit()
+        && !w.back(len as isize - 3).is_some_and(|b| b.is_ascii_digit())
+        && card_may_start_with(&buf[len - 2..len - 1])
+    {
+        return Some(len - 2);
+    }
+    // A UTF-8 lead of a digit of another script, and fewer continuation bytes than it needs.
+    let from = len.saturating_sub(3).max(pos);
+    (from..len).find(|&p| {
+        let need = match buf[p] {
+            0xD9 | 0xDB => 2,
+            0xE0 | 0xE1 | 0xEF => 3,
+            _ => return false,
+        };
+        p + need > len && buf[p + 1..].iter().all(|&b| b & 0xC0 == 0x80)
+    })
 }

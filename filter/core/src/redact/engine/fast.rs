@@ -6,14 +6,16 @@ use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::mask::{mask_all, mask_grouped16, mask_run};
 use crate::redact::scanner::{
-    digit_run_end, ends_number, is_alnum, is_digit, is_hex, is_sep_start,
+    digit_run_end, ends_number, hex_val, is_alnum, is_digit, is_hex, is_maybe_sep,
 };
 use crate::redact::window::Window;
 use crate::redact::{RedactOptions, RedactionCounts};
 
 use super::chunk_end::open_run;
 use super::decide::resume_after_mask;
-use super::neighbours::{escape_before, escape_may_hold, glued_to_letter, no_card_after};
+use super::neighbours::{
+    continues, escape_before, escape_may_hold, glued_to_letter, no_card_after, soft_break_before,
+};
 use super::Mode;
 
 /// The common cases, decided from the raw digit run and its two neighbours alone. Returns
@@ -49,7 +51,7 @@ pub(super) fn fast_path(
     let Some(&after) = buf.get(e) else {
         return open_run(opts, mode, w, i);
     };
-    if is_sep_start(after) {
+    if continues(buf, e) {
         if e - i == 4 && mode == Mode::Text {
             return grouped_card(opts, w, i, counts);
         }
@@ -59,6 +61,8 @@ pub(super) fn fast_path(
         return None;
     }
     match e - i {
+        // `4.111111111111111e15`: a lone integer digit before a point is decided at the digit.
+        1 if after == b'.' && mode == Mode::Text => None,
         1 | 2 | 9..=11 => Some(e),
         3..=19 if mode == Mode::Text && glued_to_letter(buf, i) => Some(e),
         // Only a CVV could start here, and its value follows glue (see `cvv`).
@@ -69,7 +73,7 @@ pub(super) fn fast_path(
             }
             // Plain glue byte before (no escape, decoded left char is `b1`) and a plain byte
             // after: the general path would only run the CVV check, so run it here.
-            if b1.is_some_and(is_alnum) || !ends_number(after) {
+            if b1.is_some_and(is_alnum) || !ends_number(after) || soft_break_before(buf, i) {
                 return None;
             }
             code_at(opts, w, i, e, counts);
@@ -78,13 +82,13 @@ pub(super) fn fast_path(
         5..=8 => (!escape_may_hold(w, i)).then_some(e),
         12..=19 if mode == Mode::Text => {
             let b1 = w.back(i as isize - 1);
-            if b1.is_some_and(no_card_after) || !ends_number(after) {
+            if b1.is_some_and(no_card_after) || !ends_number(after) || soft_break_before(buf, i) {
                 if b1.is_some_and(is_hex) && escape_before(buf, i).is_some() {
                     return card_by_escapes(opts, w, i, e, counts);
                 }
                 return None;
             }
-            Some(isolated_card(opts, w, i, e, counts))
+            Some(isolated_card(opts, w, i, e, after, counts))
         }
         _ => None,
     }
@@ -107,10 +111,12 @@ pub(super) fn code_at(
 
 /// The fast path for a run of 12–19 digits at `i..e` in text with a `%XX` escape on either
 /// side (`number%3D4111111111111111%26`), reading the escapes as the general path does: on the
-/// left, the character the escape decodes to stands for the byte before; on the right, any
-/// escape but `%20` (an encoded group separator) leaves the run free, as a plain byte does.
-/// Then it is the isolated run of [`fast_path`]: a card iff brand and Luhn say so. `None` for
-/// anything else (the general path decides). Out of line: rare beside the plain shapes.
+/// left, the character the escape decodes to stands for the byte before; on the right, an
+/// escape that decodes to a plain ASCII character (no space, mark, digit, letter, or a byte of
+/// a multi-byte character, any of which may continue the card) leaves the run free, as a plain
+/// byte does. Then it is the isolated run of [`fast_path`]: a card iff brand and Luhn say so.
+/// `None` for anything else (the general path decides). Out of line: rare beside the plain
+/// shapes.
 #[inline(never)]
 fn card_by_escapes(
     opts: &RedactOptions,
@@ -122,15 +128,32 @@ fn card_by_escapes(
     let buf = &*w.buf;
     let after = *buf.get(e)?;
     let right_free = if after == b'%' {
-        buf.get(e + 1..e + 3).is_some_and(|x| x != b"20")
+        match (buf.get(e + 1), buf.get(e + 2)) {
+            (Some(&h), Some(&l)) if is_hex(h) && is_hex(l) => {
+                let c = hex_val(h) << 4 | hex_val(l);
+                !is_sep_char(c) && ends_number(c) && c < 0x80
+            }
+            // Not an escape: a `%` like any plain byte.
+            (Some(_), Some(_)) => true,
+            _ => false,
+        }
     } else {
-        ends_number(after) && !is_sep_start(after)
+        ends_number(after) && !continues(buf, e)
     };
     let b1 = escape_before(buf, i).or_else(|| w.back(i as isize - 1));
-    if !right_free || b1.is_some_and(no_card_after) {
+    if !right_free || b1.is_some_and(no_card_after) || soft_break_before(buf, i) {
         return None;
     }
-    Some(isolated_card(opts, w, i, e, counts))
+    Some(isolated_card(opts, w, i, e, after, counts))
+}
+
+/// Whether an ASCII character is a space or mark `chars` reads between groups.
+#[inline]
+fn is_sep_char(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'.' | b'/' | b'_' | b','
+    )
 }
 
 /// The isolated run of 12–19 digits `[i, e)` in text (free on both sides): a card iff brand
@@ -141,13 +164,14 @@ fn isolated_card(
     w: &mut Window<'_>,
     i: usize,
     e: usize,
+    after: u8,
     counts: &mut RedactionCounts,
 ) -> usize {
     let digits = &w.buf[i..e];
     if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
         mask_run(w.buf, i, e, opts.keep, opts.mask_char);
         counts.pan += 1;
-        return after_masked_card(i, e, opts);
+        return after_masked_card(i, e, after, opts);
     }
     e
 }
@@ -177,9 +201,10 @@ fn grouped_card(
     let after = b[19];
     if !groups_ok
         || !ends_number(after)
-        || is_sep_start(after)
+        || continues(w.buf, i + 19)
         || w.back(i as isize - 1)
             .is_some_and(|c| no_card_after(c) || matches!(c, b' ' | b'-' | b'+'))
+        || soft_break_before(w.buf, i)
     {
         return None;
     }
@@ -192,7 +217,7 @@ fn grouped_card(
     }
     mask_grouped16(w.buf, i, opts.keep, opts.mask_char);
     counts.pan += 1;
-    Some(after_masked_card(i + 15, i + 19, opts))
+    Some(after_masked_card(i + 15, i + 19, after, opts))
 }
 
 /// Where a fast path goes on after masking a card whose last group `[start, end)` is followed
@@ -200,10 +225,11 @@ fn grouped_card(
 /// the digits the mask kept ([`resume_after_mask`]), but between mask characters (or a
 /// separator after them) and that plain byte they start no card and, unless the mask
 /// character could end the glue of a key (`"` or `:`, say), no code. With such a mask
-/// character, the general path's way.
+/// character, or a byte after that a closer look may read as a separator (`,` before digits:
+/// the kept digits could start a card of that kind), the general path's way.
 #[inline]
-fn after_masked_card(start: usize, end: usize, opts: &RedactOptions) -> usize {
-    if ends_glue(opts.mask_char) {
+fn after_masked_card(start: usize, end: usize, after: u8, opts: &RedactOptions) -> usize {
+    if ends_glue(opts.mask_char) || is_maybe_sep(after) {
         resume_after_mask(start, end, opts.keep)
     } else {
         end

@@ -1,9 +1,85 @@
-//! What the bytes around a digit run say, read without parsing: whether an escape may hold it
-//! or end before it, whether a letter is glued to it, whether a card brand can start with its
-//! first two digits. Shared by the block loop, the fast paths and the chunk end.
+//! What the bytes around a digit run say, read without parsing: whether what follows may
+//! continue it, whether an escape may hold it or end before it, whether a letter is glued to
+//! it, whether a card brand can start with its first two digits. Shared by the block loop, the
+//! fast paths and the chunk end.
 
-use crate::redact::scanner::{hex_val, is_alnum, is_hex};
+use crate::redact::chars::{char_at, Class};
+use crate::redact::scanner::{
+    hex_val, is_alnum, is_digit, is_hex, is_maybe_sep, is_sep_start, CLASS, HIGH,
+};
 use crate::redact::window::Window;
+
+/// Whether the bytes from `e`, right after a digit run, may continue the run's group or start
+/// a separator to another one: a superset of what `pan::cluster` reads there. Most bytes
+/// answer from the class table alone (`SEP_START` yes; no class bit, no); `.` `,` `&` `=` and
+/// a few UTF-8 leads need a closer look ([`continues_rare`]). `e < buf.len()`.
+#[inline(always)]
+pub(super) fn continues(buf: &[u8], e: usize) -> bool {
+    let b = buf[e];
+    if is_sep_start(b) {
+        return true;
+    }
+    if !is_maybe_sep(b) {
+        return false;
+    }
+    // `"amount":1234,"currency"`: a comma is a separator only before a digit.
+    if b == b',' {
+        return buf.get(e + 1).is_none_or(|&d| is_digit(d) || d >= 0x80);
+    }
+    continues_rare(buf, e)
+}
+
+/// [`continues`] for `.`, `&`, `=` and UTF-8 leads: a dot between digits that a second dot
+/// and digit follow (a weak kind needs three groups, so `1234.56` is a number), an entity, a
+/// quoted-printable soft line break or sequence, a character that is a space, mark, invisible
+/// or digit. Reading off the end of `buf` says yes: the general path decides with more input.
+#[inline(never)]
+fn continues_rare(buf: &[u8], e: usize) -> bool {
+    match buf[e] {
+        b'.' => {
+            let f = e + 1;
+            let Some(&d) = buf.get(f) else { return true };
+            if d >= 0x80 {
+                return true;
+            }
+            if !is_digit(d) {
+                return false;
+            }
+            let q = crate::redact::scanner::digit_run_end(buf, f, 8);
+            match buf.get(q) {
+                None => true,
+                Some(&x) if x >= 0x80 => true,
+                Some(&b'.') => buf.get(q + 1).is_none_or(|&y| is_digit(y) || y >= 0x80),
+                Some(_) => false,
+            }
+        }
+        b'=' => matches!(buf.get(e + 1), None | Some(b'\r' | b'\n' | b'C'..=b'F')),
+        _ => match char_at(buf, false, e, false) {
+            Ok(Some(ch)) => !matches!(ch.class, Class::Other(_)),
+            Ok(None) | Err(_) => true,
+        },
+    }
+}
+
+/// Whether the `.` at `p` starts a fraction of zeros that ends the number (`123.0`, judged from
+/// `buf` alone: running off its end, yes).
+#[inline]
+pub(super) fn zero_fraction(buf: &[u8], p: usize) -> bool {
+    let mut q = p + 1;
+    while buf.get(q) == Some(&b'0') {
+        q += 1;
+    }
+    q > p + 1 && buf.get(q).is_none_or(|&b| !is_alnum(b) && b != b'.')
+}
+
+/// Whether a quoted-printable soft line break (`=\r\n`, `=\n`) ends right before `i`: the run
+/// at `i` may continue the digits before it (judged from `buf` alone: near its start, yes).
+#[inline]
+pub(super) fn soft_break_before(buf: &[u8], i: usize) -> bool {
+    i >= 1
+        && buf[i - 1] == b'\n'
+        && (i < 3 || buf[i - 2] == b'=' || (buf[i - 2] == b'\r' && buf[i - 3] == b'='))
+}
 
 /// Whether no `%XX` or `\uXXXX` escape can end right before the run at `i` or hold its first
 /// digits (no `%` in the two bytes before it, no `u` in the four): a 5–8 digit run then
@@ -60,10 +136,11 @@ pub(super) fn escape_may_hold(w: &Window<'_>, i: usize) -> bool {
 }
 
 /// Whether the fast paths leave a run after `c` to the general path: a letter or digit (glued
-/// to it), `.` (a decimal), `;` (a track 2 start sentinel) or `%` (an escape).
+/// to it), `.` (a decimal), `;` (a track 2 start sentinel or an entity) or `%` (an escape), or
+/// a non-ASCII byte (the end of a character that may be a digit, a space or an invisible one).
 #[inline(always)]
 pub(super) fn no_card_after(c: u8) -> bool {
-    is_alnum(c) || matches!(c, b'.' | b';' | b'%')
+    is_alnum(c) || matches!(c, b'.' | b';' | b'%') || CLASS[usize::from(c)] & HIGH != 0
 }
 
 /// The character the `%XX` escape ending right before `i` decodes to (0x80 for any byte over
