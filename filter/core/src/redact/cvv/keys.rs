@@ -15,6 +15,11 @@ pub(super) const FILLER_WORDS: [&[u8]; 7] = [
     b"entered", b"is", b"number", b"no", b"num", b"code", b"value",
 ];
 
+/// Words that may follow a configured key inside one key and leave it naming the code
+/// (`cvvValue`, `csc_code`, `securityCodeNumber`): the value's own field. Among
+/// [`FILLER_WORDS`], so the fast reject on a key's last byte lets them through.
+pub(super) const CHILD_WORDS: [&[u8]; 5] = [b"value", b"code", b"number", b"num", b"no"];
+
 /// Every key spelling seen naming a card security code in gateway traffic (ActiveMerchant
 /// transcripts, Recurly, Datadog samples), normalised.
 pub const DEFAULT_CVV_KEYS: &[&str] = &[
@@ -301,6 +306,17 @@ impl CvvKeys {
     pub(super) fn contains_head(&self, head: u128, len: usize) -> bool {
         debug_assert!(len <= 16);
         self.probe(head, len, |_| true)
+    }
+
+    /// Whether the normalised `norm` is a configured key followed by a child word (`value`,
+    /// `code`, `number`, `num`, `no`): `cvvValue`, `security_code_value`, `csc_code`. The key
+    /// before it is whole, so `cvvResultCode` (`cvvresult` + `code`) stays no key.
+    pub(super) fn contains_with_child(&self, norm: &[u8]) -> bool {
+        CHILD_WORDS.iter().any(|w| {
+            norm.len() > w.len() + 1
+                && norm.ends_with(w)
+                && self.contains_norm(&norm[..norm.len() - w.len()])
+        })
     }
 
     /// Whether `key` (any spelling) is a configured security-code key.

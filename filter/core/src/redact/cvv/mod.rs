@@ -70,9 +70,10 @@
 
 use crate::redact::window::Window;
 
-use context::{follows_expiry, parent_is_key, CODE, FILLERS, PARENT_CHILDREN};
+use context::{follows_expiry, parent_is_key, CODE, FILLERS, PARENT_CHILDREN, VALUE};
 use keys::{head16, packed, MAX_KEY};
-use lookback::{key_before, norm_key, plain_key_before, word_before_spaces};
+use lookback::{key_before, norm_key, plain_key_before, word_before_spaces, Key};
+use markup::{attribute_key, key_across_markup, sql_column};
 
 pub use keys::{CvvKeys, DEFAULT_CVV_KEYS};
 pub(crate) use lookback::{ends_glue, no_cvv_key_before};
@@ -80,6 +81,7 @@ pub(crate) use lookback::{ends_glue, no_cvv_key_before};
 mod context;
 mod keys;
 mod lookback;
+mod markup;
 
 /// Whether the 3–4 digit value starting at `at` is the value of a security-code key.
 pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
@@ -94,9 +96,42 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
         Some(found) => found,
         None => key_before(w, i, floor, keys),
     };
-    let Some(key) = key else {
-        return false;
-    };
+    if let Some(key) = &key {
+        let (named, kp) = names_code(w, key, keys);
+        if named {
+            return true;
+        }
+        if kp.is_some_and(|p| PARENT_CHILDREN.contains(&p))
+            && !key.xml
+            && parent_is_key(w, key.start, floor, keys)
+        {
+            return true;
+        }
+        if kp == Some(CODE) && follows_expiry(w, key.start, floor) {
+            return true;
+        }
+        // `<input name="cvv" value="123">`: the tag's name says what the value is.
+        if kp == Some(VALUE)
+            && !key.xml
+            && attribute_key(w, key.start, floor).is_some_and(|k| names_code(w, &k, keys).0)
+        {
+            return true;
+        }
+    }
+    match w.back(i - 1) {
+        // `<td>CVV</td><td>123`: the key is the text before the layout tags.
+        Some(b'>') => key_across_markup(w, i, floor).is_some_and(|k| names_code(w, &k, keys).0),
+        // `VALUES ('4111…', '123')`: the key is the column at the value's position.
+        _ if key.is_none() => sql_column(w, i, floor).is_some_and(|k| names_code(w, &k, keys).0),
+        _ => false,
+    }
+}
+
+/// Whether `key` names a security code by itself: a configured key; one followed by a child
+/// word (`cvvValue`, `security_code_value`, `csc_code`); a filler word after a configured key,
+/// or finishing one (`CVV entered`, `Security Code`). Also returns the key packed, if it is at
+/// most 8 bytes, for the context rules.
+fn names_code(w: &Window<'_>, key: &Key, keys: &CvvKeys) -> (bool, Option<u64>) {
     // Most keys lie in this chunk, lowercase with no `_` or `-`, and at most 16 bytes: already
     // normal, looked up straight from the buffer. Others are normalised into a buffer.
     let as_is = usize::try_from(key.start)
@@ -104,27 +139,29 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
         .zip(usize::try_from(key.end).ok())
         .and_then(|(s, e)| w.buf.get(s..e))
         .filter(|r| key.as_is && r.len() <= 16);
-    let found = as_is.map(|r| {
-        let head = head16(r);
-        (
-            keys.contains_head(head, r.len()),
-            (r.len() <= 8).then_some(head as u64),
-        )
-    });
-    let kp = match found {
-        Some((true, _)) => return true,
-        Some((false, kp)) => kp,
+    let mut norm = [0u8; MAX_KEY];
+    let (n, kp) = match as_is {
+        Some(r) => {
+            let head = head16(r);
+            if keys.contains_head(head, r.len()) {
+                return (true, None);
+            }
+            norm[..r.len()].copy_from_slice(r);
+            (r.len(), (r.len() <= 8).then_some(head as u64))
+        }
         None => {
-            let mut norm = [0u8; MAX_KEY];
-            let Some(n) = norm_key(w, &key, &mut norm) else {
-                return false;
+            let Some(n) = norm_key(w, key, &mut norm) else {
+                return (false, None);
             };
             if keys.contains_norm(&norm[..n]) {
-                return true;
+                return (true, None);
             }
-            packed(&norm[..n])
+            (n, packed(&norm[..n]))
         }
     };
+    if keys.contains_with_child(&norm[..n]) {
+        return (true, kp);
+    }
     if let Some(filler) = kp.filter(|p| FILLERS.contains(p)) {
         // Filler words are at most 8 bytes: the packed form holds the word whole.
         let bytes = filler.to_le_bytes();
@@ -133,25 +170,19 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
         let mut prev = [0u8; MAX_KEY];
         if let Some(m) = word_before_spaces(w, key.start, &mut prev) {
             if keys.contains_norm(&prev[..m]) {
-                return true;
+                return (true, kp);
             }
             if m + n <= MAX_KEY {
                 let mut joined = [0u8; MAX_KEY];
                 joined[..m].copy_from_slice(&prev[..m]);
                 joined[m..m + n].copy_from_slice(k);
                 if keys.contains_norm(&joined[..m + n]) {
-                    return true;
+                    return (true, kp);
                 }
             }
         }
     }
-    if kp.is_some_and(|p| PARENT_CHILDREN.contains(&p))
-        && !key.xml
-        && parent_is_key(w, key.start, floor, keys)
-    {
-        return true;
-    }
-    kp == Some(CODE) && follows_expiry(w, key.start, floor)
+    (false, kp)
 }
 
 #[cfg(test)]
