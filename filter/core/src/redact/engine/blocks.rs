@@ -7,6 +7,7 @@
 
 use crate::redact::chars::{find_candidate, other_digit_starts};
 use crate::redact::cvv::{ends_glue, no_cvv_key_before, CvvKeys};
+use crate::redact::pan::left_of;
 use crate::redact::scanner::{digit_mask64, ends_number, is_alnum, is_digit};
 use crate::redact::window::{Window, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
@@ -279,9 +280,11 @@ fn visit<const FAST: bool>(
 ) -> Result<usize, usize> {
     let c = if mode == Mode::Text
         && i >= floor + 2
+        && is_digit(w.buf[i])
         && w.buf[i - 1] == b'.'
         && is_digit(w.buf[i - 2])
-        && !w.back(i as isize - 3).is_some_and(is_digit)
+        && !left_of(w, i - 2, false).digit
+        && matches!(w.escape_containing(i - 2), Ok(None))
     {
         i - 2
     } else {

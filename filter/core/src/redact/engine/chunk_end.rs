@@ -7,6 +7,7 @@
 //! stream. So a run is held only while it may still start a card or be a security code.
 
 use crate::redact::cvv::is_cvv_value;
+use crate::redact::pan::left_of;
 use crate::redact::window::Window;
 use crate::redact::RedactOptions;
 
@@ -61,7 +62,7 @@ pub(super) fn held_at_end(mode: Mode, w: &Window<'_>, pos: usize) -> Option<usiz
         && len >= pos + 2
         && buf[len - 1] == b'.'
         && buf[len - 2].is_ascii_digit()
-        && !w.back(len as isize - 3).is_some_and(|b| b.is_ascii_digit())
+        && !left_of(w, len - 2, false).digit
         && card_may_start_with(&buf[len - 2..len - 1])
     {
         return Some(len - 2);

@@ -61,8 +61,9 @@ pub(super) fn fast_path(
         return None;
     }
     match e - i {
-        // `4.111111111111111e15`: a lone integer digit before a point is decided at the digit.
-        1 if after == b'.' && mode == Mode::Text => None,
+        // `4.111111111111111e15`: a lone integer digit before a point is decided at the digit
+        // (two digits may be one after an escape: `%A04.111…`).
+        1 | 2 if after == b'.' && mode == Mode::Text => None,
         1 | 2 | 9..=11 => Some(e),
         3..=19 if mode == Mode::Text && glued_to_letter(buf, i) => Some(e),
         // Only a CVV could start here, and its value follows glue (see `cvv`).

@@ -112,8 +112,8 @@ pub(super) fn may_start_card(a: u8, b: u8) -> bool {
 }
 
 /// Whether the digit run at `i` follows a letter that is itself, not the end of an escape:
-/// no `%` two or three bytes back (`%3D`, `%B`), no `\` two back (`\n`), no `u` two to five
-/// back (`\u0041`). Such a run (`jane1234@`, `SKU-A123`'s digits) touches a letter, so in text
+/// no `%` two or three bytes back (`%3D`, `%B`), no `=` three back (quoted-printable `=3D`), no
+/// `\` two back (`\n`), no `u` two to five back (`\u0041`). Such a run (`jane1234@`, `SKU-A123`'s digits) touches a letter, so in text
 /// it starts neither a card nor a security code, nor is it inside an escape: the general path
 /// would only step to its end. (Judged from `buf` alone; near its start, says no.)
 #[inline(always)]
@@ -121,7 +121,7 @@ pub(super) fn glued_to_letter(buf: &[u8], i: usize) -> bool {
     i >= 5
         && buf[i - 1].is_ascii_alphabetic()
         && !matches!(buf[i - 2], b'%' | b'\\' | b'u')
-        && buf[i - 3] != b'%'
+        && !matches!(buf[i - 3], b'%' | b'=')
         && !buf[i - 5..i - 2].contains(&b'u')
 }
 

@@ -50,7 +50,7 @@ use crate::redact::scanner::{is_alnum, is_digit};
 use crate::redact::window::{Window, MAX_LOOKBACK};
 use crate::redact::BrandSet;
 
-pub(crate) use cluster::{parse_cluster, prev_group, Cluster, MAX_GROUPS, MAX_PAN};
+pub(crate) use cluster::{parse_cluster, prev_group, Cluster, MAX_GROUPS, MAX_PAN, MAX_SEP};
 
 /// Whether the lengths of a multi-group window form a card grouping with separators of a
 /// strong kind: 2–5 groups of at least three digits, or 4-4-4 / 4-4-4-4 followed by one or two
@@ -122,11 +122,30 @@ pub(crate) fn left_of(w: &Window<'_>, i: usize, proto: bool) -> Left {
             digit: true,
         },
         Class::Invisible => {
-            // It joins the digits before it to the candidate if it is raw, or after a piece of
-            // three ASCII digits (as `cluster::read_group` reads ahead).
-            let joins = ch.raw || (1..=3).all(|k| w.back(start - k).is_some_and(is_digit));
-            let digit_before = char_before(w, start, floor, proto)
-                .is_some_and(|(c, _)| matches!(c.class, Class::Digit(_)));
+            // A run of invisible characters (at most `MAX_SEP` bytes) joins the digits before it
+            // to the candidate if all are raw, or after a piece of three digits (as
+            // `cluster::read_group` reads ahead).
+            let (mut s, mut raw) = (start, ch.raw);
+            while let Some((c, st)) = char_before(w, s, floor, proto) {
+                if c.class != Class::Invisible || ii - st > MAX_SEP as isize {
+                    break;
+                }
+                raw &= c.raw;
+                s = st;
+            }
+            let mut q = s;
+            let mut piece = 0;
+            while piece < 3 {
+                match char_before(w, q, floor, proto) {
+                    Some((c, st)) if matches!(c.class, Class::Digit(_)) => {
+                        q = st;
+                        piece += 1;
+                    }
+                    _ => break,
+                }
+            }
+            let joins = raw || piece == 3;
+            let digit_before = piece > 0;
             Left {
                 ch: Some(b' '),
                 start,
