@@ -7,13 +7,19 @@
 //!
 //! ```text
 //! is_cvv_value(value at i):
-//!     glue = the bytes before i: one connector among quotes and spaces, else no   lookback.rs
-//!     key  = the run of [A-Za-z0-9_-] before the glue, else no
-//!     if normalise(key) is a configured key:                        yes   keys.rs
+//!     glue = the bytes before i: one connector among quotes and spaces, else no key  lookback.rs
+//!     key  = the run of [A-Za-z0-9_-] before the glue, escapes decoded (\u0063vv, %63vv)
+//!     if normalise(key) is a configured key,
+//!        or a configured key and a child word (cvv + value, csc + code):  yes   keys.rs
 //!     if key is a filler word and the word before it is a key,
 //!        or the two join into one (security + code):                 yes   context.rs
 //!     if key is value/code/number in an object whose key is a key:   yes
 //!     if key is code and its previous sibling names an expiry:       yes
+//!     if key is the value attribute of a tag named by a key:         yes   markup.rs
+//!     if i follows layout tags (`<td>CVV</td><td>123`), and the text
+//!        before them names a code (by the rules above):              yes
+//!     if there is no key and i is in a SQL VALUES list whose column
+//!        at that position names a code:                              yes
 //!     else:                                                          no
 //! ```
 //!
@@ -21,14 +27,18 @@
 //! 1. glue with exactly one connector: `:` / `=` / `>` (also as `%3A` `%3D` `%3E` `&gt;`),
 //!    with quotes (`"`, `'`, `\"`, `%22`, `&quot;`), backslashes, `]` and whitespace around it;
 //! 2. a key: the run of `[A-Za-z0-9_-]` before the glue (the last segment of `card.cvv`,
-//!    `card[cvc]`); after `>` it must be an XML start tag (`<cvv>`, `%3Ccvd%3E`, `&lt;cvv&gt;`).
+//!    `card[cvc]`), where a `%XX` or `\u00XX` escape that decodes to one of those characters is
+//!    that character (`"\u0063vv"`, `%63vv=`) and any other escape ends the key (`%22cvv`);
+//!    after `>` it must be an XML start tag (`<cvv>`, `%3Ccvd%3E`, `&lt;cvv&gt;`).
 //!
-//! Keys compare after *normalisation*: ASCII-lowercased, `_` and `-` removed, so
-//! `security_code`, `security-code` and `securityCode` are one key. Whole keys only: result
-//! fields such as `cvvResultCode`, `cvv2_result`, `CardSecurityCodeMatch` normalise to
-//! something else and are left alone.
+//! Keys compare after *normalisation*: escapes decoded, ASCII-lowercased, `_` and `-` removed,
+//! so `security_code`, `security-code` and `securityCode` are one key. Whole keys only,
+//! optionally followed by a child word (`value`, `code`, `number`, `num`, `no`: `cvvValue`,
+//! `security_code_value`, `csc_code`): result fields such as `cvvResultCode` (`cvvresult` +
+//! `code`), `cvv2_result`, `CardSecurityCodeMatch` normalise to something else and are left
+//! alone.
 //!
-//! Three context rules cover keys that are too generic on their own:
+//! Context rules cover keys that are too generic on their own, or stand apart from the value:
 //! - **filler words** (`CVV entered: 123`, `Security Code: 123`): if the key is one of
 //!   `entered`, `is`, `number`, `no`, `num`, `code`, `value` and the word before it (spaces
 //!   only between) is a key, or joins with it into one (`security`+`code`), it counts;
@@ -36,7 +46,14 @@
 //!   `number` key directly inside a JSON object whose own key is a security-code key;
 //! - **sibling of an expiry** (`"expiry":"0918","code":"999"`): a `code` key whose previous
 //!   sibling key names an expiry (`exp…`), with no object closed in between (for XML, no
-//!   element other than the expiry itself closed), so `</CARD><CODE>0100` stays.
+//!   element other than the expiry itself closed), so `</CARD><CODE>0100` stays;
+//! - **markup** (`markup.rs`): after layout tags (`td`, `th`, `dt`, `dd`, `span`, `b`, …, at
+//!   most six, never a row, table, list or form), the text before them, with one `:`
+//!   (`<th>Security code</th><td>4567`, `<dt>CVC:</dt><dd><b>321`); an input's `value`
+//!   attribute, named by its tag's `name` or `id` (`<input name="card[cvv]" value="123">`);
+//! - **SQL** (`markup.rs`): a quoted value in `VALUES (…)` (or one after `, `) takes the name
+//!   of the column at its position in the list before `VALUES` (`INSERT INTO t (pan, cvv)
+//!   VALUES ('4111…', '123')`).
 //!
 //! Most 3–4 digit values are amounts, quantities and years, and most keys sit in plain JSON
 //! or form glue. The tricks:
@@ -44,11 +61,13 @@
 //! 1. **Reject on one byte.** The byte before the value must be able to end glue
 //!    (`ends_glue`, a class table), and the key's last byte one that some configured key,
 //!    filler or child word ends with (`CvvKeys::may_end_key`, a 256-bit set): `"amount":1234`
-//!    is rejected on its `t` before the key is read, normalised or hashed. The engine's block
+//!    is rejected on its `t` before the key is read, normalised or hashed (a key that may end
+//!    in an escape, `\u0076":`, is judged on the character it decodes to). The engine's block
 //!    loop passes over such values with the same test (`no_cvv_key_before`).
 //! 2. **Plain glue read directly.** `"key":"`, `"key":` and `key=` are recognised from one
 //!    4-byte word and the key read straight from the buffer (`lookback::plain_key_before`),
-//!    instead of the token-by-token look-back (`lookback::key_before`).
+//!    instead of the token-by-token look-back (`lookback::key_before`), which it leaves the
+//!    keys that may hold an escape.
 //! 3. **Looked up without a copy.** A key read from the buffer with no uppercase letter, `_` or
 //!    `-` and at most 16 bytes is already normal: its bytes are loaded as one `u128`
 //!    (`keys::head16`), hashed with one multiplication and compared with the head each slot
@@ -63,6 +82,11 @@
 //! says so. Tricks 2 and 3 restate the general look-back and lookup for the common case; the
 //! tests check each against it (`tests.rs`: the direct read finds the key the look-back finds,
 //! the head lookup answers as normalise-then-look-up does).
+//!
+//! Limits, written down: markup and SQL are read backwards only, so a `value` attribute before
+//! its tag's `name`, and a SQL value whose column list lies more than `MAX_LOOKBACK` bytes
+//! back (a wide `INSERT`), are not read; an unquoted number right after `(` or `,` is not one
+//! (the fast reject on the byte before the value keeps arrays of numbers cheap).
 //!
 //! Invariants, checked with `debug_assert!`: the value starts with a digit; every key in the
 //! table is normalised and at most `MAX_KEY` (48) bytes long; the table's length is a power of
