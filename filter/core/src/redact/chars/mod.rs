@@ -311,7 +311,7 @@ fn json_escape(buf: &[u8], eof: bool, p: usize) -> Result<Option<Ch>, Need> {
 }
 
 /// Named entities that spell a separator or an invisible character.
-const ENTITIES: [(&[u8], u32); 22] = [
+pub(crate) const ENTITIES: [(&[u8], u32); 22] = [
     (b"nbsp", 0xA0),
     (b"ensp", 0x2002),
     (b"emsp", 0x2003),

@@ -32,8 +32,6 @@ pub(super) fn scan_with<const FAST: bool>(
 ) -> usize {
     let len = buf.len();
     let mut pos = 0;
-    // Where the last visit ended: nothing at or after it was written yet.
-    let mut done = 0;
     // Block loop: one 64-bit digit mask per 64 bytes; runs that cannot hold anything are
     // passed over from the mask and their neighbours (`without_short_runs`, `passes_over`),
     // anything else goes to `visit`. `visit` only writes at or after `pos`, below the position
@@ -46,16 +44,13 @@ pub(super) fn scan_with<const FAST: bool>(
         let (digits, high) = digit_mask64(buf, base);
         let mut m = digits;
         if high {
-            let other = other_digit_starts(buf, base);
-            if other != 0 {
-                match visit_each::<FAST>(opts, mode, ctx, buf, eof, base, done, m | other, counts) {
-                    Ok(next) => {
-                        done = next;
-                        pos = next.max(base + 64);
-                    }
-                    Err(hold) => return hold,
+            match other_script_block::<FAST>(opts, mode, ctx, buf, eof, base, m, counts) {
+                Some(Ok(next)) => {
+                    pos = next;
+                    continue;
                 }
-                continue;
+                Some(Err(hold)) => return hold,
+                None => {}
             }
         } else if FAST {
             m = without_short_runs(m);
@@ -70,7 +65,7 @@ pub(super) fn scan_with<const FAST: bool>(
             let carried = m.wrapping_add(m & m.wrapping_neg());
             let ones = carried.trailing_zeros() as usize - k;
             // The run ends inside the block, so the byte after it is in `buf` too.
-            if FAST && k + ones < 64 && !continues(buf, i + ones) {
+            if FAST && k + ones < 64 && !continues(buf, i + ones, ones) {
                 if passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys) {
                     m &= carried;
                     continue;
@@ -87,7 +82,6 @@ pub(super) fn scan_with<const FAST: bool>(
                 mode,
                 &mut Window { ctx, buf, eof },
                 i,
-                done,
                 run_end,
                 counts,
             ) {
@@ -96,7 +90,6 @@ pub(super) fn scan_with<const FAST: bool>(
             };
             debug_assert!(next > i);
             pos = next;
-            done = next;
             if next >= base + 64 {
                 break;
             }
@@ -108,44 +101,52 @@ pub(super) fn scan_with<const FAST: bool>(
     }
     let mut w = Window { ctx, buf, eof };
     while let Some(i) = find_candidate(w.buf, pos) {
-        match visit::<FAST>(opts, mode, &mut w, i, done, None, counts) {
+        match visit::<FAST>(opts, mode, &mut w, i, None, counts) {
             Ok(next) => {
                 debug_assert!(next > i);
                 pos = next;
-                done = next;
             }
             Err(hold) => return hold,
         }
     }
     if !eof {
-        if let Some(hold) = held_at_end(mode, &w, done) {
+        if let Some(hold) = held_at_end(mode, &w) {
             return hold;
         }
     }
     len
 }
 
-/// Visits every candidate of the block at `base` whose bits `cands` holds (ASCII digits and
-/// the first bytes of digits of other scripts), in order: the block loop for a block holding
-/// a digit of another script. Returns where the scan goes on, or where to hold from.
+/// The block at `base`, holding a non-ASCII byte, if a digit of another script starts in it:
+/// its candidates (ASCII digits `digits` and those digits' first bytes) visited in order.
+/// Returns where the scan goes on (`Ok`), or where to hold from (`Err`); `None` if no digit of
+/// another script starts in the block (the block loop reads it, keeping its short runs).
 #[allow(clippy::too_many_arguments)]
+#[cold]
 #[inline(never)]
-fn visit_each<const FAST: bool>(
+fn other_script_block<const FAST: bool>(
     opts: &RedactOptions,
     mode: Mode,
     ctx: &[u8],
     buf: &mut [u8],
     eof: bool,
     base: usize,
-    done: usize,
-    mut cands: u64,
+    digits: u64,
     counts: &mut RedactionCounts,
-) -> Result<usize, usize> {
-    let mut pos = done;
+) -> Option<Result<usize, usize>> {
+    let mut cands = other_digit_starts(buf, base);
+    if cands == 0 {
+        return None;
+    }
+    cands |= digits;
+    let mut pos = base;
     let mut w = Window { ctx, buf, eof };
     while cands != 0 {
         let i = base + cands.trailing_zeros() as usize;
-        let next = visit::<FAST>(opts, mode, &mut w, i, pos, None, counts)?;
+        let next = match visit::<FAST>(opts, mode, &mut w, i, None, counts) {
+            Ok(next) => next,
+            Err(hold) => return Some(Err(hold)),
+        };
         debug_assert!(next > i);
         pos = next;
         if next >= base + 64 {
@@ -153,7 +154,7 @@ fn visit_each<const FAST: bool>(
         }
         cands &= !0u64 << (next - base);
     }
-    Ok(pos)
+    Some(Ok(pos.max(base + 64)))
 }
 
 /// `m` without the digit bits of the 1–2 digit runs that end inside the block (before bit
@@ -262,24 +263,26 @@ fn plain_code_candidate(buf: &[u8], i: usize, ones: usize) -> bool {
     }
 }
 
-/// Decides the candidate at `i` (no visit wrote at or after `floor` yet); returns where the
-/// scan continues, or `Err` of where to hold from when it needs more input.
+/// Decides the candidate at `i`; returns where the scan continues, or `Err` of where to hold
+/// from when it needs more input.
 ///
 /// The fraction of a number whose integer part is one digit (`4.111111111111111e15`) is
 /// decided at that digit, so a card in scientific notation is masked whole: the block loop
-/// passes over the 1-digit run and reaches the number through its fraction.
+/// passes over the 1-digit run and reaches the number through its fraction. No visit reached
+/// that digit before: one that did would have decided it as a lone digit (and returned past
+/// the fraction), or ended with it as the last digit of a group or an escape, and then a digit
+/// or an escape precedes it, which the conditions below exclude.
 #[inline(always)]
 fn visit<const FAST: bool>(
     opts: &RedactOptions,
     mode: Mode,
     w: &mut Window<'_>,
     i: usize,
-    floor: usize,
     run_end: Option<usize>,
     counts: &mut RedactionCounts,
 ) -> Result<usize, usize> {
     let c = if mode == Mode::Text
-        && i >= floor + 2
+        && i >= 2
         && is_digit(w.buf[i])
         && w.buf[i - 1] == b'.'
         && is_digit(w.buf[i - 2])

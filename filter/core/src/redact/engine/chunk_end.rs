@@ -54,12 +54,12 @@ fn card_may_start_with(digits: &[u8]) -> bool {
 /// card data of, though no candidate is open there: the integer digit and point of a decimal
 /// number (`4.`, whose fraction would make it a card in scientific notation, decided at that
 /// digit), or the first bytes of a digit of another script cut by the end. `None` when nothing
-/// is held; `pos`: where the scan stands (nothing before it is held).
-pub(super) fn held_at_end(mode: Mode, w: &Window<'_>, pos: usize) -> Option<usize> {
+/// is held. (No visit reached such a lone digit: see `blocks::visit`.)
+pub(super) fn held_at_end(mode: Mode, w: &Window<'_>) -> Option<usize> {
     let len = w.len();
     let buf = &*w.buf;
     if mode == Mode::Text
-        && len >= pos + 2
+        && len >= 2
         && buf[len - 1] == b'.'
         && buf[len - 2].is_ascii_digit()
         && !left_of(w, len - 2, false).digit
@@ -68,7 +68,7 @@ pub(super) fn held_at_end(mode: Mode, w: &Window<'_>, pos: usize) -> Option<usiz
         return Some(len - 2);
     }
     // A UTF-8 lead of a digit of another script, and fewer continuation bytes than it needs.
-    let from = len.saturating_sub(3).max(pos);
+    let from = len.saturating_sub(3);
     (from..len).find(|&p| {
         let need = match buf[p] {
             0xD9 | 0xDB => 2,

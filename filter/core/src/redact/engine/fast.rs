@@ -5,9 +5,7 @@ use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::mask::{mask_all, mask_grouped16, mask_run};
-use crate::redact::scanner::{
-    digit_run_end, ends_number, hex_val, is_alnum, is_digit, is_hex, is_maybe_sep,
-};
+use crate::redact::scanner::{digit_run_end, ends_number, hex_val, is_alnum, is_digit, is_hex};
 use crate::redact::window::Window;
 use crate::redact::{RedactOptions, RedactionCounts};
 
@@ -51,7 +49,7 @@ pub(super) fn fast_path(
     let Some(&after) = buf.get(e) else {
         return open_run(opts, mode, w, i);
     };
-    if continues(buf, e) {
+    if continues(buf, e, e - i) {
         if e - i == 4 && mode == Mode::Text {
             return grouped_card(opts, w, i, counts);
         }
@@ -72,9 +70,21 @@ pub(super) fn fast_path(
             if !b1.is_some_and(ends_glue) {
                 return Some(e);
             }
+            if b1.is_some_and(is_alnum) || soft_break_before(buf, i) {
+                return None;
+            }
             // Plain glue byte before (no escape, decoded left char is `b1`) and a plain byte
-            // after: the general path would only run the CVV check, so run it here.
-            if b1.is_some_and(is_alnum) || !ends_number(after) || soft_break_before(buf, i) {
+            // after: the general path would only run the CVV check, so run it here. After a
+            // point that starts no separator (`continues` said so): it would run it unless a
+            // decimal fraction follows (`"amount":123.45`; `"cvv": 123.0` is a code).
+            if after == b'.' {
+                match fraction_after(buf, e)? {
+                    Fraction::Free => code_at(opts, w, i, e, counts),
+                    Fraction::Decimal => {}
+                }
+                return Some(e);
+            }
+            if !ends_number(after) {
                 return None;
             }
             code_at(opts, w, i, e, counts);
@@ -89,10 +99,39 @@ pub(super) fn fast_path(
                 }
                 return None;
             }
-            Some(isolated_card(opts, w, i, e, after, counts))
+            Some(isolated_card(opts, w, i, e, counts))
         }
         _ => None,
     }
+}
+
+/// What the `.` after a number leaves it, as `pan::cluster` reads it.
+enum Fraction {
+    /// Free on that side: zeros that end the number (`.0`, `.00`), or no digit after the point.
+    Free,
+    /// A decimal fraction: not free.
+    Decimal,
+}
+
+/// [`Fraction`] of the `.` at `e`, judged from `buf` alone (`None` when it runs off its end):
+/// zeros (at most 19) before a byte that is no letter, digit or point, or no digit at all.
+#[inline]
+fn fraction_after(buf: &[u8], e: usize) -> Option<Fraction> {
+    if !buf.get(e + 1)?.is_ascii_digit() {
+        return Some(Fraction::Free);
+    }
+    let mut q = e + 1;
+    while q - e <= 20 && *buf.get(q)? == b'0' {
+        q += 1;
+    }
+    let next = *buf.get(q)?;
+    Some(
+        if q > e + 1 && q - e <= 20 && !is_alnum(next) && next != b'.' {
+            Fraction::Free
+        } else {
+            Fraction::Decimal
+        },
+    )
 }
 
 /// Masks the 3–4 digit value `[i, e)` if it is a security code (its key says so).
@@ -139,13 +178,13 @@ fn card_by_escapes(
             _ => false,
         }
     } else {
-        ends_number(after) && !continues(buf, e)
+        ends_number(after) && !continues(buf, e, e - i)
     };
     let b1 = escape_before(buf, i).or_else(|| w.back(i as isize - 1));
     if !right_free || b1.is_some_and(no_card_after) || soft_break_before(buf, i) {
         return None;
     }
-    Some(isolated_card(opts, w, i, e, after, counts))
+    Some(isolated_card(opts, w, i, e, counts))
 }
 
 /// Whether an ASCII character is a space or mark `chars` reads between groups.
@@ -165,14 +204,13 @@ fn isolated_card(
     w: &mut Window<'_>,
     i: usize,
     e: usize,
-    after: u8,
     counts: &mut RedactionCounts,
 ) -> usize {
     let digits = &w.buf[i..e];
     if brand_of(digits, opts.brands).is_some() && luhn_valid_digits(digits) {
         mask_run(w.buf, i, e, opts.keep, opts.mask_char);
         counts.pan += 1;
-        return after_masked_card(i, e, after, opts);
+        return after_masked_card(i, e, opts);
     }
     e
 }
@@ -202,7 +240,7 @@ fn grouped_card(
     let after = b[19];
     if !groups_ok
         || !ends_number(after)
-        || continues(w.buf, i + 19)
+        || continues(w.buf, i + 19, 4)
         || w.back(i as isize - 1)
             .is_some_and(|c| no_card_after(c) || matches!(c, b' ' | b'-' | b'+'))
         || soft_break_before(w.buf, i)
@@ -218,19 +256,19 @@ fn grouped_card(
     }
     mask_grouped16(w.buf, i, opts.keep, opts.mask_char);
     counts.pan += 1;
-    Some(after_masked_card(i + 15, i + 19, after, opts))
+    Some(after_masked_card(i + 15, i + 19, opts))
 }
 
 /// Where a fast path goes on after masking a card whose last group `[start, end)` is followed
 /// by a plain byte (no separator, letter, digit or `.`): after it. The general path goes on at
 /// the digits the mask kept ([`resume_after_mask`]), but between mask characters (or a
 /// separator after them) and that plain byte they start no card and, unless the mask
-/// character could end the glue of a key (`"` or `:`, say), no code. With such a mask
-/// character, or a byte after that a closer look may read as a separator (`,` before digits:
-/// the kept digits could start a card of that kind), the general path's way.
+/// character could end the glue of a key (`"` or `:`, say), no code (every fast path masks
+/// only before bytes that [`continues`] says start no separator). With such a mask character,
+/// the general path's way.
 #[inline]
-fn after_masked_card(start: usize, end: usize, after: u8, opts: &RedactOptions) -> usize {
-    if ends_glue(opts.mask_char) || is_maybe_sep(after) {
+fn after_masked_card(start: usize, end: usize, opts: &RedactOptions) -> usize {
+    if ends_glue(opts.mask_char) {
         resume_after_mask(start, end, opts.keep)
     } else {
         end

@@ -5,59 +5,119 @@
 
 use crate::redact::chars::{char_at, Class};
 use crate::redact::scanner::{
-    hex_val, is_alnum, is_digit, is_hex, is_maybe_sep, is_sep_start, CLASS, HIGH,
+    hex_val, is_alnum, is_digit, is_hex, CLASS, HIGH, MAYBE_SEP, SEP_START,
 };
 use crate::redact::window::Window;
 
-/// Whether the bytes from `e`, right after a digit run, may continue the run's group or start
-/// a separator to another one: a superset of what `pan::cluster` reads there. Most bytes
-/// answer from the class table alone (`SEP_START` yes; no class bit, no); `.` `,` `&` `=` and
-/// a few UTF-8 leads need a closer look ([`continues_rare`]). `e < buf.len()`.
+/// Whether the bytes from `e`, right after a digit run of `ones` digits, may continue the run's
+/// group or start a separator to another one, so that a window starting at the run may reach
+/// past it: a superset of what `pan::cluster` reads there. Most bytes answer from the class
+/// table alone (`SEP_START` yes; no class bit, no). The others get a closer look, and only for
+/// runs a window they continue may start with: `,` and `.` (weak marks: a canonical grouping
+/// starts with 4 digits; a lone digit before a point is the fast paths' own case) and `&`, `=`
+/// (an entity or quoted-printable: a grouping of at least 3 digits, or a piece that long
+/// before an encoded invisible character) inline, UTF-8 leads (raw characters join any run)
+/// out of line ([`continues_rare`]). Reading off the end of `buf` says yes: the general path
+/// decides with more input. `e < buf.len()`.
 #[inline(always)]
-pub(super) fn continues(buf: &[u8], e: usize) -> bool {
+pub(super) fn continues(buf: &[u8], e: usize, ones: usize) -> bool {
     let b = buf[e];
-    if is_sep_start(b) {
-        return true;
-    }
-    if !is_maybe_sep(b) {
+    let class = CLASS[usize::from(b)];
+    if class & (SEP_START | MAYBE_SEP) == 0 {
         return false;
     }
-    // `"amount":1234,"currency"`: a comma is a separator only before a digit.
-    if b == b',' {
-        return buf.get(e + 1).is_none_or(|&d| is_digit(d) || d >= 0x80);
+    if class & SEP_START != 0 {
+        return true;
     }
-    continues_rare(buf, e)
+    match b {
+        // `"amount":1234,"currency"`: a comma is a separator only before a digit.
+        b',' => ones == 4 && buf.get(e + 1).is_none_or(|&d| is_digit(d) || d >= 0x80),
+        // `1234.56`, `19.99`: a point is a separator only between digits that a second
+        // point and digit follow (a weak kind needs three groups).
+        b'.' => ones == 4 && dotted(buf, e),
+        // `cvv=123&name=…`: an ampersand only as the start of an entity, `&nbsp;`, `&#160;`.
+        b'&' => ones >= 3 && entity_may_start(buf, e),
+        b'=' => ones >= 3 && matches!(buf.get(e + 1), None | Some(b'\r' | b'\n' | b'C'..=b'F')),
+        _ => continues_rare(buf, e),
+    }
 }
 
-/// [`continues`] for `.`, `&`, `=` and UTF-8 leads: a dot between digits that a second dot
-/// and digit follow (a weak kind needs three groups, so `1234.56` is a number), an entity, a
-/// quoted-printable soft line break or sequence, a character that is a space, mark, invisible
-/// or digit. Reading off the end of `buf` says yes: the general path decides with more input.
+/// Whether a dot at `e` may join three groups: digits (or a multi-byte character), then a
+/// second dot and a digit.
+#[inline(always)]
+fn dotted(buf: &[u8], e: usize) -> bool {
+    let Some(&d) = buf.get(e + 1) else {
+        return true;
+    };
+    if d >= 0x80 {
+        return true;
+    }
+    if !is_digit(d) {
+        return false;
+    }
+    let q = crate::redact::scanner::digit_run_end(buf, e + 1, 8);
+    match buf.get(q) {
+        None => true,
+        Some(&x) if x >= 0x80 => true,
+        Some(&b'.') => buf.get(q + 1).is_none_or(|&y| is_digit(y) || y >= 0x80),
+        Some(_) => false,
+    }
+}
+
+/// Whether an entity `chars` reads (see `chars::ENTITIES`, or numeric `&#…;`) may start at
+/// the `&` at `e`: judged on the two bytes after it (the start of every such name), then up to
+/// 15 letters or digits before a `;`. `&cvv=`, `&name=`, `&amount=` are rejected on two bytes.
+/// Judged from `buf` alone (running off its end: yes).
+#[inline(always)]
+fn entity_may_start(buf: &[u8], e: usize) -> bool {
+    let (Some(&a), Some(&b)) = (buf.get(e + 1), buf.get(e + 2)) else {
+        return true;
+    };
+    let known = a == b'#' || entity_prefix(a, b);
+    if !known {
+        return false;
+    }
+    let mut q = e + 3;
+    while q - e <= 16 {
+        match buf.get(q) {
+            None => return true,
+            Some(b';') => return true,
+            Some(c) if c.is_ascii_alphanumeric() => q += 1,
+            Some(_) => return false,
+        }
+    }
+    false
+}
+
+/// Whether a named entity `chars` reads starts with the bytes `a b` (a test checks the list).
+#[inline(always)]
+pub(super) fn entity_prefix(a: u8, b: u8) -> bool {
+    matches!(
+        (a, b),
+        (b'n', b'b' | b'u' | b'd')
+            | (b'e', b'n' | b'm')
+            | (b't', b'h')
+            | (b'p', b'u' | b'e')
+            | (b'h', b'a' | b'y')
+            | (b'm', b'd' | b'i')
+            | (b'd', b'a')
+            | (b's', b'h' | b'o')
+            | (b'z', b'w')
+            | (b'Z', b'e')
+            | (b'N', b'o')
+            | (b'c', b'o')
+            | (b'l', b'o')
+            | (b'T', b'a')
+    )
+}
+
+/// [`continues`] for UTF-8 leads: a character that is a space, mark, invisible or digit.
+/// Reading off the end of `buf` says yes.
 #[inline(never)]
 fn continues_rare(buf: &[u8], e: usize) -> bool {
-    match buf[e] {
-        b'.' => {
-            let f = e + 1;
-            let Some(&d) = buf.get(f) else { return true };
-            if d >= 0x80 {
-                return true;
-            }
-            if !is_digit(d) {
-                return false;
-            }
-            let q = crate::redact::scanner::digit_run_end(buf, f, 8);
-            match buf.get(q) {
-                None => true,
-                Some(&x) if x >= 0x80 => true,
-                Some(&b'.') => buf.get(q + 1).is_none_or(|&y| is_digit(y) || y >= 0x80),
-                Some(_) => false,
-            }
-        }
-        b'=' => matches!(buf.get(e + 1), None | Some(b'\r' | b'\n' | b'C'..=b'F')),
-        _ => match char_at(buf, false, e, false) {
-            Ok(Some(ch)) => !matches!(ch.class, Class::Other(_)),
-            Ok(None) | Err(_) => true,
-        },
+    match char_at(buf, false, e, false) {
+        Ok(Some(ch)) => !matches!(ch.class, Class::Other(_)),
+        Ok(None) | Err(_) => true,
     }
 }
 

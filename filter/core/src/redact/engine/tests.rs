@@ -465,3 +465,25 @@ fn fast_paths_agree_with_the_general_path_around_every_spelling() {
         }
     }
 }
+
+/// The two-byte check the scan loop makes after a run (`neighbours::entity_prefix`) knows the
+/// start of every named entity `chars` reads, so no separator entity is passed over.
+#[test]
+fn the_entity_prefix_check_knows_every_entity_chars_reads() {
+    for (name, _) in crate::redact::chars::ENTITIES {
+        assert!(
+            super::neighbours::entity_prefix(name[0], name[1]),
+            "{}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    for (a, b) in [
+        (b'c', b'v'),
+        (b'n', b'a'),
+        (b'a', b'm'),
+        (b'o', b'r'),
+        (b'r', b'e'),
+    ] {
+        assert!(!super::neighbours::entity_prefix(a, b));
+    }
+}

@@ -31,7 +31,7 @@ pub(crate) struct Cluster {
     pub start: [usize; MAX_GROUPS],
     pub end: [usize; MAX_GROUPS],
     /// Digits in each group (its bytes, when it is `plain`).
-    pub digits: [usize; MAX_GROUPS],
+    pub digits: [u8; MAX_GROUPS],
     /// Bit `k`: group `k` is one run of ASCII digits.
     pub plain: u8,
     /// `sep[k]`: the separator after group `k` (valid for `k + 1 < n`).
@@ -65,7 +65,7 @@ impl Cluster {
     }
 
     pub fn len(&self, k: usize) -> usize {
-        self.digits[k]
+        usize::from(self.digits[k])
     }
 
     pub fn is_plain(&self, k: usize) -> bool {
@@ -266,7 +266,7 @@ pub(crate) fn parse_cluster(
             kind: Kind::Space,
             line: false,
         };
-        c.digits[c.n] = g.digits;
+        c.digits[c.n] = g.digits as u8; // at most MAX_PAN
         c.plain |= u8::from(g.plain) << c.n;
         c.n += 1;
         total += g.digits;
@@ -281,7 +281,12 @@ pub(crate) fn parse_cluster(
         let weak_ok = weak_prefix(c);
         let next = w.buf.get(g.end).copied();
         let zeros = next == Some(b'.') && zero_fraction(w, g.end)?;
-        let skip = zeros || (!weak_ok && matches!(next, Some(b'.' | b',' | b'/' | b'_')));
+        if zeros {
+            c.right_free = true;
+            c.right_free_proto = true;
+            return Ok(true);
+        }
+        let skip = !weak_ok && matches!(next, Some(b'.' | b',' | b'/' | b'_'));
         let sep = if skip { None } else { sep_at(w, g.end, proto)? };
         let sep =
             sep.filter(|(s, _)| !s.kind.weak() || weak_ok && (c.n == 1 || c.sep[0].kind == s.kind));
@@ -292,8 +297,7 @@ pub(crate) fn parse_cluster(
             }
             None => {
                 let b = w.fwd(g.end)?;
-                let decimal =
-                    b == Some(b'.') && w.fwd_is(g.end + 1, is_digit)? && !zero_fraction(w, g.end)?;
+                let decimal = b == Some(b'.') && w.fwd_is(g.end + 1, is_digit)?;
                 c.right_free = !decimal && !b.is_some_and(is_alnum);
                 c.right_free_proto = !decimal && !b.is_some_and(is_digit);
                 return Ok(true);
@@ -305,9 +309,10 @@ pub(crate) fn parse_cluster(
 /// Whether the groups of `c` so far may be followed by a weak mark: they are the start of a
 /// canonical grouping (4, 4-4, 4-6, 4-4-4, 4-4-4-4) and joined by weak marks.
 fn weak_prefix(c: &Cluster) -> bool {
-    let lens = &c.digits[..c.n];
-    matches!(lens, [4] | [4, 4] | [4, 6] | [4, 4, 4] | [4, 4, 4, 4])
-        && c.sep[..c.n - 1].iter().all(|s| s.kind.weak())
+    matches!(
+        c.digits[..c.n],
+        [4] | [4, 4] | [4, 6] | [4, 4, 4] | [4, 4, 4, 4]
+    ) && c.sep[..c.n - 1].iter().all(|s| s.kind.weak())
 }
 
 /// Whether the `.` at `e` starts a fraction of zeros that ends the number (`4111…1111.0` is an

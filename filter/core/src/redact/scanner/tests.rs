@@ -54,6 +54,14 @@ fn every_alignment() {
 
 proptest! {
     #[test]
+    fn lead_mask_matches_naive(v in proptest::collection::vec(prop_oneof![Just(0xd9u8), Just(0xdb), Just(0xda), Just(0xe0), Just(0xe1), Just(0xe2), Just(0xef), Just(0xee), any::<u8>()], 64..80), i in 0usize..16) {
+        let i = i.min(v.len() - 64);
+        let naive = (0..64).fold(0u64, |m, k| m | (u64::from(matches!(v[i + k], 0xd9 | 0xdb | 0xe0 | 0xe1 | 0xef)) << k));
+        prop_assert_eq!(lead_mask64(&v, i), naive);
+        prop_assert_eq!(lead_mask64_swar(&v, i), naive);
+    }
+
+    #[test]
     fn mask64_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'/'), Just(b':'), Just(b'x'), Just(b'x'), Just(0xb0u8), any::<u8>()], 64..80), i in 0usize..16) {
         let i = i.min(v.len() - 64);
         let naive = (0..64).fold(0u64, |m, k| m | (u64::from(v[i + k].is_ascii_digit()) << k));
