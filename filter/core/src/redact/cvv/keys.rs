@@ -311,7 +311,12 @@ impl CvvKeys {
     /// Whether the normalised `norm` is a configured key followed by a child word (`value`,
     /// `code`, `number`, `num`, `no`): `cvvValue`, `security_code_value`, `csc_code`. The key
     /// before it is whole, so `cvvResultCode` (`cvvresult` + `code`) stays no key.
+    #[inline]
     pub(super) fn contains_with_child(&self, norm: &[u8]) -> bool {
+        // Every child word ends in `e`, `r`, `m` or `o`: most keys are judged on one byte.
+        if !matches!(norm.last(), Some(b'e' | b'r' | b'm' | b'o')) {
+            return false;
+        }
         CHILD_WORDS.iter().any(|w| {
             norm.len() > w.len() + 1
                 && norm.ends_with(w)

@@ -121,6 +121,12 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
         None => key_before(w, i, floor, keys),
     };
     if let Some(key) = &key {
+        // The common case, inline: a key read from this chunk, already normal, configured.
+        if let Some(r) = normal_in_buf(w, key) {
+            if keys.contains_head(head16(r), r.len()) {
+                return true;
+            }
+        }
         let (named, kp) = names_code(w, key, keys);
         if named {
             return true;
@@ -151,41 +157,42 @@ pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
     }
 }
 
+/// The key's bytes when they lie in this chunk and are already normal (lowercase, no `_` or
+/// `-`, no escape) and at most 16 bytes long, as most keys are: looked up straight from the
+/// buffer. Others are normalised into a buffer first.
+#[inline(always)]
+fn normal_in_buf<'a>(w: &'a Window<'_>, key: &Key) -> Option<&'a [u8]> {
+    usize::try_from(key.start)
+        .ok()
+        .zip(usize::try_from(key.end).ok())
+        .and_then(|(s, e)| w.buf.get(s..e))
+        .filter(|r| key.as_is && r.len() <= 16)
+}
+
 /// Whether `key` names a security code by itself: a configured key; one followed by a child
 /// word (`cvvValue`, `security_code_value`, `csc_code`); a filler word after a configured key,
 /// or finishing one (`CVV entered`, `Security Code`). Also returns the key packed, if it is at
 /// most 8 bytes, for the context rules.
 fn names_code(w: &Window<'_>, key: &Key, keys: &CvvKeys) -> (bool, Option<u64>) {
-    // Most keys lie in this chunk, lowercase with no `_` or `-`, and at most 16 bytes: already
-    // normal, looked up straight from the buffer. Others are normalised into a buffer.
-    let as_is = usize::try_from(key.start)
-        .ok()
-        .zip(usize::try_from(key.end).ok())
-        .and_then(|(s, e)| w.buf.get(s..e))
-        .filter(|r| key.as_is && r.len() <= 16);
-    let mut norm = [0u8; MAX_KEY];
-    let (n, kp) = match as_is {
+    let kp = match normal_in_buf(w, key) {
         Some(r) => {
             let head = head16(r);
-            if keys.contains_head(head, r.len()) {
+            if keys.contains_head(head, r.len()) || keys.contains_with_child(r) {
                 return (true, None);
             }
-            norm[..r.len()].copy_from_slice(r);
-            (r.len(), (r.len() <= 8).then_some(head as u64))
+            (r.len() <= 8).then_some(head as u64)
         }
         None => {
+            let mut norm = [0u8; MAX_KEY];
             let Some(n) = norm_key(w, key, &mut norm) else {
                 return (false, None);
             };
-            if keys.contains_norm(&norm[..n]) {
+            if keys.contains_norm(&norm[..n]) || keys.contains_with_child(&norm[..n]) {
                 return (true, None);
             }
-            (n, packed(&norm[..n]))
+            packed(&norm[..n])
         }
     };
-    if keys.contains_with_child(&norm[..n]) {
-        return (true, kp);
-    }
     if let Some(filler) = kp.filter(|p| FILLERS.contains(p)) {
         // Filler words are at most 8 bytes: the packed form holds the word whole.
         let bytes = filler.to_le_bytes();
