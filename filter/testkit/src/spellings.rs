@@ -76,6 +76,8 @@ pub const CODES: &[Case] = &[
     Case { name: "HTML table with a header cell", content_type: "text/html", body: "<tr><th>Security code</th>\n  <td>4567</td></tr>", masked: "<tr><th>Security code</th>\n  <td>****</td></tr>" },
     Case { name: "HTML definition list", content_type: "text/html", body: "<dl><dt>CVC:</dt><dd><b>321</b></dd></dl>", masked: "<dl><dt>CVC:</dt><dd><b>***</b></dd></dl>" },
     Case { name: "HTML input", content_type: "text/html", body: "<input type=\"text\" name=\"cvv\" value=\"123\">", masked: "<input type=\"text\" name=\"cvv\" value=\"***\">" },
+    Case { name: "hyphen-glued form key", content_type: "application/x-www-form-urlencoded", body: "rid-8841-cvv=7391&wc-stripe-card-cvc=123&billing_cvv=456", masked: "rid-8841-cvv=****&wc-stripe-card-cvc=***&billing_cvv=***" },
+    Case { name: "underscore-glued JSON key", content_type: "application/json", body: "{\"payment_cvv_value\":\"123\"}", masked: "{\"payment_cvv_value\":\"***\"}" },
     Case { name: "SQL INSERT", content_type: "text/plain", body: "INSERT INTO payments (card_number, cvv, amount) VALUES ('4111111111111111', '123', 1999);", masked: "INSERT INTO payments (card_number, cvv, amount) VALUES ('************1111', '***', 1999);" },
 ];
 
@@ -151,6 +153,10 @@ pub const UNCHANGED: &[(&str, &str)] = &[
     (
         "CVV result in a table",
         "<tr><td>CVV result</td><td>123</td></tr>",
+    ),
+    (
+        "glued keys ending in no code",
+        "cvv2_result=123&vpc_CSCResultCode=456&avs_code=789&rid-8841-amount=7391",
     ),
     ("other table cell", "<tr><td>Order</td><td>123</td></tr>"),
     ("other input", "<input name=\"amount\" value=\"123\">"),

@@ -162,9 +162,17 @@ impl Default for CvvKeys {
 
 /// Lowercases and drops `_` and `-`; `None` if longer than [`MAX_KEY`] or not a key.
 pub(super) fn normalize(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    normalize_segments(raw, out).map(|(n, _)| n)
+}
+
+/// [`normalize`], and the segment starts: bit `k` set iff a `_` or `-` was dropped right
+/// before `out[k]` (for [`CvvKeys::contains_tail`]).
+pub(super) fn normalize_segments(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<(usize, Segments)> {
     let mut n = 0;
+    let mut starts: Segments = 0;
     for &b in raw {
         if b == b'_' || b == b'-' {
+            starts |= 1 << n;
             continue;
         }
         if !is_alnum(b) || n == MAX_KEY {
@@ -173,8 +181,13 @@ pub(super) fn normalize(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<usize> {
         out[n] = b.to_ascii_lowercase();
         n += 1;
     }
-    Some(n)
+    Some((n, starts))
 }
+
+/// Where the segments of a normalised key start, one bit per byte (see [`normalize_segments`]);
+/// [`MAX_KEY`] is below 64.
+pub(super) type Segments = u64;
+const _: () = assert!(MAX_KEY < 64);
 
 impl CvvKeys {
     /// No keys: CVV detection off.
@@ -322,6 +335,28 @@ impl CvvKeys {
                 && norm.ends_with(w)
                 && self.contains_norm(&norm[..norm.len() - w.len()])
         })
+    }
+
+    /// Whether a tail of the normalised `norm` that starts a segment (`starts`, from
+    /// [`normalize_segments`]) is a configured key, alone or with a child word: a name joined
+    /// with `_` or `-` names the code when its last segments do (`rid-8841-cvv`,
+    /// `billing_cvc`, `wc-stripe-card-cvc`), as the last segment of `card.cvv` or `card[cvc]`
+    /// does. Longest tail first; `cvv2_result` and `vpc_CSCResultCode` end in no key.
+    pub(super) fn contains_tail(&self, norm: &[u8], starts: Segments) -> bool {
+        let mut s = starts & !1;
+        while s != 0 {
+            let k = s.trailing_zeros() as usize;
+            s &= s - 1;
+            match norm.get(k..) {
+                Some(tail) if !tail.is_empty() => {
+                    if self.contains_norm(tail) || self.contains_with_child(tail) {
+                        return true;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// Whether `key` (any spelling) is a configured security-code key.

@@ -6,7 +6,7 @@
 use crate::redact::scanner::{hex_val, is_alnum, is_hex, CLASS, GLUE_END, KEY, NOT_NORMAL};
 use crate::redact::window::Window;
 
-use super::keys::{normalize, CvvKeys, MAX_KEY};
+use super::keys::{normalize_segments, CvvKeys, Segments, MAX_KEY};
 
 /// Longest glue between key and value.
 const MAX_GLUE: usize = 40;
@@ -251,14 +251,24 @@ pub(super) fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<O
 }
 
 pub(super) fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    norm_key_segments(w, k, out).map(|(n, _)| n)
+}
+
+/// [`norm_key`], and where its segments start (see [`normalize_segments`]).
+pub(super) fn norm_key_segments(
+    w: &Window<'_>,
+    k: &Key,
+    out: &mut [u8; MAX_KEY],
+) -> Option<(usize, Segments)> {
     if !k.escaped {
         if let (Ok(s), Ok(e)) = (usize::try_from(k.start), usize::try_from(k.end)) {
             if let Some(raw) = w.buf.get(s..e) {
-                return normalize(raw, out);
+                return normalize_segments(raw, out);
             }
         }
     }
     let mut n = 0;
+    let mut starts: Segments = 0;
     let mut q = k.start;
     while q < k.end {
         let mut b = w.back(q)?;
@@ -275,6 +285,7 @@ pub(super) fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Opti
         }
         q += step;
         if b == b'_' || b == b'-' {
+            starts |= 1 << n;
             continue;
         }
         if !is_alnum(b) || n == MAX_KEY {
@@ -283,7 +294,7 @@ pub(super) fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Opti
         out[n] = b.to_ascii_lowercase();
         n += 1;
     }
-    Some(n)
+    Some((n, starts))
 }
 
 /// The word (run of `[A-Za-z0-9_-]`) ending at `p` after 1–3 spaces, as normalised bytes.

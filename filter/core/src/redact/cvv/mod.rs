@@ -10,7 +10,8 @@
 //!     glue = the bytes before i: one connector among quotes and spaces, else no key  lookback.rs
 //!     key  = the run of [A-Za-z0-9_-] before the glue, escapes decoded (\u0063vv, %63vv)
 //!     if normalise(key) is a configured key,
-//!        or a configured key and a child word (cvv + value, csc + code):  yes   keys.rs
+//!        or a configured key and a child word (cvv + value, csc + code),
+//!        or so is its tail from a `-` or `_` joint (rid-8841-cvv):       yes   keys.rs
 //!     if key is a filler word and the word before it is a key,
 //!        or the two join into one (security + code):                 yes   context.rs
 //!     if key is value/code/number in an object whose key is a key:   yes
@@ -36,7 +37,10 @@
 //! optionally followed by a child word (`value`, `code`, `number`, `num`, `no`: `cvvValue`,
 //! `security_code_value`, `csc_code`): result fields such as `cvvResultCode` (`cvvresult` +
 //! `code`), `cvv2_result`, `CardSecurityCodeMatch` normalise to something else and are left
-//! alone.
+//! alone. A key also starts at any `-` or `_` joint of the name, as it does after `.` or `[`:
+//! a form field or query key that prefixes the code's name (`rid-8841-cvv`, `billing_cvc`,
+//! `wc-stripe-card-cvc`) names it, while the tails of `cvv2_result` (`result`) and
+//! `vpc_CSCResultCode` (`cscresultcode`, `resultcode`) are no key.
 //!
 //! Context rules cover keys that are too generic on their own, or stand apart from the value:
 //! - **filler words** (`CVV entered: 123`, `Security Code: 123`): if the key is one of
@@ -79,7 +83,8 @@
 //! The trade-off: matching whole normalised keys leaves a code under an unlisted or
 //! misspelt key unmasked (configure it: [`CvvKeys::new`]), in exchange for leaving result
 //! fields and ordinary numbers alone; the context rules widen it only where the structure
-//! says so. Tricks 2 and 3 restate the general look-back and lookup for the common case; the
+//! says so. The joint rule reads short keys at the end of any name too (`customer_cid`,
+//! `upload_cv`): a value under such an id is masked unless the key list leaves them out. Tricks 2 and 3 restate the general look-back and lookup for the common case; the
 //! tests check each against it (`tests.rs`: the direct read finds the key the look-back finds,
 //! the head lookup answers as normalise-then-look-up does).
 //!
@@ -96,7 +101,7 @@ use crate::redact::window::Window;
 
 use context::{follows_expiry, parent_is_key, CODE, FILLERS, PARENT_CHILDREN, VALUE};
 use keys::{head16, packed, MAX_KEY};
-use lookback::{key_before, norm_key, plain_key_before, word_before_spaces, Key};
+use lookback::{key_before, norm_key_segments, plain_key_before, word_before_spaces, Key};
 use markup::{attribute_key, key_across_markup, sql_column};
 
 pub use keys::{CvvKeys, DEFAULT_CVV_KEYS};
@@ -184,10 +189,13 @@ fn names_code(w: &Window<'_>, key: &Key, keys: &CvvKeys) -> (bool, Option<u64>) 
         }
         None => {
             let mut norm = [0u8; MAX_KEY];
-            let Some(n) = norm_key(w, key, &mut norm) else {
+            let Some((n, starts)) = norm_key_segments(w, key, &mut norm) else {
                 return (false, None);
             };
-            if keys.contains_norm(&norm[..n]) || keys.contains_with_child(&norm[..n]) {
+            if keys.contains_norm(&norm[..n])
+                || keys.contains_with_child(&norm[..n])
+                || keys.contains_tail(&norm[..n], starts)
+            {
                 return (true, None);
             }
             packed(&norm[..n])

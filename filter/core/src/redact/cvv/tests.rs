@@ -265,3 +265,45 @@ fn keys_in_escapes_child_words_markup_and_statements() {
         }
     }
 }
+
+/// A name joined with `-` or `_` (a form field, a query key) names the code when its last
+/// segments do: `rid-8841-cvv`, `billing_cvc`, `wc-stripe-card-cvc`. A tail that is a result
+/// field or no key at all stays unmasked.
+#[test]
+fn a_key_starts_at_any_hyphen_or_underscore_in_the_name() {
+    let opts = crate::redact::RedactOptions::default();
+    for (body, masked) in [
+        ("a=1&rid-8841-cvv=7391&b=2", "a=1&rid-8841-cvv=****&b=2"),
+        ("rid_8841_cvv=739", "rid_8841_cvv=***"),
+        (r#"{"billing-cvc":"123"}"#, r#"{"billing-cvc":"***"}"#),
+        ("wc-stripe-card-cvc=123&", "wc-stripe-card-cvc=***&"),
+        (
+            r#"{"payment_cvv_value":123}"#,
+            r#"{"payment_cvv_value":***}"#,
+        ),
+        ("x_%63vv=123", "x_%63vv=***"),
+        (r#"{"pay_\u0063vc":"123"}"#, r#"{"pay_\u0063vc":"***"}"#),
+        // Short default keys too (SECURITY.md: configure the key list to leave them out).
+        ("customer_cid=1234", "customer_cid=****"),
+        // Tails that are no security code.
+        ("cvv2_result=123&", "cvv2_result=123&"),
+        ("vpc_CSCResultCode=123&", "vpc_CSCResultCode=123&"),
+        (
+            "avs_code=123&status_code=200&zip_code=1234",
+            "avs_code=123&status_code=200&zip_code=1234",
+        ),
+        ("rid-8841-amount=7391", "rid-8841-amount=7391"),
+        (r#"{"cvv-result":"123"}"#, r#"{"cvv-result":"123"}"#),
+        ("cvvx=123&ab_cvvx=123", "cvvx=123&ab_cvvx=123"),
+    ] {
+        for pad in [&b""[..], &[b' '; 64]] {
+            let mut v = [pad, body.as_bytes()].concat();
+            crate::redact::engine::redact_in_place(&opts, &mut v);
+            assert_eq!(
+                String::from_utf8_lossy(&v),
+                String::from_utf8_lossy(&[pad, masked.as_bytes()].concat()),
+                "{body}"
+            );
+        }
+    }
+}
