@@ -7,6 +7,7 @@
 //! running, or the one [`Host::set_effective_context`] chose.
 
 use pci_guard_core::identity::signature::SignatureVerifier;
+pub use pci_guard_core::judge::HeaderEdit;
 use std::time::Duration;
 
 /// What a stream callback tells the host to do next.
@@ -15,6 +16,14 @@ pub enum Action {
     Continue,
     /// Stop iterating: the host keeps what it has (headers, or the body buffered so far).
     Pause,
+}
+
+/// The header maps of a stream the plugin reads or changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Map {
+    RequestHeaders,
+    ResponseHeaders,
+    ResponseTrailers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +45,14 @@ pub trait Host: Clone {
     /// The signature checker: the host's crypto where it has it, pure Rust otherwise.
     fn verifier(&self) -> Box<dyn SignatureVerifier>;
 
+    /// The root context has finished what it did after `on_done` returned false.
+    fn done(&self);
+
     // Metrics.
     fn define_counter(&self, name: &str) -> Option<u32>;
     fn increment_counter(&self, id: u32, by: u64);
+    fn define_gauge(&self, name: &str) -> Option<u32>;
+    fn set_gauge(&self, id: u32, value: u64);
 
     // Shared data (one map per VM id, process-wide, compare-and-swap by `cas`).
     fn shared_data(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), ()>;
@@ -60,16 +74,17 @@ pub trait Host: Clone {
     /// Makes `context_id` the current stream (from the root context); false if it is gone.
     fn set_effective_context(&self, context_id: u32) -> bool;
     fn resume_request(&self);
-    fn request_headers(&self) -> Vec<(String, String)>;
-    /// Sets (or with `None` removes) a request header; false if the host refused.
-    fn set_request_header(&self, name: &str, value: Option<&str>) -> bool;
-    fn response_headers(&self) -> Vec<(String, String)>;
-    fn set_response_header(&self, name: &str, value: Option<&str>) -> bool;
+    /// A header map of the current stream, read in one call.
+    fn map(&self, map: Map) -> Vec<(String, String)>;
+    /// Changes a header map of the current stream; false if the host refused.
+    fn edit(&self, map: Map, edit: &HeaderEdit) -> bool;
     /// A stream property's raw bytes (`xds.route_metadata`, `source.address`, …).
     fn property(&self, path: &[&str]) -> Option<Vec<u8>>;
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool;
     fn send_http_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool;
     fn send_grpc_response(&self, status: u32, message: &str, metadata: &[(&str, &[u8])]) -> bool;
+    /// `len` bytes of the buffered request body from `start`.
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()>;
     /// `len` bytes of the buffered response body from `start`.
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()>;
     /// Replaces `len` bytes of the buffered response body from `start` with `data`.

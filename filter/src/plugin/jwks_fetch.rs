@@ -90,6 +90,7 @@ impl Fetcher {
 
     /// The answer to a fetch: `answer` is its body size, or `None` when the call failed
     /// (timeout, reset): then it has no headers to read, and asking for them would fail.
+    /// Returns the provider and how the fetch went (why it failed), if the call was a fetch.
     pub fn on_response(
         &mut self,
         host: &impl Host,
@@ -97,17 +98,11 @@ impl Fetcher {
         token: u32,
         answer: Option<usize>,
         now: u64,
-    ) {
-        let Some(i) = self.in_flight.remove(&token) else {
-            return;
-        };
+    ) -> Option<(String, Result<(), String>)> {
+        let i = self.in_flight.remove(&token)?;
         let policy = vm.policy.clone();
-        let Some(p) = policy.providers.get(i) else {
-            return;
-        };
-        let Some(store) = vm.keyring.store_mut(i) else {
-            return;
-        };
+        let p = policy.providers.get(i)?;
+        let store = vm.keyring.store_mut(i)?;
         let (status, body) = match answer {
             Some(size) => (host.http_call_status(), host.http_call_body(size)),
             None => (None, None),
@@ -131,10 +126,11 @@ impl Fetcher {
                 Err("no response (timeout or connection failure)".to_string())
             }
         };
-        if let Err(why) = outcome {
+        if let Err(why) = &outcome {
             host.log(Level::Warn, &format!("pci-guard: provider {:?}: JWKS fetch failed: {why}; keeping the last good keys while they are fresh enough", p.name));
         }
         release_lease(host, &lease_key(&policy.digest, &p.name));
+        Some((p.name.clone(), outcome))
     }
 }
 

@@ -1,52 +1,62 @@
-//! [`Host`] on proxy-wasm hostcalls (wasm32 only).
+//! [`Host`] on the proxy-wasm ABI (wasm32 only).
 //!
-//! The SDK's trait methods `unwrap()` every host status, and a panic kills the VM for every
-//! stream it serves. These call the hostcalls directly and turn failures into
-//! `None`/`false`/`Err`, so each caller decides how to fail closed.
+//! A panic kills the VM for every stream it serves, so nothing here may panic: request-path
+//! calls go through [`super::abi`], which returns every host status, and the few calls left
+//! to the SDK's `hostcalls` (the HTTP callout it must route, metrics, shared data, the tick)
+//! run at start and on the timer. Failures become `None`/`false`/`Err`, and each caller decides
+//! how to fail closed.
 
-use super::host::{Host, Level};
+use super::abi;
+use super::host::{HeaderEdit, Host, Level, Map};
+use super::wire;
 use pci_guard_core::identity::error::CryptoError;
 use pci_guard_core::identity::signature::{
     FallbackVerifier, HostVerifier, PureVerifier, SignatureVerifier,
 };
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, GrpcStatusCode, LogLevel, MapType, MetricType};
-use std::time::{Duration, UNIX_EPOCH};
+use proxy_wasm::types::MetricType;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WasmHost;
 
 /// Envoy's `verify_signature` foreign function: `args` → result bytes.
+/// The ABI's number for a header map.
+fn kind(map: Map) -> u32 {
+    match map {
+        Map::RequestHeaders => abi::REQUEST_HEADERS,
+        Map::ResponseHeaders => abi::RESPONSE_HEADERS,
+        Map::ResponseTrailers => abi::RESPONSE_TRAILERS,
+    }
+}
+
 fn call_verify_signature(args: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    match hostcalls::call_foreign_function("verify_signature", Some(args)) {
-        Ok(Some(bytes)) => Ok(bytes),
+    match abi::call_foreign_function("verify_signature", args) {
         // Status OK with no data decodes as "could not check": the fallback runs.
-        Ok(None) => Ok(Vec::new()),
-        Err(_) => Err(CryptoError::HostCall),
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) | Err(_) => Err(CryptoError::HostCall),
     }
 }
 
 impl Host for WasmHost {
     fn now_ms(&self) -> u64 {
-        hostcalls::get_current_time()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_millis() as u64)
+        abi::now_ns().map_or(0, |ns| ns / 1_000_000)
     }
 
     fn log(&self, level: Level, msg: &str) {
+        // The ABI's levels: info 2, warn 3, error 4.
         let level = match level {
-            Level::Info => LogLevel::Info,
-            Level::Warn => LogLevel::Warn,
-            Level::Error => LogLevel::Error,
+            Level::Info => 2,
+            Level::Warn => 3,
+            Level::Error => 4,
         };
-        let _ = hostcalls::log(level, msg);
+        abi::log(level, msg);
     }
 
     fn plugin_configuration(&self) -> Option<Vec<u8>> {
-        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+        abi::buffer(abi::PLUGIN_CONFIGURATION, 0, usize::MAX)
             .ok()
-            .flatten()
+            .filter(|b| !b.is_empty())
     }
 
     fn env(&self, name: &str) -> Option<String> {
@@ -64,6 +74,18 @@ impl Host for WasmHost {
             HostVerifier::new(call_verify_signature),
             PureVerifier,
         ))
+    }
+
+    fn done(&self) {
+        let _ = hostcalls::done();
+    }
+
+    fn define_gauge(&self, name: &str) -> Option<u32> {
+        hostcalls::define_metric(MetricType::Gauge, name).ok()
+    }
+
+    fn set_gauge(&self, id: u32, value: u64) {
+        let _ = hostcalls::record_metric(id, value);
     }
 
     fn define_counter(&self, name: &str) -> Option<u32> {
@@ -92,82 +114,70 @@ impl Host for WasmHost {
     }
 
     fn http_call_status(&self) -> Option<String> {
-        hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        abi::map_value(abi::HTTP_CALL_RESPONSE_HEADERS, ":status")
             .ok()
             .flatten()
     }
 
     fn http_call_body(&self, size: usize) -> Option<Vec<u8>> {
-        hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
-            .ok()
-            .flatten()
+        abi::buffer(abi::HTTP_CALL_RESPONSE_BODY, 0, size).ok()
     }
 
     fn set_effective_context(&self, context_id: u32) -> bool {
-        hostcalls::set_effective_context(context_id).is_ok()
+        abi::set_effective_context(context_id).is_ok()
     }
 
     fn resume_request(&self) {
-        let _ = hostcalls::resume_http_request();
+        let _ = abi::continue_stream(abi::STREAM_REQUEST);
     }
 
-    fn request_headers(&self) -> Vec<(String, String)> {
-        hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
+    fn map(&self, map: Map) -> Vec<(String, String)> {
+        abi::map(kind(map)).unwrap_or_default()
     }
 
-    fn set_request_header(&self, name: &str, value: Option<&str>) -> bool {
-        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value).is_ok()
-    }
-
-    fn response_headers(&self) -> Vec<(String, String)> {
-        hostcalls::get_map(MapType::HttpResponseHeaders).unwrap_or_default()
-    }
-
-    fn set_response_header(&self, name: &str, value: Option<&str>) -> bool {
-        hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value).is_ok()
+    fn edit(&self, map: Map, edit: &HeaderEdit) -> bool {
+        let k = kind(map);
+        match edit {
+            HeaderEdit::Set { name, value } => abi::set_map_value(k, name, Some(value)),
+            HeaderEdit::Remove { name } => abi::set_map_value(k, name, None),
+            HeaderEdit::Add { name, value } => abi::add_map_value(k, name, value),
+        }
+        .is_ok()
     }
 
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
-        hostcalls::get_property(path.to_vec()).ok().flatten()
+        abi::property(path).ok().flatten()
     }
 
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool {
-        hostcalls::set_property(path.to_vec(), Some(value)).is_ok()
+        abi::set_property(path, value).is_ok()
     }
 
     fn send_http_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool {
-        hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body)).is_ok()
+        let h = wire::write_map(headers);
+        abi::send_local_response(u32::from(status), body, &h, -1).is_ok()
     }
 
+    /// A trailers-only gRPC answer: HTTP 200 with `grpc-status` and the message.
     fn send_grpc_response(&self, status: u32, message: &str, metadata: &[(&str, &[u8])]) -> bool {
-        hostcalls::send_grpc_response(grpc_code(status), Some(message), metadata.to_vec()).is_ok()
+        let m = wire::write_map(metadata);
+        let code = i32::try_from(status).unwrap_or(2); // 2: UNKNOWN
+        abi::send_local_response(200, message.as_bytes(), &m, code).is_ok()
+    }
+
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
+        abi::buffer(abi::REQUEST_BODY, start, len).map_err(|_| ())
     }
 
     fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
-        match hostcalls::get_buffer(BufferType::HttpResponseBody, start, len) {
-            Ok(b) => Ok(b.unwrap_or_default()),
-            Err(_) => Err(()),
-        }
+        abi::buffer(abi::RESPONSE_BODY, start, len).map_err(|_| ())
     }
 
     fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool {
-        hostcalls::set_buffer(BufferType::HttpResponseBody, start, len, data).is_ok()
+        abi::set_buffer(abi::RESPONSE_BODY, start, len, data).is_ok()
     }
 
     fn reset_response(&self) {
-        let _ = hostcalls::reset_http_response();
-    }
-}
-
-fn grpc_code(status: u32) -> GrpcStatusCode {
-    use GrpcStatusCode::*;
-    match status {
-        0 => Ok,
-        3 => InvalidArgument,
-        7 => PermissionDenied,
-        13 => Internal,
-        14 => Unavailable,
-        16 => Unauthenticated,
-        _ => Unknown,
+        let _ = abi::close_stream(abi::STREAM_RESPONSE);
     }
 }

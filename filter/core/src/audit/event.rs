@@ -1,6 +1,7 @@
 //! The audit event's shape, and what makes it safe to write: every field that came from the
 //! caller is masked for card data and capped in length.
 
+use super::operation::OperationRef;
 use super::time::rfc3339_millis;
 use crate::authz::jit::Grant;
 use crate::authz::{Decision, Outcome};
@@ -73,6 +74,10 @@ pub struct ChainRef {
     /// `sha256:<hex>` (or `hmac-sha256:<hex>` when keyed) of the previous line of this chain;
     /// `None` for the first event.
     pub prev: Option<String>,
+    /// The same over this line without its seal (see `audit::chain`); set by
+    /// [`Chain::seal`](super::Chain::seal), always last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -137,6 +142,9 @@ pub struct Request {
     pub authority: Option<String>,
     pub route: Option<String>,
     pub grpc: Option<String>,
+    /// The JSON-RPC calls or GraphQL operation the body asked for, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<OperationRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -210,6 +218,47 @@ fn clean(v: &mut String, opts: &RedactOptions) {
     if let Some(masked) = redact_header_value(opts, v) {
         *v = masked;
     }
+    mask_glued_cards(v, opts);
+}
+
+/// Cards a caller glued into an identifier: a digit run touching letters
+/// (`Get4000056655665556`) or inside a longer run (a trace id `40000566556655560000…`). The
+/// body engine leaves both alone, since ids like these are common in bodies and a wrong mask
+/// there breaks the payload; an audit field only records what a caller chose, so there any
+/// run that holds a Luhn-valid card of a configured brand loses it. A random trace id holds
+/// such a run rarely (well under 1 in 100) and then keeps its other digits.
+fn mask_glued_cards(v: &mut String, opts: &RedactOptions) {
+    use crate::redact::brands::brand_of;
+    use crate::redact::luhn::luhn_valid;
+    const MIN: usize = 12;
+    const MAX: usize = 19;
+    if v.bytes().filter(u8::is_ascii_digit).nth(MIN - 1).is_none() {
+        return;
+    }
+    let mut b = std::mem::take(v).into_bytes();
+    let card = |w: &[u8]| luhn_valid(w) && brand_of(w, opts.brands).is_some();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let end = i + b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let mut s = i;
+        while s + MIN <= end {
+            let longest = (MIN..=MAX.min(end - s)).rev().find(|&l| card(&b[s..s + l]));
+            match longest {
+                Some(l) => {
+                    crate::redact::mask::mask_run(&mut b, s, s + l, opts.keep, opts.mask_char);
+                    s += l;
+                }
+                None => s += 1,
+            }
+        }
+        i = end;
+    }
+    // Only ASCII digits were replaced, by an ASCII mask character: still UTF-8.
+    *v = String::from_utf8(b).unwrap_or_default();
 }
 
 fn clean_opt(v: &mut Option<String>, opts: &RedactOptions) {
@@ -231,6 +280,9 @@ impl Event {
         clean(&mut self.request.path, opts);
         clean_opt(&mut self.request.authority, opts);
         clean_opt(&mut self.request.grpc, opts);
+        if let Some(op) = &mut self.request.operation {
+            op.strings_mut().for_each(|s| clean(s, opts));
+        }
         if let Some(id) = &mut self.identity {
             for f in id.token_fields_mut() {
                 clean_opt(f, opts);
@@ -257,6 +309,9 @@ impl Event {
         cap_opt(&mut r.authority);
         cap_opt(&mut r.route);
         cap_opt(&mut r.grpc);
+        if let Some(op) = &mut r.operation {
+            op.strings_mut().for_each(cap);
+        }
         if let Some(id) = &mut self.identity {
             for f in id.token_fields_mut() {
                 cap_opt(f);
@@ -275,9 +330,34 @@ impl Event {
         cap_opt(&mut self.response.details);
     }
 
+    /// One line of JSON. Serializing plain structs of strings and numbers cannot fail; an
+    /// empty record would still be logged, so the gap shows.
     pub fn to_json(&self) -> Vec<u8> {
-        // Serializing plain structs of strings and numbers cannot fail; an empty record would
-        // still be logged, so the gap shows.
-        serde_json::to_vec(self).unwrap_or_default()
+        escape_line_separators(serde_json::to_vec(self).unwrap_or_default())
     }
+}
+
+/// JSON allows U+2028 and U+2029 raw inside strings, but line-oriented consumers (and
+/// JavaScript before ES2019) split lines on them: an event must stay one line whatever a
+/// claim holds. Both can only occur inside strings, where `\u2028` means the same.
+fn escape_line_separators(json: Vec<u8>) -> Vec<u8> {
+    let raw = |w: &[u8]| w == [0xE2, 0x80, 0xA8] || w == [0xE2, 0x80, 0xA9];
+    if !json.windows(3).any(raw) {
+        return json;
+    }
+    let mut out = Vec::with_capacity(json.len() + 8);
+    let mut i = 0;
+    while i < json.len() {
+        match json.get(i..i + 3) {
+            Some(w) if raw(w) => {
+                out.extend_from_slice(if w[2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+                i += 3;
+            }
+            _ => {
+                out.push(json[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }

@@ -81,6 +81,7 @@ fn outside_input_is_capped_with_a_marker_and_the_event_stays_bounded() {
             authority: Some(huge.clone()),
             route: Some(huge.clone()),
             grpc: Some(huge.clone()),
+            operation: None,
         },
         identity: Some(IdentityRef {
             provider: "p".into(),
@@ -134,4 +135,50 @@ fn event_serializes_reason_as_its_stable_string() {
     let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
     assert_eq!(v["decision"]["result"], "would_deny");
     assert_eq!(v["decision"]["reason"], "no_route");
+}
+
+#[test]
+fn line_separators_in_a_claim_are_escaped_so_the_event_stays_one_line() {
+    let e = Event {
+        version: EVENT_VERSION,
+        identity: Some(IdentityRef {
+            provider: "p".into(),
+            sub: Some("a\u{2028}b\u{2029}c\nd".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let line = e.to_json();
+    let text = String::from_utf8(line.clone()).unwrap();
+    assert!(!text.contains('\u{2028}') && !text.contains('\u{2029}') && !text.contains('\n'));
+    assert!(text.contains(r"a\u2028b\u2029c\nd"), "{text}");
+    let back: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(back["identity"]["sub"], "a\u{2028}b\u{2029}c\nd");
+}
+
+#[test]
+fn cards_glued_into_identifiers_are_masked_in_audit_fields() {
+    let mut e = Event {
+        trace_id: Some("40000566556655560000000000000000".into()),
+        request: Request {
+            method: "GET".into(),
+            path: "/payments.v1.Cards/Get4000056655665556".into(),
+            ..Default::default()
+        },
+        request_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
+        ..Default::default()
+    };
+    e.sanitize(&RedactOptions::default());
+    // The longest card-shaped window wins (here 18 digits); the rest of the id stays.
+    let trace = e.trace_id.as_deref().unwrap();
+    assert!(
+        trace.starts_with("**************") && trace.ends_with("0000000000000000"),
+        "{trace}"
+    );
+    assert_eq!(e.request.path, "/payments.v1.Cards/Get************5556");
+    // An ordinary trace id with no card in it keeps every digit.
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some("0af7651916cd43dd8448eb211c80319c")
+    );
 }

@@ -1,6 +1,9 @@
 //! The log entry: the audit event completed from what the response did, then sealed.
 
-use crate::audit::{Chain, Event, RedactionRef};
+use crate::audit::{self, Chain, DecisionRef, Event, RedactionRef};
+use crate::authz::Outcome;
+use crate::policy::Policy;
+use crate::reason::Reason;
 use crate::redact::RedactOptions;
 
 /// What the host saw of the response.
@@ -45,4 +48,49 @@ pub fn log(
             e.to_json()
         }
     }
+}
+
+/// What the host can still tell of a request Envoy refused before the filter saw its
+/// headers (a malformed request, an encoded slash, headers over the limit, a lower-case
+/// method on HTTP/1.1): Envoy answered it itself, but it is a request all the same.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unseen<'a> {
+    pub method: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub source_address: Option<&'a str>,
+    pub source_principal: Option<&'a str>,
+    /// The policy in force, if one is loaded.
+    pub policy: Option<&'a Policy>,
+    /// Host time (Unix ms) the stream ended.
+    pub now_ms: u64,
+}
+
+/// The event of a request the filter never saw, to be completed by [`log`] like any other:
+/// denied with [`Reason::RefusedBeforeFilter`], so a log has an event for every request and
+/// no hole in its chain.
+pub fn refused_before_filter(u: Unseen<'_>) -> Event {
+    let mut e = Event {
+        version: audit::EVENT_VERSION,
+        time: audit::rfc3339_millis(u.now_ms),
+        ..Event::default()
+    };
+    if let Some(p) = u.policy {
+        e.policy.version = p.version.clone();
+        e.policy.digest = p.digest.clone();
+    }
+    e.source.address = u.source_address.map(str::to_string);
+    e.source.principal = u.source_principal.map(str::to_string);
+    e.request.method = u.method.unwrap_or_default().to_string();
+    e.request.path = u
+        .path
+        .map(|p| p.split_once('?').map_or(p, |(p, _)| p))
+        .unwrap_or_default()
+        .to_string();
+    e.decision = Some(DecisionRef {
+        result: Outcome::Deny,
+        reason: Reason::RefusedBeforeFilter,
+        rule: None,
+        dry_run: false,
+    });
+    e
 }

@@ -4,7 +4,8 @@
 /// Whether a path (without query) is canonical: what Envoy routes on and what the upstream
 /// will read are then the same string, so no encoding or dot trick can slip past a rule.
 ///
-/// Rejected: no leading `/`, empty segments (`//`), `.` and `..` segments, backslashes,
+/// Rejected: no leading `/`, empty segments (`//`, `;x`), segments of dots only (`.`, `..`,
+/// `...`, also before `;parameters`: `..;x`), backslashes,
 /// control bytes, `#`, and percent-encodings of `/`, `\`, `.`, NUL and `%` itself (double
 /// encoding). Envoy's `normalize_path`/`merge_slashes` fix most of these before the filter
 /// runs; this check holds even where those settings are off.
@@ -35,9 +36,13 @@ pub fn is_canonical(path: &str) -> bool {
         i = at + 1;
     }
     // A trailing slash is an ordinary resource name; an empty segment anywhere else is `//`.
+    // Segments are judged without their `;parameters`, as servlet containers read them:
+    // `..;x` is `..` there, and `;x` alone is an empty segment.
     let segs: Vec<&str> = rest.split('/').collect();
     let last = segs.len() - 1;
-    segs.iter()
-        .enumerate()
-        .all(|(i, seg)| (i == last || !seg.is_empty()) && *seg != "." && *seg != "..")
+    segs.iter().enumerate().all(|(i, seg)| {
+        let name = seg.split(';').next().unwrap_or("");
+        let all_dots = !name.is_empty() && name.bytes().all(|c| c == b'.');
+        (i == last || !name.is_empty()) && !all_dots
+    })
 }

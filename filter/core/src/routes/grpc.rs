@@ -9,8 +9,11 @@ pub struct GrpcMatch {
 }
 
 impl GrpcMatch {
+    /// Parses `package.Service/Method` or `package.Service/*`, folded to lower case as request
+    /// paths are: the path names the method whatever its case or the content type.
     pub fn parse(s: &str) -> Option<Self> {
-        let s = s.strip_prefix('/').unwrap_or(s);
+        let lower = s.to_ascii_lowercase();
+        let s = lower.strip_prefix('/').unwrap_or(&lower);
         let (service, method) = s.split_once('/')?;
         let ident = |x: &str| {
             !x.is_empty()

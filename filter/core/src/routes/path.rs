@@ -42,10 +42,13 @@ impl fmt::Display for TemplateError {
 }
 
 impl PathMatch {
+    /// A path template, folded as request paths are (see [`super::fold_path`]).
     pub fn template(t: &str) -> Result<Self, TemplateError> {
         if !t.starts_with('/') {
             return Err(TemplateError::NotAbsolute);
         }
+        let folded = super::fold_path(t);
+        let t = folded.as_ref();
         let raw: Vec<&str> = t[1..].split('/').collect();
         let mut segs = Vec::with_capacity(raw.len());
         let mut dynamic = false;
@@ -79,10 +82,19 @@ impl PathMatch {
         })
     }
 
+    /// A path prefix, in lower case as folded paths are.
+    pub fn prefix(p: &str) -> Self {
+        PathMatch::Prefix(p.to_ascii_lowercase())
+    }
+
+    /// Whether a folded path (see [`super::fold_path`]) matches.
     pub fn matches(&self, path: &str) -> bool {
         match self {
             PathMatch::Exact(p) => p == path,
-            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+            // A folded path has no trailing slash: `/v1/` also covers `/v1` itself.
+            PathMatch::Prefix(p) => {
+                path.starts_with(p.as_str()) || p.strip_suffix('/').is_some_and(|bare| bare == path)
+            }
             PathMatch::Template(segs) => {
                 let Some(rest) = path.strip_prefix('/') else {
                     return false;

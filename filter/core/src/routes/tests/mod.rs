@@ -15,7 +15,7 @@ fn query_string_never_takes_part_in_matching() {
 }
 
 #[test]
-fn grpc_matcher_needs_a_grpc_request() {
+fn grpc_matcher_matches_the_method_path_whatever_the_content_type() {
     let m = Matcher {
         grpc: GrpcMatch::parse("payments.v1.Cards/GetCard"),
         ..Default::default()
@@ -25,11 +25,15 @@ fn grpc_matcher_needs_a_grpc_request() {
         "/payments.v1.Cards/GetCard",
         true
     )));
-    assert!(!m.matches(&RequestLine::new(
-        "POST",
-        "/payments.v1.Cards/GetCard",
-        false
-    )));
+    // The path names the method whatever the content type says, in any case, with or
+    // without a trailing slash.
+    for (path, grpc) in [
+        ("/payments.v1.Cards/GetCard", false),
+        ("/payments.v1.cards/getcard", true),
+        ("/PAYMENTS.V1.CARDS/GETCARD/", false),
+    ] {
+        assert!(m.matches(&RequestLine::new("POST", path, grpc)), "{path}");
+    }
     assert!(!m.matches(&RequestLine::new(
         "POST",
         "/payments.v1.Cards/ListCards",
@@ -57,6 +61,6 @@ fn methods_and_route_name_must_all_hold() {
     assert!(!m.matches(&r));
     r.route_name = Some("cards");
     assert!(m.matches(&r));
-    r.method = "POST";
+    r.method = "POST".into();
     assert!(!m.matches(&r));
 }

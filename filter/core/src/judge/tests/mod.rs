@@ -10,6 +10,8 @@ use crate::reason::Reason;
 use serde_json::json;
 use std::path::PathBuf;
 
+mod operations;
+
 const NOW_MS: u64 = 1_800_000_000_000;
 
 fn root() -> PathBuf {
@@ -64,14 +66,15 @@ fn done(j: Judged) -> Verdict {
     match j {
         Judged::Done(v) => *v,
         Judged::Wait { .. } => panic!("told to wait"),
+        Judged::ReadBody { .. } => panic!("asked for the body"),
     }
 }
 
 fn edit(v: &Verdict, name: &str) -> Option<Option<String>> {
     v.edits
         .iter()
-        .find(|e| e.name == name)
-        .map(|e| e.value.clone())
+        .find(|e| e.name() == name)
+        .map(|e| e.value().map(str::to_string))
 }
 
 #[test]
@@ -143,6 +146,7 @@ fn a_provider_without_keys_yet_makes_the_request_wait_only_if_it_may() {
             assert_eq!(providers, vec![rotating.unwrap()]);
         }
         Judged::Done(v) => panic!("{:?}", v.decision),
+        Judged::ReadBody { .. } => panic!("asked for the body"),
     }
     let v = done(judge(&p, &h, false));
     assert_eq!(v.decision.reason, Reason::JwksUnavailable);
@@ -192,8 +196,17 @@ fn the_response_headers_decide_the_body_plan() {
         start(&[("content-type", "application/json")], false).body,
         BodyPlan::Scan {
             grpc: false,
-            decoder: None
+            decoder: None,
+            events: false,
         }
+    ));
+    assert!(matches!(
+        start(
+            &[("content-type", "text/event-stream; charset=utf-8")],
+            false
+        )
+        .body,
+        BodyPlan::Scan { events: true, .. }
     ));
     let gz = start(
         &[("content-type", "text/plain"), ("content-encoding", "gzip")],
@@ -206,7 +219,7 @@ fn the_response_headers_decide_the_body_plan() {
             ..
         }
     ));
-    let dropped: Vec<&str> = gz.edits.iter().map(|e| e.name.as_str()).collect();
+    let dropped: Vec<&str> = gz.edits.iter().map(|e| e.name()).collect();
     assert_eq!(dropped, ["content-encoding", "content-length"]);
     assert!(matches!(
         start(&[("content-type", "image/png")], false).body,
@@ -226,12 +239,38 @@ fn the_response_headers_decide_the_body_plan() {
             reply: Answer::Http { status: 502, .. }
         }
     ));
+    // Several content types (a list, or the header twice): the body is scanned unless every
+    // one says to pass it.
+    for listed in [
+        &[("content-type", "image/png, application/json")][..],
+        &[
+            ("content-type", "image/png"),
+            ("content-type", "application/json"),
+        ][..],
+    ] {
+        assert!(
+            matches!(start(listed, false).body, BodyPlan::Scan { .. }),
+            "{listed:?}"
+        );
+    }
+    assert!(matches!(
+        start(&[("content-type", "image/png, video/mp4")], false).body,
+        BodyPlan::Pass
+    ));
+    assert!(matches!(
+        start(
+            &[(":status", "206"), ("content-type", "application/json")],
+            false
+        )
+        .body,
+        BodyPlan::Refuse {
+            reason: Reason::BodyPartial,
+            ..
+        }
+    ));
     let no_body = start(&[("location", "/c/4111111111111111")], true);
     assert!(matches!(no_body.body, BodyPlan::Pass));
-    assert_eq!(
-        no_body.edits[0].value.as_deref(),
-        Some("/c/************1111")
-    );
+    assert_eq!(no_body.edits[0].value(), Some("/c/************1111"));
 }
 
 #[test]
@@ -267,4 +306,53 @@ fn log_completes_masks_and_seals_the_event() {
     assert_eq!(e["duration_ms"], 7.0);
     assert_eq!(e["chain"]["seq"], 0);
     assert!(!String::from_utf8_lossy(&line).contains("4111111111111111"));
+}
+
+#[test]
+fn a_method_override_in_a_header_or_the_query_is_refused() {
+    let p = payments();
+    let t = token("cards:read");
+    for (path, header) in [
+        ("/v1/cards/c_1?_method=DELETE", None),
+        ("/v1/cards/c_1?a=1&%5Fmethod=DELETE", None),
+        ("/v1/cards/c_1?_METHOD=delete", None),
+        ("/v1/cards/c_1", Some("x-original-method")),
+        ("/v1/cards/c_1", Some("x-http-method-override")),
+    ] {
+        let mut h = headers("POST", path, Some(&t));
+        if let Some(name) = header {
+            h.push((name.to_string(), "DELETE".to_string()));
+        }
+        let v = done(judge(&p, &h, true));
+        assert_eq!(
+            v.decision.reason,
+            Reason::MethodOverride,
+            "{path} {header:?}"
+        );
+        assert!(matches!(v.reply, Some(Answer::Http { status: 400, .. })));
+    }
+    // A parameter that only ends in `_method` is not one.
+    let v = done(judge(
+        &p,
+        &headers("GET", "/v1/cards/c_1?payment_method=card", Some(&t)),
+        true,
+    ));
+    assert_eq!(v.decision.reason, Reason::Ok);
+}
+
+#[test]
+fn the_event_records_the_request_as_sent_not_as_folded() {
+    let p = payments();
+    let v = done(judge(
+        &p,
+        &headers("get", "/V1/Cards/C_1;x?q=1", Some(&token("cards:read"))),
+        true,
+    ));
+    assert_eq!(
+        v.decision.reason,
+        Reason::Ok,
+        "cards-read matched the folded path"
+    );
+    assert_eq!(v.event.request.method, "get");
+    assert_eq!(v.event.request.path, "/V1/Cards/C_1;x");
 }
