@@ -439,7 +439,10 @@ fn requests_before_the_first_keys_wait_for_them(workers: u32) {
         let body = std::fs::read(root().join("testdata/keys/rsa1.jwks.json")).unwrap();
         Reply::with("application/json", body)
     }));
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+    // A fetch timeout well above the IdP's 600 ms, so a loaded machine cannot turn the slow
+    // answer into a timed-out fetch: the wait itself is what this test proves.
+    let policy = policy().replace("\"timeout\": \"1s\"", "\"timeout\": \"5s\"");
+    let envoy = Harness::new("pci-guard.yaml", policy, up.port)
         .var("IDP_PORT", slow.port)
         .workers(workers)
         .start();
