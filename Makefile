@@ -70,11 +70,11 @@ test: setup lint unit wasm-unit wasm e2e
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target $(WASM_TARGET) -p pci-guard --lib -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) -p pci-guard-plugin -p pci-guard --lib -- -D warnings
 
 # pci-guard-testkit's own test runs every fuzz seed and saved crash through its check.
 unit:
-	$(CARGO) test -p pci-guard-core -p pci-guard -p pci-guard-testkit
+	$(CARGO) test -p pci-guard-core -p pci-guard-plugin -p pci-guard -p pci-guard-testkit
 	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 

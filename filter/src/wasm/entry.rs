@@ -1,15 +1,15 @@
 //! The proxy-wasm entry: Envoy's callbacks, each handed to [`Root`] or [`Stream`] with the
 //! [`WasmHost`] (wasm32 only). Nothing else here.
 
-use super::host::Action;
-use super::root::{Root, Stream};
-use super::wasm_host::WasmHost;
+use super::host::WasmHost;
+use pci_guard_plugin::keys::SharedDataLease;
+use pci_guard_plugin::{Action, Root, Stream};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{self, ContextType, LogLevel};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(WasmRoot(Root::new(WasmHost))) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(WasmRoot(Root::new(WasmHost, std::rc::Rc::new(SharedDataLease::new(WasmHost))))) });
 }}
 
 fn action(a: Action) -> types::Action {

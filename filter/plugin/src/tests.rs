@@ -8,7 +8,7 @@ use serde_json::json;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn payments() -> Vec<u8> {
@@ -326,7 +326,8 @@ fn every_event_joins_the_vm_hash_chain() {
 #[test]
 fn without_a_policy_every_request_is_refused_with_503() {
     let host = super::fake::FakeHost::default();
-    let mut root = super::root::Root::new(host.clone());
+    let share = std::rc::Rc::new(super::keys::SharedDataLease::new(host.clone()));
+    let mut root = super::root::Root::new(host.clone(), share);
     assert!(root.on_vm_start());
     host.world().config = Some(b"{not a policy".to_vec());
     assert!(!root.on_configure());

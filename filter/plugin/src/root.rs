@@ -4,6 +4,7 @@
 
 use super::host::{Host, Level};
 use super::jwks_fetch::Fetcher;
+use super::keys::KeyShare;
 use super::metrics::Metrics;
 use super::stream::{RequestStep, StreamState};
 use super::vm::Vm;
@@ -24,6 +25,8 @@ pub struct Root<H: Host> {
     /// This VM's audit hash chain, shared by its streams (one thread per VM).
     chain: Option<Rc<RefCell<Chain>>>,
     metrics: Option<Rc<Metrics>>,
+    /// How this root shares remote key sets with the process's other roots.
+    share: Rc<dyn KeyShare>,
     fetcher: Option<Fetcher>,
     /// Requests paused until their provider's first keys arrive (or the wait times out).
     waiting: Rc<RefCell<Vec<Waiter<H>>>>,
@@ -47,12 +50,14 @@ fn chain_id(now_ms: u64) -> String {
 }
 
 impl<H: Host> Root<H> {
-    pub fn new(host: H) -> Self {
+    /// A root on `host` that shares key sets with the process's other roots through `share`.
+    pub fn new(host: H, share: Rc<dyn KeyShare>) -> Self {
         Self {
             host,
             vm: None,
             chain: None,
             metrics: None,
+            share,
             fetcher: None,
             waiting: Rc::default(),
         }
@@ -121,7 +126,9 @@ impl<H: Host> Root<H> {
         let vm = Vm::new(Rc::new(policy), self.host.verifier(), now_ms);
         // The tick flushes metrics, and drives key fetches when a provider has remote keys.
         self.host.set_tick_period(TICK);
-        self.fetcher = vm.has_remote_keys().then(Fetcher::new);
+        self.fetcher = vm
+            .has_remote_keys()
+            .then(|| Fetcher::new(self.share.clone()));
         self.vm = Some(Rc::new(RefCell::new(vm)));
         if self.chain.is_none() || key.is_some() {
             self.chain = Some(Rc::new(RefCell::new(Chain::new(chain_id(now_ms), key))));
@@ -168,6 +175,7 @@ impl<H: Host> Root<H> {
     pub fn create_stream(&self, context_id: u32) -> Stream<H> {
         Stream {
             id: context_id,
+            host: self.host.clone(),
             waiting: self.waiting.clone(),
             state: Rc::new(RefCell::new(StreamState::new(
                 self.host.clone(),
@@ -230,6 +238,7 @@ impl<H: Host> Root<H> {
 /// request waiting for its provider's first keys can be judged again from the root context.
 pub struct Stream<H: Host> {
     id: u32,
+    host: H,
     state: Rc<RefCell<StreamState<H>>>,
     waiting: Rc<RefCell<Vec<Waiter<H>>>>,
 }
@@ -251,6 +260,7 @@ impl<H: Host> Stream<H> {
                     providers,
                     stream: self.state.clone(),
                 });
+                self.host.on_stream_waiting();
                 Action::Pause
             }
         }
