@@ -10,14 +10,21 @@ WASM          := target/$(WASM_TARGET)/release/pci_guard.wasm
 TARGET_DIR    := $(or $(CARGO_TARGET_DIR),target)
 # Test-only build with the `fault-injection` feature (envoy/tests/faults.rs): never shipped.
 WASM_FAULT    := $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard_fault.wasm
+# The dynamic module (filter/dynamic): Envoy loads lib<name>.so from ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
+DYNAMIC_DIR   := $(TARGET_DIR)/dynamic
+DYNAMIC       := $(DYNAMIC_DIR)/libpci_guard_dynamic.so
+DYNAMIC_FAULT_DIR := $(TARGET_DIR)/dynamic-fault
+# make run RUNTIME=native: the dynamic module instead of the wasm plugin.
+RUNTIME       ?= wasm
 CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
-.PHONY: help setup wasm wasm-fault run test lint unit wasm-unit e2e bench fuzz soak clean oci oci-push
+.PHONY: help setup wasm wasm-fault dynamic dynamic-fault run test lint unit wasm-unit e2e bench fuzz soak clean oci oci-push
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
+	@echo "            RUNTIME=native runs the Envoy dynamic module instead of the wasm plugin"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
 	@echo "make bench  criterion benches of the core + load comparison bare / native Envoy filters / pci-guard -> BENCHMARKS.md"
 	@echo "make oci    OCI image layout of pci_guard.wasm for Istio (target/oci/), manifests rendered with its digest"
@@ -42,8 +49,21 @@ wasm: setup
 	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
 	@echo "built $(WASM): $$(stat -c %s $(WASM)) bytes"
 
+# The dynamic module: the `dynamic` profile is the release build with panic = "unwind", so a
+# panic is caught at the ABI boundary and fails the request closed instead of aborting Envoy.
+dynamic:
+	$(CARGO) build --profile dynamic -p pci-guard-dynamic
+	@echo "built $(DYNAMIC): $$(stat -c %s $(DYNAMIC)) bytes"
+
+# As wasm-fault: the fault-injection build goes to its own directory (same file name, which
+# Envoy loads by), and the shipped module is rebuilt after it.
+dynamic-fault:
+	$(CARGO) build --profile dynamic -p pci-guard-dynamic --features fault-injection
+	mkdir -p $(DYNAMIC_FAULT_DIR) && cp $(DYNAMIC) $(DYNAMIC_FAULT_DIR)/
+	$(CARGO) build --profile dynamic -p pci-guard-dynamic
+
 # --- make run ----------------------------------------------------------------------------------
-run: wasm
+run: $(if $(filter native,$(RUNTIME)),dynamic,wasm)
 	@$(CARGO) build -q -p pci-guard --bin pci-guard
 	@python3 envoy/demo-upstream.py 8081 & upstream=$$!; \
 	trap 'kill $$upstream 2>/dev/null' EXIT INT TERM; \
@@ -61,10 +81,10 @@ run: wasm
 	echo "  curl -i http://127.0.0.1:10000/admin                    # no route: 403 (default deny)"; \
 	echo "Ctrl-C stops everything."; \
 	echo; \
-	$(ENVOY) -c envoy/demo.yaml --concurrency 1 --log-level warn
+	$(if $(filter native,$(RUNTIME)),ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(abspath $(DYNAMIC_DIR)) $(ENVOY) -c envoy/demo-dynamic.yaml,$(ENVOY) -c envoy/demo.yaml) --concurrency 1 --log-level warn
 
 # --- make test ---------------------------------------------------------------------------------
-test: setup lint unit wasm-unit wasm e2e
+test: setup lint unit wasm-unit wasm dynamic e2e
 	@echo "make test: all passed"
 
 lint:
@@ -74,7 +94,7 @@ lint:
 
 # pci-guard-testkit's own test runs every fuzz seed and saved crash through its check.
 unit:
-	$(CARGO) test -p pci-guard-core -p pci-guard-plugin -p pci-guard -p pci-guard-testkit
+	$(CARGO) test -p pci-guard-core -p pci-guard-plugin -p pci-guard-dynamic -p pci-guard -p pci-guard-testkit
 	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
@@ -90,8 +110,9 @@ wasm-fault: setup
 	cp $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard.wasm $(WASM_FAULT)
 	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
 
-e2e: wasm wasm-fault
-	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) $(CARGO) test -p pci-guard-e2e
+e2e: wasm wasm-fault dynamic-fault
+	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) PCI_GUARD_DYNAMIC_FAULT_DIR=$(abspath $(DYNAMIC_FAULT_DIR)) \
+	  $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
 # Criterion benches of the core, then the load comparison (bare Envoy / Envoy's native filters /

@@ -12,7 +12,9 @@
 //! [`client`] (the raw HTTP/1.1 client), [`upstream`] (the HTTP/1.1 upstream), [`audit`]
 //! (audit lines, checked against the published schema), [`procfs`] (a process's memory and
 //! CPU time), [`files`] (workspace paths, scratch directories); [`grpc`], [`als`] and [`otlp`]
-//! for gRPC upstreams and the access-log receivers; [`tokens`] for test tokens.
+//! for gRPC upstreams and the access-log receivers; [`tokens`] for test tokens; [`runtime`]
+//! for the build of pci-guard Envoy runs (the wasm plugin or the dynamic module,
+//! [`Harness::runtime`], [`with_runtimes!`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,6 +26,7 @@ pub mod files;
 pub mod grpc;
 pub mod otlp;
 pub mod procfs;
+pub mod runtime;
 pub mod tokens;
 pub mod upstream;
 
@@ -33,4 +36,5 @@ pub use envoy::{
     envoy_bin, free_port, policy_scalar, render, validate, wasm_path, Envoy, Harness, StartFailure,
 };
 pub use files::{replace_file, root, TempDir};
+pub use runtime::{dynamic_module_dir, to_dynamic, Runtime};
 pub use upstream::{Framing, Handler, Received, Reply, Upstream};

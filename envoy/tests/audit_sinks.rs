@@ -1,6 +1,7 @@
 //! The audit event through Envoy's own sinks: file, stdout, a real OTLP receiver and a real
 //! gRPC access-log service (ALS) each get exactly one complete event per request, allowed or
-//! denied, and the same event everywhere.
+//! denied, and the same event everywhere; with either build of pci-guard (wasm or the dynamic
+//! module, which writes the same filter-state key).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,21 +10,25 @@ use pci_guard_e2e::otlp::OtlpReceiver;
 use pci_guard_e2e::*;
 
 /// Envoy with `envoy/audit-sinks.yaml`: every sink on, the OTLP and ALS receivers started.
-fn start_with_sinks(policy: String, up: &Upstream) -> (Envoy, OtlpReceiver, AlsReceiver) {
+fn start_with_sinks(
+    runtime: Runtime,
+    policy: String,
+    up: &Upstream,
+) -> (Envoy, OtlpReceiver, AlsReceiver) {
     let otlp = OtlpReceiver::start();
     let als = AlsReceiver::start();
     let envoy = Harness::new("audit-sinks.yaml", policy, up.port)
+        .runtime(runtime)
         .var("OTLP_PORT", otlp.port)
         .var("ALS_PORT", als.port)
         .start();
     (envoy, otlp, als)
 }
 
-#[test]
-fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request() {
+fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(runtime: Runtime) {
     let up = Upstream::ok();
     let policy = std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap();
-    let (envoy, otlp, als) = start_with_sinks(policy, &up);
+    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up);
     let requests = [
         ("GET", "/healthz", 200, "allow"),
         ("GET", "/v1/cards/c_1", 401, "deny"),
@@ -83,8 +88,7 @@ fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request() {
 /// Canaries pushed through every field that takes input: the token, card numbers in the path,
 /// in the request id, in token claims and in the response body, a CVV in the body. None may
 /// appear in any sink (file, stdout, OTLP, ALS) nor in Envoy's own log.
-#[test]
-fn canaries_never_reach_any_sink() {
+fn canaries_never_reach_any_sink(runtime: Runtime) {
     use pci_guard_e2e::tokens::*;
     const PAN: &str = "4000056655665556";
     const PAN_GROUPED: &str = "4000 0566 5566 5556";
@@ -98,7 +102,7 @@ fn canaries_never_reach_any_sink() {
         r#""name": "health""#,
         r#""name": "canary", "match": {"path": "/v1/accounts/{id}"}, "auth": ["corp-idp"]}, {"name": "health""#,
     );
-    let (envoy, otlp, als) = start_with_sinks(policy, &up);
+    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up);
     let mut c = claims(&format!("agent-{PAN}"), &["cards:read"]);
     c["jti"] = serde_json::json!(format!("jti {PAN_GROUPED}"));
     let token = sign("rsa1", &c);
@@ -165,3 +169,8 @@ fn canaries_never_reach_any_sink() {
     assert!(file.contains("/v1/accounts/************5556"), "{file}");
     assert!(file.contains("agent-************5556"));
 }
+
+with_runtimes!(
+    file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request,
+    canaries_never_reach_any_sink,
+);

@@ -78,10 +78,11 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-#[test]
-fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited() {
+fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited(runtime: Runtime) {
     let up = Upstream::ok();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     for key in ["rsa1", "ec256", "ed25519"] {
         let t = sign(key, &claims(&format!("agent-{key}"), &["cards:read"]));
         assert_eq!(get(&envoy, "/v1/cards/c_1", &t).status, 200, "{key}");
@@ -110,10 +111,11 @@ fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited() {
     );
 }
 
-#[test]
-fn token_is_stripped_and_identity_headers_come_only_from_the_token() {
+fn token_is_stripped_and_identity_headers_come_only_from_the_token(runtime: Runtime) {
     let up = Upstream::ok();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let mut c = claims("agent-7", &["cards:read"]);
     c["roles"] = json!(["reader", "auditor"]);
     let t = sign("rsa1", &c);
@@ -141,10 +143,11 @@ fn token_is_stripped_and_identity_headers_come_only_from_the_token() {
     assert_eq!(up.received()[1].header("x-pci-subject"), None);
 }
 
-#[test]
-fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream() {
+fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream(runtime: Runtime) {
     let up = Upstream::ok();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let n = now();
     let good = claims("agent-7", &["cards:read"]);
     let mut expired = good.clone();
@@ -242,10 +245,11 @@ fn key_confusion(claims: &serde_json::Value) -> String {
     pci_guard_testkit::mint("HS256", public_key.as_bytes(), &header, claims)
 }
 
-#[test]
-fn grpc_call_with_a_bad_token_is_unauthenticated() {
+fn grpc_call_with_a_bad_token_is_unauthenticated(runtime: Runtime) {
     let up = GrpcUpstream::start();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let mut c = claims("agent-7", &["cards:read"]);
     c["exp"] = json!(now() - 100);
     let status = GrpcClient::connect(envoy.port, Some(&sign("rsa1", &c)))
@@ -262,12 +266,12 @@ fn grpc_call_with_a_bad_token_is_unauthenticated() {
     assert_eq!(up.calls(), 1);
 }
 
-#[test]
-fn remote_keys_rotate_without_restart_via_unknown_kid_refetch() {
+fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(runtime: Runtime) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/rotating/jwks.json", 200, "rsa1.jwks.json");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
         .start();
     let old = sign("rsa1", &claims("agent-7", &["cards:read"]));
@@ -293,12 +297,12 @@ fn remote_keys_rotate_without_restart_via_unknown_kid_refetch() {
     );
 }
 
-#[test]
-fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale() {
+fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale(runtime: Runtime) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 200, "rsa1.jwks.json");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
         .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
@@ -324,8 +328,7 @@ fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale() {
     });
 }
 
-#[test]
-fn requests_before_the_first_keys_wait_for_them() {
+fn requests_before_the_first_keys_wait_for_them(runtime: Runtime) {
     let up = Upstream::ok();
     // The IdP answers slowly: the first fetch is still under way when the request arrives.
     let slow = Upstream::start(Arc::new(|_: &Received| {
@@ -334,6 +337,7 @@ fn requests_before_the_first_keys_wait_for_them() {
         Reply::with("application/json", body)
     }));
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", slow.port)
         .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
@@ -350,12 +354,12 @@ fn requests_before_the_first_keys_wait_for_them() {
     eprintln!("held {:?} for the first keys", started.elapsed());
 }
 
-#[test]
-fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed() {
+fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(runtime: Runtime) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 503, "");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
         .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
@@ -373,3 +377,14 @@ fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed() {
     // Other routes are served meanwhile: waiting never blocks the worker.
     assert_eq!(envoy.send("GET", "/healthz", &[], b"").status, 200);
 }
+
+with_runtimes!(
+    valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited,
+    token_is_stripped_and_identity_headers_come_only_from_the_token,
+    bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream,
+    grpc_call_with_a_bad_token_is_unauthenticated,
+    remote_keys_rotate_without_restart_via_unknown_kid_refetch,
+    jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale,
+    requests_before_the_first_keys_wait_for_them,
+    requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed,
+);

@@ -35,8 +35,7 @@ fn serving(reply: impl Fn() -> Reply + Send + Sync + 'static) -> Upstream {
     Upstream::start(Arc::new(move |_: &Received| reply()))
 }
 
-#[test]
-fn fixtures_come_out_masked_whatever_the_framing() {
+fn fixtures_come_out_masked_whatever_the_framing(runtime: Runtime) {
     for name in [
         "cards.json",
         "cards.xml",
@@ -56,7 +55,9 @@ fn fixtures_come_out_masked_whatever_the_framing() {
                 framing: f.clone(),
                 ..Reply::with(ct, b.clone())
             });
-            let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+            let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+                .runtime(runtime)
+                .start();
             let r = envoy.send("GET", "/anything", &[], b"");
             assert_eq!(r.status, 200, "{name}");
             assert_eq!(
@@ -75,11 +76,12 @@ fn fixtures_come_out_masked_whatever_the_framing() {
     }
 }
 
-#[test]
-fn audit_counts_what_was_masked_never_the_values() {
+fn audit_counts_what_was_masked_never_the_values(runtime: Runtime) {
     let (body, _) = fixture("cards.json");
     let up = serving(move || Reply::with("application/json", body.clone()));
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     envoy.send("GET", "/v1/cards", &[], b"");
     let line = &envoy.audit_lines(1)[0];
     let e = parse_audit_line(line);
@@ -88,8 +90,7 @@ fn audit_counts_what_was_masked_never_the_values() {
     assert!(!line.contains("4111111111111111") && !line.contains("5555 5555 5555 4444"));
 }
 
-#[test]
-fn gzip_upstream_is_decoded_masked_and_sent_plain() {
+fn gzip_upstream_is_decoded_masked_and_sent_plain(runtime: Runtime) {
     let (body, expected) = fixture("cards.json");
     let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     z.write_all(&body).unwrap();
@@ -102,7 +103,9 @@ fn gzip_upstream_is_decoded_masked_and_sent_plain() {
         r.headers.push(("content-encoding".into(), "gzip".into()));
         r
     });
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     let r = envoy.send("GET", "/v1/cards", &[("accept-encoding", "gzip, br")], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), None);
@@ -117,8 +120,7 @@ fn gzip_upstream_is_decoded_masked_and_sent_plain() {
     );
 }
 
-#[test]
-fn undecodable_encoding_is_refused_with_502_and_never_passed_on() {
+fn undecodable_encoding_is_refused_with_502_and_never_passed_on(runtime: Runtime) {
     let up = serving(|| {
         let mut r = Reply::with(
             "application/json",
@@ -127,7 +129,9 @@ fn undecodable_encoding_is_refused_with_502_and_never_passed_on() {
         r.headers.push(("content-encoding".into(), "br".into()));
         r
     });
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     let r = envoy.send("GET", "/v1/cards", &[], b"");
     assert_eq!(r.status, 502);
     assert_eq!(r.header("x-pci-guard-reason"), Some("body_undecodable"));
@@ -137,16 +141,16 @@ fn undecodable_encoding_is_refused_with_502_and_never_passed_on() {
     assert_eq!(e["response"]["status"], 502);
 }
 
-#[test]
-fn skipped_content_types_pass_untouched() {
+fn skipped_content_types_pass_untouched(runtime: Runtime) {
     let up = serving(|| Reply::with("image/png", b"\x89PNG 4111111111111111".to_vec()));
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     let r = envoy.send("GET", "/logo.png", &[], b"");
     assert_eq!(r.body, b"\x89PNG 4111111111111111");
 }
 
-#[test]
-fn location_header_is_masked() {
+fn location_header_is_masked(runtime: Runtime) {
     let up = serving(|| {
         let mut r = Reply {
             status: 302,
@@ -156,13 +160,14 @@ fn location_header_is_masked() {
             .push(("location".into(), "/cards?number=4111111111111111".into()));
         r
     });
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     let r = envoy.send("GET", "/go", &[], b"");
     assert_eq!(r.header("location"), Some("/cards?number=************1111"));
 }
 
-#[test]
-fn upstream_reset_mid_body_leaks_no_clear_card() {
+fn upstream_reset_mid_body_leaks_no_clear_card(runtime: Runtime) {
     let mut body = Vec::new();
     for i in 0..2000 {
         body.extend_from_slice(
@@ -174,7 +179,9 @@ fn upstream_reset_mid_body_leaks_no_clear_card() {
         framing: Framing::ResetAfter(cut),
         ..Reply::with("application/json", body.clone())
     });
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     let got = match request(envoy.port, "GET", "/stream", &[], b"") {
         Ok(r) => r.body,
         Err(_) => Vec::new(), // reset before or during the body
@@ -188,10 +195,11 @@ fn upstream_reset_mid_body_leaks_no_clear_card() {
     assert!(e["response"]["status"].is_number() || e["response"]["status"].is_null());
 }
 
-#[test]
-fn grpc_server_streaming_cards_are_masked_in_every_message() {
+fn grpc_server_streaming_cards_are_masked_in_every_message(runtime: Runtime) {
     let up = GrpcUpstream::start();
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     let cards = GrpcClient::connect(envoy.port, None)
         .list_cards(200)
         .unwrap();
@@ -215,8 +223,7 @@ fn grpc_server_streaming_cards_are_masked_in_every_message() {
     );
 }
 
-#[test]
-fn large_chunked_response_streams_masked_in_flat_memory() {
+fn large_chunked_response_streams_masked_in_flat_memory(runtime: Runtime) {
     let mb: usize = std::env::var("PCI_GUARD_LARGE_MB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -232,7 +239,9 @@ fn large_chunked_response_streams_masked_in_flat_memory() {
         framing: Framing::Chunked(vec![1 << 20]),
         ..Reply::with("application/json", b.to_vec())
     });
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
+        .start();
     // Warm up, then measure the peak across the large response.
     envoy.send("GET", "/small", &[], b"");
     let before = memory(envoy.pid()).peak_kib;
@@ -304,8 +313,9 @@ fn h2_get(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
 /// chunk whose tail the engine had to hold, followed by a small chunk that also ends inside
 /// a card number, used to make the paused bytes and the output disagree in length, and the
 /// response was reset (`body_scan_failed`). The pieces here force exactly that, repeatedly.
-#[test]
-fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_whole() {
+fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_whole(
+    runtime: Runtime,
+) {
     let record = b"{\"number\":\"4111 1111 1111 1111\"},\n";
     assert_eq!(record.len(), 34);
     let body: Vec<u8> = record.iter().copied().cycle().take(4 << 20).collect();
@@ -319,7 +329,7 @@ fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_who
         framing: Framing::Chunked(pieces.clone()),
         ..Reply::with("application/json", b.clone())
     });
-    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+    let envoy = Harness::new("pci-guard.yaml", POLICY, up.port).runtime(runtime)
         .replace(
             "use_downstream_protocol_config:\n          http_protocol_options: {}\n          http2_protocol_options: {}",
             "explicit_http_config:\n          http_protocol_options: {}",
@@ -352,3 +362,16 @@ fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_who
         "{events:#?}"
     );
 }
+
+with_runtimes!(
+    fixtures_come_out_masked_whatever_the_framing,
+    audit_counts_what_was_masked_never_the_values,
+    gzip_upstream_is_decoded_masked_and_sent_plain,
+    undecodable_encoding_is_refused_with_502_and_never_passed_on,
+    skipped_content_types_pass_untouched,
+    location_header_is_masked,
+    upstream_reset_mid_body_leaks_no_clear_card,
+    grpc_server_streaming_cards_are_masked_in_every_message,
+    large_chunked_response_streams_masked_in_flat_memory,
+    http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_whole,
+);

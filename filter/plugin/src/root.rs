@@ -71,6 +71,11 @@ impl<H: Host> Root<H> {
         false
     }
 
+    /// Whether a policy is in force (streams without one are refused).
+    pub fn loaded(&self) -> bool {
+        self.vm.is_some()
+    }
+
     pub fn on_vm_start(&mut self) -> bool {
         self.metrics = Some(Rc::new(Metrics::define(&self.host)));
         true
