@@ -63,17 +63,18 @@ struct Filter {
     failed: Cell<Option<Failed>>,
 }
 
-fn rooted(shared: &Arc<Shared>, main: bool) -> Rooted {
-    let (host, share) = if main {
-        (
-            DynamicHost::main(shared.clone()),
-            ProcessKeys::fetcher(shared.clone()),
-        )
+/// A root for `shared`: the main thread's (which fetches key sets, unless Envoy only
+/// validates the config) or a worker's (which adopts them).
+fn rooted(shared: &Arc<Shared>, main: bool, fetches: bool) -> Rooted {
+    let host = if main {
+        DynamicHost::main(shared.clone())
     } else {
-        (
-            DynamicHost::worker(shared.clone()),
-            ProcessKeys::adopter(shared.clone()),
-        )
+        DynamicHost::worker(shared.clone())
+    };
+    let share = if fetches {
+        ProcessKeys::fetcher(shared.clone())
+    } else {
+        ProcessKeys::adopter(shared.clone())
     };
     let mut root = Root::new(host.clone(), Rc::new(share));
     root.on_vm_start();
@@ -138,12 +139,12 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         // SAFETY: Envoy passes the config bytes for the length of this hook; we copy them.
         let bytes = unsafe { config.bytes() }.to_vec();
         let shared = Shared::new(EnvoyPtr(config_envoy), bytes);
-        let main = rooted(&shared, true);
+        // SAFETY: no arguments; called on the main thread, as the callback requires.
+        let validating = unsafe { (cb.envoy_dynamic_module_callback_is_validation_mode)() };
+        let main = rooted(&shared, true, !validating);
         if !main.root.borrow().loaded() {
             return None;
         }
-        // SAFETY: no arguments; called on the main thread, as the callback requires.
-        let validating = unsafe { (cb.envoy_dynamic_module_callback_is_validation_mode)() };
         if !validating {
             // SAFETY: `config_envoy` is live in its own hook; the scheduler is deleted when
             // the config is destroyed.
@@ -338,7 +339,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
                 return r.clone();
             }
             w.retain(|_, r| r.host.shared().alive());
-            let r = Rc::new(rooted(shared, false));
+            let r = Rc::new(rooted(shared, false, false));
             w.insert(shared.id, r.clone());
             r
         });
