@@ -122,7 +122,7 @@ e2e: wasm wasm-fault dynamic-fault
 # BENCH_* knobs are listed at the top of envoy/src/bin/loadbench/main.rs.
 BENCH_TARGET   := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BENCH_CRITERION ?= --warm-up-time 1 --measurement-time 2
-bench: setup wasm
+bench: setup wasm dynamic
 	@command -v wrk >/dev/null || { echo "installing wrk (HTTP load)"; $(APT_INSTALL) wrk; }
 	@command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load: gRPC load)"; $(APT_INSTALL) nghttp2-client; }
 	@command -v taskset >/dev/null || { echo "installing util-linux (taskset)"; $(APT_INSTALL) util-linux; }
@@ -141,6 +141,7 @@ bench: setup wasm
 	PCI_GUARD_WASM=$(BENCH_TARGET)/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOSIMD=$(BENCH_TARGET)/nosimd/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \
+	PCI_GUARD_DYNAMIC_DIR=$(abspath $(DYNAMIC_DIR)) \
 	  $(BENCH_TARGET)/release/loadbench
 
 # --- make fuzz ---------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 //! - **bare**: Envoy with the router only;
 //! - **native**: `jwt_authn` (RS256, inline JWKS, JWT cache) + per-route `rbac` on the token's
 //!   scopes (one DELETE route denied) + a `lua` filter masking card numbers in JSON bodies;
-//! - **pci-guard**: the filter with `envoy/bench/policy.json`, audit events to a file.
+//! - **pci-guard**: the filter with `envoy/bench/policy.json`, audit events to a file;
+//! - **pci-guard dynamic module**: the same plugin and policy as an Envoy dynamic module.
 //!
 //! Envoy runs with `--concurrency 1` pinned to CPU 0; this process (the upstream), `wrk` and
 //! `h2load` are pinned to CPU 1. Envoy's CPU time is utime+stime from `/proc/<pid>/stat` over
@@ -21,7 +22,8 @@
 //! `BENCH_ONLY` (run only the runs whose name contains this), `BENCH_OUT` (default
 //! `BENCHMARKS.md` in the workspace), `BENCH_ROUNDS` (interleaved rounds of the 1 KiB
 //! warm-token workload, median reported; default 3), `PCI_GUARD_WASM`,
-//! `PCI_GUARD_WASM_NOSIMD` (a build without `simd128`; optional), `PCI_GUARD_WASM_NOOP` (the
+//! `PCI_GUARD_WASM_NOSIMD` (a build without `simd128`; optional), `PCI_GUARD_DYNAMIC_DIR` (the
+//! directory of `libpci_guard_dynamic.so`, default `target/dynamic`), `PCI_GUARD_WASM_NOOP` (the
 //! empty filter of `envoy/bench/noop-filter`; optional), `PCI_GUARD_WASM_BASELINE` (another
 //! build of pci-guard, e.g. of the commit a change starts from, run in the headline rounds;
 //! optional; `make bench BASELINE=<rev>` builds it), `ENVOY`.
@@ -53,7 +55,8 @@ use bodies::{cards_body, clean_body, small_body, Bodies};
 use report::{loadavg, report, sh};
 use runs::{big_runs, grpc_run, http_run, medians};
 use setups::{
-    guard, guard_checked, pin, policy_with_routes, Checks, Setup, BASELINE_LABEL, EMPTY_LABEL,
+    guard, guard_checked, guard_dynamic, pin, policy_with_routes, Checks, Setup, BASELINE_LABEL,
+    DYNAMIC_LABEL, EMPTY_LABEL,
 };
 
 /// What every run shares: the knobs, the tokens, a scratch directory, the machine's clock tick.
@@ -169,7 +172,9 @@ fn main() {
     }
 
     let g = guard("pci-guard", &policy, true, &wasm);
-    let setups = [Setup::Bare, Setup::Native, g.clone()];
+    // The same plugin as an Envoy dynamic module, in every workload beside the wasm build.
+    let d = guard_dynamic(DYNAMIC_LABEL, &policy, true);
+    let setups = [Setup::Bare, Setup::Native, g.clone(), d.clone()];
     let mut rows = Vec::new();
     let rounds = env_num("BENCH_ROUNDS", 3).max(1);
     let b = &bodies;
@@ -338,7 +343,7 @@ fn main() {
             clean_body(big_mib << 20, false),
             clean_body(big_mib << 20, true),
         ]);
-        let mut big_setups = vec![Setup::Bare, g.clone()];
+        let mut big_setups = vec![Setup::Bare, g.clone(), d.clone()];
         if let Some(sw) = &simd {
             big_setups.push(guard("pci-guard without simd128", &policy, true, sw));
         }
