@@ -12,7 +12,7 @@
 //! for. (Linked directly, a missing callback would only fail at its first call, mid-request.)
 //!
 //! C enums are declared as `u32`: a value Envoy adds later can then never be an invalid Rust
-//! enum. The event hooks themselves are `hooks.rs`.
+//! enum. The event hooks themselves are in `hooks/`.
 
 #![allow(non_camel_case_types, unsafe_code)]
 

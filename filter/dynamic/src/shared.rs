@@ -5,7 +5,7 @@
 //! Envoy creates a filter config on the main thread and hands its pointer to every worker;
 //! only this `Sync` part is reachable from there. The roots themselves (which are not `Sync`)
 //! live in thread-locals: one on the main thread that fetches keys, one per worker that serves
-//! streams (`hooks.rs`).
+//! streams (`hooks/`).
 
 #![allow(unsafe_code)]
 

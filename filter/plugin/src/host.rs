@@ -1,6 +1,6 @@
 //! Everything the plugin asks of its host, behind one trait: the wasm build implements it
 //! with proxy-wasm hostcalls (`filter/src/wasm/host.rs`), the dynamic module with Envoy's
-//! dynamic-module callbacks (`filter/dynamic/src/host.rs`), the unit tests with a fake that
+//! dynamic-module callbacks (`filter/dynamic/src/host/`), the unit tests with a fake that
 //! records every call (`fake.rs`). No other plugin module calls the host.
 //!
 //! Calls never panic: a refused call is `None`/`false`/`Err`, and each caller decides how to
