@@ -173,7 +173,7 @@ fn main() {
 
     let g = guard("pci-guard", &policy, true, &wasm);
     // The same plugin as an Envoy dynamic module, in every workload beside the wasm build.
-    let d = guard_dynamic(DYNAMIC_LABEL, &policy, true);
+    let d = guard_dynamic(DYNAMIC_LABEL, &policy, true, Checks::Full);
     let setups = [Setup::Bare, Setup::Native, g.clone(), d.clone()];
     let mut rows = Vec::new();
     let rounds = env_num("BENCH_ROUNDS", 3).max(1);
@@ -315,6 +315,20 @@ fn main() {
             &public,
             false,
             &wasm,
+            Checks::None,
+        ),
+        // Where the dynamic module's cost goes: the audit sink (Envoy formats and writes the
+        // event), and the floor of a dynamic-module filter that decides nothing.
+        guard_dynamic(
+            "pci-guard dynamic module, audit off",
+            &policy,
+            false,
+            Checks::Full,
+        ),
+        guard_dynamic(
+            "pci-guard dynamic module, public route, redaction off, audit off",
+            &public,
+            false,
             Checks::None,
         ),
     ];

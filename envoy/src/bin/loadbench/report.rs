@@ -185,7 +185,8 @@ pub fn report(
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
-        "Envoy CPU = user+system time of the Envoy process over the measured run (`/proc/<pid>/stat`) ÷ completed requests.\n"
+        "Envoy CPU = user+system time of the Envoy process over the measured run (`/proc/<pid>/stat`) ÷ completed requests; \
+         for interleaved rounds, the median (lowest–highest).\n"
     );
     let _ = writeln!(
         s,
@@ -194,10 +195,14 @@ pub fn report(
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let m = &r.m;
+        let cpu = match r.spread {
+            Some((lo, hi)) => format!("{:.1} ({lo:.1}–{hi:.1})", m.cpu_us),
+            None => format!("{:.1}", m.cpu_us),
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {:.1} | {:.0} | {:.2} | {:.2} | {:.1} | {} |",
-            r.workload, r.setup, m.cpu_us, m.rps, m.p50_ms, m.p99_ms, m.rss_mib, m.errors
+            "| {} | {} | {cpu} | {:.0} | {:.2} | {:.2} | {:.1} | {} |",
+            r.workload, r.setup, m.rps, m.p50_ms, m.p99_ms, m.rss_mib, m.errors
         );
     }
 

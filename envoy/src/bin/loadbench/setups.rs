@@ -89,15 +89,15 @@ pub fn guard_checked(
 }
 
 /// pci-guard as the Envoy dynamic module (`make dynamic`; `PCI_GUARD_DYNAMIC_DIR` overrides
-/// where it is), checked for everything the bench policy enforces.
-pub fn guard_dynamic(label: &str, policy: &Value, audit: bool) -> Setup {
+/// where it is), checked for `checks`.
+pub fn guard_dynamic(label: &str, policy: &Value, audit: bool, checks: Checks) -> Setup {
     Setup::Guard {
         label: label.into(),
         policy: serde_json::to_string(policy).unwrap(),
         audit,
         wasm: PathBuf::new(),
         runtime: Runtime::Dynamic,
-        checks: Checks::Full,
+        checks,
     }
 }
 
