@@ -129,6 +129,9 @@ bench: setup wasm dynamic
 	$(CARGO) bench -p pci-guard-core --bench '*' -- $(BENCH_CRITERION)
 	RUSTFLAGS="-C target-feature=-simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/nosimd
 	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
+	cd envoy/bench/noop-dynamic && $(CARGO) build --release --target-dir $(BENCH_TARGET)/noop-dynamic
+	mkdir -p $(BENCH_TARGET)/noop-dynamic/module && \
+	  cp $(BENCH_TARGET)/noop-dynamic/release/libnoop_dynamic.so $(BENCH_TARGET)/noop-dynamic/module/libpci_guard_dynamic.so
 	$(CARGO) build --release -p pci-guard-e2e --bin loadbench
 	@if [ -n "$(BASELINE)" ]; then \
 	  echo "building pci-guard at $(BASELINE) (BASELINE) to run beside this build"; \
@@ -142,6 +145,7 @@ bench: setup wasm dynamic
 	PCI_GUARD_WASM_NOSIMD=$(BENCH_TARGET)/nosimd/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \
 	PCI_GUARD_DYNAMIC_DIR=$(abspath $(DYNAMIC_DIR)) \
+	PCI_GUARD_DYNAMIC_NOOP_DIR=$(BENCH_TARGET)/noop-dynamic/module \
 	  $(BENCH_TARGET)/release/loadbench
 
 # --- make fuzz ---------------------------------------------------------------------------------

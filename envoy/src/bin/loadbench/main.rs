@@ -23,7 +23,8 @@
 //! `BENCHMARKS.md` in the workspace), `BENCH_ROUNDS` (interleaved rounds of the 1 KiB
 //! warm-token workload, median reported; default 3), `PCI_GUARD_WASM`,
 //! `PCI_GUARD_WASM_NOSIMD` (a build without `simd128`; optional), `PCI_GUARD_DYNAMIC_DIR` (the
-//! directory of `libpci_guard_dynamic.so`, default `target/dynamic`), `PCI_GUARD_WASM_NOOP` (the
+//! directory of `libpci_guard_dynamic.so`, default `target/dynamic`), `PCI_GUARD_DYNAMIC_NOOP_DIR`
+//! (the empty dynamic module of `envoy/bench/noop-dynamic`, under that file name; optional), `PCI_GUARD_WASM_NOOP` (the
 //! empty filter of `envoy/bench/noop-filter`; optional), `PCI_GUARD_WASM_BASELINE` (another
 //! build of pci-guard, e.g. of the commit a change starts from, run in the headline rounds;
 //! optional; `make bench BASELINE=<rev>` builds it), `ENVOY`.
@@ -55,8 +56,8 @@ use bodies::{cards_body, clean_body, small_body, Bodies};
 use report::{loadavg, report, sh};
 use runs::{big_runs, grpc_run, http_run, medians};
 use setups::{
-    guard, guard_checked, guard_dynamic, pin, policy_with_routes, Checks, Setup, BASELINE_LABEL,
-    DYNAMIC_LABEL, EMPTY_LABEL,
+    empty_dynamic, guard, guard_checked, guard_dynamic, pin, policy_with_routes, Checks, Setup,
+    BASELINE_LABEL, DYNAMIC_LABEL, EMPTY_LABEL,
 };
 
 /// What every run shares: the knobs, the tokens, a scratch directory, the machine's clock tick.
@@ -217,6 +218,13 @@ fn main() {
     let empty = noop
         .exists()
         .then(|| guard_checked(EMPTY_LABEL, &public, false, &noop, Checks::None));
+    // The floor of any dynamic-module filter, beside it (`PCI_GUARD_DYNAMIC_NOOP_DIR`: the
+    // directory `make bench` puts envoy/bench/noop-dynamic's build in, under the module's name).
+    let empty_module = std::env::var("PCI_GUARD_DYNAMIC_NOOP_DIR")
+        .ok()
+        .map(PathBuf::from)
+        .filter(|d| d.join("libpci_guard_dynamic.so").exists())
+        .map(|d| empty_dynamic(&public, &d));
     // Another build of pci-guard, in the headline rounds too: a change is measured against its
     // base on the same machine load, not against a figure from another day.
     let baseline = std::env::var("PCI_GUARD_WASM_BASELINE")
@@ -274,8 +282,10 @@ fn main() {
                 http_run(&ctx, &mut rows, b, "main", workload, s, path, *body, *cold);
             }
             // The floor beside the headline (CPU) and the 4 MiB workload (peak RSS).
-            if let (true, Some(e)) = (*with_empty, &empty) {
-                http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
+            if *with_empty {
+                for e in empty.iter().chain(&empty_module) {
+                    http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
+                }
             }
             if let (true, Some(base)) = (*rounds > 1, &baseline) {
                 http_run(

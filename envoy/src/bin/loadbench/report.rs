@@ -12,7 +12,7 @@ use pci_guard_e2e::root;
 
 use crate::measure::Measure;
 use crate::runs::{Big, Row};
-use crate::setups::{DYNAMIC_LABEL, EMPTY_LABEL};
+use crate::setups::{DYNAMIC_LABEL, EMPTY_DYNAMIC_LABEL, EMPTY_LABEL};
 use crate::{env_num, Ctx};
 
 fn find<'a>(rows: &'a [Row], workload: &str, setup: &str) -> Option<&'a Measure> {
@@ -50,11 +50,23 @@ fn dynamic_targets(s: &mut String, ratios: &BTreeMap<(&str, &str), (f64, f64, f6
             verdict(d <= 15.0)
         );
     }
+    if let Some((d, _, n, _)) = get(EMPTY_DYNAMIC_LABEL, "1 KiB", "warm token") {
+        let _ = writeln!(
+            s,
+            "| (floor: the empty dynamic module, interleaved) | bare {d:+.1} µs ({n:.2}× native) | |"
+        );
+    }
     if let Some((_, _, _, r)) = get(DYNAMIC_LABEL, "4 MiB", "") {
         let _ = writeln!(
             s,
             "| dynamic module, 4 MiB: peak RSS ≤ bare + 10 MiB | {r:+.1} MiB | {} |",
             verdict(r <= 10.0)
+        );
+    }
+    if let Some((_, _, _, r)) = get(EMPTY_DYNAMIC_LABEL, "4 MiB", "") {
+        let _ = writeln!(
+            s,
+            "| (floor: the empty dynamic module, same 4 MiB workload) | {r:+.1} MiB | |"
         );
     }
     if let Some((_, _, n, _)) = get(DYNAMIC_LABEL, "64 KiB", "") {
@@ -221,7 +233,7 @@ pub fn report(
     // (build, workload) → (− bare µs, / bare, / native, RSS − bare MiB).
     let mut ratios: BTreeMap<(&str, &str), (f64, f64, f64, f64)> = BTreeMap::new();
     for w in &workloads {
-        for build in ["pci-guard", DYNAMIC_LABEL] {
+        for build in ["pci-guard", DYNAMIC_LABEL, EMPTY_DYNAMIC_LABEL] {
             let (Some(b), Some(g)) = (find(rows, w, "bare"), find(rows, w, build)) else {
                 continue;
             };

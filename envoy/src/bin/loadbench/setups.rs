@@ -21,6 +21,8 @@ pub enum Setup {
         /// The wasm build (ignored for the dynamic module, which the harness finds).
         wasm: PathBuf,
         runtime: Runtime,
+        /// Another dynamic module than pci-guard's (the empty one), in this directory.
+        module_dir: Option<PathBuf>,
         checks: Checks,
     },
 }
@@ -84,6 +86,7 @@ pub fn guard_checked(
         audit,
         wasm: wasm.to_path_buf(),
         runtime: Runtime::Wasm,
+        module_dir: None,
         checks,
     }
 }
@@ -97,7 +100,33 @@ pub fn guard_dynamic(label: &str, policy: &Value, audit: bool, checks: Checks) -
         audit,
         wasm: PathBuf::new(),
         runtime: Runtime::Dynamic,
+        module_dir: None,
         checks,
+    }
+}
+
+/// The empty dynamic module of `envoy/bench/noop-dynamic` (in `dir`, under the file name the
+/// harness loads): the floor of any dynamic-module filter.
+pub fn empty_dynamic(policy: &Value, dir: &Path) -> Setup {
+    match guard_dynamic(EMPTY_DYNAMIC_LABEL, policy, false, Checks::None) {
+        Setup::Guard {
+            label,
+            policy,
+            audit,
+            wasm,
+            runtime,
+            checks,
+            ..
+        } => Setup::Guard {
+            label,
+            policy,
+            audit,
+            wasm,
+            runtime,
+            module_dir: Some(dir.to_path_buf()),
+            checks,
+        },
+        other => other,
     }
 }
 
@@ -128,6 +157,8 @@ pub const BASELINE_LABEL: &str = "pci-guard, baseline build (PCI_GUARD_WASM_BASE
 pub const EMPTY_LABEL: &str = "empty wasm filter (envoy/bench/noop-filter)";
 /// The setup label of the dynamic module.
 pub const DYNAMIC_LABEL: &str = "pci-guard dynamic module";
+/// The setup label of the empty dynamic module.
+pub const EMPTY_DYNAMIC_LABEL: &str = "empty dynamic module (envoy/bench/noop-dynamic)";
 
 /// Starts `setup`'s Envoy in front of the upstream on `upstream_port`, pinned to CPU 0.
 pub fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
@@ -145,6 +176,7 @@ pub fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
             audit,
             wasm,
             runtime,
+            module_dir,
             ..
         } => {
             let harness = Harness::new("bench/pci-guard.yaml", policy.clone(), upstream_port);
@@ -160,7 +192,11 @@ pub fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
             };
             match runtime {
                 Runtime::Wasm => harness.wasm(wasm).start(),
-                Runtime::Dynamic => harness.runtime(Runtime::Dynamic).start(),
+                Runtime::Dynamic => match module_dir {
+                    Some(dir) => harness.runtime(Runtime::Dynamic).dynamic_module(dir),
+                    None => harness.runtime(Runtime::Dynamic),
+                }
+                .start(),
             }
         }
     };
