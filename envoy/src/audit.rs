@@ -18,14 +18,30 @@ impl Envoy {
             .collect()
     }
 
-    /// The raw access-log lines, waiting until at least `n` are there.
+    /// The raw access-log lines of request events, waiting until at least `n` are there. The
+    /// VM's own records (`kind: "vm"`: start, heartbeats, …) are left out: [`Self::audit_log`]
+    /// has every line.
     pub fn audit_lines(&self, n: usize) -> Vec<String> {
+        self.lines_until(n, |l| !is_vm_record(l))
+    }
+
+    /// Every access-log line, the VM's own records included, waiting until at least `n` are
+    /// there; each is checked against the published schema.
+    pub fn audit_log(&self, n: usize) -> Vec<String> {
+        let lines = self.lines_until(n, |_| true);
+        for l in &lines {
+            parse_audit_line(l);
+        }
+        lines
+    }
+
+    fn lines_until(&self, n: usize, keep: impl Fn(&str) -> bool) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let text = std::fs::read_to_string(&self.access_log).unwrap_or_default();
             let lines: Vec<String> = text
                 .lines()
-                .filter(|l| !l.trim().is_empty())
+                .filter(|l| !l.trim().is_empty() && keep(l))
                 .map(str::to_string)
                 .collect();
             if lines.len() >= n || Instant::now() > deadline {
@@ -34,6 +50,35 @@ impl Envoy {
             thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Whether an audit line is one of the VM's own records rather than a request event.
+pub fn is_vm_record(line: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["kind"] == "vm")
+}
+
+/// Gives the plugin's VM an environment variable (`vm_config.environment_variables`), as
+/// the policy's `audit.chain_secret_env` and `audit.checkpoint.signing_key_env` read them.
+pub fn with_vm_env(h: crate::envoy::Harness, name: &str, value: &str) -> crate::envoy::Harness {
+    h.replace(
+        "runtime: envoy.wasm.runtime.v8",
+        &format!(
+            "runtime: envoy.wasm.runtime.v8\n                  environment_variables:\n                    key_values: {{ {name}: {} }}",
+            serde_json::to_string(value).unwrap()
+        ),
+    )
+}
+
+/// Runs `pci-guard audit ARGS`: its exit code and what it printed (stdout then stderr).
+pub fn pci_guard_audit(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(crate::cli::pci_guard_bin())
+        .arg("audit")
+        .args(args)
+        .output()
+        .expect("run pci-guard audit");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
 }
 
 /// What a receiver has collected so far, waiting (up to 10 s) until there are at least `n`:

@@ -94,9 +94,16 @@ pub fn validate(config_text: &str) -> (bool, String) {
     let dir = TempDir::new("validate");
     let f = dir.path().join("config.yaml");
     std::fs::write(&f, config_text).unwrap();
+    validate_file(&f)
+}
+
+/// Runs `envoy --mode validate -c FILE` from the workspace root (where the shipped configs'
+/// relative plugin path points); returns (ok, output). Validation loads the plugin and its
+/// policy, and opens the access-log files.
+pub fn validate_file(config: &Path) -> (bool, String) {
     let out = Command::new(envoy_bin())
         .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
-        .arg(&f)
+        .arg(config)
         .current_dir(root())
         .output()
         .unwrap();
@@ -107,24 +114,42 @@ pub fn validate(config_text: &str) -> (bool, String) {
 
 type Edit = Box<dyn FnOnce(String) -> String>;
 
-/// What to start an Envoy with: a config template under `envoy/`, the policy, the upstream's
-/// port, and what else the template or the test needs (more placeholders, the plugin build,
-/// edits to the template). The harness fills `LISTEN_PORT`, `ADMIN_PORT`, `ACCESS_LOG`,
-/// `WASM_PATH` ([`wasm_path`]), `POLICY` and `IDP_PORT` (a port nobody listens on, so key
-/// fetches fail unless the test starts an identity provider); [`Harness::var`] overrides any.
+/// Where the e2e config templates live: the shipped configs in `envoy/` are runnable as they
+/// are (fixed ports, an inline policy), so tests render their own copies from here.
+pub const TEMPLATES: &str = "envoy/tests/templates";
+
+/// The config template `name`: under [`TEMPLATES`] if there, else under `envoy/` (the ECDS
+/// bootstrap, the bench configs). Panics on a file without a `{{LISTEN_PORT}}` placeholder:
+/// a runnable config binds fixed ports that parallel tests would fight over.
+pub fn template_path(name: &str) -> PathBuf {
+    let in_templates = root().join(TEMPLATES).join(name);
+    if in_templates.exists() {
+        in_templates
+    } else {
+        root().join("envoy").join(name)
+    }
+}
+
+/// What to start an Envoy with: a config template ([`template_path`]), the policy, the
+/// upstream's port, and what else the template or the test needs (more placeholders, the
+/// plugin build, edits to the template, the number of workers). The harness fills
+/// `LISTEN_PORT`, `ADMIN_PORT`, `ACCESS_LOG`, `WASM_PATH` ([`wasm_path`]), `POLICY` and
+/// `IDP_PORT` (a port nobody listens on, so key fetches fail unless the test starts an
+/// identity provider); [`Harness::var`] overrides any.
 pub struct Harness {
     config: String,
     policy: String,
     upstream_port: u16,
     runtime: Runtime,
     module_dir: Option<PathBuf>,
+    workers: u32,
     vars: Vec<(&'static str, String)>,
     edits: Vec<Edit>,
 }
 
 impl Harness {
-    /// `config` is relative to `envoy/`; `policy` is the policy JSON (empty for configs
-    /// without the plugin or that get it another way, such as ECDS).
+    /// `config` names a template ([`template_path`]); `policy` is the policy JSON (empty for
+    /// configs without the plugin or that get it another way, such as ECDS). One worker.
     pub fn new(config: &str, policy: impl Into<String>, upstream_port: u16) -> Harness {
         Harness {
             config: config.to_string(),
@@ -132,6 +157,7 @@ impl Harness {
             upstream_port,
             runtime: Runtime::Wasm,
             module_dir: None,
+            workers: 1,
             vars: Vec::new(),
             edits: Vec::new(),
         }
@@ -149,6 +175,14 @@ impl Harness {
     /// [`dynamic_module_dir`]'s.
     pub fn dynamic_module(mut self, dir: &Path) -> Harness {
         self.module_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Runs Envoy with `n` worker threads (`--concurrency n`), each with its own wasm VM.
+    /// Istio's sidecars run two by default.
+    pub fn workers(mut self, n: u32) -> Harness {
+        assert!(n >= 1, "Envoy needs at least one worker");
+        self.workers = n;
         self
     }
 
@@ -212,8 +246,14 @@ impl Harness {
         vars.insert("POLICY", policy_scalar(&self.policy));
         vars.insert("IDP_PORT", free_port().to_string());
         vars.extend(self.vars);
-        let mut template =
-            std::fs::read_to_string(root().join("envoy").join(&self.config)).unwrap();
+        let path = template_path(&self.config);
+        let mut template = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("config template {}: {e}", path.display()));
+        assert!(
+            template.contains("{{LISTEN_PORT}}"),
+            "{} is a runnable config, not a template: tests render one from {TEMPLATES}",
+            path.display()
+        );
         for edit in self.edits {
             template = edit(template);
         }
@@ -228,9 +268,8 @@ impl Harness {
         let child = command
             .arg("-c")
             .arg(&config)
+            .args(["--concurrency", &self.workers.to_string()])
             .args([
-                "--concurrency",
-                "1",
                 "--use-dynamic-base-id",
                 "--log-level",
                 "info",
@@ -244,6 +283,7 @@ impl Harness {
             .expect("start envoy");
         let mut envoy = Envoy {
             child,
+            workers: self.workers,
             port,
             admin_port,
             access_log,
@@ -273,9 +313,11 @@ impl Harness {
     }
 }
 
-/// A running Envoy (one worker), killed on drop.
+/// A running Envoy, killed on drop.
 pub struct Envoy {
     child: Child,
+    /// Worker threads (`--concurrency`), one wasm VM each.
+    pub workers: u32,
     pub port: u16,
     pub admin_port: u16,
     pub access_log: PathBuf,

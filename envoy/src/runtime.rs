@@ -48,6 +48,10 @@ pub fn dynamic_module_dir() -> PathBuf {
     dir
 }
 
+/// How the configs' `stats_tags` regexes begin, for each runtime's namespace.
+const WASM_STATS: &str = "^wasmcustom\\\\.pci_guard";
+const DYNAMIC_STATS: &str = "^dynamicmodulescustom\\\\.pci_guard";
+
 const WASM_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 const DYNAMIC_TYPE: &str =
     "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
@@ -91,6 +95,9 @@ pub fn to_dynamic(config: &str) -> String {
         }
         if trimmed == format!("- {WASM_TYPE}") {
             out.push(line.replace(WASM_TYPE, DYNAMIC_TYPE));
+        } else if line.contains(WASM_STATS) {
+            // The stats tags: the module's counters live in the dynamic modules' namespace.
+            out.push(line.replace(WASM_STATS, DYNAMIC_STATS));
         } else {
             out.push(line.to_string());
         }
@@ -131,6 +138,32 @@ macro_rules! with_runtimes {
     };
 }
 
+/// Turns each `fn case(runtime: Runtime, workers: u32)` named here into three tests: the wasm
+/// build with one worker and with two (Istio's default, a VM each), and the dynamic module
+/// with two (one process's roots sharing keys across threads, the case one worker cannot
+/// show). Three, not four, to keep `make test` within its budget.
+#[macro_export]
+macro_rules! with_runtimes_and_workers {
+    ($($case:ident),+ $(,)?) => {
+        $(
+            mod $case {
+                #[test]
+                fn wasm_one_worker() {
+                    super::$case($crate::Runtime::Wasm, 1)
+                }
+                #[test]
+                fn wasm_two_workers() {
+                    super::$case($crate::Runtime::Wasm, 2)
+                }
+                #[test]
+                fn dynamic_module_two_workers() {
+                    super::$case($crate::Runtime::Dynamic, 2)
+                }
+            }
+        )+
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +171,8 @@ mod tests {
     #[test]
     fn every_wasm_filter_of_the_templates_becomes_the_dynamic_module() {
         for t in [
+            "tests/templates/pci-guard.yaml",
+            "tests/templates/audit-sinks.yaml",
             "pci-guard.yaml",
             "audit-sinks.yaml",
             "ecds/filter.yaml",

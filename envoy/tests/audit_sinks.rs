@@ -9,11 +9,13 @@ use pci_guard_e2e::als::AlsReceiver;
 use pci_guard_e2e::otlp::OtlpReceiver;
 use pci_guard_e2e::*;
 
-/// Envoy with `envoy/audit-sinks.yaml`: every sink on, the OTLP and ALS receivers started.
+/// Envoy with the `audit-sinks.yaml` template: every sink on, the OTLP and ALS receivers
+/// started.
 fn start_with_sinks(
     runtime: Runtime,
     policy: String,
     up: &Upstream,
+    workers: u32,
 ) -> (Envoy, OtlpReceiver, AlsReceiver) {
     let otlp = OtlpReceiver::start();
     let als = AlsReceiver::start();
@@ -21,14 +23,18 @@ fn start_with_sinks(
         .runtime(runtime)
         .var("OTLP_PORT", otlp.port)
         .var("ALS_PORT", als.port)
+        .workers(workers)
         .start();
     (envoy, otlp, als)
 }
 
-fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(runtime: Runtime) {
+fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(
+    runtime: Runtime,
+    workers: u32,
+) {
     let up = Upstream::ok();
     let policy = std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap();
-    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up);
+    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up, workers);
     let requests = [
         ("GET", "/healthz", 200, "allow"),
         ("GET", "/v1/cards/c_1", 401, "deny"),
@@ -40,15 +46,21 @@ fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(runti
         let r = envoy.send(method, path, &[("x-request-id", &id)], b"");
         assert_eq!(r.status, *status, "{method} {path}");
     }
+    // Request events only: the VM's own records (start, heartbeats) travel the same sinks,
+    // shown by the_vms_own_records_reach_every_sink_with_the_request_events.
+    let requests_only =
+        |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|l| !is_vm_record(l)).collect() };
     let file = envoy.audit_lines(requests.len());
-    let otlp_bodies = otlp.bodies(requests.len());
-    let als_events = als.events(requests.len());
-    let stdout: Vec<String> = std::fs::read_to_string(&envoy.stdout_log)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
+    let otlp_bodies = requests_only(otlp.bodies(requests.len()));
+    let als_events = requests_only(als.events(requests.len()));
+    let stdout: Vec<String> = requests_only(
+        std::fs::read_to_string(&envoy.stdout_log)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    );
     for (name, lines) in [
         ("file", &file),
         ("otlp", &otlp_bodies),
@@ -88,7 +100,7 @@ fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(runti
 /// Canaries pushed through every field that takes input: the token, card numbers in the path,
 /// in the request id, in token claims and in the response body, a CVV in the body. None may
 /// appear in any sink (file, stdout, OTLP, ALS) nor in Envoy's own log.
-fn canaries_never_reach_any_sink(runtime: Runtime) {
+fn canaries_never_reach_any_sink(runtime: Runtime, workers: u32) {
     use pci_guard_e2e::tokens::*;
     const PAN: &str = "4000056655665556";
     const PAN_GROUPED: &str = "4000 0566 5566 5556";
@@ -102,7 +114,7 @@ fn canaries_never_reach_any_sink(runtime: Runtime) {
         r#""name": "health""#,
         r#""name": "canary", "match": {"path": "/v1/accounts/{id}"}, "auth": ["corp-idp"]}, {"name": "health""#,
     );
-    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up);
+    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up, workers);
     let mut c = claims(&format!("agent-{PAN}"), &["cards:read"]);
     c["jti"] = serde_json::json!(format!("jti {PAN_GROUPED}"));
     let token = sign("rsa1", &c);
@@ -137,7 +149,11 @@ fn canaries_never_reach_any_sink(runtime: Runtime) {
     }
     let file = envoy.audit_lines(requests.len()).join("\n");
     let otlp_bodies = otlp.bodies(requests.len()).join("\n");
-    let als_events = als.events(requests.len());
+    let als_events: Vec<String> = als
+        .events(requests.len())
+        .into_iter()
+        .filter(|l| !is_vm_record(l))
+        .collect();
     assert_eq!(
         als_events.len(),
         requests.len(),
@@ -170,7 +186,74 @@ fn canaries_never_reach_any_sink(runtime: Runtime) {
     assert!(file.contains("agent-************5556"));
 }
 
-with_runtimes!(
+with_runtimes_and_workers!(
     file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request,
     canaries_never_reach_any_sink,
 );
+
+/// The VM's own records go through every sink the request events go through (that is how a
+/// sink that drops lines shows): the start record and the first heartbeats of the VM, the
+/// same in the file, on stdout, over OTLP and over ALS. The OTLP records carry OpenTelemetry
+/// semantic-convention attributes.
+#[test]
+fn the_vms_own_records_reach_every_sink_with_the_request_events() {
+    let up = Upstream::ok();
+    let mut policy: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap(),
+    )
+    .unwrap();
+    policy["audit"] = serde_json::json!({"heartbeat": "1s"});
+    let (envoy, otlp, als) = start_with_sinks(Runtime::Wasm, policy.to_string(), &up, 1);
+    let r = envoy.send("GET", "/healthz", &[("x-request-id", "semconv-1")], b"");
+    assert_eq!(r.status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let records = |lines: Vec<String>| -> Vec<String> {
+        let mut r: Vec<String> = lines
+            .into_iter()
+            .filter(|l| {
+                let e = parse_audit_line(l);
+                e["kind"] == "vm" && e["chain"]["seq"].as_u64().is_some_and(|s| s <= 2)
+            })
+            .collect();
+        r.sort();
+        r
+    };
+    let file = records(envoy.audit_log(4));
+    assert!(file.len() >= 2, "start and a heartbeat: {file:#?}");
+    assert!(file.iter().any(|l| l.contains("\"event\":\"start\"")));
+    let stdout = records(
+        std::fs::read_to_string(&envoy.stdout_log)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    );
+    let otlp_records = otlp.records(4);
+    let otlp_bodies = records(otlp_records.iter().map(|(b, _)| b.clone()).collect());
+    let als_events = records(als.events(4));
+    for (name, got) in [
+        ("stdout", &stdout),
+        ("otlp", &otlp_bodies),
+        ("als", &als_events),
+    ] {
+        assert_eq!(
+            got, &file,
+            "the {name} sink must carry the VM's records too"
+        );
+    }
+    let (_, attrs) = otlp_records
+        .iter()
+        .find(|(b, _)| b.contains("\"semconv-1\""))
+        .expect("the request's OTLP record");
+    for (k, v) in [
+        ("event.name", "pci_guard.audit"),
+        ("http.request.method", "GET"),
+        ("http.response.status_code", "200"),
+        ("client.address", "127.0.0.1"),
+    ] {
+        assert_eq!(attrs.get(k).map(String::as_str), Some(v), "{k}: {attrs:?}");
+    }
+    assert!(attrs
+        .get("client.port")
+        .is_some_and(|p| p.parse::<u16>().is_ok()));
+}

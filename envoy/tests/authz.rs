@@ -203,23 +203,60 @@ fn path_tricks_and_method_override_never_reach_a_route_they_should_not(runtime: 
         .runtime(runtime)
         .start();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
-    for path in [
-        "/v1/cards/c_1%2F..%2F..%2Fadmin",
-        "/v1/cards/c_1%2f..",
-        "/v1/cards/..%5cadmin",
-        "/v1/cards/c_1/../../admin",
-        "/v1/cards/%2e%2e/%2e%2e/admin",
-        "/v1/cards/c_1%00",
-        "/v1/./cards/../../admin",
-    ] {
+    // Who refuses each: Envoy itself (its path normalization, configured in the shipped
+    // configs, answers 400 before any filter runs), or pci-guard judging the path Envoy
+    // normalized (no policy route: 403 `no_route`, on the path shown).
+    enum Refused {
+        Envoy400,
+        Filter(u16, &'static str, &'static str),
+    }
+    use Refused::*;
+    let cases = [
+        ("/v1/cards/c_1%2F..%2F..%2Fadmin", Envoy400),
+        ("/v1/cards/c_1%2f..", Envoy400),
+        ("/v1/cards/..%5cadmin", Envoy400),
+        ("/v1/cards/c_1%00", Envoy400),
+        (
+            "/v1/cards/c_1/../../admin",
+            Filter(403, "no_route", "/v1/admin"),
+        ),
+        (
+            "/v1/cards/%2e%2e/%2e%2e/admin",
+            Filter(403, "no_route", "/admin"),
+        ),
+        ("/v1/./cards/../../admin", Filter(403, "no_route", "/admin")),
+    ];
+    for (i, (path, want)) in cases.iter().enumerate() {
         let r = send(&envoy, "GET", path, &reader);
-        assert!(matches!(r.status, 400 | 403 | 404), "{path}: {}", r.status);
+        match want {
+            Envoy400 => {
+                assert_eq!(r.status, 400, "{path}");
+                assert_eq!(
+                    r.header("x-pci-guard-reason"),
+                    None,
+                    "{path}: Envoy refuses it, not the filter"
+                );
+                assert!(r.body.is_empty(), "{path}: {:?}", r.body);
+            }
+            Filter(status, reason, judged) => {
+                assert_eq!(r.status, *status, "{path}");
+                assert_eq!(r.header("x-pci-guard-reason"), Some(*reason), "{path}");
+                let id = r.json()["request_id"].as_str().unwrap().to_string();
+                // Only the filter's own event is read: what Envoy's refusals log is not
+                // this test's subject.
+                let line = envoy
+                    .audit_lines(i + 1)
+                    .into_iter()
+                    .find(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
+                    .unwrap_or_else(|| panic!("{path}: no audit event {id}"));
+                let e = parse_audit_line(&line);
+                assert_eq!(e["request"]["path"], *judged, "{path}: the path judged");
+            }
+        }
     }
     assert!(
-        up.received()
-            .iter()
-            .all(|r| r.path == "/v1/cards/c_1" || !r.path.contains("admin")),
-        "{:?}",
+        up.received().is_empty(),
+        "a path trick reached the upstream: {:?}",
         up.received()
     );
     let writer = sign("rsa1", &claims("agent-7", &["cards:write", "cards:read"]));
@@ -272,7 +309,7 @@ fn grpc_scopes_blocked_methods_and_allowed_calls(runtime: Runtime) {
 }
 
 fn envoy_route_metadata_selects_the_policy_route(runtime: Runtime) {
-    // envoy/pci-guard.yaml: the Envoy route `legacy-payments` (prefix /legacy/) carries
+    // The pci-guard.yaml template: the Envoy route `legacy-payments` (prefix /legacy/) carries
     // `filter_metadata.pci_guard.route: cards-read`.
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
@@ -295,7 +332,6 @@ fn envoy_route_metadata_selects_the_policy_route(runtime: Runtime) {
     let e = &envoy.audit_events(3)[0];
     assert_eq!(e["request"]["route"], "cards-read");
 }
-
 with_runtimes!(
     http_scopes_grants_rules_and_approvals,
     dry_run_rule_lets_the_request_pass_and_audits_would_deny,

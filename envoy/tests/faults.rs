@@ -7,6 +7,7 @@
 
 use pci_guard_core::redact::{redact_stream, GrpcRedactor, RedactOptions};
 use pci_guard_e2e::grpc::{pb, sample_card};
+use pci_guard_e2e::procfs;
 use pci_guard_e2e::tokens::*;
 use pci_guard_e2e::*;
 use prost::Message;
@@ -380,16 +381,19 @@ fn fault_wasm() -> PathBuf {
     p
 }
 
-/// Envoy running the fault build under `failure_policy`.
+/// Envoy running the fault build under `failure_policy` (the template ships FAIL_RELOAD).
 fn start_faulty(policy_name: &str, upstream_port: u16) -> Envoy {
+    faulty(policy_name, upstream_port).start()
+}
+
+fn faulty(policy_name: &str, upstream_port: u16) -> Harness {
     let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
     Harness::new("pci-guard.yaml", policy, upstream_port)
         .replace(
-            "failure_policy: FAIL_CLOSED",
+            "failure_policy: FAIL_RELOAD",
             &format!("failure_policy: {policy_name}"),
         )
         .wasm(&fault_wasm())
-        .start()
 }
 
 /// Status of a request, or 0 when the connection ended without an answer.
@@ -636,37 +640,220 @@ fn a_panic_in_the_dynamic_module_fails_closed_and_envoy_keeps_serving() {
         .all(|e| e["decision"]["result"] != "allow" || e["request"]["path"] == "/healthz"));
 }
 
+/// What one client saw for one request during the panic test.
+#[derive(Debug)]
+struct Seen {
+    kind: Kind,
+    /// Since the load started.
+    sent_ms: u128,
+    took_ms: u128,
+    /// 0: the connection ended without an answer.
+    status: u16,
+    clear_card: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// A protected route with a valid token: 200.
+    Token,
+    /// A protected route without a token: 401.
+    NoToken,
+    /// A public route whose upstream answers a clear card: 200, masked.
+    Public,
+}
+
+/// The shipped policy, FAIL_RELOAD, under load from four clients: one request panics the VM of
+/// the worker it lands on. Counted: upstream arrivals on protected routes without a verified
+/// identity (the filter strips the token and sets `x-pci-subject` from it; a request that
+/// skipped the filter would arrive with neither), clear cards in any answer, and the requests
+/// that failed (503, or no answer): only those the failed VM had in flight or received before
+/// Envoy replaced it, all sent within a second of the panic.
+fn a_panic_under_fail_reload_costs_only_the_requests_in_flight_and_passes_nothing_unfiltered(
+    workers: u32,
+) {
+    let up = Upstream::start(Arc::new(|r: &Received| {
+        if r.path.starts_with("/v1/cards/") {
+            // Slow enough that other requests are in flight on the VM when it panics.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Reply::json("{\"pan\":\"4111 1111 1111 1111\"}")
+    }));
+    let envoy = faulty("FAIL_RELOAD", up.port).workers(workers).start();
+    let token = sign("rsa1", &claims("agent-7", &["cards:read"]));
+    let auth = bearer(&token);
+    assert_eq!(
+        status_of(&envoy, "/v1/cards/c_1", &[("authorization", &auth)]),
+        200
+    );
+
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = envoy.port;
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (stop, auth) = (stop.clone(), auth.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut n = 0usize;
+                while !stop.load(Ordering::SeqCst) {
+                    let kind = [Kind::Token, Kind::NoToken, Kind::Public][(n + c) % 3];
+                    let (path, headers): (String, Vec<(&str, &str)>) = match kind {
+                        Kind::Token => (
+                            format!("/v1/cards/c_{c}_{n}"),
+                            vec![("authorization", auth.as_str())],
+                        ),
+                        Kind::NoToken => (format!("/v1/cards/c_{c}_{n}"), vec![]),
+                        Kind::Public => ("/healthz".to_string(), vec![]),
+                    };
+                    let sent = Instant::now();
+                    let r = request(port, "GET", &path, &headers, b"");
+                    seen.push(Seen {
+                        kind,
+                        sent_ms: sent.duration_since(start).as_millis(),
+                        took_ms: sent.elapsed().as_millis(),
+                        status: r.as_ref().map_or(0, |r| r.status),
+                        clear_card: r.as_ref().is_ok_and(|r| {
+                            CLEAR
+                                .iter()
+                                .any(|c| String::from_utf8_lossy(&r.body).contains(c))
+                        }),
+                    });
+                    n += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1000));
+    let panic_at = start.elapsed().as_millis();
+    let panicking = status_of(&envoy, "/healthz", &[("x-pci-guard-fault", "panic")]);
+    std::thread::sleep(Duration::from_millis(3000));
+    stop.store(true, Ordering::SeqCst);
+    let seen: Vec<Seen> = clients
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+
+    assert_ne!(panicking, 200, "the panicking request must not be served");
+    assert!(
+        envoy.stderr().contains("injected fault"),
+        "the panic happened"
+    );
+    // Nothing unfiltered: no protected request reached the upstream without an identity the
+    // filter verified, and no client got a clear card.
+    let protected: Vec<Received> = up
+        .received()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/v1/cards/"))
+        .collect();
+    let unverified: Vec<&Received> = protected
+        .iter()
+        .filter(|r| {
+            r.header("x-pci-subject") != Some("agent-7") || r.header("authorization").is_some()
+        })
+        .collect();
+    assert!(
+        unverified.is_empty(),
+        "{} request(s) reached the upstream without a verified identity: {unverified:?}",
+        unverified.len()
+    );
+    assert!(
+        seen.iter().all(|s| !s.clear_card),
+        "a clear card reached a client"
+    );
+    // Every answer is the filter's own, or a refusal of the failed VM.
+    let failed: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| {
+            let want = match s.kind {
+                Kind::Token | Kind::Public => 200,
+                Kind::NoToken => 401,
+            };
+            assert!(
+                s.status == want || s.status == 503 || s.status == 0,
+                "{s:?}: neither the filter's answer nor a refusal"
+            );
+            s.status != want
+        })
+        .collect();
+    let total = seen.len();
+    assert!(total >= 100, "too little load to show anything: {total}");
+    // The failed VM answers 503 to what it had in flight and to what reaches it before Envoy
+    // has replaced it (measured: within 30 ms of the panic, 1 to 14 requests of four clients);
+    // every request sent later is judged by a fresh VM. FAIL_CLOSED would fail them all
+    // (panicking_filter_under_fail_closed_…).
+    let outage_ms = failed
+        .iter()
+        .map(|s| (s.sent_ms + s.took_ms).saturating_sub(panic_at))
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "{workers} worker(s): {total} requests; one panic failed {} of them ({} in flight at the \
+         panic), the last answered {outage_ms} ms after it",
+        failed.len(),
+        failed.iter().filter(|s| s.sent_ms <= panic_at).count(),
+    );
+    assert!(
+        failed.iter().all(|s| s.sent_ms < panic_at + 1000),
+        "requests sent a second after the panic still failed: the VM was not replaced: {failed:#?}"
+    );
+    let after = seen.iter().filter(|s| s.sent_ms >= panic_at + 1000).count();
+    assert!(after > 100, "only {after} requests after the reload");
+    assert!(
+        envoy.critical_lines().iter().any(|l| l.contains("wasm")),
+        "Envoy logs the crash"
+    );
+}
+
+with_workers!(
+    a_panic_under_fail_reload_costs_only_the_requests_in_flight_and_passes_nothing_unfiltered
+);
+
 // --- limits ---------------------------------------------------------------------------------
 
-fn a_compression_bomb_is_refused_and_the_filter_keeps_serving(runtime: Runtime) {
-    // 256 MiB of '0' in ~250 KiB of gzip: decoding it in one go would take the VM's memory
-    // with it. The decoder's per-chunk bound refuses it instead.
+/// 300 MiB of '0' in 316 KB of gzip: 300 members of 1 MiB each (one compressed, repeated; a
+/// gzip stream may hold several members, and the decoder reads them all).
+fn bomb() -> Vec<u8> {
     let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let mib = vec![b'0'; 1 << 20];
-    for _ in 0..256 {
-        z.write_all(&mib).unwrap();
-    }
-    let bomb = z.finish().unwrap();
+    z.write_all(&vec![b'0'; 1 << 20]).unwrap();
+    z.finish().unwrap().repeat(300)
+}
+
+fn a_compression_bomb_is_refused_in_little_memory_and_the_filter_keeps_serving(runtime: Runtime) {
+    // Decoding it in one go would take the VM's memory with it, and wasm memory never shrinks:
+    // the decoder's bounds per chunk and per stream refuse it after a few MiB instead.
+    let gz = bomb();
+    eprintln!("bomb: {} bytes of gzip, 300 MiB decoded", gz.len());
     let up = Upstream::start(Arc::new(move |r: &Received| {
-        if r.path == "/bomb" {
-            let mut rep = Reply::with("application/json", bomb.clone());
-            rep.headers.push(("content-encoding".into(), "gzip".into()));
-            rep
-        } else {
-            Reply::json("{\"pan\":\"4111111111111111\"}")
+        if r.path != "/bomb" {
+            return Reply::json("{\"pan\":\"4111111111111111\"}");
         }
+        let mut rep = Reply::with("application/json", gz.clone());
+        rep.headers.push(("content-encoding".into(), "gzip".into()));
+        rep
     }));
     let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port)
         .runtime(runtime)
         .start();
-    let got = raw_exchange(envoy.port, "/bomb", &[]);
-    assert!(
-        got.len() < 64 << 20,
-        "{} bytes of the bomb reached the client",
-        got.len()
+    // Warm up (the first request grows the VM a little), then measure the peak across bombs.
+    assert_eq!(envoy.send("GET", "/warm", &[], b"").status, 200);
+    let before = procfs::memory(envoy.pid());
+    for i in 0..3 {
+        let got = raw_exchange(envoy.port, "/bomb", &[]);
+        assert!(
+            got.len() < 1 << 20,
+            "{} bytes of the bomb reached the client",
+            got.len()
+        );
+        let e = &envoy.audit_events(i + 2)[i + 1];
+        assert_eq!(e["redaction"]["refused"], "body_undecodable", "{e}");
+    }
+    let after = procfs::memory(envoy.pid());
+    let grew_kib = after.peak_kib.saturating_sub(before.peak_kib);
+    eprintln!(
+        "Envoy RSS {} KiB, peak {} KiB before the bombs; RSS {} KiB, peak {} KiB after (+{grew_kib} KiB)",
+        before.rss_kib, before.peak_kib, after.rss_kib, after.peak_kib
     );
-    let e = &envoy.audit_events(1)[0];
-    assert_eq!(e["redaction"]["refused"], "body_undecodable", "{e}");
     assert!(envoy
         .stderr()
         .contains("response body refused (body_undecodable)"));
@@ -678,6 +865,10 @@ fn a_compression_bomb_is_refused_and_the_filter_keeps_serving(runtime: Runtime) 
         envoy.critical_lines().is_empty(),
         "{:?}",
         envoy.critical_lines()
+    );
+    assert!(
+        grew_kib < 16 * 1024,
+        "three bombs grew Envoy's peak memory by {grew_kib} KiB"
     );
 }
 
@@ -720,5 +911,5 @@ with_runtimes!(
     card_trickled_one_byte_per_chunk_is_masked,
     cards_split_across_chunks_at_every_offset_are_masked,
     cards_across_grpc_message_and_chunk_boundaries_are_masked,
-    a_compression_bomb_is_refused_and_the_filter_keeps_serving,
+    a_compression_bomb_is_refused_in_little_memory_and_the_filter_keeps_serving,
 );

@@ -78,10 +78,14 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited(runtime: Runtime) {
+fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited(
+    runtime: Runtime,
+    workers: u32,
+) {
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
+        .workers(workers)
         .start();
     for key in ["rsa1", "ec256", "ed25519"] {
         let t = sign(key, &claims(&format!("agent-{key}"), &["cards:read"]));
@@ -111,10 +115,11 @@ fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited(runtime: 
     );
 }
 
-fn token_is_stripped_and_identity_headers_come_only_from_the_token(runtime: Runtime) {
+fn token_is_stripped_and_identity_headers_come_only_from_the_token(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
+        .workers(workers)
         .start();
     let mut c = claims("agent-7", &["cards:read"]);
     c["roles"] = json!(["reader", "auditor"]);
@@ -143,10 +148,11 @@ fn token_is_stripped_and_identity_headers_come_only_from_the_token(runtime: Runt
     assert_eq!(up.received()[1].header("x-pci-subject"), None);
 }
 
-fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream(runtime: Runtime) {
+fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
+        .workers(workers)
         .start();
     let n = now();
     let good = claims("agent-7", &["cards:read"]);
@@ -245,10 +251,11 @@ fn key_confusion(claims: &serde_json::Value) -> String {
     pci_guard_testkit::mint("HS256", public_key.as_bytes(), &header, claims)
 }
 
-fn grpc_call_with_a_bad_token_is_unauthenticated(runtime: Runtime) {
+fn grpc_call_with_a_bad_token_is_unauthenticated(runtime: Runtime, workers: u32) {
     let up = GrpcUpstream::start();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
+        .workers(workers)
         .start();
     let mut c = claims("agent-7", &["cards:read"]);
     c["exp"] = json!(now() - 100);
@@ -266,13 +273,14 @@ fn grpc_call_with_a_bad_token_is_unauthenticated(runtime: Runtime) {
     assert_eq!(up.calls(), 1);
 }
 
-fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(runtime: Runtime) {
+fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/rotating/jwks.json", 200, "rsa1.jwks.json");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
+        .workers(workers)
         .start();
     let old = sign("rsa1", &claims("agent-7", &["cards:read"]));
     eventually("first keys fetched", || {
@@ -297,13 +305,122 @@ fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(runtime: Runtime) 
     );
 }
 
-fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale(runtime: Runtime) {
+/// A provider that names its scope claim (`"scope_claims": ["roles"]`, as Entra ID app
+/// roles): scopes come from that claim, as an array or a space-delimited string, and no longer
+/// from `scope`.
+fn scopes_come_from_the_claim_the_provider_names(runtime: Runtime, workers: u32) {
+    let up = Upstream::ok();
+    let mut p: serde_json::Value = serde_json::from_str(&policy()).unwrap();
+    p["providers"]["corp-idp"]["scope_claims"] = json!(["roles"]);
+    let envoy = Harness::new("pci-guard.yaml", p.to_string(), up.port)
+        .runtime(runtime)
+        .workers(workers)
+        .start();
+    let with = |scope: &[&str], roles: serde_json::Value| {
+        let mut c = claims("agent-7", scope);
+        if !roles.is_null() {
+            c["roles"] = roles;
+        }
+        sign("rsa1", &c)
+    };
+    let cases = [
+        ("roles array", with(&[], json!(["cards:read"])), 200, "ok"),
+        (
+            "roles string",
+            with(&[], json!("payments:read cards:read")),
+            200,
+            "ok",
+        ),
+        (
+            "scope only",
+            with(&["cards:read"], serde_json::Value::Null),
+            403,
+            "scope_missing",
+        ),
+        (
+            "other roles",
+            with(&["cards:read"], json!(["cards:write"])),
+            403,
+            "scope_missing",
+        ),
+    ];
+    for (name, token, status, reason) in &cases {
+        let r = get(&envoy, "/v1/cards/c_1", token);
+        assert_eq!(r.status, *status, "{name}");
+        if *status != 200 {
+            assert_eq!(r.header("x-pci-guard-reason"), Some(*reason), "{name}");
+        }
+    }
+    assert_eq!(
+        up.received().len(),
+        2,
+        "only the callers with the role reach the upstream"
+    );
+}
+
+/// One VM per process fetches a remote key set (a lease in shared data) and every worker's
+/// VM adopts it: the IdP sees one fetch per refresh interval (1 s for `flaky-idp`) however
+/// many workers there are, and every worker verifies tokens with the adopted keys.
+fn remote_keys_are_fetched_once_per_refresh_per_process(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 200, "rsa1.jwks.json");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
+        .workers(workers)
+        .start();
+    let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
+    eventually("keys fetched", || {
+        get(&envoy, "/v3/cards/c_1", &t).status == 200
+    });
+    let fetches = || {
+        idp.server
+            .received()
+            .iter()
+            .filter(|r| r.path == "/flaky/jwks.json")
+            .count()
+    };
+    let (before, started) = (fetches(), Instant::now());
+    // Six refresh intervals of traffic on fresh connections, which the kernel spreads over
+    // the workers.
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        assert_eq!(get(&envoy, "/v3/cards/c_1", &t).status, 200);
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (fetched, secs) = (fetches() - before, started.elapsed().as_secs_f64());
+    eprintln!("{workers} worker(s): {fetched} JWKS fetches in {secs:.1} s, {sent} requests");
+    // Key ages count in whole seconds and the tick is 0.5 s: a process fetches at most once
+    // per second of the clock, so at most ⌈secs⌉ + 1 times here. A fetch per worker would be
+    // twice as many.
+    let most = secs.ceil() as usize + 1;
+    assert!(
+        (2..=most).contains(&fetched),
+        "{fetched} fetches in {secs:.1} s with {workers} worker(s): expected at most {most}, one per second per process"
+    );
+    // Every worker verified tokens, each with keys it did not fetch itself but adopted.
+    let events = envoy.audit_events(sent);
+    let chains: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["request"]["route"] == "flaky" && e["decision"]["result"] == "allow")
+        .map(|e| e["chain"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(chains.len(), workers as usize, "{chains:?}");
+}
+
+fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale(
+    runtime: Runtime,
+    workers: u32,
+) {
+    let up = Upstream::ok();
+    let idp = Idp::start();
+    idp.serve("/flaky/jwks.json", 200, "rsa1.jwks.json");
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .var("IDP_PORT", idp.server.port)
+        .workers(workers)
         .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
     eventually("keys fetched", || {
@@ -328,7 +445,7 @@ fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale(runtime: R
     });
 }
 
-fn requests_before_the_first_keys_wait_for_them(runtime: Runtime) {
+fn requests_before_the_first_keys_wait_for_them(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     // The IdP answers slowly: the first fetch is still under way when the request arrives.
     let slow = Upstream::start(Arc::new(|_: &Received| {
@@ -339,6 +456,7 @@ fn requests_before_the_first_keys_wait_for_them(runtime: Runtime) {
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
         .var("IDP_PORT", slow.port)
+        .workers(workers)
         .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let started = Instant::now();
@@ -354,13 +472,17 @@ fn requests_before_the_first_keys_wait_for_them(runtime: Runtime) {
     eprintln!("held {:?} for the first keys", started.elapsed());
 }
 
-fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(runtime: Runtime) {
+fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(
+    runtime: Runtime,
+    workers: u32,
+) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 503, "");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
         .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
+        .workers(workers)
         .start();
     let t = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let started = Instant::now();
@@ -378,7 +500,9 @@ fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(run
     assert_eq!(envoy.send("GET", "/healthz", &[], b"").status, 200);
 }
 
-with_runtimes!(
+with_runtimes_and_workers!(
+    scopes_come_from_the_claim_the_provider_names,
+    remote_keys_are_fetched_once_per_refresh_per_process,
     valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited,
     token_is_stripped_and_identity_headers_come_only_from_the_token,
     bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream,

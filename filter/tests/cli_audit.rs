@@ -44,25 +44,67 @@ fn audit(args: &[&str], log: &[String]) -> (i32, String) {
     )
 }
 
+/// The chain id and seq of a line.
+fn chain_seq(line: &str) -> (String, u64) {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    (
+        v["chain"]["id"].as_str().unwrap().to_string(),
+        v["chain"]["seq"].as_u64().unwrap(),
+    )
+}
+
+/// The index of the first line containing `needle`.
+fn find(l: &[String], needle: &str) -> usize {
+    l.iter().position(|x| x.contains(needle)).unwrap()
+}
+
+/// The index of the next line of the same chain after line `i`.
+fn next_of_chain(l: &[String], i: usize) -> usize {
+    let (id, _) = chain_seq(&l[i]);
+    (i + 1..l.len())
+        .find(|&j| chain_seq(&l[j]).0 == id)
+        .unwrap()
+}
+
 #[test]
 fn recorded_log_verifies_intact() {
-    let (code, out) = audit(&["verify"], &lines());
+    let l = lines();
+    let (code, out) = audit(&["verify"], &l);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.ends_with("12 events in 1 chain(s), 0 finding(s): intact\n"),
+        out.ends_with(&format!(
+            "{} events in 2 chain(s), 0 finding(s): intact\n",
+            l.len()
+        )),
         "{out}"
     );
 }
 
 #[test]
+fn recorded_log_checkpoints_verify_with_the_public_key() {
+    let key = data("../keys/audit-checkpoint.pub.pem");
+    let (code, out) = audit(&["verify", "--public-key", key.to_str().unwrap()], &lines());
+    assert_eq!(code, 0, "{out}");
+    let key = data("../keys/ed25519.pub.pem");
+    let (code, out) = audit(&["verify", "--public-key", key.to_str().unwrap()], &lines());
+    assert_eq!(code, 1, "another key signed nothing here: {out}");
+    assert!(out.contains("checkpoint signed by key"), "{out}");
+}
+
+#[test]
 fn verify_finds_a_deleted_line() {
     let mut l = lines();
-    l.remove(4);
+    let i = find(&l, "/v1/cards/c_2");
+    let (id, seq) = chain_seq(&l[i]);
+    let next = next_of_chain(&l, i);
+    l.remove(i);
     let (code, out) = audit(&["verify"], &l);
     assert_eq!(code, 1);
     assert!(
-        out.contains("line 5: chain ")
-            && out.contains("seq 5 where 4 was expected: 1 event(s) missing"),
+        out.contains(&format!(
+            "line {next}: chain {id}: seq {} where {seq} was expected: 1 event(s) missing",
+            seq + 1
+        )),
         "{out}"
     );
 }
@@ -70,13 +112,22 @@ fn verify_finds_a_deleted_line() {
 #[test]
 fn verify_finds_an_edited_line() {
     let mut l = lines();
-    assert!(l[2].contains("would_deny"));
-    l[2] = l[2].replace("would_deny", "allow");
+    let i = find(&l, "would_deny");
+    let (id, seq) = chain_seq(&l[i]);
+    let next = next_of_chain(&l, i);
+    l[i] = l[i].replace("would_deny", "allow");
     let (code, out) = audit(&["verify"], &l);
     assert_eq!(code, 1);
     assert!(
-        out.contains("line 4: chain ")
-            && out.contains("does not link to line 3 (one of the two lines was edited)"),
+        out.contains(&format!(
+            "line {}: chain {id}: seq {seq} does not match its own seal",
+            i + 1
+        )) && out.contains(&format!(
+            "line {}: chain {id}: seq {} does not link to line {} (one of the two lines was edited)",
+            next + 1,
+            seq + 1,
+            i + 1
+        )),
         "{out}"
     );
 }
@@ -84,12 +135,18 @@ fn verify_finds_an_edited_line() {
 #[test]
 fn verify_finds_reordered_lines() {
     let mut l = lines();
-    l.swap(6, 7);
+    let i = find(&l, "/v1/cards/c_1");
+    let j = next_of_chain(&l, i);
+    let (id, first) = chain_seq(&l[i]);
+    l.swap(i, j);
     let (code, out) = audit(&["verify"], &l);
     assert_eq!(code, 1);
     assert!(
-        out.contains("line 8: chain ")
-            && out.contains("seq 6 after seq 7 (lines reordered or duplicated)"),
+        out.contains(&format!(
+            "line {}: chain {id}: seq {first} after seq {} (lines reordered or duplicated)",
+            j + 1,
+            first + 1
+        )),
         "{out}"
     );
 }
@@ -111,6 +168,10 @@ fn review_prints_the_expected_summary() {
     golden("review.txt", &out);
     assert!(out.contains("[denial_burst] corp-idp/agent-9"));
     assert!(out.contains("AR-1042 by corp-idp/agent-7: approved by alice"));
+    assert!(
+        out.contains("[control_failure] (vm "),
+        "the failed key fetches"
+    );
 }
 
 #[test]
@@ -120,6 +181,7 @@ fn review_as_json_for_tools() {
     golden("review.json", &out);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["events"], 12);
+    assert!(v["records"].as_u64().unwrap() > 4, "start, heartbeats, …");
     assert_eq!(
         v["by_identity"]["corp-idp/agent-9"]["cards-read"]["denied"],
         6

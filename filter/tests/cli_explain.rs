@@ -143,3 +143,60 @@ fn explain_without_token_and_for_grpc() {
     let v = explain(&["--method", "GET", "--path", "/admin"]);
     assert_eq!(v["reason"], "no_route");
 }
+
+#[test]
+fn explain_reads_a_body_for_the_operation_as_the_filter_does() {
+    let dir = std::env::temp_dir().join(format!("pci-guard-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = dir.join("call.json");
+    std::fs::write(
+        &body,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_account"}}"#,
+    )
+    .unwrap();
+    let t = token(&["mcp:use"], json!({}));
+    let policy = root().join("testdata/policies/agents.json");
+    let run = |extra: &[&str]| -> Value {
+        let now = NOW.to_string();
+        let mut args = vec![
+            "explain",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--method",
+            "POST",
+            "--path",
+            "/mcp",
+            "--token",
+            &t,
+            "--now",
+            &now,
+        ];
+        args.extend_from_slice(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_pci-guard"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = run(&["--body", body.to_str().unwrap()]);
+    assert_eq!(v["reason"], "rule_denied");
+    assert_eq!(v["rule"], "no-account-delete");
+    assert_eq!(v["operation"]["calls"][0]["tool"], "delete_account");
+    assert_eq!(
+        v["answer"]["id"], 3,
+        "the JSON-RPC error the caller would get"
+    );
+    let v = run(&[
+        "--body",
+        body.to_str().unwrap(),
+        "--content-type",
+        "text/plain",
+    ]);
+    assert_eq!(v["reason"], "operation_content_type");
+    let _ = std::fs::remove_dir_all(&dir);
+}

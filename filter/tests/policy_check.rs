@@ -161,7 +161,7 @@ fn a_wasmplugin_that_fails_open_or_is_unpinned_gets_warnings() {
     let f = dir.join("wp.yaml");
     std::fs::write(
         &f,
-        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: loose}\nspec:\n  url: oci://r/pci-guard:latest\n  failStrategy: FAIL_OPEN\n  phase: STATS\n  pluginConfig: {version: v}\n---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: tight}\nspec:\n  url: oci://r/pci-guard@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n  phase: AUTHN\n  pluginConfig: {version: v}\n",
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: loose}\nspec:\n  url: oci://r/pci-guard:latest\n  failStrategy: FAIL_OPEN\n  phase: STATS\n  pluginConfig: {version: v}\n---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: tight}\nspec:\n  url: oci://r/pci-guard@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n  failStrategy: FAIL_RELOAD\n  phase: AUTHN\n  pluginConfig: {version: v}\n",
     )
     .unwrap();
     let f = f.to_str().unwrap().to_string();

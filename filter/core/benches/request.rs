@@ -68,6 +68,7 @@ fn bench(c: &mut Criterion) {
         match judge::request(Some(state), &req, now * 1000, false) {
             Judged::Done(v) => *v,
             Judged::Wait { .. } => panic!("inline keys never wait"),
+            Judged::ReadBody { .. } => panic!("no route here reads bodies"),
         }
     };
     let first = judge_one(&mut keyring);

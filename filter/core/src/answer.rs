@@ -1,10 +1,16 @@
 //! The local reply for a denied request: built here, sent by the glue.
 //!
 //! HTTP callers get jwt_authn's conventions (401 + `WWW-Authenticate: Bearer`, RFC 6750
-//! `error="invalid_token"` for bad tokens) and a small JSON body; gRPC callers get a
-//! trailers-only answer with the status Envoy itself would map the HTTP code to. Bodies hold
-//! the stable reason, the rule id and the request id, never anything the caller sent.
+//! `error="invalid_token"` for bad tokens, `error="insufficient_scope", scope="…"` when a
+//! scope or grant is missing) and a small JSON body; gRPC callers get a trailers-only answer
+//! with the status Envoy itself would map the HTTP code to. Callers of operations are
+//! answered in their own protocol, at the same HTTP status: a JSON-RPC error object per call
+//! (keeping each request's `id`), or a GraphQL `errors` array. When the policy publishes
+//! protected-resource metadata, every challenge names it (`resource_metadata="…"`, RFC 9728
+//! §5.1), as MCP's authorization specification asks. Bodies hold the stable reason, the rule
+//! id, the request id and what grant would help, never anything the caller sent.
 
+use crate::operation::RpcId;
 use crate::reason::{AnswerKind, Reason};
 use serde::Serialize;
 
@@ -27,6 +33,45 @@ pub enum Answer {
     },
 }
 
+/// The protocol the caller speaks, which the answer's body takes.
+#[derive(Debug, Default, Clone, Copy)]
+pub enum Form<'a> {
+    #[default]
+    Http,
+    /// `application/grpc*`: a trailers-only answer.
+    Grpc,
+    /// JSON-RPC error objects, one per call that has an id (an array for a batch).
+    JsonRpc {
+        calls: &'a [RpcDenial<'a>],
+        batch: bool,
+    },
+    /// A GraphQL response with an `errors` array.
+    GraphQl,
+}
+
+/// Why one JSON-RPC call of a denied request did not run.
+#[derive(Debug, Clone, Copy)]
+pub struct RpcDenial<'a> {
+    /// `None` for a notification (it gets no answer of its own).
+    pub id: Option<&'a RpcId>,
+    pub reason: Reason,
+    pub rule: Option<&'a str>,
+    /// The operator's message for the rule.
+    pub message: Option<&'a str>,
+}
+
+/// What would let a call through: the grant to ask the access-request system for.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AccessRequest<'a> {
+    pub scopes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'a str>,
+    pub max_ttl_seconds: u64,
+    pub min_approvals: u32,
+}
+
 /// What the caller is told beyond the reason.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Context<'a> {
@@ -35,8 +80,13 @@ pub struct Context<'a> {
     pub rule: Option<&'a str>,
     /// The operator's message for a rule (policy text, never request data).
     pub message: Option<&'a str>,
-    /// For `approval_required`: the scopes a grant must cover, so a client can ask for one.
+    /// The scopes a token or grant must carry (a scope or grant was missing), so a client can
+    /// ask for them.
     pub needs_scopes: &'a [String],
+    /// The protected-resource metadata URL challenges name (RFC 9728 §5.1).
+    pub resource_metadata: Option<&'a str>,
+    /// For approval and grant reasons: the grant that would do.
+    pub access_request: Option<AccessRequest<'a>>,
 }
 
 #[derive(Serialize)]
@@ -49,42 +99,119 @@ struct Body<'a> {
     request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     required_scopes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_request: Option<AccessRequest<'a>>,
 }
 
-/// Builds the reply for a reason that denies. `grpc` is true for `application/grpc*` requests.
-pub fn answer(reason: Reason, grpc: bool, cx: &Context<'_>) -> Answer {
+/// JSON-RPC's `error.data` and GraphQL's `extensions`: the same facts under another name.
+#[derive(Serialize)]
+struct Details<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    required_scopes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_request: Option<AccessRequest<'a>>,
+}
+
+/// The `WWW-Authenticate` challenge for `reason`, if it calls for one.
+fn challenge(reason: Reason, cx: &Context<'_>) -> Option<String> {
+    let mut c = match reason.kind() {
+        AnswerKind::Unauthenticated => format!("Bearer realm=\"{}\"", cx.realm),
+        AnswerKind::InvalidToken => format!(
+            "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
+            cx.realm,
+            reason.description()
+        ),
+        AnswerKind::Forbidden if !cx.needs_scopes.is_empty() => format!(
+            "Bearer realm=\"{}\", error=\"insufficient_scope\", scope=\"{}\"",
+            cx.realm,
+            cx.needs_scopes.join(" ")
+        ),
+        _ => return None,
+    };
+    if let Some(url) = cx.resource_metadata {
+        c.push_str(&format!(", resource_metadata=\"{url}\""));
+    }
+    Some(c)
+}
+
+/// Builds the reply for a reason that denies, in the caller's `form`.
+pub fn answer(reason: Reason, form: Form<'_>, cx: &Context<'_>) -> Answer {
     let message = cx.message.unwrap_or(reason.description());
     let mut meta: Vec<(&'static str, String)> = vec![(REASON_HEADER, reason.as_str().to_string())];
     if let Some(rule) = cx.rule {
         meta.push((RULE_HEADER, rule.to_string()));
     }
-    let challenge = match reason.kind() {
-        AnswerKind::Unauthenticated => Some(format!("Bearer realm=\"{}\"", cx.realm)),
-        AnswerKind::InvalidToken => Some(format!(
-            "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
-            cx.realm,
-            reason.description()
-        )),
-        _ => None,
-    };
-    if let Some(c) = challenge {
+    if let Some(c) = challenge(reason, cx) {
         meta.push(("www-authenticate", c));
     }
-    if grpc {
-        return Answer::Grpc {
-            status: reason.grpc_status(),
-            message: message.to_string(),
-            metadata: meta,
-        };
-    }
-    let body = Body {
-        error: reason.as_str(),
-        message,
+    let details = |reason: Reason, code: Option<&'static str>| Details {
+        code,
+        reason: reason.as_str(),
         rule: cx.rule,
         request_id: cx.request_id,
         required_scopes: cx.needs_scopes,
+        access_request: cx.access_request,
     };
-    let mut body = serde_json::to_vec(&body).unwrap_or_default();
+    let body = match form {
+        Form::Grpc => {
+            return Answer::Grpc {
+                status: reason.grpc_status(),
+                message: message.to_string(),
+                metadata: meta,
+            }
+        }
+        Form::Http => serde_json::to_vec(&Body {
+            error: reason.as_str(),
+            message,
+            rule: cx.rule,
+            request_id: cx.request_id,
+            required_scopes: cx.needs_scopes,
+            access_request: cx.access_request,
+        }),
+        Form::GraphQl => serde_json::to_vec(&serde_json::json!({
+            "errors": [{
+                "message": message,
+                "extensions": details(reason, Some(graphql_code(reason))),
+            }]
+        })),
+        Form::JsonRpc { calls, batch } => {
+            let one = |c: &RpcDenial<'_>| {
+                let mut d = details(c.reason, None);
+                d.rule = c.rule;
+                serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": c.id.map_or(serde_json::Value::Null, RpcId::to_json),
+                    "error": {
+                        "code": rpc_code(c.reason),
+                        "message": c.message.unwrap_or(c.reason.description()),
+                        "data": d,
+                    }
+                })
+            };
+            let answered: Vec<serde_json::Value> =
+                calls.iter().filter(|c| c.id.is_some()).map(one).collect();
+            let top = match (batch, answered.len()) {
+                (true, n) if n > 0 => serde_json::Value::Array(answered),
+                (false, 1) => answered.into_iter().next().unwrap_or_default(),
+                // Only notifications: one error with a null id still says why.
+                _ => one(&RpcDenial {
+                    id: None,
+                    reason,
+                    rule: cx.rule,
+                    message: cx.message,
+                }),
+            };
+            serde_json::to_vec(&top)
+        }
+    };
+    let mut body = body.unwrap_or_default();
     body.push(b'\n');
     meta.push(("content-type", "application/json".to_string()));
     Answer::Http {
@@ -94,85 +221,32 @@ pub fn answer(reason: Reason, grpc: bool, cx: &Context<'_>) -> Answer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header<'a>(a: &'a Answer, name: &str) -> Option<&'a str> {
-        let h = match a {
-            Answer::Http { headers, .. } => headers,
-            Answer::Grpc { metadata, .. } => metadata,
-        };
-        h.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
-    }
-
-    #[test]
-    fn missing_token_gets_a_bare_bearer_challenge() {
-        let a = answer(
-            Reason::TokenMissing,
-            false,
-            &Context {
-                realm: "payments",
-                ..Default::default()
-            },
-        );
-        assert!(matches!(a, Answer::Http { status: 401, .. }));
-        assert_eq!(
-            header(&a, "www-authenticate"),
-            Some("Bearer realm=\"payments\"")
-        );
-    }
-
-    #[test]
-    fn invalid_token_says_invalid_token_per_rfc6750() {
-        let a = answer(
-            Reason::TokenExpired,
-            false,
-            &Context {
-                realm: "p",
-                ..Default::default()
-            },
-        );
-        assert_eq!(
-            header(&a, "www-authenticate"),
-            Some("Bearer realm=\"p\", error=\"invalid_token\", error_description=\"the token has expired\"")
-        );
-    }
-
-    #[test]
-    fn forbidden_body_names_reason_rule_and_request_id() {
-        let cx = Context {
-            realm: "p",
-            request_id: Some("r-1"),
-            rule: Some("no-card-delete"),
-            message: Some("Deleting cards is not allowed"),
-            ..Default::default()
-        };
-        let Answer::Http { status, body, .. } = answer(Reason::RuleDenied, false, &cx) else {
-            panic!()
-        };
-        assert_eq!(status, 403);
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["error"], "rule_denied");
-        assert_eq!(v["rule"], "no-card-delete");
-        assert_eq!(v["request_id"], "r-1");
-        assert_eq!(v["message"], "Deleting cards is not allowed");
-    }
-
-    #[test]
-    fn grpc_callers_get_envoy_mapped_status_codes() {
-        let cx = Context::default();
-        assert!(matches!(
-            answer(Reason::TokenMissing, true, &cx),
-            Answer::Grpc { status: 16, .. }
-        ));
-        assert!(matches!(
-            answer(Reason::ScopeMissing, true, &cx),
-            Answer::Grpc { status: 7, .. }
-        ));
-        assert!(matches!(
-            answer(Reason::TokenBadAudience, true, &cx),
-            Answer::Grpc { status: 7, .. }
-        ));
+/// The JSON-RPC error code: the implementation-defined server range (-32000 to -32099) for
+/// authentication and authorization, the spec's own codes for what is wrong with a request.
+fn rpc_code(reason: Reason) -> i32 {
+    match reason.kind() {
+        AnswerKind::Unauthenticated | AnswerKind::InvalidToken => -32001,
+        AnswerKind::Forbidden => -32003,
+        AnswerKind::BadRequest | AnswerKind::PayloadTooLarge | AnswerKind::UnsupportedMediaType => {
+            -32600
+        }
+        AnswerKind::Allow | AnswerKind::BadGateway | AnswerKind::Unavailable => -32603,
     }
 }
+
+/// The `extensions.code` GraphQL servers conventionally use.
+fn graphql_code(reason: Reason) -> &'static str {
+    match reason.kind() {
+        AnswerKind::Unauthenticated | AnswerKind::InvalidToken => "UNAUTHENTICATED",
+        AnswerKind::Forbidden => "FORBIDDEN",
+        AnswerKind::BadRequest | AnswerKind::PayloadTooLarge | AnswerKind::UnsupportedMediaType => {
+            "BAD_REQUEST"
+        }
+        AnswerKind::Allow | AnswerKind::BadGateway | AnswerKind::Unavailable => {
+            "INTERNAL_SERVER_ERROR"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -16,6 +16,7 @@ pub mod digest;
 pub mod headers;
 pub mod identity;
 pub mod judge;
+pub mod operation;
 pub mod policy;
 pub mod reason;
 pub mod redact;

@@ -57,6 +57,8 @@ reasons! {
     Ok => "ok", Allow, "allowed";
     /// Allowed without a token: the route is explicitly `public`.
     Public => "public", Allow, "public route";
+    /// Answered by the filter itself: the RFC 9728 protected-resource metadata.
+    ResourceMetadata => "resource_metadata", Allow, "protected-resource metadata";
 
     // Identity.
     TokenMissing => "token_missing", Unauthenticated, "a bearer token is required";
@@ -98,17 +100,35 @@ reasons! {
         "the just-in-time grant has too few approvals";
     JitApproverNotAllowed => "jit_approver_not_allowed", Forbidden,
         "the just-in-time grant was approved by someone not allowed to";
+    /// The caller's token has no subject that approvals can be compared with.
+    JitNoSubject => "jit_no_subject", Forbidden,
+        "a just-in-time grant needs a caller with a subject";
     JitScopeNotGranted => "jit_scope_not_granted", Forbidden,
         "the just-in-time grant does not cover the required scope";
     RuleDenied => "rule_denied", Forbidden, "the operation is blocked by policy";
     ApprovalRequired => "approval_required", Forbidden,
         "the operation requires an approved just-in-time grant";
     NoRoute => "no_route", Forbidden, "no policy route matches the request";
+    /// A JSON-RPC batch (or batched GraphQL) with a call that is denied: no call of it runs.
+    OperationBatchDenied => "operation_batch_denied", Forbidden,
+        "a call in the batch is denied, so none of it runs";
 
     // Request shape.
     PathRejected => "path_rejected", BadRequest, "the request path is not in canonical form";
     /// `X-HTTP-Method-Override` and kin: the method a rule sees must be the one served.
     MethodOverride => "method_override", BadRequest, "method-override headers are not accepted";
+    /// A body read for its operation that is not valid JSON-RPC or GraphQL, or that servers
+    /// could read two ways (a repeated key, a key spelt with other letter cases).
+    OperationMalformed => "operation_malformed", BadRequest,
+        "the request body is not an operation the filter can read unambiguously";
+    /// A GraphQL document with several operations and no `operationName`.
+    OperationAmbiguous => "operation_ambiguous", BadRequest,
+        "the GraphQL document has several operations and no operationName";
+    OperationContentType => "operation_content_type", UnsupportedMediaType,
+        "the request body's content type is not one operations are read from";
+    /// A body the decision depends on is larger than `operations.max_body_bytes`.
+    BodyTooLarge => "body_too_large", PayloadTooLarge,
+        "the request body is larger than the filter reads";
 
     // Response body.
     BodyUndecodable => "body_undecodable", BadGateway,
@@ -140,6 +160,10 @@ pub enum AnswerKind {
     InvalidToken,
     Forbidden,
     BadRequest,
+    /// 413: a body too large to judge.
+    PayloadTooLarge,
+    /// 415: a body in a content type the decision cannot read.
+    UnsupportedMediaType,
     BadGateway,
     Unavailable,
 }
@@ -156,6 +180,8 @@ impl Reason {
             AnswerKind::Unauthenticated | AnswerKind::InvalidToken => 401,
             AnswerKind::Forbidden => 403,
             AnswerKind::BadRequest => 400,
+            AnswerKind::PayloadTooLarge => 413,
+            AnswerKind::UnsupportedMediaType => 415,
             AnswerKind::BadGateway => 502,
             AnswerKind::Unavailable => 503,
         }
@@ -167,7 +193,8 @@ impl Reason {
             AnswerKind::Allow => 0,
             AnswerKind::Unauthenticated | AnswerKind::InvalidToken => 16, // UNAUTHENTICATED
             AnswerKind::Forbidden => 7,                                   // PERMISSION_DENIED
-            AnswerKind::BadRequest => 3,                                  // INVALID_ARGUMENT
+            AnswerKind::BadRequest | AnswerKind::UnsupportedMediaType => 3, // INVALID_ARGUMENT
+            AnswerKind::PayloadTooLarge => 8,                             // RESOURCE_EXHAUSTED
             AnswerKind::BadGateway => 13,                                 // INTERNAL
             AnswerKind::Unavailable => 14,                                // UNAVAILABLE
         }

@@ -3,9 +3,10 @@
 //! the workspace, or `$PCI_GUARD_SHARED/corpora/pan`) through the redactor: every expected
 //! PAN and CVV must be masked, every `must_not_mask` value must come out unchanged. Counts are
 //! printed per file (`cargo test --test pan_corpus -- --nocapture`). Records that contradict the
-//! spec are listed in [`CONTRARY`] with the reason.
+//! spec are listed in [`CONTRARY`] with the reason. Without the corpus it skips, except under
+//! CI, where it fails ([`corpora`]).
 
-use std::path::PathBuf;
+mod corpora;
 
 use pci_guard_core::redact::{redact_in_place, Keep, RedactOptions};
 use serde_json::Value;
@@ -22,14 +23,6 @@ const CONTRARY: &[(&str, &str)] = &[
         "expected PAN, but IIN 60 is in no brand range of the spec (Maestro is 50, 56-59, 63, 67; braintree's table has a catch-all 6 that the spec leaves out)",
     ),
 ];
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("PCI_GUARD_SHARED") {
-        Some(s) => PathBuf::from(s).join("corpora/pan"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/pan"),
-    };
-    dir.is_dir().then_some(dir)
-}
 
 /// Positions of bytes inside `%XX` or `\uXXXX` escapes.
 fn escaped(b: &[u8]) -> Vec<bool> {
@@ -71,8 +64,7 @@ struct Tally {
 
 #[test]
 fn pan_corpus() {
-    let Some(dir) = corpus_dir() else {
-        println!("SKIPPED: ../shared/corpora/pan not found");
+    let Some(dir) = corpora::corpus_dir("pan", ".") else {
         return;
     };
     let opts = RedactOptions {
@@ -206,4 +198,18 @@ fn pan_corpus() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn a_missing_corpus_skips_in_a_clone_and_fails_in_ci() {
+    use corpora::{verdict, Verdict};
+    assert_eq!(verdict(true, Some("true")), Verdict::Run);
+    assert_eq!(verdict(true, None), Verdict::Run);
+    assert_eq!(verdict(false, None), Verdict::Skip);
+    for off in ["", "0", "false", "False"] {
+        assert_eq!(verdict(false, Some(off)), Verdict::Skip, "CI={off:?}");
+    }
+    for on in ["true", "1", "yes", "True"] {
+        assert_eq!(verdict(false, Some(on)), Verdict::Fail, "CI={on:?}");
+    }
 }

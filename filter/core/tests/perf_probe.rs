@@ -173,7 +173,7 @@ fn cold_request() {
         };
         match judge::request(Some(state), &req, now * 1000, false) {
             Judged::Done(v) => !v.blocks() && v.caller.is_some_and(|c| !c.from_cache),
-            Judged::Wait { .. } => false,
+            Judged::Wait { .. } | Judged::ReadBody { .. } => false,
         }
     }
     let mut best = f64::MAX;

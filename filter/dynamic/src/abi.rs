@@ -109,6 +109,8 @@ pub const HEADER_RESPONSE: u32 = 2; // ..._ResponseHeader
 pub const HEADER_RESPONSE_TRAILER: u32 = 3; // ..._ResponseTrailer
 
 pub type envoy_dynamic_module_type_http_body_type = u32;
+pub const BODY_RECEIVED_REQUEST: u32 = 0; // ..._ReceivedRequestBody
+pub const BODY_BUFFERED_REQUEST: u32 = 1; // ..._BufferedRequestBody
 pub const BODY_RECEIVED_RESPONSE: u32 = 2; // ..._ReceivedResponseBody
 pub const BODY_BUFFERED_RESPONSE: u32 = 3; // ..._BufferedResponseBody
 
@@ -214,6 +216,11 @@ callbacks! {
             -> envoy_dynamic_module_type_metrics_result;
     envoy_dynamic_module_callback_http_filter_config_increment_counter:
         fn(ConfigPtr, usize, *mut ModuleBuffer, usize, u64) -> envoy_dynamic_module_type_metrics_result;
+    envoy_dynamic_module_callback_http_filter_config_define_gauge:
+        fn(ConfigPtr, ModuleBuffer, *mut ModuleBuffer, usize, *mut usize)
+            -> envoy_dynamic_module_type_metrics_result;
+    envoy_dynamic_module_callback_http_filter_config_set_gauge:
+        fn(ConfigPtr, usize, *mut ModuleBuffer, usize, u64) -> envoy_dynamic_module_type_metrics_result;
     envoy_dynamic_module_callback_http_filter_config_scheduler_new:
         fn(ConfigPtr) -> envoy_dynamic_module_type_http_filter_config_scheduler_module_ptr;
     envoy_dynamic_module_callback_http_filter_config_scheduler_delete:
@@ -243,6 +250,7 @@ callbacks! {
         fn(FilterPtr, envoy_dynamic_module_type_http_body_type, ModuleBuffer) -> bool;
     envoy_dynamic_module_callback_http_drain_body:
         fn(FilterPtr, envoy_dynamic_module_type_http_body_type, usize) -> bool;
+    envoy_dynamic_module_callback_http_received_buffered_request_body: fn(FilterPtr) -> bool;
     envoy_dynamic_module_callback_http_received_buffered_response_body: fn(FilterPtr) -> bool;
     envoy_dynamic_module_callback_http_get_metadata_string:
         fn(FilterPtr, envoy_dynamic_module_type_metadata_source, ModuleBuffer, ModuleBuffer, *mut EnvoyBuffer)

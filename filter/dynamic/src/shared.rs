@@ -16,6 +16,8 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub mod data;
+
 /// A pointer Envoy gave us that other threads may hold (see each use for why that is sound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnvoyPtr(pub *mut c_void);
@@ -40,6 +42,8 @@ pub struct Shared {
     pub alive: AtomicBool,
     /// Counters by name, defined on the main thread when the config loads.
     pub counters: Mutex<HashMap<String, usize>>,
+    /// Gauges by name, likewise.
+    pub gauges: Mutex<HashMap<String, usize>>,
     pub keys: Mutex<Board>,
     /// Schedulers of streams waiting for first keys, by the stream's filter address.
     pub waiters: Mutex<Vec<(usize, EnvoyPtr)>>,
@@ -61,6 +65,7 @@ impl Shared {
             config,
             alive: AtomicBool::new(true),
             counters: Mutex::default(),
+            gauges: Mutex::default(),
             keys: Mutex::default(),
             waiters: Mutex::default(),
             scheduler: Mutex::default(),

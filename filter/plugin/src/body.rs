@@ -16,6 +16,11 @@
 //!
 //! Any error (undecodable body, broken gRPC framing, a write the host refuses) stops the body:
 //! the current chunk is emptied and the stream reset. Clear card data never passes.
+//!
+//! Server-Sent Events (`text/event-stream`, MCP's streamed answers) are scanned event by
+//! event: where a chunk completes an event (its blank line), the engine finishes there, so the
+//! event goes out whole with that chunk and no context crosses into the next event; only the
+//! unfinished event after it may keep a tail.
 
 use super::host::{Action, Host, Level};
 use pci_guard_core::reason::Reason;
@@ -94,7 +99,45 @@ pub struct BodyScan<H: Host> {
     input: Vec<u8>,
     out: Vec<u8>,
     decoded: Vec<u8>,
+    /// Line endings at the end of what was scanned, for `text/event-stream` bodies.
+    events: Option<EventEnds>,
     pub failure: Option<Reason>,
+}
+
+/// Where Server-Sent Events end: at an empty line, i.e. two line terminators in a row (CRLF,
+/// LF or CR each count once), possibly split across chunks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EventEnds {
+    /// Terminators in a row just seen (0, 1, or 2 and more).
+    terminators: u8,
+    /// The last byte was a CR (a LF next completes the same terminator).
+    after_cr: bool,
+}
+
+impl EventEnds {
+    /// One past the last byte of `chunk` that completes an event, if any.
+    pub fn last_end(&mut self, chunk: &[u8]) -> Option<usize> {
+        let mut end = None;
+        for (i, &b) in chunk.iter().enumerate() {
+            match b {
+                b'\n' if self.after_cr => self.after_cr = false,
+                b'\n' => self.terminators = self.terminators.saturating_add(1).min(2),
+                b'\r' => {
+                    self.after_cr = true;
+                    self.terminators = self.terminators.saturating_add(1).min(2);
+                }
+                _ => {
+                    self.terminators = 0;
+                    self.after_cr = false;
+                    continue;
+                }
+            }
+            if self.terminators >= 2 {
+                end = Some(i + 1);
+            }
+        }
+        end
+    }
 }
 
 impl<H: Host> BodyScan<H> {
@@ -104,6 +147,7 @@ impl<H: Host> BodyScan<H> {
         grpc: bool,
         decoder: Option<Decoder>,
         may_pause: Option<bool>,
+        events: bool,
     ) -> Self {
         let scanner = if grpc {
             Scanner::Grpc(GrpcRedactor::new(opts))
@@ -122,6 +166,7 @@ impl<H: Host> BodyScan<H> {
             input: Vec::new(),
             out: Vec::new(),
             decoded: Vec::new(),
+            events: (events && !grpc).then(EventEnds::default),
             failure: None,
         }
     }
@@ -271,7 +316,17 @@ impl<H: Host> BodyScan<H> {
             // Plain text: masked in the chunk's own buffer, which becomes the output.
             self.fed += new.len() as u64;
             let mut buf = new;
-            r.feed_in_place(&mut buf);
+            match self.events.as_mut().and_then(|e| e.last_end(&buf)) {
+                // Every event this chunk completes goes out whole; the rest is scanned on.
+                Some(end) => {
+                    let mut rest = buf.split_off(end);
+                    r.feed_in_place(&mut buf);
+                    r.finish(&mut buf);
+                    r.feed_in_place(&mut rest);
+                    buf.append(&mut rest);
+                }
+                None => r.feed_in_place(&mut buf),
+            }
             if end_of_stream {
                 r.finish(&mut buf);
             }
@@ -294,9 +349,16 @@ impl<H: Host> BodyScan<H> {
             }
         };
         self.fed += input.len() as u64;
-        self.scanner
-            .feed(input, &mut self.out)
-            .map_err(|_| Reason::BodyScanFailed)?;
+        let end = self.events.as_mut().and_then(|e| e.last_end(input));
+        if let (Some(end), Scanner::Text(r)) = (end, &mut self.scanner) {
+            r.feed(&input[..end], &mut self.out);
+            r.finish(&mut self.out);
+            r.feed(&input[end..], &mut self.out);
+        } else {
+            self.scanner
+                .feed(input, &mut self.out)
+                .map_err(|_| Reason::BodyScanFailed)?;
+        }
         if end_of_stream {
             self.scanner
                 .finish(&mut self.out)

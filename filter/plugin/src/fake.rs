@@ -11,6 +11,10 @@
 use super::host::{Action, HeaderEdit, Host, Level, Map};
 use super::keys::{KeyShare, SharedDataLease};
 use super::root::{Root, Stream};
+use super::vm_audit::VmAudit;
+
+/// The self-request cluster of policies that do not name one.
+pub const SELF_CLUSTER: &str = pci_guard_core::policy::DEFAULT_SELF_CLUSTER;
 use pci_guard_core::identity::signature::{PureVerifier, SignatureVerifier};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +45,10 @@ pub struct FakeStream {
     pub reply: Option<Reply>,
     pub resumed: bool,
     pub reset: bool,
+    /// Request body bytes buffered in the host (not yet sent upstream).
+    pub request_buffered: Vec<u8>,
+    /// Request body bytes sent upstream.
+    pub request_sent: Vec<u8>,
     /// Response body bytes buffered in the host (not yet sent).
     pub buffered: Vec<u8>,
     /// Response body bytes sent to the client.
@@ -78,6 +86,10 @@ pub struct World {
     pub logs: Vec<(Level, String)>,
     /// Counters by id (index): name and value handed to the host.
     pub counters: Vec<(String, u64)>,
+    /// Gauges by id (index): name and last value.
+    pub gauges: Vec<(String, u64)>,
+    /// The root context called `done` after a delayed `on_done`.
+    pub done: bool,
     pub shared: HashMap<String, (Vec<u8>, u32)>,
     pub calls: Vec<Dispatched>,
     /// The HTTP call answer being delivered: status and body.
@@ -141,6 +153,22 @@ impl Host for FakeHost {
     }
     fn verifier(&self) -> Box<dyn SignatureVerifier> {
         Box::new(PureVerifier)
+    }
+    fn done(&self) {
+        self.count("done");
+        self.0.borrow_mut().done = true;
+    }
+    fn define_gauge(&self, name: &str) -> Option<u32> {
+        self.count("define_gauge");
+        let mut w = self.0.borrow_mut();
+        w.gauges.push((name.to_string(), 0));
+        Some(w.gauges.len() as u32 - 1)
+    }
+    fn set_gauge(&self, id: u32, value: u64) {
+        self.count("set_gauge");
+        if let Some(g) = self.0.borrow_mut().gauges.get_mut(id as usize) {
+            g.1 = value;
+        }
     }
     fn define_counter(&self, name: &str) -> Option<u32> {
         self.count("define_counter");
@@ -276,6 +304,18 @@ impl Host for FakeHost {
         })
         .is_some()
     }
+    fn read_request_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+        self.count("request_body");
+        self.with_stream(|s| {
+            let end = start.saturating_add(len).min(s.request_buffered.len());
+            into.extend_from_slice(
+                s.request_buffered
+                    .get(start.min(end)..end)
+                    .unwrap_or_default(),
+            );
+        })
+        .is_some()
+    }
     fn read_response_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
         self.count("response_body");
         self.with_stream(|s| {
@@ -314,8 +354,12 @@ impl Host for FakeHost {
 pub struct Envoy {
     pub host: FakeHost,
     pub root: Root<FakeHost>,
+    /// The VM's audit state (its root contexts share it).
+    pub audit: Rc<RefCell<VmAudit>>,
     streams: HashMap<u32, Stream<FakeHost>>,
     next_id: u32,
+    /// Self-requests already run through the internal listener.
+    delivered: std::collections::BTreeSet<u32>,
 }
 
 impl Envoy {
@@ -328,21 +372,40 @@ impl Envoy {
 
     /// [`Envoy::start`] on `host`, sharing key sets through `share`.
     pub fn start_with(policy: &[u8], host: FakeHost, share: Rc<dyn KeyShare>) -> Self {
+        Self::boot(policy, host, share, VmAudit::new(1_800_000_000_000))
+    }
+
+    /// [`Envoy::start`] as the dynamic module runs a worker: its audit is carried by request
+    /// lines (no self-requests).
+    pub fn start_carried(policy: &[u8]) -> Self {
+        let host = FakeHost::default();
+        let share = Rc::new(SharedDataLease::new(host.clone()));
+        Self::boot(policy, host, share, VmAudit::carried(1_800_000_000_000))
+    }
+
+    fn boot(policy: &[u8], host: FakeHost, share: Rc<dyn KeyShare>, audit: VmAudit) -> Self {
         host.world().now_ms = 1_800_000_000_000;
         host.world().config = Some(policy.to_vec());
-        let mut root = Root::new(host.clone(), share);
+        let audit = Rc::new(RefCell::new(audit));
+        let mut root = Root::new(host.clone(), share, audit.clone());
         assert!(root.on_vm_start());
         let mut envoy = Self {
             host,
             root,
+            audit,
             streams: HashMap::new(),
             next_id: 1,
+            delivered: Default::default(),
         };
         assert!(
             envoy.configure(policy),
             "policy refused: {:?}",
             envoy.host.world().logs
         );
+        // The VM's first tick sends the start record's self-request: it goes through, as it
+        // does in Envoy before the listeners take traffic.
+        envoy.tick();
+        envoy.run_self_requests(SELF_CLUSTER);
         envoy
     }
 
@@ -377,6 +440,15 @@ impl Envoy {
     /// A new stream with these request headers (and `source.address`); its request headers
     /// callback runs. Returns the stream id and the callback's action.
     pub fn request<N: AsRef<str>, V: AsRef<str>>(&mut self, headers: &[(N, V)]) -> (u32, Action) {
+        self.request_eos(headers, false)
+    }
+
+    /// [`Envoy::request`] for a request whose headers end the stream (no body).
+    pub fn request_eos<N: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        headers: &[(N, V)],
+        end_of_stream: bool,
+    ) -> (u32, Action) {
         let id = self.next_id;
         self.next_id += 1;
         {
@@ -392,12 +464,29 @@ impl Envoy {
         }
         let mut stream = self.root.create_stream(id);
         self.host.world().current = id;
-        let action = stream.on_request_headers();
+        let action = stream.on_request_headers(end_of_stream);
         self.streams.insert(id, stream);
         (id, action)
     }
 
-    fn on<T>(&mut self, id: u32, f: impl FnOnce(&mut Stream<FakeHost>) -> T) -> T {
+    /// One request body callback with `chunk` added to what the host buffers. On `Continue`
+    /// the buffer goes upstream.
+    pub fn request_body(&mut self, id: u32, chunk: &[u8], eos: bool) -> Action {
+        let size = {
+            let mut s = self.host.stream(id);
+            s.request_buffered.extend_from_slice(chunk);
+            s.request_buffered.len()
+        };
+        let action = self.on(id, |s| s.on_request_body(size, eos));
+        if action == Action::Continue {
+            let mut s = self.host.stream(id);
+            let out = std::mem::take(&mut s.request_buffered);
+            s.request_sent.extend_from_slice(&out);
+        }
+        action
+    }
+
+    pub fn on<T>(&mut self, id: u32, f: impl FnOnce(&mut Stream<FakeHost>) -> T) -> T {
         self.host.world().current = id;
         f(self.streams.get_mut(&id).expect("no such stream"))
     }
@@ -423,6 +512,17 @@ impl Envoy {
             let mut s = self.host.stream(id);
             let out = std::mem::take(&mut s.buffered);
             s.sent.extend_from_slice(&out);
+        }
+        action
+    }
+
+    /// The request trailers callback; on `Continue` the buffered request body goes upstream.
+    pub fn trailers_request(&mut self, id: u32) -> Action {
+        let action = self.on(id, |s| s.on_request_trailers());
+        if action == Action::Continue {
+            let mut s = self.host.stream(id);
+            let out = std::mem::take(&mut s.request_buffered);
+            s.request_sent.extend_from_slice(&out);
         }
         action
     }
@@ -460,5 +560,37 @@ impl Envoy {
             .cloned()
             .expect("no audit event recorded");
         serde_json::from_slice(&line).expect("the audit event is JSON")
+    }
+}
+
+impl Envoy {
+    /// Runs the self-requests the VM dispatched to `cluster` as Envoy's internal listener
+    /// would: each becomes a stream of this VM with the dispatched headers, is answered, and
+    /// logged; then the call's answer reaches the root. Returns the lines they logged.
+    pub fn run_self_requests(&mut self, cluster: &str) -> Vec<serde_json::Value> {
+        let calls: Vec<(u32, Vec<(String, String)>)> = self
+            .host
+            .world()
+            .calls
+            .iter()
+            .filter(|c| c.cluster == cluster && !self.delivered.contains(&c.token))
+            .map(|c| (c.token, c.headers.clone()))
+            .collect();
+        let mut lines = Vec::new();
+        for (token, headers) in calls {
+            self.delivered.insert(token);
+            let (id, _) = self.request(&headers);
+            let status = match &self.host.stream(id).reply {
+                Some(Reply::Http { status, .. }) => status.to_string(),
+                other => panic!("a self-request must be answered locally: {other:?}"),
+            };
+            self.on(id, |s| s.on_log());
+            self.streams.remove(&id);
+            if let Some(line) = self.host.stream(id).filter_state.get("pci_guard_audit") {
+                lines.push(serde_json::from_slice(line).expect("the record is JSON"));
+            }
+            self.answer_call(token, &status, b"");
+        }
+        lines
     }
 }

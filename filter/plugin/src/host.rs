@@ -46,9 +46,14 @@ pub trait Host: Clone {
     /// The signature checker: the host's crypto where it has it, pure Rust otherwise.
     fn verifier(&self) -> Box<dyn SignatureVerifier>;
 
+    /// The root context has finished what it did after `on_done` returned false.
+    fn done(&self);
+
     // Metrics.
     fn define_counter(&self, name: &str) -> Option<u32>;
     fn increment_counter(&self, id: u32, by: u64);
+    fn define_gauge(&self, name: &str) -> Option<u32>;
+    fn set_gauge(&self, id: u32, value: u64);
 
     // Shared data (proxy-wasm: one map per VM id, process-wide, compare-and-swap by `cas`);
     // used by `keys::SharedDataLease`. A host without it answers `None`/false.
@@ -80,7 +85,9 @@ pub trait Host: Clone {
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool;
     fn send_http_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool;
     fn send_grpc_response(&self, status: u32, message: &str, metadata: &[(&str, &[u8])]) -> bool;
-    /// Replaces `len` bytes of the buffered response body from `start` with `data`.
+    /// `len` bytes of the buffered request body from `start`, appended to `into`, as
+    /// [`Host::read_response_body`] does. False if the host refused.
+    fn read_request_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool;
     /// `len` bytes of the buffered response body from `start`, appended to `into` (a buffer
     /// the caller reuses). The wasm host copies them out of Envoy into the VM (and hands its
     /// copy over whole when `into` is empty); the dynamic module copies from Envoy's slices

@@ -81,6 +81,7 @@ impl Fetcher {
 
     /// The answer to a fetch: `answer` is its body size, or `None` when the call failed
     /// (timeout, reset): then it has no headers to read, and asking for them would fail.
+    /// Returns the provider and how the fetch went (why it failed), if the call was a fetch.
     pub fn on_response(
         &mut self,
         host: &impl Host,
@@ -88,17 +89,11 @@ impl Fetcher {
         token: u32,
         answer: Option<usize>,
         now: u64,
-    ) {
-        let Some(i) = self.in_flight.remove(&token) else {
-            return;
-        };
+    ) -> Option<(String, Result<(), String>)> {
+        let i = self.in_flight.remove(&token)?;
         let policy = vm.policy.clone();
-        let Some(p) = policy.providers.get(i) else {
-            return;
-        };
-        let Some(store) = vm.keyring.store_mut(i) else {
-            return;
-        };
+        let p = policy.providers.get(i)?;
+        let store = vm.keyring.store_mut(i)?;
         let (status, body) = match answer {
             Some(size) => (host.http_call_status(), host.http_call_body(size)),
             None => (None, None),
@@ -106,8 +101,9 @@ impl Fetcher {
         let outcome = match (status.as_deref(), body) {
             (Some("200"), Some(body)) => match store.on_fetch_ok(&body, now) {
                 Ok(()) => {
+                    // Publishing ends the claim too.
                     self.share.publish(&policy.digest, &p.name, now, &body);
-                    return;
+                    return Some((p.name.clone(), Ok(())));
                 }
                 Err(e) => format!("the key set is unusable: {e}"),
             },
@@ -122,5 +118,6 @@ impl Fetcher {
         };
         host.log(Level::Warn, &format!("pci-guard: provider {:?}: JWKS fetch failed: {outcome}; keeping the last good keys while they are fresh enough", p.name));
         self.share.release(&policy.digest, &p.name);
+        Some((p.name.clone(), Err(outcome)))
     }
 }

@@ -9,9 +9,10 @@
 //! (`on_request_headers`: headers and properties read once → `judge::request` → local reply
 //! or header edits) → [`stream`] (`on_response_headers` → `judge::response`) → [`body`] (the
 //! body scanned as it streams) → [`stream`] (`on_log` → `judge::log` → filter state, which
-//! Envoy's access loggers write). Beside it: [`vm`] (one policy's state), [`jwks_fetch`]
-//! (remote key sets) and [`keys`] (how they are shared between the roots of a process),
-//! [`metrics`] (counters), [`host`] (every host call, behind a trait).
+//! Envoy's access loggers write). Beside it: [`vm`] (one policy's state), [`vm_audit`] (the
+//! VM's audit chain and the records it writes about itself), [`jwks_fetch`] (remote key
+//! sets) and [`keys`] (how they are shared between the roots of a process), [`metrics`]
+//! (counters and gauges), [`host`] (every host call, behind a trait).
 //!
 //! Where the runtimes differ, the difference sits behind [`Host`] or [`keys::KeyShare`]:
 //! how body bytes are read (copied out of the wasm VM's host, or visited in place in Envoy's
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod root;
 pub mod stream;
 pub mod vm;
+pub mod vm_audit;
 
 pub use host::{Action, HeaderEdit, Host, Level, Map};
 pub use root::{Root, Stream, TICK};
@@ -35,3 +37,5 @@ pub use root::{Root, Stream, TICK};
 mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_operations;

@@ -8,15 +8,15 @@ use super::body::BodyScan;
 use super::host::{Action, Host, Level, Map};
 use super::metrics::Metrics;
 use super::vm::Vm;
+use super::vm_audit::VmAudit;
 use pci_guard_core::answer::Answer;
-use pci_guard_core::audit::{Chain, Event, RedactionRef};
-use pci_guard_core::judge::{
-    self, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Unseen, Verdict,
-};
+use pci_guard_core::audit::Event;
+use pci_guard_core::judge::{self, Body, BodyPlan, Judged, Request, ResponsePlan, Verdict};
 use pci_guard_core::reason::Reason;
-use pci_guard_core::redact::RedactOptions;
 use std::cell::RefCell;
 use std::rc::Rc;
+
+mod log;
 
 /// What the request brought, kept while it may have to be judged again (it waits for its
 /// provider's first keys).
@@ -27,6 +27,10 @@ struct Pending {
     route_metadata: Option<Vec<u8>>,
     source_address: Option<String>,
     source_principal: Option<String>,
+    /// The request body, once read for a decision that depends on it.
+    body: Option<Vec<u8>>,
+    /// More body arrived than the decision reads.
+    over_limit: bool,
 }
 
 /// Where a stream is after its request headers.
@@ -41,15 +45,30 @@ pub enum RequestStep {
         deadline_ms: u64,
         providers: Vec<usize>,
     },
+    /// The decision depends on the body: the headers go on, Envoy buffers the body until it
+    /// ends (or passes the limit).
+    ReadBody,
+    /// Not judged yet: waits (until this host time at the latest) for the VM's start record
+    /// to reach the log, so that no request of a chain is logged before the chain's start.
+    AwaitStart { deadline_ms: u64 },
 }
 
 pub struct StreamState<H: Host> {
     host: H,
     vm: Option<Rc<RefCell<Vm>>>,
-    chain: Option<Rc<RefCell<Chain>>>,
+    /// The VM's audit chain, and its own records a self-request writes.
+    audit: Rc<RefCell<VmAudit>>,
     metrics: Option<Rc<Metrics>>,
+    /// This stream is the VM's own self-request: its log line is the VM's next record.
+    self_request: bool,
     started_ms: u64,
     pending: Option<Pending>,
+    /// The body limit, while the core waits for the request body.
+    reading: Option<usize>,
+    /// The request stream ended (headers, body or trailers said so), with this many body
+    /// bytes buffered.
+    request_ended: bool,
+    request_size: usize,
     /// The audit event, once the request is judged.
     event: Option<Event>,
     /// How the response is treated, when the request went upstream on a scanned route.
@@ -85,16 +104,20 @@ impl<H: Host> StreamState<H> {
     pub fn new(
         host: H,
         vm: Option<Rc<RefCell<Vm>>>,
-        chain: Option<Rc<RefCell<Chain>>>,
+        audit: Rc<RefCell<VmAudit>>,
         metrics: Option<Rc<Metrics>>,
     ) -> Self {
         Self {
             host,
             vm,
-            chain,
+            audit,
             metrics,
+            self_request: false,
             started_ms: 0,
             pending: None,
+            reading: None,
+            request_ended: false,
+            request_size: 0,
             event: None,
             plan: None,
             body: None,
@@ -106,17 +129,29 @@ impl<H: Host> StreamState<H> {
         }
     }
 
-    /// Moves a waiting request to a newly loaded policy's VM and chain.
-    pub fn rebind(&mut self, vm: Option<Rc<RefCell<Vm>>>, chain: Option<Rc<RefCell<Chain>>>) {
+    /// Moves a waiting request to a newly loaded policy's VM.
+    pub fn rebind(&mut self, vm: Option<Rc<RefCell<Vm>>>) {
         self.vm = vm;
-        self.chain = chain;
     }
 
-    /// Reads the request once and judges it.
-    pub fn on_request_headers(&mut self) -> RequestStep {
+    /// Reads the request once and judges it; `end_of_stream`: it has no body.
+    pub fn on_request_headers(&mut self, end_of_stream: bool) -> RequestStep {
+        self.request_ended = end_of_stream;
         let host = &self.host;
         self.started_ms = host.now_ms();
         let headers = host.map(Map::RequestHeaders);
+        if self.audit.borrow().is_self_request(&headers) {
+            // The VM's own self-request: answered here, never judged; its log line is the
+            // VM's next owed record.
+            self.self_request = true;
+            if !host.send_http_response(204, &[], b"") {
+                host.log(
+                    Level::Error,
+                    "pci-guard: could not answer the audit self-request",
+                );
+            }
+            return RequestStep::Replied;
+        }
         #[cfg(feature = "fault-injection")]
         {
             inject_fault(&headers, "panic");
@@ -134,18 +169,102 @@ impl<H: Host> StreamState<H> {
             route_metadata: host.property(&["xds", "route_metadata"]),
             source_address: host.property_str(&["source", "address"]),
             source_principal: host.property_str(&["connection", "uri_san_peer_certificate"]),
+            body: None,
+            over_limit: false,
         });
+        if let Some(deadline_ms) = self.audit.borrow().start_wait(self.started_ms) {
+            return RequestStep::AwaitStart { deadline_ms };
+        }
         self.judge(true, self.started_ms)
+    }
+
+    /// A request body callback: `size` bytes are buffered. Only a request whose decision
+    /// waits for its body (or for keys) is held; any other passes on untouched.
+    pub fn on_request_body(&mut self, size: usize, end_of_stream: bool) -> RequestStep {
+        if self.pending.is_none() {
+            return RequestStep::Continue;
+        }
+        self.request_size = size;
+        self.request_ended |= end_of_stream;
+        match self.reading {
+            // Judged when the body ends, or as soon as it passes the limit.
+            Some(limit) if self.request_ended || size > limit => {
+                let now = self.host.now_ms();
+                self.judge(true, now)
+            }
+            // Still waiting for keys (or for more body): Envoy keeps buffering.
+            _ => RequestStep::ReadBody,
+        }
+    }
+
+    /// Request trailers end the body.
+    pub fn on_request_trailers(&mut self) -> RequestStep {
+        if self.pending.is_none() {
+            return RequestStep::Continue;
+        }
+        self.request_ended = true;
+        match self.reading {
+            Some(_) => {
+                let now = self.host.now_ms();
+                self.judge(true, now)
+            }
+            None => RequestStep::ReadBody,
+        }
+    }
+
+    /// Reads the buffered body into the pending request (at most `limit` bytes).
+    fn read_body(&mut self, limit: usize) {
+        let size = self.request_size;
+        let (body, over) = match size > limit {
+            true => (Vec::new(), true),
+            false => match self.read_request_body(size) {
+                Some(b) => (b, false),
+                None => {
+                    // Unreadable is unjudgeable: refused as too large to read, never passed.
+                    self.host
+                        .log(Level::Error, "pci-guard: could not read the request body");
+                    (Vec::new(), true)
+                }
+            },
+        };
+        if let Some(p) = &mut self.pending {
+            p.body = Some(body);
+            p.over_limit = over;
+        }
+    }
+
+    fn read_request_body(&self, size: usize) -> Option<Vec<u8>> {
+        let mut body = Vec::new();
+        self.host
+            .read_request_body(0, size, &mut body)
+            .then_some(body)
     }
 
     /// Judges the pending request at `now_ms` and carries out the verdict. With `may_wait`, a
     /// request whose provider has never had keys may wait for them instead.
     pub fn judge(&mut self, may_wait: bool, now_ms: u64) -> RequestStep {
+        if let Some(limit) = self.reading.filter(|_| self.request_ended) {
+            if self.pending.as_ref().is_some_and(|p| p.body.is_none()) {
+                self.read_body(limit);
+            }
+        }
         let judged = match self.judge_pending(may_wait, now_ms) {
             None => return RequestStep::Continue,
             Some(j) => j,
         };
         match judged {
+            Judged::ReadBody { limit, edits } => {
+                self.reading = Some(limit);
+                if self.request_ended || self.request_size > limit {
+                    self.read_body(limit);
+                    return self.judge(may_wait, now_ms);
+                }
+                // The headers go on now (Envoy gives a filter that holds them no body).
+                for e in &edits {
+                    self.host.edit(Map::RequestHeaders, e);
+                }
+                RequestStep::ReadBody
+            }
             Judged::Wait {
                 deadline_ms,
                 providers,
@@ -171,9 +290,17 @@ impl<H: Host> StreamState<H> {
             source_principal: p.source_principal.as_deref(),
             started_ms: self.started_ms,
         };
-        Some(match &self.vm {
-            Some(vm) => judge::request(Some(vm.borrow_mut().state()), &req, now_ms, may_wait),
-            None => judge::request(None, &req, now_ms, may_wait),
+        let mut vm = self.vm.as_ref().map(|vm| vm.borrow_mut());
+        let state = vm.as_mut().map(|vm| vm.state());
+        Some(match &p.body {
+            Some(bytes) => {
+                let body = Body {
+                    bytes,
+                    over_limit: p.over_limit,
+                };
+                judge::request_body(state, &req, body, now_ms, may_wait)
+            }
+            None => judge::request(state, &req, now_ms, may_wait),
         })
     }
 
@@ -183,8 +310,11 @@ impl<H: Host> StreamState<H> {
             self.send(reply);
             return RequestStep::Replied;
         }
-        for e in &v.edits {
-            self.host.edit(Map::RequestHeaders, e);
+        // A request judged on its body had its headers edited before they went on.
+        if self.reading.is_none() {
+            for e in &v.edits {
+                self.host.edit(Map::RequestHeaders, e);
+            }
         }
         self.plan = v.response;
         RequestStep::Continue
@@ -245,7 +375,11 @@ impl<H: Host> StreamState<H> {
                 self.send(&reply);
                 Action::Pause
             }
-            BodyPlan::Scan { grpc, decoder } => {
+            BodyPlan::Scan {
+                grpc,
+                decoder,
+                events,
+            } => {
                 // gRPC ends in trailers; for the rest the body scan asks for the protocol
                 // only if it ever has a tail to keep.
                 let may_pause = plan.grpc.then_some(true);
@@ -255,6 +389,7 @@ impl<H: Host> StreamState<H> {
                     grpc,
                     decoder,
                     may_pause,
+                    events,
                 ));
                 Action::Continue
             }
@@ -291,97 +426,6 @@ impl<H: Host> StreamState<H> {
         match &mut self.body {
             Some(b) => b.on_trailers(),
             None => Action::Continue,
-        }
-    }
-
-    pub fn on_log(&mut self) {
-        let host = &self.host;
-        let ended_ms = host.now_ms();
-        // Still waiting for keys when the stream ended (the client left): the decision it
-        // would have had, recorded, with nothing sent.
-        if self.event.is_none() {
-            if let Some(Judged::Done(v)) = self.judge_pending(false, ended_ms) {
-                self.event = Some(v.event);
-            }
-        }
-        // Envoy refused the request before its headers reached the filter: still an event.
-        if self.event.is_none() && self.pending.is_none() {
-            let prop = |path: &[&str]| {
-                host.property(path)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .filter(|s| !s.is_empty())
-            };
-            let (method, path) = (prop(&["request", "method"]), prop(&["request", "path"]));
-            let (address, principal) = (
-                prop(&["source", "address"]),
-                prop(&["connection", "uri_san_peer_certificate"]),
-            );
-            self.started_ms = ended_ms;
-            let policy = self.vm.as_ref().map(|vm| vm.borrow().policy.clone());
-            self.event = Some(judge::refused_before_filter(Unseen {
-                policy: policy.as_deref(),
-                method: method.as_deref(),
-                path: path.as_deref(),
-                source_address: address.as_deref(),
-                source_principal: principal.as_deref(),
-                now_ms: ended_ms,
-            }));
-        }
-        let mut event = self.event.take().unwrap_or_default();
-        let redaction = match (&self.body, self.refused) {
-            (Some(b), _) => {
-                let c = b.counts();
-                Some(RedactionRef {
-                    pan: c.pan,
-                    cvv: c.cvv,
-                    track: c.track,
-                    bytes_scanned: c.bytes_scanned,
-                    refused: b.failure,
-                })
-            }
-            (None, Some(reason)) => Some(RedactionRef {
-                refused: Some(reason),
-                ..Default::default()
-            }),
-            (None, None) => None,
-        };
-        let facts = ResponseFacts {
-            status: self
-                .status
-                .or_else(|| host.property_u64(&["response", "code"]).map(|c| c as u16)),
-            grpc_status: match event.request.grpc {
-                Some(_) => host
-                    .property_u64(&["response", "grpc_status"])
-                    .map(|c| c as u32),
-                None => None,
-            },
-            bytes: self.response_bytes,
-            details: host.property_str(&["response", "code_details"]),
-            redaction,
-            ended_ms,
-        };
-        let policy = self.vm.as_ref().map(|vm| vm.borrow().policy.clone());
-        let defaults;
-        let options = match &policy {
-            Some(p) => &*p.redaction.options,
-            None => {
-                defaults = RedactOptions::default();
-                &defaults
-            }
-        };
-        let mut chain = self.chain.as_ref().map(|c| c.borrow_mut());
-        let line = judge::log(
-            &mut event,
-            facts,
-            self.started_ms,
-            options,
-            chain.as_deref_mut(),
-        );
-        if let Some(m) = &self.metrics {
-            m.record(&event);
-        }
-        if !host.set_property(&["pci_guard_audit"], &line) {
-            host.log(Level::Error, "pci-guard: could not record audit event");
         }
     }
 }

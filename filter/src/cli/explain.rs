@@ -33,6 +33,13 @@ pub struct ExplainArgs {
     /// The time to judge at, Unix seconds (default: now).
     #[arg(long)]
     now: Option<u64>,
+    /// The request body (a file, or `-` for stdin): read where a route or rule needs it
+    /// (JSON-RPC and GraphQL operations, a form's `_method`), as the filter reads it.
+    #[arg(long)]
+    body: Option<PathBuf>,
+    /// The body's content type (default with --body: application/json).
+    #[arg(long)]
+    content_type: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -44,6 +51,12 @@ struct Explanation<'a> {
     route: Option<&'a str>,
     /// `allow`, `deny` or `would_deny` (dry-run).
     result: pci_guard_core::authz::Outcome,
+    /// The operations the body was read as (JSON-RPC calls, the GraphQL operation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a pci_guard_core::audit::OperationRef>,
+    /// The answer's body, when the request is refused (JSON-RPC error, GraphQL errors, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<serde_json::Value>,
 }
 
 fn fail(msg: String) -> ExitCode {
@@ -82,7 +95,27 @@ pub fn run(a: ExplainArgs) -> ExitCode {
         vec![(":method".into(), method), (":path".into(), a.path.clone())];
     if a.grpc {
         headers.push(("content-type".into(), "application/grpc".into()));
+    } else if let Some(ct) = a
+        .content_type
+        .clone()
+        .or_else(|| a.body.as_ref().map(|_| "application/json".to_string()))
+    {
+        headers.push(("content-type".into(), ct));
     }
+    let body = match &a.body {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => {
+            let mut b = Vec::new();
+            if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut b) {
+                return fail(format!("stdin: {e}"));
+            }
+            Some(b)
+        }
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => return fail(format!("{}: {e}", p.display())),
+        },
+    };
     // The token goes where each provider looks for it.
     if let Some(t) = &a.token {
         for p in &policy.providers {
@@ -106,7 +139,26 @@ pub fn run(a: ExplainArgs) -> ExitCode {
         source_principal: None,
         started_ms: now.saturating_mul(1000),
     };
-    let Judged::Done(v) = judge::request(Some(state), &req, now.saturating_mul(1000), false) else {
+    let now_ms = now.saturating_mul(1000);
+    let judged = match judge::request(Some(state), &req, now_ms, false) {
+        // The filter reads the body here; an absent one is an empty body, as Envoy's
+        // end of stream on the headers would say.
+        Judged::ReadBody { limit, .. } => {
+            let bytes = body.as_deref().unwrap_or_default();
+            let state = State {
+                policy: &policy,
+                keyring: &mut keyring,
+                crypto: &PureVerifier,
+            };
+            let b = judge::Body {
+                bytes: &bytes[..bytes.len().min(limit)],
+                over_limit: bytes.len() > limit,
+            };
+            judge::request_body(Some(state), &req, b, now_ms, false)
+        }
+        other => other,
+    };
+    let Judged::Done(v) = judged else {
         return fail("the request was told to wait, which never happens without may_wait".into());
     };
     let d = &v.decision;
@@ -127,6 +179,13 @@ pub fn run(a: ExplainArgs) -> ExitCode {
             .and_then(|i| policy.routes.get(i))
             .map(|r| r.name.as_str()),
         result: d.outcome(),
+        operation: v.event.request.operation.as_ref(),
+        answer: match &v.reply {
+            Some(pci_guard_core::answer::Answer::Http { body, .. }) if d.blocks() => {
+                serde_json::from_slice(body).ok()
+            }
+            _ => None,
+        },
     };
     match serde_json::to_string(&out) {
         Ok(s) => {

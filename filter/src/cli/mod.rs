@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch; each subcommand lives in its own module.
 
+mod access;
 mod audit;
 mod explain;
 mod oci;
@@ -37,6 +38,9 @@ enum Command {
     Oci(oci::OciArgs),
     /// Sign a token with a local key, for demos and tests (production tokens come from your IdP).
     Token(token::TokenArgs),
+    /// Just-in-time access through the approvals service: request, list, show, approve, deny,
+    /// revoke, and fetch your grant.
+    Access(access::AccessArgs),
     /// Work with recorded audit logs.
     Audit {
         #[command(subcommand)]
@@ -52,5 +56,6 @@ pub fn main() -> ExitCode {
         Command::Redact(args) => redact::run(args),
         Command::Oci(args) => oci::run(args),
         Command::Token(args) => token::run(args),
+        Command::Access(args) => access::run(args),
     }
 }

@@ -6,8 +6,9 @@
 //! Input: a policy in JSON (`*.json`) or YAML (anything else), or Kubernetes YAML with one or
 //! more documents: in a `WasmPlugin` the policy is `spec.pluginConfig` (pointers then start
 //! with `/spec/pluginConfig`); other kinds (ServiceEntry, DestinationRule, …) are skipped.
-//! The WasmPlugin itself gets warnings too: `fail-open` (failStrategy other than FAIL_CLOSE),
-//! `unpinned-module` (no sha256 and no digest in the URL), `late-phase` (phase not AUTHN).
+//! The WasmPlugin itself gets warnings too: `fail-open` (failStrategy other than FAIL_RELOAD or
+//! FAIL_CLOSE), `unpinned-module` (no sha256 and no digest in the URL), `late-phase` (phase not
+//! AUTHN).
 //!
 //! Exit status: 0 clean, 1 any error, 2 warnings only and `--strict`.
 
@@ -146,10 +147,11 @@ fn wasm_plugin_warnings(doc: &Value) -> Vec<(&'static str, String, &'static str)
     let mut w = Vec::new();
     let spec = &doc["spec"];
     match spec["failStrategy"].as_str() {
-        None | Some("FAIL_CLOSE") => {}
+        // Both refuse traffic while the VM is down; FAIL_RELOAD also replaces a crashed VM.
+        None | Some("FAIL_CLOSE" | "FAIL_RELOAD") => {}
         Some(other) => w.push((
             "/spec/failStrategy",
-            format!("{other}: when the module cannot load or its VM fails, traffic passes unchecked; use FAIL_CLOSE"),
+            format!("{other}: when the module cannot load or its VM fails, traffic passes unchecked; use FAIL_RELOAD"),
             "fail-open",
         )),
     }

@@ -3,13 +3,24 @@
 
 use super::host::WasmHost;
 use pci_guard_plugin::keys::SharedDataLease;
-use pci_guard_plugin::{Action, Root, Stream};
+use pci_guard_plugin::vm_audit::VmAudit;
+use pci_guard_plugin::{Action, Host, Root, Stream};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{self, ContextType, LogLevel};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+thread_local! {
+    /// The VM's audit state: module memory, so every root context of this VM shares it.
+    static AUDIT: Rc<RefCell<VmAudit>> = Rc::new(RefCell::new(VmAudit::new(WasmHost.now_ms())));
+}
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(WasmRoot(Root::new(WasmHost, std::rc::Rc::new(SharedDataLease::new(WasmHost))))) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        let share = Rc::new(SharedDataLease::new(WasmHost));
+        Box::new(WasmRoot(Root::new(WasmHost, share, AUDIT.with(Rc::clone))))
+    });
 }}
 
 fn action(a: Action) -> types::Action {
@@ -58,8 +69,16 @@ struct WasmStream(Stream<WasmHost>);
 impl Context for WasmStream {}
 
 impl HttpContext for WasmStream {
-    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> types::Action {
-        action(self.0.on_request_headers())
+    fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> types::Action {
+        action(self.0.on_request_headers(end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> types::Action {
+        action(self.0.on_request_body(size, end_of_stream))
+    }
+
+    fn on_http_request_trailers(&mut self, _trailers: usize) -> types::Action {
+        action(self.0.on_request_trailers())
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, end_of_stream: bool) -> types::Action {

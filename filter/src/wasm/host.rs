@@ -76,6 +76,18 @@ impl Host for WasmHost {
         ))
     }
 
+    fn done(&self) {
+        let _ = hostcalls::done();
+    }
+
+    fn define_gauge(&self, name: &str) -> Option<u32> {
+        hostcalls::define_metric(MetricType::Gauge, name).ok()
+    }
+
+    fn set_gauge(&self, id: u32, value: u64) {
+        let _ = hostcalls::record_metric(id, value);
+    }
+
     fn define_counter(&self, name: &str) -> Option<u32> {
         hostcalls::define_metric(MetricType::Counter, name).ok()
     }
@@ -153,17 +165,12 @@ impl Host for WasmHost {
         abi::send_local_response(200, message.as_bytes(), &m, code).is_ok()
     }
 
+    fn read_request_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+        read_into(abi::REQUEST_BODY, start, len, into)
+    }
+
     fn read_response_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
-        let Ok(bytes) = abi::buffer(abi::RESPONSE_BODY, start, len) else {
-            return false;
-        };
-        // The host's copy is already a fresh vector: take it whole when nothing comes before.
-        if into.is_empty() {
-            *into = bytes;
-        } else {
-            into.extend_from_slice(&bytes);
-        }
-        true
+        read_into(abi::RESPONSE_BODY, start, len, into)
     }
 
     fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool {
@@ -173,4 +180,18 @@ impl Host for WasmHost {
     fn reset_response(&self) {
         let _ = abi::close_stream(abi::STREAM_RESPONSE);
     }
+}
+
+/// `len` bytes of body buffer `kind` from `start`, appended to `into`. The host's copy is
+/// already a fresh vector: taken whole when nothing comes before.
+fn read_into(kind: u32, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+    let Ok(bytes) = abi::buffer(kind, start, len) else {
+        return false;
+    };
+    if into.is_empty() {
+        *into = bytes;
+    } else {
+        into.extend_from_slice(&bytes);
+    }
+    true
 }

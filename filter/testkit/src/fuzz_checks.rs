@@ -245,6 +245,7 @@ pub fn audit_event(data: &[u8]) {
             authority: Some(next()),
             route: None,
             grpc: Some(next()),
+            ..Default::default()
         },
         identity: Some(audit::IdentityRef {
             provider: "p".into(),

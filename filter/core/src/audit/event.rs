@@ -1,6 +1,7 @@
 //! The audit event's shape, and what makes it safe to write: every field that came from the
 //! caller is masked for card data and capped in length.
 
+use super::operation::OperationRef;
 use super::time::rfc3339_millis;
 use crate::authz::jit::Grant;
 use crate::authz::{Decision, Outcome};
@@ -73,6 +74,10 @@ pub struct ChainRef {
     /// `sha256:<hex>` (or `hmac-sha256:<hex>` when keyed) of the previous line of this chain;
     /// `None` for the first event.
     pub prev: Option<String>,
+    /// The same over this line without its seal (see `audit::chain`); set by
+    /// [`Chain::seal`](super::Chain::seal), always last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -137,6 +142,9 @@ pub struct Request {
     pub authority: Option<String>,
     pub route: Option<String>,
     pub grpc: Option<String>,
+    /// The JSON-RPC calls or GraphQL operation the body asked for, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<OperationRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -272,6 +280,9 @@ impl Event {
         clean(&mut self.request.path, opts);
         clean_opt(&mut self.request.authority, opts);
         clean_opt(&mut self.request.grpc, opts);
+        if let Some(op) = &mut self.request.operation {
+            op.strings_mut().for_each(|s| clean(s, opts));
+        }
         if let Some(id) = &mut self.identity {
             for f in id.token_fields_mut() {
                 clean_opt(f, opts);
@@ -298,6 +309,9 @@ impl Event {
         cap_opt(&mut r.authority);
         cap_opt(&mut r.route);
         cap_opt(&mut r.grpc);
+        if let Some(op) = &mut r.operation {
+            op.strings_mut().for_each(cap);
+        }
         if let Some(id) = &mut self.identity {
             for f in id.token_fields_mut() {
                 cap_opt(f);

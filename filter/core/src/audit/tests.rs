@@ -81,6 +81,7 @@ fn outside_input_is_capped_with_a_marker_and_the_event_stays_bounded() {
             authority: Some(huge.clone()),
             route: Some(huge.clone()),
             grpc: Some(huge.clone()),
+            operation: None,
         },
         identity: Some(IdentityRef {
             provider: "p".into(),

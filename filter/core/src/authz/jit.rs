@@ -32,15 +32,38 @@ impl Grant {
     }
 }
 
-/// Checks a grant against a requirement for `scopes`, for the caller `subject`, at `now`.
+/// Who holds a grant, as the self-approval check sees them: the token's subject and the
+/// client it was issued to (`azp`, or `client_id`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Holder<'a> {
+    pub subject: Option<&'a str>,
+    pub client: Option<&'a str>,
+}
+
+/// A name as approvals compare it: trimmed and in ASCII lower case, so `Alice`, `alice` and
+/// `alice ` are one person. A name that is empty, or not plain printable ASCII (a full-width
+/// letter, another Unicode normal form of the same text), cannot be compared safely without
+/// the issuer's own rules: `None`, and whoever depends on it is refused.
+fn comparable(name: &str) -> Option<String> {
+    let n = name.trim();
+    (!n.is_empty() && n.bytes().all(|b| (0x21..0x7f).contains(&b) || b == b' '))
+        .then(|| n.to_ascii_lowercase())
+}
+
+/// Checks a grant against a requirement for `scopes`, for the caller `holder`, at `now`.
 ///
 /// `skew` widens the start of the window only: a grant's end is the approver's promise that
 /// access stops then, so a request one second after `exp` is denied whatever the clocks say.
+///
+/// Approvals are compared conservatively: a holder without a comparable subject holds no
+/// grant (nobody could tell it was not self-approved); an approver name that cannot be
+/// compared refuses the grant; an approver equal to the holder's subject or client refuses it;
+/// distinct approvers are counted after folding.
 pub fn check(
     grant: &Grant,
     req: &JitRequirement,
     scopes: &[String],
-    subject: Option<&str>,
+    holder: Holder<'_>,
     now: u64,
     skew: u64,
 ) -> Result<(), Reason> {
@@ -56,14 +79,25 @@ pub fn check(
     if grant.exp.saturating_sub(grant.nbf) > req.max_ttl_seconds {
         return Err(Reason::JitTtlExceeded);
     }
-    if subject.is_some_and(|s| grant.approved_by.iter().any(|a| a == s)) {
-        return Err(Reason::JitSelfApproved);
+    let Some(subject) = holder.subject.and_then(comparable) else {
+        return Err(Reason::JitNoSubject);
+    };
+    let client = holder.client.and_then(comparable);
+    let mut distinct: Vec<String> = Vec::with_capacity(grant.approved_by.len());
+    for a in &grant.approved_by {
+        let Some(a) = comparable(a) else {
+            return Err(Reason::JitApproverNotAllowed);
+        };
+        if a == subject || client.as_ref() == Some(&a) {
+            return Err(Reason::JitSelfApproved);
+        }
+        if !distinct.contains(&a) {
+            distinct.push(a);
+        }
     }
-    let mut distinct: Vec<&str> = grant.approved_by.iter().map(String::as_str).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
     if let Some(allowed) = &req.approvers {
-        if distinct.iter().any(|a| !allowed.iter().any(|x| x == a)) {
+        let allowed: Vec<String> = allowed.iter().filter_map(|x| comparable(x)).collect();
+        if distinct.iter().any(|a| !allowed.contains(a)) {
             return Err(Reason::JitApproverNotAllowed);
         }
     }
@@ -96,18 +130,19 @@ mod tests {
             max_ttl_seconds: 1_800,
             min_approvals: 1,
             approvers: Some(vec!["alice".into(), "bob".into()]),
+            approver_groups: Vec::new(),
+        }
+    }
+
+    fn agent() -> Holder<'static> {
+        Holder {
+            subject: Some("agent-7"),
+            client: Some("ci-runner"),
         }
     }
 
     fn run(g: &Grant, now: u64) -> Result<(), Reason> {
-        check(
-            g,
-            &req(),
-            &["payments:refund".into()],
-            Some("agent-7"),
-            now,
-            60,
-        )
+        check(g, &req(), &["payments:refund".into()], agent(), now, 60)
     }
 
     #[test]
@@ -158,14 +193,14 @@ mod tests {
             ..req()
         };
         assert_eq!(
-            check(&g, &two, &[], Some("agent-7"), NOW, 60),
+            check(&g, &two, &[], agent(), NOW, 60),
             Err(Reason::JitTooFewApprovals)
         );
         let g = Grant {
             approved_by: vec!["alice".into(), "bob".into()],
             ..grant()
         };
-        assert_eq!(check(&g, &two, &[], Some("agent-7"), NOW, 60), Ok(()));
+        assert_eq!(check(&g, &two, &[], agent(), NOW, 60), Ok(()));
     }
 
     #[test]
@@ -193,5 +228,50 @@ mod tests {
             None
         );
         assert_eq!(Grant::from_claim(&serde_json::json!("AR-1")), None);
+    }
+
+    #[test]
+    fn self_approval_is_found_whatever_the_spelling_and_without_a_subject_nothing_passes() {
+        for by in ["Agent-7", "agent-7 ", " AGENT-7", "ci-runner", "CI-Runner"] {
+            let g = Grant {
+                approved_by: vec![by.into(), "alice".into()],
+                ..grant()
+            };
+            assert_eq!(run(&g, NOW), Err(Reason::JitSelfApproved), "{by:?}");
+        }
+        let no_subject = Holder {
+            subject: None,
+            client: Some("ci-runner"),
+        };
+        let ok = grant();
+        assert_eq!(
+            check(&ok, &req(), &[], no_subject, NOW, 60),
+            Err(Reason::JitNoSubject),
+            "a token without sub holds no grant"
+        );
+    }
+
+    #[test]
+    fn an_approver_that_cannot_be_compared_refuses_the_grant_and_none_counts_twice() {
+        // Full-width letters, a decomposed accent, an empty name.
+        for by in ["\u{ff41}lice", "a\u{301}lice", "", "   "] {
+            let g = Grant {
+                approved_by: vec![by.into(), "alice".into()],
+                ..grant()
+            };
+            assert_eq!(run(&g, NOW), Err(Reason::JitApproverNotAllowed), "{by:?}");
+        }
+        let two = JitRequirement {
+            min_approvals: 2,
+            ..req()
+        };
+        let g = Grant {
+            approved_by: vec!["alice".into(), "Alice ".into()],
+            ..grant()
+        };
+        assert_eq!(
+            check(&g, &two, &[], agent(), NOW, 60),
+            Err(Reason::JitTooFewApprovals)
+        );
     }
 }

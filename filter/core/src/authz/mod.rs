@@ -23,6 +23,10 @@ use jit::Grant;
 /// Who is calling, as far as authorization needs to know.
 pub trait Caller {
     fn subject(&self) -> Option<&str>;
+    /// The client the token was issued to (`azp`, or `client_id`).
+    fn client(&self) -> Option<&str> {
+        None
+    }
     /// A standing scope (from `scope` or `scp`).
     fn has_scope(&self, scope: &str) -> bool;
     /// A claim of the verified token (the JIT grant lives in one).
@@ -34,6 +38,9 @@ pub trait Caller {
 impl Caller for Verified {
     fn subject(&self) -> Option<&str> {
         self.identity.sub.as_deref()
+    }
+    fn client(&self) -> Option<&str> {
+        self.identity.azp.as_deref()
     }
     fn has_scope(&self, scope: &str) -> bool {
         self.identity.scopes.iter().any(|s| s == scope)
@@ -95,6 +102,12 @@ impl Decision {
     /// No policy is loaded: nothing can be judged, so nothing passes.
     pub fn unavailable() -> Self {
         Self::new(Reason::FilterUnavailable, None, None, true)
+    }
+
+    /// Decided before any route was tried (a body that cannot be read, the filter's own
+    /// metadata answer): enforced even in dry-run, like a path that is not canonical.
+    pub fn before_routes(reason: Reason) -> Self {
+        Self::new(reason, None, None, true)
     }
 
     pub fn outcome(&self) -> Outcome {
@@ -181,7 +194,10 @@ pub fn decide<C: Caller>(
         .as_ref()
         .and_then(|c| c.claim(&policy.jit_claim))
         .and_then(Grant::from_claim);
-    let subject = caller.as_ref().and_then(|c| c.subject());
+    let holder = jit::Holder {
+        subject: caller.as_ref().and_then(|c| c.subject()),
+        client: caller.as_ref().and_then(|c| c.client()),
+    };
     let skew = caller.as_ref().map_or(0, |c| c.clock_skew_seconds());
 
     for (i, rule) in policy.rules.iter().enumerate() {
@@ -190,7 +206,7 @@ pub fn decide<C: Caller>(
         }
         let verdict = match &grant {
             None => Err(Reason::ApprovalRequired),
-            Some(g) => jit::check(g, &rule.jit, &rule.scopes, subject, now, skew),
+            Some(g) => jit::check(g, &rule.jit, &rule.scopes, holder, now, skew),
         };
         if let Err(reason) = verdict {
             let mut d = Decision::new(reason, Some(ri), Some(i), true);
@@ -206,7 +222,7 @@ pub fn decide<C: Caller>(
             // The route's scopes must come from an active grant, not from standing scopes.
             Some(req) => match &grant {
                 None => Err(Reason::JitMissing),
-                Some(g) => jit::check(g, req, &route.scopes, subject, now, skew),
+                Some(g) => jit::check(g, req, &route.scopes, holder, now, skew),
             },
             None => match route.scopes.iter().all(|s| c.has_scope(s)) {
                 true => Ok(()),

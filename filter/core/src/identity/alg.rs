@@ -79,17 +79,18 @@ impl Alg {
 
     /// The provider default: every asymmetric algorithm. HS* must be listed explicitly
     /// and needs a configured shared secret.
-    pub const DEFAULT_ALLOWED: [Alg; 9] = [
-        Alg::RS256,
-        Alg::RS384,
-        Alg::RS512,
-        Alg::PS256,
-        Alg::PS384,
-        Alg::PS512,
-        Alg::ES256,
-        Alg::ES384,
-        Alg::EdDSA,
-    ];
+    pub const DEFAULT_ALLOWED: [Alg; 9] = {
+        let mut out = [Alg::RS256; 9];
+        let (mut i, mut n) = (0, 0);
+        while i < Alg::ALL.len() {
+            if !Alg::ALL[i].is_hmac() {
+                out[n] = Alg::ALL[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        out
+    };
 
     /// Parses a JOSE `alg` name (case-sensitive, as RFC 7518 defines them).
     pub fn from_name(name: &str) -> Option<Alg> {

@@ -45,8 +45,8 @@ pub struct Identity {
     pub exp: Option<u64>,
     pub iat: Option<u64>,
     pub nbf: Option<u64>,
-    /// From `scope` (space-delimited) and/or `scp` (list, or space-delimited string),
-    /// deduplicated, in order.
+    /// From the provider's scope claims (default `scope` and `scp`), each a space-delimited
+    /// string or a list of strings; deduplicated, in order.
     pub scopes: Vec<String>,
     /// Every claim, for JIT grants and `claim_to_headers`. Not serialized with the
     /// identity (claims may carry personal data): audit events pick fields explicitly.
@@ -205,6 +205,26 @@ pub fn check_claims(provider: &ProviderConfig, c: &Claims, now: u64) -> Result<(
     Ok(())
 }
 
+/// A verified identity for tests: subject `s` of provider `p`, expiring at `exp`.
+#[cfg(test)]
+pub(crate) fn test_identity(exp: Option<u64>, nbf: Option<u64>) -> Identity {
+    Identity {
+        provider: "p".into(),
+        iss: None,
+        sub: Some("s".into()),
+        azp: None,
+        jti: None,
+        kid: None,
+        alg: "RS256",
+        aud: vec![],
+        exp,
+        iat: None,
+        nbf,
+        scopes: vec![],
+        claims: Default::default(),
+    }
+}
+
 fn identity(provider: &ProviderConfig, jwt: Jwt<'_>) -> Identity {
     let c = jwt.claims;
     let azp = c.azp.or_else(|| {
@@ -225,19 +245,19 @@ fn identity(provider: &ProviderConfig, jwt: Jwt<'_>) -> Identity {
         exp: c.exp,
         iat: c.iat,
         nbf: c.nbf,
-        scopes: scopes(&c.all),
+        scopes: scopes(&c.all, &provider.scope_claims),
         claims: c.all,
     }
 }
 
-fn scopes(all: &Map<String, Value>) -> Vec<String> {
+fn scopes(all: &Map<String, Value>, claims: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |s: &str| {
         if !s.is_empty() && !out.iter().any(|o| o == s) {
             out.push(s.to_owned());
         }
     };
-    for name in ["scope", "scp"] {
+    for name in claims {
         match all.get(name) {
             Some(Value::String(s)) => s.split_ascii_whitespace().for_each(&mut push),
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).for_each(&mut push),
@@ -252,29 +272,43 @@ mod tests {
     use super::*;
     use crate::reason::Reason;
 
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
     #[test]
     fn scopes_merge_scope_and_scp() {
         let m: Map<String, Value> =
             serde_json::from_str(r#"{"scope":"a b  c","scp":["b","d",1]}"#).unwrap();
-        assert_eq!(scopes(&m), vec!["a", "b", "c", "d"]);
+        let default = names(&super::super::provider::DEFAULT_SCOPE_CLAIMS);
+        assert_eq!(scopes(&m, &default), vec!["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn scopes_come_only_from_the_claims_the_provider_names() {
+        let m: Map<String, Value> = serde_json::from_str(
+            r#"{"scope":"cards:read","roles":["Cards.Write","exports:run"],"groups":"g1 g2","scp":7}"#,
+        )
+        .unwrap();
+        // Entra ID app roles: an array; scope is not read once other claims are named.
+        assert_eq!(
+            scopes(&m, &names(&["roles"])),
+            vec!["Cards.Write", "exports:run"]
+        );
+        // A custom claim holding a space-delimited string, then the standard one.
+        assert_eq!(
+            scopes(&m, &names(&["groups", "scope"])),
+            vec!["g1", "g2", "cards:read"]
+        );
+        // A claim of another type, or a missing one, gives nothing.
+        assert!(scopes(&m, &names(&["scp", "nope"])).is_empty());
     }
 
     #[test]
     fn identity_serializes_without_raw_claims() {
         let id = Identity {
-            provider: "p".into(),
-            iss: None,
-            sub: Some("s".into()),
-            azp: None,
-            jti: None,
-            kid: None,
-            alg: "RS256",
-            aud: vec![],
-            exp: None,
-            iat: None,
-            nbf: None,
-            scopes: vec![],
             claims: serde_json::from_str(r#"{"email":"a@b.c"}"#).unwrap(),
+            ..test_identity(None, None)
         };
         let j = serde_json::to_string(&id).unwrap();
         assert!(j.contains("\"sub\":\"s\"") && !j.contains("a@b.c"));

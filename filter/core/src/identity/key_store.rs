@@ -318,21 +318,7 @@ mod tests {
     }
 
     fn identity(exp: u64) -> Arc<Identity> {
-        Arc::new(Identity {
-            provider: "p".into(),
-            iss: None,
-            sub: Some("s".into()),
-            azp: None,
-            jti: None,
-            kid: None,
-            alg: "EdDSA",
-            aud: vec![],
-            exp: Some(exp),
-            iat: None,
-            nbf: None,
-            scopes: vec![],
-            claims: Default::default(),
-        })
+        Arc::new(crate::identity::checks::test_identity(Some(exp), None))
     }
 
     #[test]

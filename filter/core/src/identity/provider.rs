@@ -73,7 +73,14 @@ pub struct ProviderConfig {
     pub algorithms: Vec<Alg>,
     /// Shared secret for HS*; without it HS* tokens are refused whatever `algorithms` says.
     pub hmac_secret: Option<Vec<u8>>,
+    /// The claims scopes are read from, in order ([`DEFAULT_SCOPE_CLAIMS`] unless the policy
+    /// names others).
+    pub scope_claims: Vec<String>,
 }
+
+/// Where scopes are read from unless a provider says otherwise: OAuth's `scope`
+/// (space-delimited, RFC 8693) and `scp` (a list or a string, as Okta and Entra ID send it).
+pub const DEFAULT_SCOPE_CLAIMS: [&str; 2] = ["scope", "scp"];
 
 impl fmt::Debug for ProviderConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -90,13 +97,14 @@ impl fmt::Debug for ProviderConfig {
                 "hmac_secret",
                 &self.hmac_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("scope_claims", &self.scope_claims)
             .finish()
     }
 }
 
 impl ProviderConfig {
     /// A provider with the defaults: skew 60 s, `exp` required, no lifetime cap, every
-    /// asymmetric algorithm, no HMAC.
+    /// asymmetric algorithm, no HMAC, scopes from `scope` and `scp`.
     pub fn new(name: impl Into<String>, issuer: impl Into<String>) -> Self {
         ProviderConfig {
             name: name.into(),
@@ -108,6 +116,7 @@ impl ProviderConfig {
             max_lifetime_seconds: None,
             algorithms: Alg::DEFAULT_ALLOWED.to_vec(),
             hmac_secret: None,
+            scope_claims: DEFAULT_SCOPE_CLAIMS.map(str::to_owned).to_vec(),
         }
     }
 

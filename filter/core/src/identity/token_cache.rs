@@ -169,21 +169,7 @@ mod tests {
     }
 
     fn ident(exp: Option<u64>, nbf: Option<u64>) -> Arc<Identity> {
-        Arc::new(Identity {
-            provider: "p".into(),
-            iss: None,
-            sub: Some("s".into()),
-            azp: None,
-            jti: None,
-            kid: None,
-            alg: "RS256",
-            aud: vec![],
-            exp,
-            iat: None,
-            nbf,
-            scopes: vec![],
-            claims: Default::default(),
-        })
+        Arc::new(crate::identity::checks::test_identity(exp, nbf))
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! request headers ─► request()  ─► Verdict { decision, caller, reply | header edits,
 //!                                            audit event begun, response plan }
 //!                    (or Wait: the route's provider has no keys yet; ask again later)
+//!                    (or ReadBody: the decision depends on the body's operations)
+//! request body ────► request_body() ─► Verdict (or Wait), judged with the body read
 //! response headers ► response() ─► header edits, body plan (pass, scan, decode, refuse)
 //! response trailers ► trailers() ─► header edits (card data masked)
 //! stream end ──────► log()      ─► the audit event completed and sealed: one line
@@ -15,12 +17,15 @@
 
 mod edits;
 mod log;
+mod operations;
+mod reply;
 mod request;
+mod resource;
 mod response;
 
 pub use edits::HeaderEdit;
 pub use log::{log, refused_before_filter, ResponseFacts, Unseen};
-pub use request::{request, Judged, Request, State, Verdict};
+pub use request::{request, request_body, Body, Judged, Request, State, Verdict};
 pub use response::{response, trailers, BodyPlan, ResponsePlan, ResponseStart};
 
 /// The realm named in `WWW-Authenticate` challenges.

@@ -1,15 +1,25 @@
-//! The request entry: from the request's headers to everything the host must do with it.
+//! The request entries: from the request's headers (and, when the decision depends on it,
+//! its body) to everything the host must do with it.
+//!
+//! ```text
+//! headers ─► request() ─► Done(verdict) | Wait (keys) | ReadBody { limit }
+//!                                                        │ the host buffers the body
+//! body ────► request_body() ─► Done(verdict) | Wait ◄────┘
+//! ```
 
 use super::edits::{self, HeaderEdit};
+use super::operations::{self, Need};
+use super::reply::{denial, grpc_form, op_reason, reply};
+use super::resource;
 use super::response::ResponsePlan;
-use super::REALM;
-use crate::answer::{self, Answer};
+use crate::answer::{Answer, Form, RpcDenial};
 use crate::audit::{self, Event};
 use crate::authz::{self, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS, METHOD_OVERRIDE_PARAM};
 use crate::headers::Headers;
 use crate::identity::signature::SignatureVerifier;
 use crate::identity::{self, Keyring, Verified};
-use crate::policy::{Auth, Policy, Rule};
+use crate::operation::{self, Operations, Protocol};
+use crate::policy::{Auth, Policy};
 use crate::reason::Reason;
 use crate::routes::RequestLine;
 
@@ -48,6 +58,23 @@ pub enum Judged {
         deadline_ms: u64,
         providers: Vec<usize>,
     },
+    /// The decision depends on the request body: make `edits`, let the headers go on, hold the
+    /// body (at most `limit` bytes) and call [`request_body`] with it. Envoy delivers no body
+    /// to a filter that holds the headers, so the headers go upstream first, with the edits
+    /// of the route that needs the body; the body (and so the operation) goes only if allowed.
+    ReadBody {
+        limit: usize,
+        edits: Vec<HeaderEdit>,
+    },
+}
+
+/// The request body as the host read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Body<'a> {
+    /// Everything up to the end of the stream, or the first bytes when `over_limit`.
+    pub bytes: &'a [u8],
+    /// More than the limit [`Judged::ReadBody`] gave arrived: refused with 413.
+    pub over_limit: bool,
 }
 
 /// Everything the host does with a judged request.
@@ -76,10 +103,32 @@ impl Verdict {
 
 /// Judges a request at `now_ms` (host time). `state` is `None` when no policy is loaded:
 /// the request is then refused (fail closed). With `may_wait`, a request whose provider has
-/// never had keys may be told to wait for them instead of being denied at once.
+/// never had keys may be told to wait for them instead of being denied at once. When the
+/// decision depends on the body, the answer is [`Judged::ReadBody`].
 pub fn request<H: Headers + ?Sized>(
     state: Option<State<'_>>,
     req: &Request<'_, H>,
+    now_ms: u64,
+    may_wait: bool,
+) -> Judged {
+    judge(state, req, None, now_ms, may_wait)
+}
+
+/// Judges a request whose body was read after [`Judged::ReadBody`] (never asks for it again).
+pub fn request_body<H: Headers + ?Sized>(
+    state: Option<State<'_>>,
+    req: &Request<'_, H>,
+    body: Body<'_>,
+    now_ms: u64,
+    may_wait: bool,
+) -> Judged {
+    judge(state, req, Some(body), now_ms, may_wait)
+}
+
+fn judge<H: Headers + ?Sized>(
+    state: Option<State<'_>>,
+    req: &Request<'_, H>,
+    body: Option<Body<'_>>,
     now_ms: u64,
     may_wait: bool,
 ) -> Judged {
@@ -104,28 +153,107 @@ pub fn request<H: Headers + ?Sized>(
         crypto,
     }) = state
     else {
-        let decision = Decision::unavailable();
-        event.decision = Some(audit::DecisionRef::of(&decision, None));
-        let reply = reply(&decision, None, grpc, &event);
-        return Judged::Done(Box::new(Verdict {
-            decision,
-            caller: None,
-            reply: Some(reply),
-            edits: Vec::new(),
-            event,
-            response: None,
-        }));
+        return refused(Decision::unavailable(), event, grpc_form(grpc));
     };
     event.policy.version = policy.version.clone();
     event.policy.digest = policy.digest.clone();
-    let flags = RequestFlags {
+    if let (Some(pr), Some(asked)) = (
+        &policy.protected_resource,
+        resource::asked(&line.match_path),
+    ) {
+        if matches!(method, "GET" | "HEAD") {
+            return metadata(resource::document(pr, req.headers, asked), event);
+        }
+    }
+    let mut flags = RequestFlags {
         method_override: METHOD_OVERRIDE_HEADERS
             .iter()
             .any(|h| req.headers.get(h).is_some())
             || query_names_a_method(path_and_query),
     };
+    let content_type = req.headers.get("content-type");
+    // What the decision needs beyond the headers; nothing when the request line alone is
+    // refused (a non-canonical path, an override header).
+    let need = match flags.method_override || !crate::routes::is_canonical(line.path) {
+        true => Need::default(),
+        false => operations::need(policy, &line, content_type),
+    };
+    let form = |protocol: Option<Protocol>| match protocol {
+        Some(Protocol::JsonRpc) => Form::JsonRpc {
+            calls: &[],
+            batch: false,
+        },
+        Some(Protocol::GraphQl) => Form::GraphQl,
+        None => grpc_form(grpc),
+    };
+    let limit = policy.max_body_bytes;
+    let mut ops: Option<Operations> = None;
+    match body {
+        None if need.body(&line.method) => {
+            let declared = req
+                .headers
+                .get("content-length")
+                .and_then(|l| l.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > limit as u64) {
+                return refused(
+                    Decision::before_routes(Reason::BodyTooLarge),
+                    event,
+                    form(need.protocol),
+                );
+            }
+            return Judged::ReadBody {
+                limit,
+                edits: body_edits(
+                    policy,
+                    &line,
+                    req.headers,
+                    grpc,
+                    now_ms / 1000,
+                    keyring,
+                    crypto,
+                ),
+            };
+        }
+        None => {
+            // A GraphQL GET carries its operation in the query string.
+            if let (Some(Protocol::GraphQl), Some((_, q))) =
+                (need.protocol, path_and_query.split_once('?'))
+            {
+                match operation::parse_graphql_query(q) {
+                    Ok(o) => ops = Some(o),
+                    Err(e) => {
+                        return refused(Decision::before_routes(op_reason(e)), event, Form::GraphQl)
+                    }
+                }
+            }
+        }
+        Some(b) if b.over_limit || b.bytes.len() > limit => {
+            return refused(
+                Decision::before_routes(Reason::BodyTooLarge),
+                event,
+                form(need.protocol),
+            );
+        }
+        Some(b) => {
+            if need
+                .form
+                .is_some_and(|k| operation::form::names_a_method(k, b.bytes, METHOD_OVERRIDE_PARAM))
+            {
+                flags.method_override = true;
+            }
+            // An empty body carries no operation: only routes without one can match it.
+            if let (Some(p), false) = (need.protocol, b.bytes.is_empty() || flags.method_override) {
+                match operation::parse(p, content_type, b.bytes) {
+                    Ok(o) => ops = Some(o),
+                    Err(e) => {
+                        return refused(Decision::before_routes(op_reason(e)), event, form(Some(p)))
+                    }
+                }
+            }
+        }
+    }
     let now = now_ms / 1000;
-    let (decision, caller) = authz::decide(policy, &line, flags, now, |providers| {
+    let authenticate = |providers: &[usize]| {
         identity::authenticate(
             &policy.providers,
             providers,
@@ -134,7 +262,14 @@ pub fn request<H: Headers + ?Sized>(
             keyring,
             crypto,
         )
-    });
+    };
+    let (decision, caller, each) = match &ops {
+        Some(o) => operations::decide_calls(policy, &line, flags, now, o, authenticate),
+        None => {
+            let (d, c) = authz::decide(policy, &line, flags, now, authenticate);
+            (d, c, Vec::new())
+        }
+    };
     if may_wait && decision.reason == Reason::JwksUnavailable {
         let providers = match decision.route.and_then(|i| policy.routes.get(i)) {
             Some(r) => match &r.auth {
@@ -159,9 +294,40 @@ pub fn request<H: Headers + ?Sized>(
     event.request.route = route.map(|r| r.name.clone());
     event.decision = Some(audit::DecisionRef::of(&decision, rule));
     event.jit = decision.grant.as_ref().map(audit::JitRef::of);
+    if let Some(o) = &ops {
+        event.request.operation = Some(audit::OperationRef::of(o, &each));
+    }
 
     if decision.blocks() {
-        let reply = reply(&decision, rule, grpc, &event);
+        let denials: Vec<RpcDenial<'_>> = match &ops {
+            Some(o) => o
+                .calls
+                .iter()
+                .zip(&each)
+                .map(|(c, d)| denial(policy, c, d))
+                .collect(),
+            None => Vec::new(),
+        };
+        let form = match &ops {
+            Some(o) if o.protocol == Protocol::JsonRpc => Form::JsonRpc {
+                calls: &denials,
+                batch: o.batch,
+            },
+            Some(_) => Form::GraphQl,
+            None => grpc_form(grpc),
+        };
+        let metadata_url = policy
+            .protected_resource
+            .as_ref()
+            .and_then(|pr| resource::metadata_url(pr, req.headers, line.path));
+        let reply = reply(
+            &decision,
+            route,
+            rule,
+            form,
+            &event,
+            metadata_url.as_deref(),
+        );
         return Judged::Done(Box::new(Verdict {
             decision,
             caller,
@@ -236,18 +402,65 @@ fn begin_event<H: Headers + ?Sized>(
     e
 }
 
-/// The local reply for a decision that blocks.
-fn reply(decision: &Decision, rule: Option<&Rule>, grpc: bool, event: &Event) -> Answer {
-    let reason = decision.reason;
-    let cx = answer::Context {
-        realm: REALM,
-        request_id: event.request_id.as_deref(),
-        rule: rule.map(|r| r.id.as_str()),
-        message: rule.and_then(|r| r.message.as_deref()),
-        needs_scopes: match (reason, rule) {
-            (Reason::ApprovalRequired, Some(r)) => &r.scopes,
-            _ => &[],
-        },
+/// The upstream edits for a request whose headers go on before its body is judged: those of
+/// the first route that needs the body, for the caller its providers verify (none if none
+/// does: tokens and identity headers are stripped all the same).
+fn body_edits<H: Headers + ?Sized>(
+    policy: &Policy,
+    line: &RequestLine<'_>,
+    headers: &H,
+    grpc: bool,
+    now: u64,
+    keyring: &mut Keyring,
+    crypto: &dyn SignatureVerifier,
+) -> Vec<HeaderEdit> {
+    let route = policy
+        .routes
+        .iter()
+        .find(|r| r.matcher.operation.is_some() && r.matcher.matches_line(line, true));
+    let caller = match route.map(|r| &r.auth) {
+        Some(Auth::AnyOf(p)) => {
+            identity::authenticate(&policy.providers, p, headers, now, keyring, crypto).ok()
+        }
+        _ => None,
     };
-    answer::answer(reason, grpc, &cx)
+    let scanned = policy.redaction.enabled && route.is_none_or(|r| r.redact);
+    edits::upstream(policy, caller.as_ref(), headers, scanned, grpc)
+}
+
+/// A request refused before any route or rule was tried (no policy, a body that cannot be
+/// read): the event records it, the caller gets `decision`'s answer in `form`.
+fn refused(decision: Decision, mut event: Event, form: Form<'_>) -> Judged {
+    event.decision = Some(audit::DecisionRef::of(&decision, None));
+    let reply = reply(&decision, None, None, form, &event, None);
+    Judged::Done(Box::new(Verdict {
+        decision,
+        caller: None,
+        reply: Some(reply),
+        edits: Vec::new(),
+        event,
+        response: None,
+    }))
+}
+
+/// The protected-resource metadata, answered by the filter itself.
+fn metadata(doc: Vec<u8>, mut event: Event) -> Judged {
+    let decision = Decision::before_routes(Reason::ResourceMetadata);
+    event.decision = Some(audit::DecisionRef::of(&decision, None));
+    let reply = Answer::Http {
+        status: 200,
+        headers: vec![
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "no-store".to_string()),
+        ],
+        body: doc,
+    };
+    Judged::Done(Box::new(Verdict {
+        decision,
+        caller: None,
+        reply: Some(reply),
+        edits: Vec::new(),
+        event,
+        response: None,
+    }))
 }

@@ -27,6 +27,9 @@ pub enum BodyPlan {
     Scan {
         grpc: bool,
         decoder: Option<Decoder>,
+        /// `text/event-stream`: each event is scanned on its own and goes out with the
+        /// chunk that completes it (nothing is held across an event's end).
+        events: bool,
     },
     /// It cannot be scanned (unknown encoding, a type that must be scanned but cannot):
     /// answer `reply` instead and never pass the body on.
@@ -67,7 +70,7 @@ pub fn response<H: Headers + ?Sized>(
         };
         BodyPlan::Refuse {
             reason,
-            reply: answer::answer(reason, plan.grpc, &cx),
+            reply: answer::answer(reason, answer_form(plan.grpc), &cx),
         }
     };
     if is_partial(headers) {
@@ -101,16 +104,37 @@ pub fn response<H: Headers + ?Sized>(
             BodyPlan::Scan {
                 grpc: kind == BodyKind::Grpc,
                 decoder,
+                events: is_event_stream(headers),
             }
         }
     };
     ResponseStart { edits, body }
 }
 
+fn answer_form(grpc: bool) -> answer::Form<'static> {
+    if grpc {
+        answer::Form::Grpc
+    } else {
+        answer::Form::Http
+    }
+}
+
 /// The edits that mask card data in a response's trailers (HTTP/2 trailers, gRPC's
 /// `grpc-status`/`grpc-message`).
 pub fn trailers<H: Headers + ?Sized>(plan: &ResponsePlan, trailers: &H) -> Vec<HeaderEdit> {
     edits::masked(&plan.options, trailers)
+}
+
+/// `content-type: text/event-stream` (Server-Sent Events), given once.
+fn is_event_stream<H: Headers + ?Sized>(headers: &H) -> bool {
+    let mut all = headers.get_all("content-type");
+    let first = all.next();
+    all.next().is_none()
+        && first.is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
+        })
 }
 
 /// A 206, or a body of ranges: part of a resource, which cannot be inspected whole.

@@ -12,16 +12,21 @@
 //! - [`lint`]: warnings for `policy check` about policies that load but look wrong.
 
 mod compile;
-mod duration;
+pub mod duration;
 mod error;
 pub mod lint;
 mod model;
 pub mod spec;
 
 pub use crate::identity::ProviderConfig;
+pub use compile::approvals::{
+    DEFAULT_GRANT_AUDIENCE, DEFAULT_MAX_JUSTIFICATION_BYTES, DEFAULT_PENDING_TTL_SECONDS,
+    MAX_JUSTIFICATION_BYTES, WEBHOOK_EVENTS,
+};
 pub use error::{PolicyError, PolicyErrors};
 pub use model::{
-    Audit, Auth, JitRequirement, KeySource, Policy, Provider, Redaction, RemoteJwks, Route, Rule,
+    Approvals, Audit, Auth, Checkpoints, JitRequirement, KeySource, Policy, ProtectedResource,
+    Provider, Redaction, RemoteJwks, Route, Rule, Webhook, WebhookUrl, DEFAULT_SELF_CLUSTER,
 };
 pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 

@@ -36,6 +36,42 @@ pub struct PolicySpec {
     pub redaction: RedactionSpec,
     #[serde(default)]
     pub audit: AuditSpec,
+    /// The approvals service (`pci-guard-approvals`) that files, approves and signs
+    /// just-in-time grants. The filter ignores it; the service reads the same file.
+    #[serde(default)]
+    pub approvals: Option<ApprovalsSpec>,
+    /// How request bodies are read for operation matchers.
+    #[serde(default)]
+    pub operations: OperationsSpec,
+    /// RFC 9728 protected-resource metadata, answered at
+    /// `/.well-known/oauth-protected-resource` and named in `WWW-Authenticate` challenges.
+    #[serde(default)]
+    pub protected_resource: Option<ProtectedResourceSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsSpec {
+    /// The most request-body bytes read to find the operation (default 64 KiB); a larger
+    /// body on a route that needs it is refused with 413.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectedResourceSpec {
+    /// The resource identifier (an https URL); default: the URL the client used.
+    #[serde(default)]
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub resource_name: Option<String>,
+    /// Default: the issuers of the providers the routes accept.
+    #[serde(default)]
+    pub authorization_servers: Option<Vec<String>>,
+    /// Default: every scope the routes and rules name.
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -92,6 +128,10 @@ pub struct ProviderSpec {
     pub hmac_secret_env: Option<String>,
     #[serde(default)]
     pub claim_to_headers: Vec<ClaimToHeaderSpec>,
+    /// The claims a token's scopes are read from (default `scope` and `scp`), each a
+    /// space-delimited string or an array of strings: Entra ID app roles are `roles`.
+    #[serde(default)]
+    pub scope_claims: Option<Vec<String>>,
     /// Keep the token on the request sent upstream (jwt_authn's `forward`); default: strip it.
     #[serde(default)]
     pub forward_token: bool,
@@ -180,6 +220,9 @@ pub struct RuleSpec {
     pub min_approvals: Option<u32>,
     #[serde(default)]
     pub approvers: Option<Vec<String>>,
+    /// Groups (values of `approvals.groups_claim`) whose members may approve.
+    #[serde(default)]
+    pub approver_groups: Option<Vec<String>>,
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -207,6 +250,40 @@ pub struct MatchSpec {
     /// Envoy route name (`xds.route_name`).
     #[serde(default)]
     pub route_name: Option<String>,
+    /// JSON-RPC calls (MCP): read from the request body.
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcMatchSpec>,
+    /// GraphQL operations: read from the request body (or a GET's query string).
+    #[serde(default)]
+    pub graphql: Option<GraphQlMatchSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRpcMatchSpec {
+    /// Method globs (`tools/call`, `tools/*`).
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// MCP tool-name globs: only `tools/call` requests naming one match.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQlMatchSpec {
+    /// `query`, `mutation`, `subscription`.
+    #[serde(default)]
+    pub types: Option<Vec<crate::operation::OpKind>>,
+    /// Operation-name globs.
+    #[serde(default)]
+    pub names: Option<Vec<String>>,
+    /// Root-field globs (a route: every root field; a rule: any).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// Persisted-query SHA-256 hashes (hex).
+    #[serde(default)]
+    pub hashes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +337,9 @@ pub struct JitRequirementSpec {
     pub min_approvals: u32,
     #[serde(default)]
     pub approvers: Option<Vec<String>>,
+    /// Groups (values of `approvals.groups_claim`) whose members may approve.
+    #[serde(default)]
+    pub approver_groups: Option<Vec<String>>,
 }
 
 fn default_one() -> u32 {
@@ -365,4 +445,67 @@ pub struct AuditSpec {
     /// Environment variable holding the key of the audit hash chain.
     #[serde(default)]
     pub chain_secret_env: Option<String>,
+    /// How often each VM writes a heartbeat record (default 60s).
+    #[serde(default)]
+    pub heartbeat: Option<String>,
+    /// Signed checkpoints of each VM's chain.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointSpec>,
+    /// The cluster that leads to the listener the VM writes its own records through
+    /// (default `pci_guard_audit`).
+    #[serde(default)]
+    pub self_cluster: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Environment variable holding the Ed25519 signing key (PKCS#8 PEM).
+    pub signing_key_env: String,
+    /// The most time between two checkpoints while the chain grows (default 60s).
+    #[serde(default)]
+    pub every: Option<String>,
+    /// A checkpoint also once this many lines were written since the last (default 1000).
+    #[serde(default)]
+    pub every_events: Option<u64>,
+}
+
+/// The approvals service's settings: who may sign in to it, how grants it signs are named, how
+/// long requests wait, where it notifies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsSpec {
+    /// The service's public base URL: the `iss` of every grant it signs and where agents ask.
+    pub issuer: String,
+    /// The `aud` of every grant (default `pci-guard`).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Providers whose tokens the service accepts from requesters and approvers.
+    pub providers: Vec<String>,
+    /// Claim listing the caller's groups (an array of strings), for `approver_groups`.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// How long a request waits for its approvals before it expires (default `1h`).
+    #[serde(default)]
+    pub pending_ttl: Option<String>,
+    /// Longest justification accepted, in bytes (default 1024).
+    #[serde(default)]
+    pub max_justification_bytes: Option<usize>,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSpec>,
+}
+
+/// A notification endpoint (Slack-compatible JSON). Slack's URLs are secrets: name an
+/// environment variable with `url_env` rather than writing them into the policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// Which events to send (default: all): `filed`, `approved`, `denied`, `expired`,
+    /// `revoked`, `grant_issued`.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
 }

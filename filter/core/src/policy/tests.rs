@@ -125,6 +125,45 @@ fn alg_none_is_not_an_algorithm() {
 }
 
 #[test]
+fn a_provider_names_its_scope_claims_or_gets_scope_and_scp() {
+    let mut entra = idp();
+    entra["scope_claims"] = json!(["roles", "scp"]);
+    let p = parse(json!({"version": "v1", "providers": {"idp": idp(), "entra": entra}})).unwrap();
+    let claims = |name: &str| {
+        p.providers
+            .iter()
+            .find(|x| x.name == name)
+            .unwrap()
+            .config
+            .scope_claims
+            .clone()
+    };
+    assert_eq!(claims("idp"), ["scope", "scp"]);
+    assert_eq!(claims("entra"), ["roles", "scp"]);
+    for (list, want) in [
+        (
+            json!([]),
+            "/providers/idp/scope_claims: must name at least one claim (leave it out for \"scope\" and \"scp\")",
+        ),
+        (
+            json!(["roles", ""]),
+            "/providers/idp/scope_claims/1: must not be empty",
+        ),
+        (
+            json!(["roles", "roles"]),
+            "/providers/idp/scope_claims/1: \"roles\" is named twice",
+        ),
+    ] {
+        let mut bad = idp();
+        bad["scope_claims"] = list;
+        assert_eq!(
+            errors(json!({"version": "v1", "providers": {"idp": bad}})),
+            vec![want]
+        );
+    }
+}
+
+#[test]
 fn remote_jwks_durations_are_parsed_and_checked() {
     let p = parse(json!({"version": "v1", "providers": {"idp": {"issuer": "x",
         "remote_jwks": {"cluster": "idp_jwks", "authority": "idp", "path": "/jwks", "refresh": "30s", "max_stale": "2h"}}}}))
@@ -280,4 +319,37 @@ fn the_route_name_is_needed_only_when_a_route_or_rule_matches_on_it() {
         "rules": [{"id": "x", "action": "deny", "match": {"route_name": "admin"}}]}))
     .unwrap();
     assert!(by_rule.matches_route_names());
+}
+
+#[test]
+fn approvals_section_compiles_with_defaults_and_resolved_providers() {
+    let p = parse(json!({"version": "v1", "providers": {"corp-idp": idp()},
+        "routes": [{"name": "refund", "match": {"path": "/v1/refunds"}, "auth": ["corp-idp"],
+                    "scopes": ["payments:refund"],
+                    "jit": {"max_ttl": "30m", "min_approvals": 2, "approver_groups": ["payments-approvers"]}}],
+        "approvals": {"issuer": "https://approvals.example.com", "providers": ["corp-idp"],
+                      "groups_claim": "groups"}}))
+    .unwrap();
+    let a = p.approvals.as_ref().unwrap();
+    assert_eq!(a.providers, vec![0]);
+    assert_eq!(a.audience, DEFAULT_GRANT_AUDIENCE);
+    assert_eq!(a.pending_ttl_seconds, 3600);
+    assert_eq!(a.max_justification_bytes, DEFAULT_MAX_JUSTIFICATION_BYTES);
+    let jit = p.routes[0].jit.as_ref().unwrap();
+    assert_eq!(jit.approver_groups, vec!["payments-approvers"]);
+    assert!(jit.names_approvers());
+    assert!(parse(json!({"version": "v1"})).unwrap().approvals.is_none());
+}
+
+#[test]
+fn approver_names_with_outer_spaces_or_empty_are_refused() {
+    let e = errors(json!({"version": "v1",
+        "rules": [{"id": "x", "action": "require_approval", "match": {"path": "/x"},
+                   "scopes": ["s"], "max_ttl": "5m", "approvers": ["alice ", ""]}]}));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("/rules/0/approvers/0: \"alice \""),
+        "{e:?}"
+    );
+    assert!(e[1].starts_with("/rules/0/approvers/1: \"\""), "{e:?}");
 }

@@ -23,7 +23,9 @@ impl Matcher {
             (Some(a), Some(b)) => a.covers(b),
         };
         let route_name = self.route_name.is_none() || self.route_name == other.route_name;
-        methods && path && grpc && route_name
+        // Operation conditions are not compared: one only covers when it has none.
+        let operation = self.operation.is_none();
+        methods && path && grpc && route_name && operation
     }
 }
 

@@ -35,6 +35,9 @@ pub struct RequestLine<'a> {
     /// The policy route the Envoy route names in its metadata (`filter_metadata.pci_guard.route`);
     /// when set, it is the route, whatever the path.
     pub metadata_route: Option<&'a str>,
+    /// The one operation (a JSON-RPC call, a GraphQL operation) being judged, once the body
+    /// was read; a batch is judged one call at a time.
+    pub operation: Option<&'a crate::operation::Call>,
 }
 
 impl<'a> RequestLine<'a> {
@@ -55,6 +58,7 @@ impl<'a> RequestLine<'a> {
             grpc,
             route_name: None,
             metadata_route: None,
+            operation: None,
         }
     }
 

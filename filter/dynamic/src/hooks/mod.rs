@@ -20,6 +20,7 @@ mod stream;
 use crate::abi::{self, *};
 use crate::host::DynamicHost;
 use crate::shared::{lock, EnvoyPtr, ProcessKeys, Shared, TICK, WAKE};
+use pci_guard_plugin::vm_audit::VmAudit;
 use pci_guard_plugin::{Action, Host, Level, Root, Stream};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -79,7 +80,10 @@ fn rooted(shared: &Arc<Shared>, main: bool, fetches: bool) -> Rooted {
     } else {
         ProcessKeys::adopter(shared.clone())
     };
-    let mut root = Root::new(host.clone(), Rc::new(share));
+    // No self-request reaches a worker's own root here (no timer per worker, no callout its
+    // worker answers): the audit's records go out with the next request's line.
+    let audit = Rc::new(RefCell::new(VmAudit::carried(host.now_ms())));
+    let mut root = Root::new(host.clone(), Rc::new(share), audit);
     root.on_vm_start();
     root.on_configure();
     Rooted {

@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 use super::*;
+use crate::host::Side;
 
 /// A stream on this worker: the worker's root for the config (made on its first stream)
 /// creates it. Null (Envoy closes the stream) if that fails.
@@ -116,32 +117,55 @@ fn headers_status(a: Action) -> u32 {
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     _envoy: envoy_dynamic_module_type_http_filter_envoy_ptr,
     ptr: envoy_dynamic_module_type_http_filter_module_ptr,
-    _end_of_stream: bool,
+    end_of_stream: bool,
 ) -> envoy_dynamic_module_type_on_http_filter_request_headers_status {
     let f = filter(ptr);
     headers_status(
         f.run("request headers", Failed::Request, Action::Pause, |s| {
-            s.on_request_headers()
+            s.on_request_headers(end_of_stream)
         }),
     )
 }
 
-/// Request bodies go on untouched (a paused request's body waits in Envoy with it).
+/// A request body: passed on untouched, unless the decision waits for it (operations read
+/// from the body): then Envoy buffers it until the plugin has judged.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
     _envoy: envoy_dynamic_module_type_http_filter_envoy_ptr,
-    _ptr: envoy_dynamic_module_type_http_filter_module_ptr,
-    _end_of_stream: bool,
+    ptr: envoy_dynamic_module_type_http_filter_module_ptr,
+    end_of_stream: bool,
 ) -> envoy_dynamic_module_type_on_http_filter_request_body_status {
-    STATUS_CONTINUE
+    let f = filter(ptr);
+    if f.failed.get().is_some() {
+        return BODY_STOP_NO_BUFFER;
+    }
+    f.worker.host.enter(f.envoy);
+    let size = f.worker.host.body_size(Side::Request);
+    match f.run("a request body", Failed::Request, Action::Pause, |s| {
+        s.on_request_body(size, end_of_stream)
+    }) {
+        _ if f.failed.get().is_some() => BODY_STOP_NO_BUFFER,
+        Action::Continue => STATUS_CONTINUE,
+        Action::Pause => BODY_STOP_AND_BUFFER,
+    }
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     _envoy: envoy_dynamic_module_type_http_filter_envoy_ptr,
-    _ptr: envoy_dynamic_module_type_http_filter_module_ptr,
+    ptr: envoy_dynamic_module_type_http_filter_module_ptr,
 ) -> envoy_dynamic_module_type_on_http_filter_request_trailers_status {
-    STATUS_CONTINUE
+    let f = filter(ptr);
+    if f.failed.get().is_some() {
+        return TRAILERS_STOP;
+    }
+    match f.run("request trailers", Failed::Request, Action::Pause, |s| {
+        s.on_request_trailers()
+    }) {
+        _ if f.failed.get().is_some() => TRAILERS_STOP,
+        Action::Continue => STATUS_CONTINUE,
+        Action::Pause => TRAILERS_STOP,
+    }
 }
 
 #[no_mangle]
@@ -178,7 +202,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
         None => {}
     }
     f.worker.host.enter(f.envoy);
-    let size = f.worker.host.response_body_size();
+    let size = f.worker.host.body_size(Side::Response);
     match f.run("a response body", Failed::Response, Action::Pause, |s| {
         s.on_response_body(size, end_of_stream)
     }) {

@@ -1,6 +1,6 @@
-//! The response body as the plugin sees it: what Envoy buffered for this filter (after a
-//! pause), then the chunk just received; read from Envoy's slices into the scan's reused buffer
-//! and, when the length stays (masking), written back in place.
+//! A body as the plugin sees it: what Envoy buffered for this filter (after a pause), then the
+//! chunk just received; read from Envoy's slices into the caller's reused buffer and, for the
+//! response, when the length stays (masking), written back in place.
 
 #![allow(unsafe_code)]
 
@@ -8,18 +8,37 @@ use super::DynamicHost;
 use crate::abi::{self, *};
 use std::ffi::c_void;
 
+/// Which body: the request's (read to judge operations) or the response's (scanned, masked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Request,
+    Response,
+}
+
 impl DynamicHost {
-    /// The response body's parts as the plugin sees them: what Envoy buffered for this filter
-    /// (after a pause), then the chunk just received. When the chunk received is itself the
-    /// buffered body (an earlier filter buffered it), it is the only part.
-    fn body_parts(&self, cb: &Callbacks, f: *mut c_void) -> Vec<u32> {
+    /// A body's parts as the plugin sees them: what Envoy buffered for this filter (after a
+    /// pause), then the chunk just received. When the chunk received is itself the buffered
+    /// body (an earlier filter buffered it), it is the only part.
+    fn body_parts(&self, cb: &Callbacks, f: *mut c_void, side: Side) -> Vec<u32> {
         // SAFETY: `f` is the live current filter.
-        let same =
-            unsafe { (cb.envoy_dynamic_module_callback_http_received_buffered_response_body)(f) };
+        let same = unsafe {
+            match side {
+                Side::Request => {
+                    (cb.envoy_dynamic_module_callback_http_received_buffered_request_body)(f)
+                }
+                Side::Response => {
+                    (cb.envoy_dynamic_module_callback_http_received_buffered_response_body)(f)
+                }
+            }
+        };
+        let (buffered, received) = match side {
+            Side::Request => (BODY_BUFFERED_REQUEST, BODY_RECEIVED_REQUEST),
+            Side::Response => (BODY_BUFFERED_RESPONSE, BODY_RECEIVED_RESPONSE),
+        };
         if same {
-            vec![BODY_RECEIVED_RESPONSE]
+            vec![received]
         } else {
-            vec![BODY_BUFFERED_RESPONSE, BODY_RECEIVED_RESPONSE]
+            vec![buffered, received]
         }
     }
 
@@ -47,24 +66,30 @@ impl DynamicHost {
     }
 
     /// The size the current stream's body callback sees: buffered plus received.
-    pub fn response_body_size(&self) -> usize {
+    pub fn body_size(&self, side: Side) -> usize {
         let (Some(cb), Some(f)) = (abi::cb(), self.filter()) else {
             return 0;
         };
-        self.body_parts(cb, f)
+        self.body_parts(cb, f, side)
             .into_iter()
             // SAFETY: `f` is the live current filter.
             .map(|p| unsafe { (cb.envoy_dynamic_module_callback_http_get_body_size)(f, p) })
             .sum()
     }
 
-    pub(super) fn read_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+    pub(super) fn read_body(
+        &self,
+        side: Side,
+        start: usize,
+        len: usize,
+        into: &mut Vec<u8>,
+    ) -> bool {
         let (Some(cb), Some(f)) = (abi::cb(), self.filter()) else {
             return false;
         };
         let (mut skip, mut want) = (start, len);
         into.reserve(len);
-        for part in self.body_parts(cb, f) {
+        for part in self.body_parts(cb, f, side) {
             for s in Self::slices(cb, f, part) {
                 // SAFETY: Envoy filled the slice in this hook; nothing changed the body since.
                 let bytes = unsafe { s.bytes() };
@@ -91,7 +116,7 @@ impl DynamicHost {
         if start != 0 {
             return false;
         }
-        let parts = self.body_parts(cb, f);
+        let parts = self.body_parts(cb, f, Side::Response);
         if data.len() == len {
             // Same length (masking in place): written into Envoy's slices, nothing moves.
             let mut rest = data;
@@ -114,8 +139,8 @@ impl DynamicHost {
         }
         // Another length: keep what follows the replaced bytes, empty the body, write anew.
         let mut tail = Vec::new();
-        let total = self.response_body_size();
-        if len < total && !self.read_body(len, total - len, &mut tail) {
+        let total = self.body_size(Side::Response);
+        if len < total && !self.read_body(Side::Response, len, total - len, &mut tail) {
             return false;
         }
         for &part in &parts {

@@ -26,6 +26,7 @@ mod body;
 mod deferred;
 mod stream;
 
+pub use body::Side;
 use deferred::Deferred;
 pub use stream::route_metadata;
 
@@ -146,6 +147,43 @@ impl DynamicHost {
     fn callback_buffer(s: &str) -> envoy_dynamic_module_type_module_buffer {
         envoy_dynamic_module_type_module_buffer::of(s.as_bytes())
     }
+
+    /// A counter or gauge: defined in Envoy on the main thread (Envoy takes definitions only
+    /// while the config is created), looked up by name on a worker.
+    fn define_metric(&self, name: &str, gauge: bool) -> Option<u32> {
+        let shared = &self.0.shared;
+        let known = if gauge {
+            &shared.gauges
+        } else {
+            &shared.counters
+        };
+        if !self.0.main {
+            return lock(known).get(name).and_then(|&id| u32::try_from(id).ok());
+        }
+        let cb = abi::cb()?;
+        let define = if gauge {
+            cb.envoy_dynamic_module_callback_http_filter_config_define_gauge
+        } else {
+            cb.envoy_dynamic_module_callback_http_filter_config_define_counter
+        };
+        let mut id = 0usize;
+        // SAFETY: the config pointer is live (we are in its config hook); the name outlives
+        // the call; no labels.
+        let r = unsafe {
+            define(
+                shared.config_envoy.0,
+                Self::callback_buffer(name),
+                std::ptr::null_mut(),
+                0,
+                &mut id,
+            )
+        };
+        if r != METRICS_SUCCESS {
+            return None;
+        }
+        lock(known).insert(name.to_string(), id);
+        u32::try_from(id).ok()
+    }
 }
 
 impl Host for DynamicHost {
@@ -185,33 +223,13 @@ impl Host for DynamicHost {
         Box::new(PureVerifier)
     }
 
+    /// The dynamic module never asks Envoy to wait in `on_done`: nothing to finish.
+    fn done(&self) {}
+
     /// Counters are defined once, on the main thread, when the config loads; a worker's root
     /// gets the same ids by name.
     fn define_counter(&self, name: &str) -> Option<u32> {
-        let shared = &self.0.shared;
-        if !self.0.main {
-            return lock(&shared.counters)
-                .get(name)
-                .and_then(|&id| u32::try_from(id).ok());
-        }
-        let cb = abi::cb()?;
-        let mut id = 0usize;
-        // SAFETY: the config pointer is live (we are in its config hook); the name outlives
-        // the call; no labels.
-        let r = unsafe {
-            (cb.envoy_dynamic_module_callback_http_filter_config_define_counter)(
-                shared.config_envoy.0,
-                Self::callback_buffer(name),
-                std::ptr::null_mut(),
-                0,
-                &mut id,
-            )
-        };
-        if r != METRICS_SUCCESS {
-            return None;
-        }
-        lock(&shared.counters).insert(name.to_string(), id);
-        u32::try_from(id).ok()
+        self.define_metric(name, false)
     }
 
     fn increment_counter(&self, id: u32, by: u64) {
@@ -233,12 +251,37 @@ impl Host for DynamicHost {
         };
     }
 
-    fn shared_data(&self, _key: &str) -> Option<(Option<Vec<u8>>, Option<u32>)> {
-        None
+    /// Gauges as counters: defined on the main thread when the config loads.
+    fn define_gauge(&self, name: &str) -> Option<u32> {
+        self.define_metric(name, true)
     }
 
-    fn set_shared_data(&self, _key: &str, _value: &[u8], _cas: Option<u32>) -> bool {
-        false
+    fn set_gauge(&self, id: u32, value: u64) {
+        let shared = &self.0.shared;
+        let Some(cb) = abi::cb() else { return };
+        if !shared.alive() {
+            return;
+        }
+        // SAFETY: as for counters; Envoy's gauges are atomic.
+        unsafe {
+            (cb.envoy_dynamic_module_callback_http_filter_config_set_gauge)(
+                shared.config_envoy.0,
+                id as usize,
+                std::ptr::null_mut(),
+                0,
+                value,
+            )
+        };
+    }
+
+    /// The process's shared data ([`crate::shared::data`]): one map for every config and
+    /// thread, as one proxy-wasm VM id has.
+    fn shared_data(&self, key: &str) -> Option<(Option<Vec<u8>>, Option<u32>)> {
+        Some(crate::shared::data::get(key))
+    }
+
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        crate::shared::data::set(key, value, cas)
     }
 
     /// A config-level callout (main thread only: workers never claim a fetch).
@@ -336,8 +379,12 @@ impl Host for DynamicHost {
         self.defer_grpc_reply(status, message, metadata)
     }
 
+    fn read_request_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+        self.read_body(Side::Request, start, len, into)
+    }
+
     fn read_response_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
-        self.read_body(start, len, into)
+        self.read_body(Side::Response, start, len, into)
     }
 
     fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool {

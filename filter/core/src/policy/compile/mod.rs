@@ -3,15 +3,19 @@
 //! collected with its JSON pointer, so an operator fixes a policy in one pass.
 //!
 //! One file per part of the document: `provider` (identity providers and their keys),
-//! `routes` (matchers, rules, routes, just-in-time requirements), `redaction`.
+//! `routes` (matchers, rules, routes, just-in-time requirements), `operations` (JSON-RPC and
+//! GraphQL matchers, the body limit, protected-resource metadata), `redaction`, `audit`.
 
+pub(super) mod approvals;
+mod audit;
+mod operations;
 mod provider;
 mod redaction;
 mod routes;
 
 use super::duration;
 use super::error::{PolicyError, PolicyErrors};
-use super::model::{Audit, Policy, Provider, Route, Rule};
+use super::model::{Policy, Provider, Route, Rule};
 use super::spec::PolicySpec;
 use super::{MAX_PROVIDERS, MAX_ROUTES, MAX_RULES};
 use std::collections::HashSet;
@@ -25,6 +29,8 @@ pub(super) fn compile(spec: PolicySpec, digest: String) -> Result<Policy, Policy
 #[derive(Default)]
 struct Compiler {
     errors: Vec<PolicyError>,
+    /// Pointers of every `approver_groups`: they need `approvals.groups_claim`.
+    group_users: Vec<String>,
 }
 
 impl Compiler {
@@ -103,11 +109,29 @@ impl Compiler {
             .collect();
 
         let redaction = self.redaction(spec.redaction);
+        let max_body_bytes = self.max_body_bytes(&spec.operations);
+        let issuers: Vec<&str> = providers.iter().map(|p| p.config.issuer.as_str()).collect();
+        let protected_resource =
+            self.protected_resource(spec.protected_resource, &issuers, &routes, &rules);
+        let audit = self.audit(spec.audit);
         if spec.jit.claim.is_empty() {
             self.err(
                 "/jit/claim",
                 "must name the token claim that carries grants",
             );
+        }
+        let approvals = spec.approvals.map(|a| self.approvals(a, &names));
+        if approvals
+            .as_ref()
+            .and_then(|a| a.groups_claim.as_ref())
+            .is_none()
+        {
+            for at in std::mem::take(&mut self.group_users) {
+                self.err(
+                    at,
+                    "needs approvals.groups_claim: the claim that lists a caller's groups",
+                );
+            }
         }
         if !self.errors.is_empty() {
             return Err(PolicyErrors(self.errors));
@@ -123,9 +147,10 @@ impl Compiler {
             rules,
             routes,
             redaction,
-            audit: Audit {
-                chain_secret_env: spec.audit.chain_secret_env,
-            },
+            audit,
+            approvals,
+            max_body_bytes,
+            protected_resource,
         })
     }
 }

@@ -1,9 +1,9 @@
 //! Identity providers: issuer checks, where the keys come from, which algorithms, where the
-//! token is read from and which claims are copied to headers.
+//! token is read from, which claims hold scopes and which are copied to headers.
 
 use super::Compiler;
 use crate::identity::extract::TokenSource;
-use crate::identity::provider::{ProviderConfig, SubjectMatch};
+use crate::identity::provider::{ProviderConfig, SubjectMatch, DEFAULT_SCOPE_CLAIMS};
 use crate::identity::{Alg, KeySet, KeySource, Provider, RemoteJwks};
 use crate::policy::error::escape;
 use crate::policy::spec::ProviderSpec;
@@ -164,6 +164,28 @@ impl Compiler {
                 (c.claim, c.header.to_ascii_lowercase())
             })
             .collect();
+        let scope_claims = match p.scope_claims {
+            None => DEFAULT_SCOPE_CLAIMS.map(str::to_owned).to_vec(),
+            Some(list) => {
+                if list.is_empty() {
+                    self.err(
+                        format!("{at}/scope_claims"),
+                        "must name at least one claim (leave it out for \"scope\" and \"scp\")",
+                    );
+                }
+                for (i, c) in list.iter().enumerate() {
+                    if c.is_empty() {
+                        self.err(format!("{at}/scope_claims/{i}"), "must not be empty");
+                    } else if list[..i].contains(c) {
+                        self.err(
+                            format!("{at}/scope_claims/{i}"),
+                            format!("{c:?} is named twice"),
+                        );
+                    }
+                }
+                list
+            }
+        };
         let max_lifetime_seconds = p
             .max_lifetime
             .as_deref()
@@ -181,6 +203,7 @@ impl Compiler {
             max_lifetime_seconds,
             algorithms,
             hmac_secret: None,
+            scope_claims,
         };
         Provider {
             name,

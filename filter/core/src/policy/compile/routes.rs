@@ -5,10 +5,10 @@
 use super::Compiler;
 use crate::policy::model::{Auth, JitRequirement, Route, Rule};
 use crate::policy::spec::{AuthSpec, MatchSpec, RouteSpec, RuleAction, RuleSpec};
-use crate::routes::{GrpcMatch, Matcher, PathMatch};
+use crate::routes::{GrpcMatch, Matcher, PathMatch, Role};
 
 impl Compiler {
-    fn matcher(&mut self, at: &str, m: MatchSpec) -> Matcher {
+    fn matcher(&mut self, at: &str, m: MatchSpec, role: Role) -> Matcher {
         let at = format!("{at}/match");
         let methods = m
             .methods
@@ -58,11 +58,19 @@ impl Compiler {
             }
             parsed
         });
+        let operation = self.operation_matcher(&at, m.jsonrpc, m.graphql, role);
+        if grpc.is_some() && operation.is_some() {
+            self.err(
+                at.clone(),
+                "a gRPC method carries no JSON-RPC or GraphQL operation: give one or the other",
+            );
+        }
         Matcher {
             methods,
             path,
             grpc,
             route_name: m.route_name,
+            operation,
         }
     }
 
@@ -72,6 +80,7 @@ impl Compiler {
         max_ttl: Option<&str>,
         min_approvals: u32,
         approvers: Option<Vec<String>>,
+        approver_groups: Option<Vec<String>>,
     ) -> JitRequirement {
         let max_ttl_seconds = match max_ttl {
             Some(s) => self.duration_ms(&format!("{at}/max_ttl"), Some(s), 0) / 1000,
@@ -92,10 +101,35 @@ impl Compiler {
                 "must not be empty; omit it to allow any approver",
             );
         }
+        for (field, list) in [
+            ("approvers", &approvers),
+            ("approver_groups", &approver_groups),
+        ] {
+            for (i, name) in list.iter().flatten().enumerate() {
+                if name.is_empty() || name.trim() != name {
+                    self.err(
+                        format!("{at}/{field}/{i}"),
+                        format!(
+                            "{name:?}: names are compared exactly; no empty names or outer spaces"
+                        ),
+                    );
+                }
+            }
+        }
+        if approver_groups.as_ref().is_some_and(|g| g.is_empty()) {
+            self.err(
+                format!("{at}/approver_groups"),
+                "must not be empty; omit it to allow any approver",
+            );
+        }
+        if approver_groups.is_some() {
+            self.group_users.push(format!("{at}/approver_groups"));
+        }
         JitRequirement {
             max_ttl_seconds,
             min_approvals,
             approvers,
+            approver_groups: approver_groups.unwrap_or_default(),
         }
     }
 
@@ -103,7 +137,7 @@ impl Compiler {
         if r.id.is_empty() {
             self.err(format!("{at}/id"), "must not be empty");
         }
-        let matcher = self.matcher(at, r.matcher);
+        let matcher = self.matcher(at, r.matcher, Role::Rule);
         let jit = match r.action {
             RuleAction::RequireApproval => {
                 if r.scopes.is_empty() {
@@ -117,6 +151,7 @@ impl Compiler {
                     r.max_ttl.as_deref(),
                     r.min_approvals.unwrap_or(1),
                     r.approvers,
+                    r.approver_groups,
                 )
             }
             RuleAction::Deny => {
@@ -124,6 +159,7 @@ impl Compiler {
                     ("max_ttl", r.max_ttl.is_some()),
                     ("min_approvals", r.min_approvals.is_some()),
                     ("approvers", r.approvers.is_some()),
+                    ("approver_groups", r.approver_groups.is_some()),
                 ] {
                     if f.1 {
                         self.err(
@@ -136,6 +172,7 @@ impl Compiler {
                     max_ttl_seconds: 0,
                     min_approvals: 0,
                     approvers: None,
+                    approver_groups: Vec::new(),
                 }
             }
         };
@@ -154,7 +191,7 @@ impl Compiler {
         if r.name.is_empty() {
             self.err(format!("{at}/name"), "must not be empty");
         }
-        let matcher = self.matcher(at, r.matcher);
+        let matcher = self.matcher(at, r.matcher, Role::Route);
         let auth = match r.auth {
             AuthSpec::Public => {
                 if !r.scopes.is_empty() || r.jit.is_some() {
@@ -200,6 +237,7 @@ impl Compiler {
                 Some(&j.max_ttl),
                 j.min_approvals,
                 j.approvers,
+                j.approver_groups,
             );
             j.required.then_some(req)
         });

@@ -10,6 +10,8 @@ use crate::reason::Reason;
 use serde_json::json;
 use std::path::PathBuf;
 
+mod operations;
+
 const NOW_MS: u64 = 1_800_000_000_000;
 
 fn root() -> PathBuf {
@@ -64,6 +66,7 @@ fn done(j: Judged) -> Verdict {
     match j {
         Judged::Done(v) => *v,
         Judged::Wait { .. } => panic!("told to wait"),
+        Judged::ReadBody { .. } => panic!("asked for the body"),
     }
 }
 
@@ -143,6 +146,7 @@ fn a_provider_without_keys_yet_makes_the_request_wait_only_if_it_may() {
             assert_eq!(providers, vec![rotating.unwrap()]);
         }
         Judged::Done(v) => panic!("{:?}", v.decision),
+        Judged::ReadBody { .. } => panic!("asked for the body"),
     }
     let v = done(judge(&p, &h, false));
     assert_eq!(v.decision.reason, Reason::JwksUnavailable);
@@ -192,8 +196,17 @@ fn the_response_headers_decide_the_body_plan() {
         start(&[("content-type", "application/json")], false).body,
         BodyPlan::Scan {
             grpc: false,
-            decoder: None
+            decoder: None,
+            events: false,
         }
+    ));
+    assert!(matches!(
+        start(
+            &[("content-type", "text/event-stream; charset=utf-8")],
+            false
+        )
+        .body,
+        BodyPlan::Scan { events: true, .. }
     ));
     let gz = start(
         &[("content-type", "text/plain"), ("content-encoding", "gzip")],

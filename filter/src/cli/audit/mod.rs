@@ -1,26 +1,27 @@
-//! `pci-guard audit verify FILE...`: schema shape and hash chains of recorded audit logs,
-//! streamed line by line (multi-GB logs run in constant memory), with progress on a terminal.
+//! `pci-guard audit`: verify, review and export recorded audit logs, streamed line by line
+//! (multi-GB logs run in constant memory) with progress on a terminal; make checkpoint keys.
+
+mod export;
+mod keygen;
+mod verify;
 
 use clap::Subcommand;
 use pci_guard_core::audit::review::Review;
-use pci_guard_core::audit::verify::Verifier;
+use pci_guard_core::audit::verify::{Options, Verifier};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check that every line is an audit event and every VM's hash chain is unbroken: reports
-    /// deleted, edited and reordered lines with their line numbers. Exit 0 intact, 1 otherwise.
-    Verify {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Environment variable holding the chain key (the policy's `audit.chain_secret_env`).
-        #[arg(long)]
-        key_env: Option<String>,
-    },
+    /// Check the log from its lines alone: every line a pci-guard event matching the schema,
+    /// every VM's chain whole (start, sequence, links, seals, no duplicates, not cut before
+    /// --until), with --public-key its signed checkpoints. Reports each finding with its line
+    /// number; exit 0 intact (notes allowed), 1 not intact, 2 unreadable.
+    Verify(verify::VerifyArgs),
     /// Summarise per identity and route: allowed, denied, would-deny, JIT grants and their
-    /// approvers, card data masked; and flag what to look at first.
+    /// approvers, card data masked; and flag what a daily review must see (PCI DSS 10.4.1.1):
+    /// gaps and truncations, failed controls, policy changes, grants used after revocation.
     Review {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -34,17 +35,27 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the events as a SIEM ingests them, one JSON document a line on stdout: OCSF 1.7
+    /// (HTTP Activity, Authorize Session for just-in-time grants, Application Lifecycle and
+    /// Application Error for the VM's records) or Elastic Common Schema.
+    Export(export::ExportArgs),
+    /// Make an Ed25519 key pair for signed checkpoints: the private key goes to the VM's
+    /// environment (the policy's audit.checkpoint.signing_key_env), the public key to whoever
+    /// verifies (`verify --public-key`).
+    Keygen(keygen::KeygenArgs),
 }
 
 pub fn run(cmd: AuditCommand) -> ExitCode {
     match cmd {
-        AuditCommand::Verify { files, key_env } => verify(&files, key_env.as_deref()),
+        AuditCommand::Verify(args) => verify::run(args),
         AuditCommand::Review {
             files,
             since,
             until,
             json,
         } => review(&files, since, until, json),
+        AuditCommand::Export(args) => export::run(args),
+        AuditCommand::Keygen(args) => keygen::run(args),
     }
 }
 
@@ -81,50 +92,25 @@ pub fn for_each_line(files: &[PathBuf], mut each: impl FnMut(&[u8])) -> Result<(
     Ok(())
 }
 
-fn verify(files: &[PathBuf], key_env: Option<&str>) -> ExitCode {
-    let key = match key_env {
-        None => None,
-        Some(var) => match std::env::var(var) {
-            Ok(k) if !k.is_empty() => Some(k.into_bytes()),
-            _ => {
-                eprintln!("error: --key-env {var}: that environment variable is not set");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let mut v = Verifier::new(key);
-    if let Err(e) = for_each_line(files, |line| v.push(line)) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
-    for f in &v.findings {
-        println!("{f}");
-    }
-    let verdict = if v.findings.is_empty() {
-        "intact"
-    } else {
-        "NOT intact"
-    };
-    println!(
-        "{} events in {} chain(s), {} finding(s): {verdict}",
-        v.events,
-        v.chains(),
-        v.findings.len()
-    );
-    if v.findings.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
-}
-
 fn review(files: &[PathBuf], since: Option<String>, until: Option<String>, json: bool) -> ExitCode {
-    let mut r = Review::new(since, until);
+    let mut r = Review::new(since, until.clone());
+    // The trail's own integrity, for the flags: numbering, heads, tails and siblings (the
+    // hashes need the chain key: `verify` checks them).
+    let mut v = Verifier::with(Options {
+        structure_only: true,
+        until_ms: until
+            .as_deref()
+            .and_then(pci_guard_core::audit::parse_rfc3339_millis),
+        ..Options::default()
+    });
     let mut unreadable = 0u64;
-    let read = for_each_line(files, |line| match serde_json::from_slice(line) {
-        Ok(v) => r.push(&v),
-        Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
-        Err(_) => unreadable += 1,
+    let read = for_each_line(files, |line| {
+        v.push(line);
+        match serde_json::from_slice(line) {
+            Ok(e) => r.push(&e),
+            Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Err(_) => unreadable += 1,
+        }
     });
     if let Err(e) = read {
         eprintln!("error: {e}");
@@ -133,7 +119,9 @@ fn review(files: &[PathBuf], since: Option<String>, until: Option<String>, json:
     if unreadable > 0 {
         eprintln!("warning: {unreadable} line(s) are not JSON; run `pci-guard audit verify` on these files");
     }
-    let report = r.finish();
+    v.finish();
+    let mut report = r.finish();
+    report.integrity(&v.findings);
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),

@@ -2,6 +2,11 @@
 //! would have been, which just-in-time grants were used and by whose approval, how much card
 //! data was masked, and what to look at first.
 //!
+//! The flags are what PCI DSS 10.4.1.1 expects an automated daily review to raise: bursts of
+//! denials and rises in masked card data (the traffic, here), and, from the trail itself
+//! (`trail.rs`): gaps and truncations found by `verify`, failed security controls, policy
+//! digest changes, grants used outside their window or after their revocation.
+//!
 //! Streaming: [`Review::push`] takes one event at a time and keeps counters, not events, so a
 //! year of logs fits in memory as long as identities × routes do.
 
@@ -47,7 +52,11 @@ pub struct Flag {
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// Request events reviewed.
     pub events: u64,
+    /// The VM's own records (start, heartbeat, checkpoint, control failure, end) and other
+    /// services' events (approvals) reviewed.
+    pub records: u64,
     pub first: Option<String>,
     pub last: Option<String>,
     /// Keyed `identity` → `route` → counts.
@@ -67,6 +76,7 @@ pub struct Review {
     burst_flagged: BTreeSet<String>,
     /// identity → hour → PANs masked.
     pans_by_hour: BTreeMap<String, BTreeMap<i64, u64>>,
+    trail: trail::Trail,
     pub skipped: u64,
 }
 
@@ -118,6 +128,10 @@ impl Review {
                 .is_some_and(|t| time.as_str() > t.as_str())
         {
             return;
+        }
+        match e["kind"].as_str() {
+            None => self.trail.policy(e, &time, &mut self.report.flags),
+            Some(_) => return self.trail.push(e, &time, &mut self.report),
         }
         let r = &mut self.report;
         r.events += 1;
@@ -249,6 +263,8 @@ impl Review {
             }
         }
         self.report.grants = self.grants.into_values().collect();
+        self.trail
+            .grants_after_revocation(&self.report.grants, &mut self.report.flags);
         self.report
             .flags
             .sort_by(|a, b| (a.kind, &a.identity).cmp(&(b.kind, &b.identity)));
@@ -256,209 +272,8 @@ impl Review {
     }
 }
 
-impl Report {
-    /// A plain-text report for a terminal.
-    pub fn to_text(&self) -> String {
-        use std::fmt::Write;
-        let mut o = String::new();
-        let _ = writeln!(
-            o,
-            "{} events, {} to {}",
-            self.events,
-            self.first.as_deref().unwrap_or("-"),
-            self.last.as_deref().unwrap_or("-")
-        );
-        let _ = writeln!(o, "\nLook at first:");
-        if self.flags.is_empty() {
-            let _ = writeln!(o, "  nothing flagged");
-        }
-        for f in &self.flags {
-            let _ = writeln!(o, "  [{}] {}: {}", f.kind, f.identity, f.detail);
-        }
-        let _ = writeln!(o, "\nBy identity and route:");
-        let _ = writeln!(
-            o,
-            "  {:<32} {:<20} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8}",
-            "identity", "route", "allowed", "denied", "would_deny", "pan", "cvv", "track"
-        );
-        for (id, routes) in &self.by_identity {
-            for (route, c) in routes {
-                let _ = writeln!(
-                    o,
-                    "  {:<32} {:<20} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8}",
-                    id,
-                    route,
-                    c.allowed,
-                    c.denied,
-                    c.would_deny,
-                    c.pan_masked,
-                    c.cvv_masked,
-                    c.track_masked
-                );
-            }
-        }
-        let _ = writeln!(o, "\nJust-in-time grants used:");
-        if self.grants.is_empty() {
-            let _ = writeln!(o, "  none");
-        }
-        for g in &self.grants {
-            let _ = writeln!(
-                o,
-                "  {} by {}: approved by {} at {}, expires {}; used {} time(s), {} .. {}",
-                g.grant,
-                g.identity,
-                if g.approved_by.is_empty() {
-                    "-".to_string()
-                } else {
-                    g.approved_by.join(", ")
-                },
-                g.approved_at.as_deref().unwrap_or("-"),
-                g.expires_at,
-                g.uses,
-                g.first_use,
-                g.last_use
-            );
-        }
-        o
-    }
-}
+mod text;
+mod trail;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn ev(t: &str, sub: Option<&str>, route: &str, result: &str, pans: u64) -> serde_json::Value {
-        json!({"time": t, "identity": sub.map(|s| json!({"provider": "idp", "sub": s})),
-               "request": {"route": route}, "decision": {"result": result},
-               "redaction": {"pan": pans, "cvv": 0, "track": 0}})
-    }
-
-    #[test]
-    fn parses_the_filters_time_format() {
-        assert_eq!(parse_time("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(parse_time("2026-11-27T08:00:00.123Z"), Some(1_795_766_400));
-    }
-
-    #[test]
-    fn counts_per_identity_and_route() {
-        let mut r = Review::new(None, None);
-        r.push(&ev(
-            "2026-11-27T10:00:00.000Z",
-            Some("a"),
-            "cards",
-            "allow",
-            2,
-        ));
-        r.push(&ev(
-            "2026-11-27T10:00:01.000Z",
-            Some("a"),
-            "cards",
-            "deny",
-            0,
-        ));
-        r.push(&ev(
-            "2026-11-27T10:00:02.000Z",
-            None,
-            "health",
-            "would_deny",
-            0,
-        ));
-        let rep = r.finish();
-        assert_eq!(rep.events, 3);
-        let c = &rep.by_identity["idp/a"]["cards"];
-        assert_eq!((c.allowed, c.denied, c.pan_masked), (1, 1, 2));
-        assert_eq!(rep.by_identity["(anonymous)"]["health"].would_deny, 1);
-    }
-
-    #[test]
-    fn flags_a_denial_burst_once() {
-        let mut r = Review::new(None, None);
-        for i in 0..8 {
-            r.push(&ev(
-                &format!("2026-11-27T10:00:{:02}.000Z", i * 5),
-                Some("a"),
-                "x",
-                "deny",
-                0,
-            ));
-        }
-        let rep = r.finish();
-        assert_eq!(
-            rep.flags
-                .iter()
-                .filter(|f| f.kind == "denial_burst")
-                .count(),
-            1
-        );
-    }
-
-    #[test]
-    fn spread_out_denials_are_not_a_burst() {
-        let mut r = Review::new(None, None);
-        for i in 0..8 {
-            r.push(&ev(
-                &format!("2026-11-27T10:{:02}:00.000Z", i * 5),
-                Some("a"),
-                "x",
-                "deny",
-                0,
-            ));
-        }
-        assert!(r.finish().flags.is_empty());
-    }
-
-    #[test]
-    fn flags_a_sudden_rise_in_masked_pans() {
-        let mut r = Review::new(None, None);
-        for h in 0..3 {
-            r.push(&ev(
-                &format!("2026-11-27T{:02}:00:00.000Z", 10 + h),
-                Some("a"),
-                "x",
-                "allow",
-                5,
-            ));
-        }
-        r.push(&ev(
-            "2026-11-27T13:00:00.000Z",
-            Some("a"),
-            "x",
-            "allow",
-            500,
-        ));
-        let rep = r.finish();
-        assert_eq!(rep.flags.len(), 1, "{:?}", rep.flags);
-        assert_eq!(rep.flags[0].kind, "masked_pan_rise");
-    }
-
-    #[test]
-    fn flags_grant_use_after_expiry_and_lists_grants() {
-        let mut r = Review::new(None, None);
-        let mut e = ev("2026-11-27T11:00:00.000Z", Some("a"), "refund", "allow", 0);
-        e["jit"] = json!({"id": "AR-1", "approved_by": ["alice"], "approved_at": "2026-11-27T09:00:00.000Z", "expires_at": "2026-11-27T10:30:00.000Z"});
-        r.push(&e);
-        let rep = r.finish();
-        assert_eq!(rep.grants.len(), 1);
-        assert_eq!(rep.grants[0].approved_by, vec!["alice"]);
-        assert_eq!(rep.flags[0].kind, "grant_outside_window");
-    }
-
-    #[test]
-    fn since_and_until_bound_the_review() {
-        let mut r = Review::new(
-            Some("2026-11-27T10:00:01".into()),
-            Some("2026-11-27T10:00:02".into()),
-        );
-        for i in 0..4 {
-            r.push(&ev(
-                &format!("2026-11-27T10:00:0{i}.000Z"),
-                Some("a"),
-                "x",
-                "allow",
-                0,
-            ));
-        }
-        assert_eq!(r.finish().events, 1);
-    }
-}
+mod tests;
