@@ -173,8 +173,6 @@ mod tests {
         for t in [
             "tests/templates/pci-guard.yaml",
             "tests/templates/audit-sinks.yaml",
-            "pci-guard.yaml",
-            "audit-sinks.yaml",
             "ecds/filter.yaml",
             "ecds/bootstrap.yaml",
         ] {

@@ -1,6 +1,8 @@
 //! What one filter config shares across Envoy's threads: the policy bytes, the counters
-//! defined on the main thread, the remote key sets its fetcher publishes ([`ProcessKeys`]),
-//! the schedulers of requests waiting for first keys, and the main thread's timer.
+//! defined on the main thread, the schedulers of requests waiting for first keys, and the main
+//! thread's timer. Remote key sets are the process's ([`ProcessKeys`]): every config with the
+//! same policy (one listener's and another's, or the internal listener's) adopts what one
+//! fetcher published.
 //!
 //! Envoy creates a filter config on the main thread and hands its pointer to every worker;
 //! only this `Sync` part is reachable from there. The roots themselves (which are not `Sync`)
@@ -44,7 +46,6 @@ pub struct Shared {
     pub counters: Mutex<HashMap<String, usize>>,
     /// Gauges by name, likewise.
     pub gauges: Mutex<HashMap<String, usize>>,
-    pub keys: Mutex<Board>,
     /// Schedulers of streams waiting for first keys, by the stream's filter address.
     pub waiters: Mutex<Vec<(usize, EnvoyPtr)>>,
     /// The main thread's scheduler, committed to by the ticker thread.
@@ -66,7 +67,6 @@ impl Shared {
             alive: AtomicBool::new(true),
             counters: Mutex::default(),
             gauges: Mutex::default(),
-            keys: Mutex::default(),
             waiters: Mutex::default(),
             scheduler: Mutex::default(),
         })
@@ -106,7 +106,14 @@ impl Shared {
 pub const TICK: u64 = 1;
 pub const WAKE: u64 = 2;
 
-/// The key sets of one config, as its fetcher published them.
+/// The process's key sets, as the fetchers published them, by policy digest and provider.
+static BOARD: std::sync::LazyLock<Mutex<Board>> = std::sync::LazyLock::new(Mutex::default);
+
+fn board() -> MutexGuard<'static, Board> {
+    lock(&BOARD)
+}
+
+/// The key sets of the process, as its fetchers published them.
 #[derive(Default)]
 pub struct Board {
     /// (policy digest, provider) → the key set fetched last.
@@ -127,41 +134,35 @@ fn k(digest: &str, provider: &str) -> (String, String) {
     (digest.to_string(), provider.to_string())
 }
 
-/// [`KeyShare`] for the dynamic module: one fetcher per config (the main thread's root) claims
-/// every fetch; worker roots adopt from process memory and pass refetch wishes on.
+/// [`KeyShare`] for the dynamic module: the configs' main-thread roots fetch, one at a time per
+/// policy and provider across the process (a claim, as proxy-wasm's lease); worker roots adopt
+/// from process memory and pass refetch wishes on.
 pub struct ProcessKeys {
-    shared: Arc<Shared>,
     fetcher: bool,
 }
 
 impl ProcessKeys {
     /// The main thread's root: fetches for the whole process.
-    pub fn fetcher(shared: Arc<Shared>) -> Self {
-        Self {
-            shared,
-            fetcher: true,
-        }
+    pub fn fetcher() -> Self {
+        Self { fetcher: true }
     }
 
     /// A worker's root: adopts only.
-    pub fn adopter(shared: Arc<Shared>) -> Self {
-        Self {
-            shared,
-            fetcher: false,
-        }
+    pub fn adopter() -> Self {
+        Self { fetcher: false }
     }
 }
 
 impl KeyShare for ProcessKeys {
     fn newer(&self, digest: &str, provider: &str, mine: Option<u64>) -> Option<(u64, Vec<u8>)> {
-        let board = lock(&self.shared.keys);
+        let board = board();
         let p = board.sets.get(&k(digest, provider))?;
         mine.is_none_or(|m| p.at > m)
             .then(|| (p.at, p.jwks.to_vec()))
     }
 
     fn claim(&self, digest: &str, provider: &str, now: u64, timeout_ms: u64) -> bool {
-        let mut board = lock(&self.shared.keys);
+        let mut board = board();
         if !self.fetcher {
             board.wanted.insert(k(digest, provider));
             return false;
@@ -177,7 +178,7 @@ impl KeyShare for ProcessKeys {
     }
 
     fn publish(&self, digest: &str, provider: &str, fetched_at: u64, jwks: &[u8]) {
-        let mut board = lock(&self.shared.keys);
+        let mut board = board();
         let key = k(digest, provider);
         board.claimed.remove(&key);
         board.sets.insert(
@@ -190,11 +191,11 @@ impl KeyShare for ProcessKeys {
     }
 
     fn release(&self, digest: &str, provider: &str) {
-        lock(&self.shared.keys).claimed.remove(&k(digest, provider));
+        board().claimed.remove(&k(digest, provider));
     }
 
     fn refetch_wanted(&self, digest: &str, provider: &str) -> bool {
-        self.fetcher && lock(&self.shared.keys).wanted.remove(&k(digest, provider))
+        self.fetcher && board().wanted.remove(&k(digest, provider))
     }
 }
 
@@ -202,53 +203,50 @@ impl KeyShare for ProcessKeys {
 mod tests {
     use super::*;
 
-    fn shared() -> Arc<Shared> {
-        Shared::new(EnvoyPtr(std::ptr::null_mut()), b"{}".to_vec())
-    }
-
     #[test]
     fn only_the_fetcher_claims_and_workers_adopt_what_it_published() {
-        let s = shared();
-        let (fetcher, worker) = (ProcessKeys::fetcher(s.clone()), ProcessKeys::adopter(s));
+        let (fetcher, worker) = (ProcessKeys::fetcher(), ProcessKeys::adopter());
         assert!(
-            !worker.claim("d", "idp", 100, 1000),
+            !worker.claim("d1", "idp", 100, 1000),
             "a worker never fetches"
         );
-        assert!(fetcher.claim("d", "idp", 100, 1000));
-        assert!(!fetcher.claim("d", "idp", 101, 1000), "one fetch at a time");
-        assert_eq!(worker.newer("d", "idp", None), None);
-        fetcher.publish("d", "idp", 100, b"{\"keys\":[]}");
+        assert!(fetcher.claim("d1", "idp", 100, 1000));
+        assert!(
+            !fetcher.claim("d1", "idp", 101, 1000),
+            "one fetch at a time"
+        );
+        assert_eq!(worker.newer("d1", "idp", None), None);
+        fetcher.publish("d1", "idp", 100, b"{\"keys\":[]}");
         assert_eq!(
-            worker.newer("d", "idp", None),
+            worker.newer("d1", "idp", None),
             Some((100, b"{\"keys\":[]}".to_vec()))
         );
-        assert_eq!(worker.newer("d", "idp", Some(100)), None, "not newer");
+        assert_eq!(worker.newer("d1", "idp", Some(100)), None, "not newer");
         assert_eq!(worker.newer("other", "idp", None), None, "another policy");
         assert!(
-            fetcher.claim("d", "idp", 102, 1000),
+            fetcher.claim("d1", "idp", 102, 1000),
             "publish ended the claim"
         );
     }
 
     #[test]
     fn a_claim_that_is_never_answered_expires() {
-        let f = ProcessKeys::fetcher(shared());
-        assert!(f.claim("d", "idp", 100, 1000));
-        assert!(!f.claim("d", "idp", 101, 1000));
-        assert!(f.claim("d", "idp", 102, 1000), "1 s timeout + 1 s");
+        let f = ProcessKeys::fetcher();
+        assert!(f.claim("d2", "idp", 100, 1000));
+        assert!(!f.claim("d2", "idp", 101, 1000));
+        assert!(f.claim("d2", "idp", 102, 1000), "1 s timeout + 1 s");
     }
 
     #[test]
     fn a_worker_wish_for_a_refetch_reaches_the_fetcher_once() {
-        let s = shared();
-        let (fetcher, worker) = (ProcessKeys::fetcher(s.clone()), ProcessKeys::adopter(s));
-        assert!(!fetcher.refetch_wanted("d", "idp"));
-        worker.claim("d", "idp", 100, 1000);
+        let (fetcher, worker) = (ProcessKeys::fetcher(), ProcessKeys::adopter());
+        assert!(!fetcher.refetch_wanted("d3", "idp"));
+        worker.claim("d3", "idp", 100, 1000);
         assert!(
-            !worker.refetch_wanted("d", "idp"),
+            !worker.refetch_wanted("d3", "idp"),
             "only the fetcher reads wishes"
         );
-        assert!(fetcher.refetch_wanted("d", "idp"));
-        assert!(!fetcher.refetch_wanted("d", "idp"), "taken");
+        assert!(fetcher.refetch_wanted("d3", "idp"));
+        assert!(!fetcher.refetch_wanted("d3", "idp"), "taken");
     }
 }

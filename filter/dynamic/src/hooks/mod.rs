@@ -76,9 +76,9 @@ fn rooted(shared: &Arc<Shared>, main: bool, fetches: bool) -> Rooted {
         DynamicHost::worker(shared.clone())
     };
     let share = if fetches {
-        ProcessKeys::fetcher(shared.clone())
+        ProcessKeys::fetcher()
     } else {
-        ProcessKeys::adopter(shared.clone())
+        ProcessKeys::adopter()
     };
     // No self-request reaches a worker's own root here (no timer per worker, no callout its
     // worker answers): the audit's records go out with the next request's line.
