@@ -638,6 +638,19 @@ fn a_panic_in_the_dynamic_module_fails_closed_and_envoy_keeps_serving() {
     assert!(audit
         .iter()
         .all(|e| e["decision"]["result"] != "allow" || e["request"]["path"] == "/healthz"));
+    // Each panic dropped the worker's root and stopped its chain without an end: the root
+    // that took its place wrote that as a failed control, with a request's line.
+    let crashed: Vec<serde_json::Value> = envoy
+        .audit_log(6)
+        .iter()
+        .map(|l| parse_audit_line(l))
+        .filter(|e| e["event"] == "control_failure" && e["control"]["reason"] == "vm_crashed")
+        .collect();
+    assert!(
+        !crashed.is_empty(),
+        "no vm_crashed record after the panics: {:#?}",
+        envoy.audit_log(6)
+    );
 }
 
 /// What one client saw for one request during the panic test.

@@ -374,6 +374,14 @@ impl<H: Host> Root<H> {
         false
     }
 
+    /// The host drops this root after a failure it caught (a panic): the VM's chain stops
+    /// here, and the process's next writer records it as a failed control.
+    pub fn on_failed(&self) {
+        self.audit
+            .borrow_mut()
+            .crashed(&self.host, self.metrics.as_deref());
+    }
+
     /// After a delayed `on_done`: tells Envoy the root context is done once the end record
     /// was written or the wait is over.
     fn finish_ending(&mut self, now_ms: u64) {

@@ -67,6 +67,36 @@ struct Filter {
     failed: Cell<Option<Failed>>,
 }
 
+impl Rooted {
+    /// Whether this is still its worker's root for the config (not one retired after a
+    /// panic, which streams begun under it still hold).
+    fn current(&self) -> bool {
+        let id = self.host.shared().id;
+        WORKERS.with(|w| {
+            w.try_borrow()
+                .ok()
+                .and_then(|w| w.get(&id).map(|r| std::ptr::eq(Rc::as_ptr(r), self)))
+                .unwrap_or(false)
+        })
+    }
+
+    /// Drops this worker's root after a panic (the next stream starts a fresh one, as a wasm
+    /// VM is reloaded); its chain stops here, a failed control the next root writes.
+    fn retire(&self) {
+        let id = self.host.shared().id;
+        WORKERS.with(|w| {
+            if let Ok(mut w) = w.try_borrow_mut() {
+                w.remove(&id);
+            }
+        });
+        let _ = guarded("a failed root's record", || {
+            if let Ok(root) = self.root.try_borrow() {
+                root.on_failed();
+            }
+        });
+    }
+}
+
 /// A root for `shared`: the main thread's (which fetches key sets, unless Envoy only
 /// validates the config) or a worker's (which adopts them).
 fn rooted(shared: &Arc<Shared>, main: bool, fetches: bool) -> Rooted {

@@ -72,12 +72,7 @@ impl Filter {
         self.failed.set(Some(phase));
         let host = &self.worker.host;
         host.enter(self.envoy);
-        let shared_id = host.shared().id;
-        WORKERS.with(|w| {
-            if let Ok(mut w) = w.try_borrow_mut() {
-                w.remove(&shared_id);
-            }
-        });
+        self.worker.retire();
         match phase {
             Failed::Request => {
                 host.send_http_response(
@@ -257,6 +252,11 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
 }
 
 fn tick(f: &Filter) {
+    // A retired root ticks no more: it would take the process's failed controls (its own
+    // crash among them) into a chain that is never written again.
+    if !f.worker.current() {
+        return;
+    }
     let host = &f.worker.host;
     host.enter(f.envoy);
     let ticked = guarded("a worker's tick", || {
@@ -269,12 +269,7 @@ fn tick(f: &Filter) {
             Level::Error,
             "pci-guard: a worker's root failed: it is replaced",
         );
-        let id = host.shared().id;
-        WORKERS.with(|w| {
-            if let Ok(mut w) = w.try_borrow_mut() {
-                w.remove(&id);
-            }
-        });
+        f.worker.retire();
     }
     host.run_deferred();
 }

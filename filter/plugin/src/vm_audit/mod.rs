@@ -236,6 +236,26 @@ impl VmAudit {
         }
     }
 
+    /// This VM's state is dropped after a failure its host caught (the dynamic module's
+    /// panic): its chain stops without an end, which is a failed control of the process,
+    /// written by the VM that takes its place (or another).
+    pub fn crashed(&mut self, host: &impl Host, metrics: Option<&Metrics>) {
+        if self.chain.is_none() || self.ended {
+            return;
+        }
+        let c = ControlRef {
+            reason: ControlFailure::VmCrashed,
+            detail: format!(
+                "VM {} failed and was dropped without ending its chain; a new one takes its place",
+                self.id
+            ),
+            provider: None,
+            request_id: None,
+            count: 1,
+        };
+        self.post(host, metrics, &format!("vm_crashed/{}", self.id), c, false);
+    }
+
     /// `provider`'s keys (fetched at `fetched_at`, Unix s) are past `max_stale`: a control
     /// failure, once per set of keys across the process.
     pub fn keys_expired(
