@@ -476,8 +476,9 @@ fn fault_wasm() -> PathBuf {
 #[test]
 fn a_vm_started_after_a_crash_is_a_control_failure_and_verify_reads_a_restart() {
     let up = Upstream::ok();
+    // The template ships FAIL_RELOAD, the recovering policy this test relies on.
     let envoy = Harness::new("pci-guard.yaml", policy(false), up.port)
-        .replace("failure_policy: FAIL_CLOSED", "failure_policy: FAIL_RELOAD")
+        .replace("failure_policy: FAIL_RELOAD", "failure_policy: FAIL_RELOAD")
         .wasm(&fault_wasm())
         .start();
     assert_eq!(envoy.send("GET", "/healthz", &[], b"").status, 200);
