@@ -157,3 +157,47 @@ fn keys_fetched_on_the_main_thread_verify_tokens_on_the_worker_at_the_refresh_pa
         "{n} fetches in {secs} s: more than one fetcher"
     );
 }
+
+/// A worker's root ticks only when its streams end: after an idle spell longer than
+/// `max_stale` its own keys are too old, while the main thread's fetcher kept them fresh. It
+/// adopts the published keys before it judges, so the first request after the spell is
+/// served, not refused as `jwks_unavailable`.
+#[test]
+fn a_worker_idle_past_max_stale_judges_with_the_keys_fetched_meanwhile() {
+    let (idp, fetches) = counting_idp();
+    let up = Upstream::ok();
+    let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
+    let envoy = Harness::new("pci-guard.yaml", policy, up.port)
+        .runtime(Runtime::Dynamic)
+        .var("IDP_PORT", idp.port)
+        .start();
+    let token = sign("rsa1", &claims("agent-7", &["cards:read"]));
+    let get = || {
+        envoy.send(
+            "GET",
+            "/v3/cards/c_1",
+            &[("authorization", &bearer(&token))],
+            b"",
+        )
+    };
+    let start = Instant::now();
+    while get().status != 200 {
+        assert!(start.elapsed() < Duration::from_secs(10), "no first keys");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // flaky-idp: refresh 1 s, max_stale 3 s. Idle for 4.5 s while the fetcher refreshes.
+    std::thread::sleep(Duration::from_millis(4500));
+    let r = get();
+    assert_eq!(
+        (r.status, r.header("x-pci-guard-reason")),
+        (200, None),
+        "the idle worker judged with its own stale keys"
+    );
+    let n = fetches
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.as_str() == "/flaky/jwks.json")
+        .count();
+    assert!(n >= 3, "{n} fetches: the fetcher did not refresh meanwhile");
+}

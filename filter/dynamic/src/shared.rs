@@ -113,6 +113,14 @@ fn board() -> MutexGuard<'static, Board> {
     lock(&BOARD)
 }
 
+/// How many key sets the fetchers have published: a worker root that saw fewer adopts the new
+/// ones before it judges its next stream.
+static PUBLISHED: AtomicU64 = AtomicU64::new(0);
+
+pub fn keys_published() -> u64 {
+    PUBLISHED.load(Ordering::Acquire)
+}
+
 /// The key sets of the process, as its fetchers published them.
 #[derive(Default)]
 pub struct Board {
@@ -188,6 +196,7 @@ impl KeyShare for ProcessKeys {
                 jwks: Arc::from(jwks),
             },
         );
+        PUBLISHED.fetch_add(1, Ordering::Release);
     }
 
     fn release(&self, digest: &str, provider: &str) {

@@ -35,6 +35,8 @@ struct Rooted {
     host: DynamicHost,
     root: RefCell<Root<DynamicHost>>,
     next_id: Cell<u32>,
+    /// The process's key-set generation this root last adopted ([`crate::shared::keys_published`]).
+    keys_seen: Cell<u64>,
 }
 
 thread_local! {
@@ -80,6 +82,25 @@ impl Rooted {
         })
     }
 
+    /// Before a stream is judged: a worker root ticks only when its streams end, so after an
+    /// idle spell its keys may be older than the ones the fetcher has published since (and
+    /// past `max_stale`): it adopts them first. One atomic load per stream when nothing is new.
+    fn adopt_new_keys(&self) {
+        let published = crate::shared::keys_published();
+        if self.keys_seen.replace(published) == published {
+            return;
+        }
+        let ticked = guarded("a worker's tick", || {
+            if let Ok(mut root) = self.root.try_borrow_mut() {
+                root.on_tick();
+            }
+        });
+        if ticked.is_none() {
+            self.retire();
+        }
+        self.host.run_deferred();
+    }
+
     /// Drops this worker's root after a panic (the next stream starts a fresh one, as a wasm
     /// VM is reloaded); its chain stops here, a failed control the next root writes.
     fn retire(&self) {
@@ -120,6 +141,7 @@ fn rooted(shared: &Arc<Shared>, main: bool, fetches: bool) -> Rooted {
         host,
         root: RefCell::new(root),
         next_id: Cell::new(1),
+        keys_seen: Cell::new(crate::shared::keys_published()),
     }
 }
 

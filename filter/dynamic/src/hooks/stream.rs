@@ -25,6 +25,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
             w.insert(shared.id, r.clone());
             r
         });
+        worker.adopt_new_keys();
         let id = worker.next_id.get();
         worker.next_id.set(id.wrapping_add(1).max(1));
         worker.host.register(id, envoy);

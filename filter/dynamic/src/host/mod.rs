@@ -45,6 +45,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// `%FILTER_STATE(wasm.pci_guard_audit:PLAIN)%` and `filter_state_objects_to_log` work.
 pub const FILTER_STATE_PREFIX: &str = "wasm.";
 
+/// Envoy's callback that adds to a counter or sets a gauge of a config.
+type RecordMetric = unsafe extern "C" fn(
+    envoy_dynamic_module_type_http_filter_config_envoy_ptr,
+    usize,
+    *mut envoy_dynamic_module_type_module_buffer,
+    usize,
+    u64,
+) -> envoy_dynamic_module_type_metrics_result;
+
 /// The answer of the key fetch being delivered (main thread).
 struct Answer {
     status: Option<String>,
@@ -148,6 +157,25 @@ impl DynamicHost {
         envoy_dynamic_module_type_module_buffer::of(s.as_bytes())
     }
 
+    /// Adds to a counter or sets a gauge (`record`, Envoy's callback for it), unlabelled.
+    fn record_metric(&self, record: RecordMetric, id: u32, value: u64) {
+        let shared = &self.0.shared;
+        if !shared.alive() {
+            return;
+        }
+        // SAFETY: the config is alive (a stream of it runs, or its own hook); Envoy's counters
+        // and gauges are atomic, so any thread may change them.
+        unsafe {
+            record(
+                shared.config_envoy.0,
+                id as usize,
+                std::ptr::null_mut(),
+                0,
+                value,
+            )
+        };
+    }
+
     /// A counter or gauge: defined in Envoy on the main thread (Envoy takes definitions only
     /// while the config is created), looked up by name on a worker.
     fn define_metric(&self, name: &str, gauge: bool) -> Option<u32> {
@@ -233,22 +261,13 @@ impl Host for DynamicHost {
     }
 
     fn increment_counter(&self, id: u32, by: u64) {
-        let shared = &self.0.shared;
-        let Some(cb) = abi::cb() else { return };
-        if !shared.alive() {
-            return;
-        }
-        // SAFETY: the config is alive (a stream of it runs, or its own hook); Envoy's counters
-        // are atomic, so any thread may add.
-        unsafe {
-            (cb.envoy_dynamic_module_callback_http_filter_config_increment_counter)(
-                shared.config_envoy.0,
-                id as usize,
-                std::ptr::null_mut(),
-                0,
+        if let Some(cb) = abi::cb() {
+            self.record_metric(
+                cb.envoy_dynamic_module_callback_http_filter_config_increment_counter,
+                id,
                 by,
-            )
-        };
+            );
+        }
     }
 
     /// Gauges as counters: defined on the main thread when the config loads.
@@ -257,21 +276,13 @@ impl Host for DynamicHost {
     }
 
     fn set_gauge(&self, id: u32, value: u64) {
-        let shared = &self.0.shared;
-        let Some(cb) = abi::cb() else { return };
-        if !shared.alive() {
-            return;
-        }
-        // SAFETY: as for counters; Envoy's gauges are atomic.
-        unsafe {
-            (cb.envoy_dynamic_module_callback_http_filter_config_set_gauge)(
-                shared.config_envoy.0,
-                id as usize,
-                std::ptr::null_mut(),
-                0,
+        if let Some(cb) = abi::cb() {
+            self.record_metric(
+                cb.envoy_dynamic_module_callback_http_filter_config_set_gauge,
+                id,
                 value,
-            )
-        };
+            );
+        }
     }
 
     /// The process's shared data ([`crate::shared::data`]): one map for every config and
