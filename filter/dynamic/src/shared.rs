@@ -189,10 +189,18 @@ impl KeyShare for ProcessKeys {
         let mut board = board();
         let key = k(digest, provider);
         board.claimed.remove(&key);
+        // A root adopts only a set fetched strictly later than its own, in whole seconds: a
+        // refetch within the second of the set before it (a worker's unknown `kid` right
+        // after a fetch) is dated a second later, or no worker would ever take it (workers
+        // cannot fetch, and the fetcher's refetches are rate-limited).
+        let at = match board.sets.get(&key) {
+            Some(p) => fetched_at.max(p.at.saturating_add(1)),
+            None => fetched_at,
+        };
         board.sets.insert(
             key,
             Published {
-                at: fetched_at,
+                at,
                 jwks: Arc::from(jwks),
             },
         );
@@ -235,6 +243,19 @@ mod tests {
         assert!(
             fetcher.claim("d1", "idp", 102, 1000),
             "publish ended the claim"
+        );
+    }
+
+    #[test]
+    fn a_refetch_within_the_same_second_is_still_newer_for_the_workers() {
+        let (fetcher, worker) = (ProcessKeys::fetcher(), ProcessKeys::adopter());
+        fetcher.publish("d4", "idp", 100, b"old");
+        let (at, _) = worker.newer("d4", "idp", None).unwrap();
+        fetcher.publish("d4", "idp", 100, b"new");
+        assert_eq!(
+            worker.newer("d4", "idp", Some(at)),
+            Some((101, b"new".to_vec())),
+            "the rotated set must reach a worker that holds the one before"
         );
     }
 
