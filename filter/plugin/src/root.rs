@@ -224,10 +224,13 @@ impl<H: Host> Root<H> {
         self.tick(true);
     }
 
-    /// The timer's work. `audit`: also the VM's audit records; false from `on_configure`,
-    /// which on a worker runs before the worker serves: a self-request to the internal
-    /// listener then crashed Envoy 1.40 (measured), so the first goes on the first tick.
-    fn tick(&mut self, audit: bool) {
+    /// The timer's work. `timer`: also the VM's audit records and key fetches; false from
+    /// `on_configure`, which on a worker runs before the worker serves (a self-request to the
+    /// internal listener then crashed Envoy 1.40, measured) and on Envoy's main thread while
+    /// the server starts (a key fetch made then held the process's fetch lease for its whole
+    /// timeout without an answer), so the first of each goes on the first tick.
+    fn tick(&mut self, timer: bool) {
+        let audit = timer;
         if let Some(m) = &self.metrics {
             m.flush(&self.host);
         }
@@ -246,7 +249,7 @@ impl<H: Host> Root<H> {
             self.finish_ending(now_ms);
             self.resume_waiting(false);
         }
-        let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
+        let (Some(vm), Some(fetcher), true) = (&self.vm, &mut self.fetcher, timer) else {
             return;
         };
         fetcher.tick(&self.host, &mut vm.borrow_mut(), now_ms / 1000);

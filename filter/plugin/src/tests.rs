@@ -160,7 +160,9 @@ fn a_policy_swap_while_requests_wait_for_keys_leaves_none_paused() {
     let mut next: serde_json::Value = serde_json::from_slice(&payments()).unwrap();
     next["version"] = json!("next");
     assert!(envoy.configure(next.to_string().as_bytes()));
-    // The new policy's VM fetches its own keys; when they arrive, the request goes on.
+    // The new policy's VM fetches its own keys on its next tick; when they arrive, the
+    // request goes on.
+    envoy.tick();
     let call = fetch_for(&envoy, "/rotating/jwks.json");
     envoy.answer_call(call, "200", &rsa1_jwks());
     let s = envoy.host.stream(id);
