@@ -1,10 +1,10 @@
 //! The proxy-wasm entry: Envoy's callbacks, each handed to [`Root`] or [`Stream`] with the
 //! [`WasmHost`] (wasm32 only). Nothing else here.
 
-use super::host::{Action, Host};
-use super::root::{Root, Stream};
-use super::vm_audit::VmAudit;
-use super::wasm_host::WasmHost;
+use super::host::WasmHost;
+use pci_guard_plugin::keys::SharedDataLease;
+use pci_guard_plugin::vm_audit::VmAudit;
+use pci_guard_plugin::{Action, Host, Root, Stream};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{self, ContextType, LogLevel};
 use std::cell::RefCell;
@@ -18,7 +18,8 @@ thread_local! {
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(WasmRoot(Root::new(WasmHost, AUDIT.with(Rc::clone))))
+        let share = Rc::new(SharedDataLease::new(WasmHost));
+        Box::new(WasmRoot(Root::new(WasmHost, share, AUDIT.with(Rc::clone))))
     });
 }}
 

@@ -18,6 +18,12 @@
 //! The request is recognised by a random nonce only this VM knows, never by anything a
 //! client could send; a client's request is judged like any other.
 //!
+//! A host without that path (the dynamic module: no timer per worker, no call that its own
+//! worker answers) makes a *carried* audit ([`VmAudit::carried`]): the owed records are sealed
+//! and written with the next request's line, in the same log entry, before the request's
+//! event. Nothing waits for a self-request then; the records only go out with traffic, so an
+//! idle worker's chain is silent (README, "Audit").
+//!
 //! One state per VM (module memory), shared by all of the VM's root contexts: a policy update
 //! adds a root context to the same VM, and the chain goes on. [`self_request`] sends and
 //! recognises the self-requests; [`shared`] is what the process's VMs tell each other (who
@@ -90,6 +96,8 @@ pub struct VmAudit {
     warned: bool,
     /// A self-request could not be sent or failed.
     path_failed: bool,
+    /// No self-requests: owed records go out with the next request's line.
+    carried: bool,
 }
 
 impl VmAudit {
@@ -116,6 +124,16 @@ impl VmAudit {
             stale: BTreeSet::new(),
             warned: false,
             path_failed: false,
+            carried: false,
+        }
+    }
+
+    /// An audit whose records ride on request lines instead of self-requests: for a host
+    /// that cannot send a self-request its own worker answers.
+    pub fn carried(now_ms: u64) -> Self {
+        Self {
+            carried: true,
+            ..Self::new(now_ms)
         }
     }
 
@@ -218,6 +236,26 @@ impl VmAudit {
         }
     }
 
+    /// This VM's state is dropped after a failure its host caught (the dynamic module's
+    /// panic): its chain stops without an end, which is a failed control of the process,
+    /// written by the VM that takes its place (or another).
+    pub fn crashed(&mut self, host: &impl Host, metrics: Option<&Metrics>) {
+        if self.chain.is_none() || self.ended {
+            return;
+        }
+        let c = ControlRef {
+            reason: ControlFailure::VmCrashed,
+            detail: format!(
+                "VM {} failed and was dropped without ending its chain; a new one takes its place",
+                self.id
+            ),
+            provider: None,
+            request_id: None,
+            count: 1,
+        };
+        self.post(host, metrics, &format!("vm_crashed/{}", self.id), c, false);
+    }
+
     /// `provider`'s keys (fetched at `fetched_at`, Unix s) are past `max_stale`: a control
     /// failure, once per set of keys across the process.
     pub fn keys_expired(
@@ -295,6 +333,11 @@ impl VmAudit {
             return;
         };
         self.siblings = siblings;
+        if self.carried {
+            // A carried audit says it is alive only with traffic: its silence is idleness,
+            // not death.
+            return;
+        }
         for dead in crashed {
             let c = ControlRef {
                 reason: ControlFailure::VmCrashed,
@@ -322,7 +365,7 @@ impl VmAudit {
     /// request.
     pub fn start_wait(&self, now_ms: u64) -> Option<u64> {
         let deadline = self.started_ms.saturating_add(START_WAIT_MS);
-        (self.unwritten_start.is_some() && !self.path_failed && now_ms < deadline)
+        (!self.carried && self.unwritten_start.is_some() && !self.path_failed && now_ms < deadline)
             .then_some(deadline)
     }
 
@@ -339,7 +382,14 @@ impl VmAudit {
             return Some(start);
         }
         let owed = self.outbox.take().unwrap_or(Owed::Heartbeat);
-        let line = match owed {
+        let line = self.seal_owed(owed, now_ms)?;
+        self.wrote(host, metrics, now_ms);
+        Some(line)
+    }
+
+    /// An owed record, sealed.
+    fn seal_owed(&mut self, owed: Owed, now_ms: u64) -> Option<Vec<u8>> {
+        match owed {
             Owed::Control(c) => self.seal_record(VmEvent::ControlFailure, Some(c), now_ms),
             Owed::Heartbeat => self.seal_record(VmEvent::Heartbeat, None, now_ms),
             Owed::End => {
@@ -348,24 +398,30 @@ impl VmAudit {
                 line
             }
             Owed::Checkpoint => self.seal_record(VmEvent::Checkpoint, None, now_ms),
-        }?;
-        self.wrote(host, metrics, now_ms);
-        Some(line)
+        }
     }
 
-    /// The start record, if no line has carried it yet: a request logged before the start's
-    /// self-request writes it first, in the same log entry (two lines), so the start keeps
-    /// seq 0 and the log's order. Only requests in a VM's first second, when its self-request
-    /// path does not work, take this path.
-    pub fn take_unwritten_start(
+    /// The records a request's log entry carries before its own event, sealed in order: the
+    /// start record, if no line has carried it yet (a request logged before the start's
+    /// self-request writes it first, so the start keeps seq 0 and the log's order; only
+    /// requests in a VM's first second, when its self-request path does not work, take this
+    /// path); and for a carried audit, every record owed.
+    pub fn take_carried(
         &mut self,
         host: &impl Host,
         metrics: Option<&Metrics>,
         now_ms: u64,
-    ) -> Option<Vec<u8>> {
-        let start = self.unwritten_start.take()?;
-        self.wrote(host, metrics, now_ms);
-        Some(start)
+    ) -> Vec<Vec<u8>> {
+        let mut lines: Vec<Vec<u8>> = self.unwritten_start.take().into_iter().collect();
+        if self.carried {
+            while let Some(owed) = self.outbox.take() {
+                lines.extend(self.seal_owed(owed, now_ms));
+            }
+        }
+        if !lines.is_empty() {
+            self.wrote(host, metrics, now_ms);
+        }
+        lines
     }
 
     /// After a line reached the log: the first one makes this VM a writer, told to the

@@ -22,6 +22,9 @@ impl VmAudit {
 
     /// One self-request per owed record not yet on its way.
     pub(super) fn dispatch(&mut self, host: &impl Host, now_ms: u64) {
+        if self.carried {
+            return;
+        }
         let owed = self.outbox.len() + usize::from(self.unwritten_start.is_some());
         let wanted = owed
             .saturating_sub(self.in_flight.len())

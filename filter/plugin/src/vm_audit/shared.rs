@@ -46,7 +46,7 @@ where
     T: Serialize + for<'de> Deserialize<'de>,
 {
     for _ in 0..RETRIES {
-        let (bytes, cas) = host.shared_data(key).ok()?;
+        let (bytes, cas) = host.shared_data(key)?;
         let mut list: Vec<T> = bytes
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -115,7 +115,6 @@ pub fn take(host: &impl Host) -> Vec<ControlRef> {
     // Most ticks find nothing: read without writing then.
     let waiting = host
         .shared_data(CONTROLS)
-        .ok()
         .and_then(|(b, _)| b)
         .and_then(|b| serde_json::from_slice::<Vec<Posted>>(&b).ok())
         .is_some_and(|l| l.iter().any(|p| !p.taken));

@@ -5,12 +5,18 @@
 
 use super::super::fake::{Envoy, FakeHost, SELF_CLUSTER};
 use super::super::host::Action;
+use super::super::keys::SharedDataLease;
 use super::super::root::Root;
 use super::{shared, VmAudit, VmEntry, SELF_HEADER};
 use pci_guard_core::audit::verify::{Options, Verifier};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// Key sets shared as in proxy-wasm.
+fn lease(host: &FakeHost) -> Rc<SharedDataLease<FakeHost>> {
+    Rc::new(SharedDataLease::new(host.clone()))
+}
 
 fn policy(audit: Value) -> Vec<u8> {
     json!({
@@ -141,7 +147,7 @@ fn before_the_start() -> (
     let host = FakeHost::default();
     host.world().config = Some(policy(json!({})));
     let audit = Rc::new(RefCell::new(VmAudit::new(0)));
-    let mut root = Root::new(host.clone(), audit.clone());
+    let mut root = Root::new(host.clone(), lease(&host), audit.clone());
     assert!(root.on_vm_start() && root.on_configure());
     host.stream(7).request_headers = health()
         .into_iter()
@@ -323,7 +329,7 @@ fn checkpoints_sign_the_chain_and_verify_with_the_public_key() {
         json!({"checkpoint": {"signing_key_env": "CP_KEY", "every": "5s"}}),
     ));
     let audit = Rc::new(RefCell::new(VmAudit::new(0)));
-    let mut root = Root::new(host.clone(), audit.clone());
+    let mut root = Root::new(host.clone(), lease(&host), audit.clone());
     assert!(root.on_vm_start() && root.on_configure());
     let mut written = Vec::new();
     for _ in 0..12 {
@@ -374,7 +380,7 @@ fn a_policy_update_continues_the_chain_and_only_the_last_root_ends_it() {
     let mut envoy = Envoy::start(&policy(json!({})));
     // A second root context in the same VM (Envoy's new filter config after an update).
     envoy.host.world().config = Some(policy(json!({"heartbeat": "30s"})));
-    let mut second = Root::new(envoy.host.clone(), envoy.audit.clone());
+    let mut second = Root::new(envoy.host.clone(), lease(&envoy.host), envoy.audit.clone());
     assert!(second.on_configure());
     assert!(
         envoy.root.on_done(),
@@ -454,4 +460,42 @@ fn without_a_self_request_path_only_the_first_requests_wait_and_only_until_it_fa
         Action::Continue,
         "never waits again"
     );
+}
+
+/// The dynamic module's audit: no self-request is ever made and no request waits for one;
+/// the start record and every record owed since (a heartbeat here) go out, sealed in order,
+/// in the log entry of the next request, before its event. The chain verifies.
+#[test]
+fn a_carried_audit_writes_owed_records_with_the_next_request_and_never_calls_out() {
+    let mut envoy = Envoy::start_carried(&policy(json!({"heartbeat": "2s"})));
+    let (a, action) = envoy.request(&health());
+    assert_eq!(action, Action::Continue, "no wait for a start record");
+    envoy.on(a, |s| s.on_log());
+    envoy.host.advance(2000);
+    envoy.tick();
+    let (b, _) = envoy.request(&health());
+    envoy.on(b, |s| s.on_log());
+    let w = envoy.host.world();
+    assert!(
+        w.calls.iter().all(|c| c.cluster != SELF_CLUSTER),
+        "a carried audit never calls out: {:?}",
+        w.calls
+    );
+    drop(w);
+    let lines = lines_of(&envoy);
+    let kinds: Vec<(Value, Value)> = lines
+        .iter()
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+        .map(|e| (e["chain"]["seq"].clone(), e["event"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (json!(0), json!("start")),
+            (json!(1), Value::Null),
+            (json!(2), json!("heartbeat")),
+            (json!(3), Value::Null),
+        ]
+    );
+    assert!(verify(&lines).is_empty(), "{:?}", verify(&lines));
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::host::{Action, HeaderEdit, Host, Level, Map};
+use super::keys::{KeyShare, SharedDataLease};
 use super::root::{Root, Stream};
 use super::vm_audit::VmAudit;
 
@@ -54,6 +55,8 @@ pub struct FakeStream {
     pub sent: Vec<u8>,
     /// The client went away: calls on this stream fail.
     pub gone: bool,
+    /// The plugin said the stream waits for keys (`Host::on_stream_waiting`).
+    pub waiting: bool,
 }
 
 /// An HTTP call the plugin dispatched.
@@ -179,9 +182,9 @@ impl Host for FakeHost {
             c.1 += by;
         }
     }
-    fn shared_data(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), ()> {
+    fn shared_data(&self, key: &str) -> Option<(Option<Vec<u8>>, Option<u32>)> {
         self.count("shared_data");
-        Ok(match self.0.borrow().shared.get(key) {
+        Some(match self.0.borrow().shared.get(key) {
             Some((v, cas)) => (Some(v.clone()), Some(*cas)),
             None => (None, None),
         })
@@ -301,27 +304,25 @@ impl Host for FakeHost {
         })
         .is_some()
     }
-    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
+    fn read_request_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
         self.count("request_body");
         self.with_stream(|s| {
             let end = start.saturating_add(len).min(s.request_buffered.len());
-            s.request_buffered
-                .get(start.min(end)..end)
-                .unwrap_or_default()
-                .to_vec()
+            into.extend_from_slice(
+                s.request_buffered
+                    .get(start.min(end)..end)
+                    .unwrap_or_default(),
+            );
         })
-        .ok_or(())
+        .is_some()
     }
-    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
+    fn read_response_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
         self.count("response_body");
         self.with_stream(|s| {
             let end = start.saturating_add(len).min(s.buffered.len());
-            s.buffered
-                .get(start.min(end)..end)
-                .unwrap_or_default()
-                .to_vec()
+            into.extend_from_slice(s.buffered.get(start.min(end)..end).unwrap_or_default());
         })
-        .ok_or(())
+        .is_some()
     }
     fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool {
         self.count("set_response_body");
@@ -343,6 +344,10 @@ impl Host for FakeHost {
         self.count("reset_response");
         self.with_stream(|s| s.reset = true);
     }
+    fn on_stream_waiting(&self) {
+        self.count("on_stream_waiting");
+        self.with_stream(|s| s.waiting = true);
+    }
 }
 
 /// A VM as Envoy drives it: the root context and its streams, on one [`FakeHost`].
@@ -358,13 +363,31 @@ pub struct Envoy {
 }
 
 impl Envoy {
-    /// Starts a VM and configures it with `policy`; panics if the policy is refused.
+    /// Starts a VM and configures it with `policy`; panics if the policy is refused. Key sets
+    /// are shared as in proxy-wasm (a lease in the fake's shared data).
     pub fn start(policy: &[u8]) -> Self {
         let host = FakeHost::default();
+        Self::start_with(policy, host.clone(), Rc::new(SharedDataLease::new(host)))
+    }
+
+    /// [`Envoy::start`] on `host`, sharing key sets through `share`.
+    pub fn start_with(policy: &[u8], host: FakeHost, share: Rc<dyn KeyShare>) -> Self {
+        Self::boot(policy, host, share, VmAudit::new(1_800_000_000_000))
+    }
+
+    /// [`Envoy::start`] as the dynamic module runs a worker: its audit is carried by request
+    /// lines (no self-requests).
+    pub fn start_carried(policy: &[u8]) -> Self {
+        let host = FakeHost::default();
+        let share = Rc::new(SharedDataLease::new(host.clone()));
+        Self::boot(policy, host, share, VmAudit::carried(1_800_000_000_000))
+    }
+
+    fn boot(policy: &[u8], host: FakeHost, share: Rc<dyn KeyShare>, audit: VmAudit) -> Self {
         host.world().now_ms = 1_800_000_000_000;
         host.world().config = Some(policy.to_vec());
-        let audit = Rc::new(RefCell::new(VmAudit::new(1_800_000_000_000)));
-        let mut root = Root::new(host.clone(), audit.clone());
+        let audit = Rc::new(RefCell::new(audit));
+        let mut root = Root::new(host.clone(), share, audit.clone());
         assert!(root.on_vm_start());
         let mut envoy = Self {
             host,
@@ -463,7 +486,7 @@ impl Envoy {
         action
     }
 
-    fn on<T>(&mut self, id: u32, f: impl FnOnce(&mut Stream<FakeHost>) -> T) -> T {
+    pub fn on<T>(&mut self, id: u32, f: impl FnOnce(&mut Stream<FakeHost>) -> T) -> T {
         self.host.world().current = id;
         f(self.streams.get_mut(&id).expect("no such stream"))
     }

@@ -7,12 +7,12 @@
 //! how to fail closed.
 
 use super::abi;
-use super::host::{HeaderEdit, Host, Level, Map};
 use super::wire;
 use pci_guard_core::identity::error::CryptoError;
 use pci_guard_core::identity::signature::{
     FallbackVerifier, HostVerifier, PureVerifier, SignatureVerifier,
 };
+use pci_guard_plugin::{HeaderEdit, Host, Level, Map};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 use std::time::Duration;
@@ -96,8 +96,8 @@ impl Host for WasmHost {
         let _ = hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX));
     }
 
-    fn shared_data(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), ()> {
-        hostcalls::get_shared_data(key).map_err(|_| ())
+    fn shared_data(&self, key: &str) -> Option<(Option<Vec<u8>>, Option<u32>)> {
+        hostcalls::get_shared_data(key).ok()
     }
 
     fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
@@ -165,12 +165,12 @@ impl Host for WasmHost {
         abi::send_local_response(200, message.as_bytes(), &m, code).is_ok()
     }
 
-    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
-        abi::buffer(abi::REQUEST_BODY, start, len).map_err(|_| ())
+    fn read_request_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+        read_into(abi::REQUEST_BODY, start, len, into)
     }
 
-    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()> {
-        abi::buffer(abi::RESPONSE_BODY, start, len).map_err(|_| ())
+    fn read_response_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+        read_into(abi::RESPONSE_BODY, start, len, into)
     }
 
     fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool {
@@ -180,4 +180,18 @@ impl Host for WasmHost {
     fn reset_response(&self) {
         let _ = abi::close_stream(abi::STREAM_RESPONSE);
     }
+}
+
+/// `len` bytes of body buffer `kind` from `start`, appended to `into`. The host's copy is
+/// already a fresh vector: taken whole when nothing comes before.
+fn read_into(kind: u32, start: usize, len: usize, into: &mut Vec<u8>) -> bool {
+    let Ok(bytes) = abi::buffer(kind, start, len) else {
+        return false;
+    };
+    if into.is_empty() {
+        *into = bytes;
+    } else {
+        into.extend_from_slice(&bytes);
+    }
+    true
 }

@@ -1,40 +1,37 @@
 //! Remote key sets: fetched from the root context on a timer, once per process per interval.
 //!
-//! Every VM ticks. Before fetching, a VM takes a lease in shared data with compare-and-swap,
-//! so only one VM calls the IdP; the winner stores the key set and its fetch time in shared
-//! data, and every VM adopts keys newer than its own on its next tick. A `kid` no key has asks
-//! for an early refetch (rate-limited by the key store). Fetches never block a worker: they
-//! are `dispatch_http_call`s answered in `on_http_call_response`.
+//! On every tick a root adopts key sets other roots of the process fetched and starts the
+//! fetches that are due and that it has claimed; [`super::keys`] says how roots share them
+//! (a shared-data lease in wasm, one fetcher per process in the dynamic module). A `kid` no
+//! key has asks for an early refetch (rate-limited by the key store). Fetches never block a
+//! worker: they are HTTP calls answered in [`Fetcher::on_response`].
 
 use super::host::{Host, Level};
+use super::keys::KeyShare;
 use super::vm::Vm;
 use pci_guard_core::identity::KeySource;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 pub struct Fetcher {
+    share: Rc<dyn KeyShare>,
     /// Call token → provider index.
     in_flight: HashMap<u32, usize>,
 }
 
-fn jwks_key(digest: &str, provider: &str) -> String {
-    format!("pci_guard/jwks/{digest}/{provider}")
-}
-
-fn lease_key(digest: &str, provider: &str) -> String {
-    format!("pci_guard/jwks_lease/{digest}/{provider}")
-}
-
 impl Fetcher {
-    pub fn new() -> Self {
+    pub fn new(share: Rc<dyn KeyShare>) -> Self {
         Self {
+            share,
             in_flight: HashMap::new(),
         }
     }
 
-    /// One tick: adopt keys other VMs fetched; start fetches that are due.
+    /// One tick: adopt keys other roots fetched; start fetches that are due.
     pub fn tick(&mut self, host: &impl Host, vm: &mut Vm, now: u64) {
         let policy = vm.policy.clone();
+        let digest = policy.digest.as_str();
         for (i, p) in policy.providers.iter().enumerate() {
             let KeySource::Remote(remote) = &p.keys else {
                 continue;
@@ -42,23 +39,17 @@ impl Fetcher {
             let Some(store) = vm.keyring.store_mut(i) else {
                 continue;
             };
-            if let Ok((Some(bytes), _)) = host.shared_data(&jwks_key(&policy.digest, &p.name)) {
-                if let Some((at, body)) = bytes.split_first_chunk::<8>() {
-                    let fetched_at = u64::from_le_bytes(*at);
-                    if store.fetched_at().is_none_or(|mine| fetched_at > mine) {
-                        let _ = store.adopt(body, fetched_at);
-                    }
-                }
+            if let Some((fetched_at, body)) = self.share.newer(digest, &p.name, store.fetched_at())
+            {
+                let _ = store.adopt(&body, fetched_at);
+            }
+            if self.share.refetch_wanted(digest, &p.name) {
+                store.on_unknown_kid(now);
             }
             if self.in_flight.values().any(|&j| j == i) || !store.should_fetch(now) {
                 continue;
             }
-            if !take_lease(
-                host,
-                &lease_key(&policy.digest, &p.name),
-                now,
-                remote.timeout_ms,
-            ) {
+            if !self.share.claim(digest, &p.name, now, remote.timeout_ms) {
                 continue;
             }
             store.on_fetch_start(now);
@@ -82,7 +73,7 @@ impl Fetcher {
                         ),
                     );
                     store.on_fetch_err(now);
-                    release_lease(host, &lease_key(&policy.digest, &p.name));
+                    self.share.release(digest, &p.name);
                 }
             }
         }
@@ -110,48 +101,23 @@ impl Fetcher {
         let outcome = match (status.as_deref(), body) {
             (Some("200"), Some(body)) => match store.on_fetch_ok(&body, now) {
                 Ok(()) => {
-                    let mut value = now.to_le_bytes().to_vec();
-                    value.extend_from_slice(&body);
-                    host.set_shared_data(&jwks_key(&policy.digest, &p.name), &value, None);
-                    Ok(())
+                    // Publishing ends the claim too.
+                    self.share.publish(&policy.digest, &p.name, now, &body);
+                    return Some((p.name.clone(), Ok(())));
                 }
-                Err(e) => Err(format!("the key set is unusable: {e}")),
+                Err(e) => format!("the key set is unusable: {e}"),
             },
             (Some(s), _) => {
                 store.on_fetch_err(now);
-                Err(format!("status {s}"))
+                format!("status {s}")
             }
             (None, _) => {
                 store.on_fetch_err(now);
-                Err("no response (timeout or connection failure)".to_string())
+                "no response (timeout or connection failure)".to_string()
             }
         };
-        if let Err(why) = &outcome {
-            host.log(Level::Warn, &format!("pci-guard: provider {:?}: JWKS fetch failed: {why}; keeping the last good keys while they are fresh enough", p.name));
-        }
-        release_lease(host, &lease_key(&policy.digest, &p.name));
-        Some((p.name.clone(), outcome))
+        host.log(Level::Warn, &format!("pci-guard: provider {:?}: JWKS fetch failed: {outcome}; keeping the last good keys while they are fresh enough", p.name));
+        self.share.release(&policy.digest, &p.name);
+        Some((p.name.clone(), Err(outcome)))
     }
-}
-
-/// Takes the fetch lease for `timeout_ms` (plus a second) if nobody holds a live one.
-fn take_lease(host: &impl Host, key: &str, now: u64, timeout_ms: u64) -> bool {
-    let (current, cas) = match host.shared_data(key) {
-        Ok(v) => v,
-        Err(_) => return false,
-    };
-    let held_until = current
-        .as_deref()
-        .and_then(|b| b.first_chunk::<8>())
-        .map(|b| u64::from_le_bytes(*b))
-        .unwrap_or(0);
-    if held_until > now {
-        return false;
-    }
-    let until = now + timeout_ms.div_ceil(1000) + 1;
-    host.set_shared_data(key, &until.to_le_bytes(), cas)
-}
-
-fn release_lease(host: &impl Host, key: &str) {
-    host.set_shared_data(key, &0u64.to_le_bytes(), None);
 }

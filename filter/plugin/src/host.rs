@@ -1,6 +1,7 @@
 //! Everything the plugin asks of its host, behind one trait: the wasm build implements it
-//! with proxy-wasm hostcalls ([`super::wasm_host`]), the unit tests with a fake that records
-//! every call ([`super::fake`]). No other plugin module calls the host.
+//! with proxy-wasm hostcalls (`filter/src/wasm/host.rs`), the dynamic module with Envoy's
+//! dynamic-module callbacks (`filter/dynamic/src/host/`), the unit tests with a fake that
+//! records every call (`fake.rs`). No other plugin module calls the host.
 //!
 //! Calls never panic: a refused call is `None`/`false`/`Err`, and each caller decides how to
 //! fail closed. Calls that act on "the current stream" act on the stream whose callback is
@@ -54,8 +55,9 @@ pub trait Host: Clone {
     fn define_gauge(&self, name: &str) -> Option<u32>;
     fn set_gauge(&self, id: u32, value: u64);
 
-    // Shared data (one map per VM id, process-wide, compare-and-swap by `cas`).
-    fn shared_data(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), ()>;
+    // Shared data (proxy-wasm: one map per VM id, process-wide, compare-and-swap by `cas`);
+    // used by `keys::SharedDataLease`. A host without it answers `None`/false.
+    fn shared_data(&self, key: &str) -> Option<(Option<Vec<u8>>, Option<u32>)>;
     fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
 
     // Calls out.
@@ -83,13 +85,24 @@ pub trait Host: Clone {
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool;
     fn send_http_response(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> bool;
     fn send_grpc_response(&self, status: u32, message: &str, metadata: &[(&str, &[u8])]) -> bool;
-    /// `len` bytes of the buffered request body from `start`.
-    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()>;
-    /// `len` bytes of the buffered response body from `start`.
-    fn response_body(&self, start: usize, len: usize) -> Result<Vec<u8>, ()>;
-    /// Replaces `len` bytes of the buffered response body from `start` with `data`.
+    /// `len` bytes of the buffered request body from `start`, appended to `into`, as
+    /// [`Host::read_response_body`] does. False if the host refused.
+    fn read_request_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool;
+    /// `len` bytes of the buffered response body from `start`, appended to `into` (a buffer
+    /// the caller reuses). The wasm host copies them out of Envoy into the VM (and hands its
+    /// copy over whole when `into` is empty); the dynamic module copies from Envoy's slices
+    /// without allocating. False if the host refused.
+    fn read_response_body(&self, start: usize, len: usize, into: &mut Vec<u8>) -> bool;
+    /// Replaces `len` bytes of the buffered response body from `start` with `data`. A write
+    /// of the same length the dynamic module makes in place, in Envoy's slices.
     fn set_response_body(&self, start: usize, len: usize, data: &[u8]) -> bool;
     fn reset_response(&self);
+
+    /// The current stream now waits for its provider's first keys. A host whose roots tick
+    /// on their own (proxy-wasm: a timer per VM) has nothing to do; one without a timer per
+    /// worker (the dynamic module) arranges for the stream's root to tick when keys may have
+    /// come or the wait may be over.
+    fn on_stream_waiting(&self) {}
 
     /// A property as UTF-8 text, `None` when absent or empty.
     fn property_str(&self, path: &[&str]) -> Option<String> {

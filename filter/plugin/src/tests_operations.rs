@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 fn agents() -> Vec<u8> {
     std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/policies/agents.json"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/policies/agents.json"),
     )
     .unwrap()
 }

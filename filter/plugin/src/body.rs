@@ -94,7 +94,9 @@ pub struct BodyScan<H: Host> {
     /// paused in Envoy's buffer; otherwise the final empty callback flushes it from the filter.
     /// `None` until first needed (asking the host costs a call most responses never need).
     may_pause: Option<bool>,
-    /// Reused between callbacks.
+    /// Reused between callbacks: what the host's buffer holds, read; the output; the
+    /// decoded input.
+    input: Vec<u8>,
     out: Vec<u8>,
     decoded: Vec<u8>,
     /// Line endings at the end of what was scanned, for `text/event-stream` bodies.
@@ -161,6 +163,7 @@ impl<H: Host> BodyScan<H> {
             fed: 0,
             emitted: 0,
             may_pause,
+            input: Vec::new(),
             out: Vec::new(),
             decoded: Vec::new(),
             events: (events && !grpc).then(EventEnds::default),
@@ -190,8 +193,15 @@ impl<H: Host> BodyScan<H> {
     }
 
     fn release_scratch(&mut self) {
+        // The plain-text scan moves the input into `out`: hand it back for the next read.
+        if self.input.capacity() == 0 && self.out.capacity() <= SCRATCH_KEEP {
+            self.input = std::mem::take(&mut self.out);
+        }
         if self.out.capacity() > SCRATCH_KEEP {
             self.out = Vec::new();
+        }
+        if self.input.capacity() > SCRATCH_KEEP {
+            self.input = Vec::new();
         }
         if self.decoded.capacity() > SCRATCH_KEEP {
             self.decoded = Vec::new();
@@ -204,13 +214,11 @@ impl<H: Host> BodyScan<H> {
         }
         // The final empty callback brings no new bytes: nothing to read.
         let want = size.saturating_sub(self.paused);
-        let new = match want {
-            0 => Vec::new(),
-            _ => match self.host.response_body(self.paused, want) {
-                Ok(b) => b,
-                Err(()) => return self.refuse(size, Reason::BodyScanFailed),
-            },
-        };
+        let mut new = std::mem::take(&mut self.input);
+        new.clear();
+        if want > 0 && !self.host.read_response_body(self.paused, want, &mut new) {
+            return self.refuse(size, Reason::BodyScanFailed);
+        }
         let held_before = self.held();
         let masked_before = masked(self.scanner.counts());
         if let Err(reason) = self.scan(new, end_of_stream) {
@@ -367,9 +375,10 @@ impl<H: Host> BodyScan<H> {
         if self.paused_final == 0 {
             return self.host.set_response_body(0, len, &self.out);
         }
-        let Ok(mut p) = self.host.response_body(0, self.paused_final) else {
+        let mut p = Vec::with_capacity(self.paused_final + self.out.len());
+        if !self.host.read_response_body(0, self.paused_final, &mut p) {
             return false;
-        };
+        }
         p.extend_from_slice(&self.out);
         self.host.set_response_body(0, len, &p)
     }

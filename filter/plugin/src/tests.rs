@@ -8,7 +8,7 @@ use serde_json::json;
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn payments() -> Vec<u8> {
@@ -160,7 +160,9 @@ fn a_policy_swap_while_requests_wait_for_keys_leaves_none_paused() {
     let mut next: serde_json::Value = serde_json::from_slice(&payments()).unwrap();
     next["version"] = json!("next");
     assert!(envoy.configure(next.to_string().as_bytes()));
-    // The new policy's VM fetches its own keys; when they arrive, the request goes on.
+    // The new policy's VM fetches its own keys on its next tick; when they arrive, the
+    // request goes on.
+    envoy.tick();
     let call = fetch_for(&envoy, "/rotating/jwks.json");
     envoy.answer_call(call, "200", &rsa1_jwks());
     let s = envoy.host.stream(id);
@@ -327,8 +329,9 @@ fn every_event_joins_the_vm_hash_chain() {
 #[test]
 fn without_a_policy_every_request_is_refused_with_503() {
     let host = super::fake::FakeHost::default();
+    let share = std::rc::Rc::new(super::keys::SharedDataLease::new(host.clone()));
     let audit = std::rc::Rc::new(std::cell::RefCell::new(super::vm_audit::VmAudit::new(0)));
-    let mut root = super::root::Root::new(host.clone(), audit);
+    let mut root = super::root::Root::new(host.clone(), share, audit);
     assert!(root.on_vm_start());
     host.world().config = Some(b"{not a policy".to_vec());
     assert!(!root.on_configure());
@@ -544,4 +547,151 @@ fn a_request_envoy_refused_before_the_filter_still_gets_a_whole_event() {
     assert_eq!(e["duration_ms"], 0.0);
     assert_eq!(e["chain"]["seq"], 2, "it takes its place in the chain");
     assert_eq!(e["chain"]["id"], first["chain"]["id"]);
+}
+
+#[test]
+fn a_request_that_starts_to_wait_for_keys_tells_the_host() {
+    let mut envoy = Envoy::start(&payments());
+    let (id, action) = envoy.request(&get("/v2/cards/c_1", Some(&rotating_token())));
+    assert_eq!(action, Action::Pause);
+    assert!(
+        envoy.host.stream(id).waiting,
+        "a host without a timer must be told"
+    );
+    let (other, _) = envoy.request(&get("/v1/cards/c_1", Some(&token("agent-7", "cards:read"))));
+    assert!(
+        !envoy.host.stream(other).waiting,
+        "a judged request does not wait"
+    );
+}
+
+/// A key share like the dynamic module's: one root of the process fetches, the others only
+/// adopt what it published and pass their wish for an early refetch on to it.
+#[derive(Default)]
+struct OneFetcher {
+    published: std::cell::RefCell<Option<(u64, Vec<u8>)>>,
+    /// Providers a worker asked to refetch.
+    wished: std::cell::RefCell<Vec<String>>,
+}
+
+struct Side(std::rc::Rc<OneFetcher>, bool);
+
+impl super::keys::KeyShare for Side {
+    fn newer(&self, _d: &str, provider: &str, mine: Option<u64>) -> Option<(u64, Vec<u8>)> {
+        if provider != "rotating-idp" {
+            return None;
+        }
+        let p = self.0.published.borrow();
+        p.as_ref()
+            .filter(|(at, _)| mine.is_none_or(|m| *at > m))
+            .cloned()
+    }
+    fn claim(&self, _d: &str, provider: &str, _now: u64, _timeout_ms: u64) -> bool {
+        if !self.1 {
+            self.0.wished.borrow_mut().push(provider.to_string());
+        }
+        self.1
+    }
+    fn publish(&self, _d: &str, provider: &str, at: u64, jwks: &[u8]) {
+        if provider == "rotating-idp" {
+            *self.0.published.borrow_mut() = Some((at, jwks.to_vec()));
+        }
+    }
+    fn release(&self, _d: &str, _p: &str) {}
+    fn refetch_wanted(&self, _d: &str, provider: &str) -> bool {
+        let mut w = self.0.wished.borrow_mut();
+        let had = w.iter().any(|p| p == provider);
+        w.retain(|p| !self.1 || p != provider);
+        self.1 && had
+    }
+}
+
+/// The calls a root made other than its audit self-requests.
+fn idp_calls(e: &Envoy) -> usize {
+    e.host
+        .world()
+        .calls
+        .iter()
+        .filter(|c| c.cluster != super::fake::SELF_CLUSTER)
+        .count()
+}
+
+#[test]
+fn a_root_that_cannot_fetch_adopts_the_fetchers_keys_and_resumes_its_waiters() {
+    use super::fake::FakeHost;
+    let board = std::rc::Rc::new(OneFetcher::default());
+    let mut fetcher = Envoy::start_with(
+        &payments(),
+        FakeHost::default(),
+        std::rc::Rc::new(Side(board.clone(), true)),
+    );
+    let mut worker = Envoy::start_with(
+        &payments(),
+        FakeHost::default(),
+        std::rc::Rc::new(Side(board.clone(), false)),
+    );
+    assert_eq!(idp_calls(&worker), 0, "a worker root never calls the IdP");
+    let (id, action) = worker.request(&get("/v2/cards/c_1", Some(&rotating_token())));
+    assert_eq!(action, Action::Pause);
+    // The fetcher's answer is published; the worker's next tick adopts it and resumes.
+    let call = fetch_for(&fetcher, "/rotating/jwks.json");
+    fetcher.answer_call(call, "200", &rsa1_jwks());
+    assert!(!worker.host.stream(id).resumed);
+    worker.tick();
+    assert!(
+        worker.host.stream(id).resumed,
+        "resumed with the adopted keys"
+    );
+    assert_eq!(idp_calls(&worker), 0);
+    assert_eq!(worker.log(id)["decision"]["result"], "allow");
+}
+
+#[test]
+fn an_unknown_kid_at_a_worker_makes_the_fetcher_refetch_early() {
+    use super::fake::FakeHost;
+    let board = std::rc::Rc::new(OneFetcher::default());
+    let mut fetcher = Envoy::start_with(
+        &payments(),
+        FakeHost::default(),
+        std::rc::Rc::new(Side(board.clone(), true)),
+    );
+    let call = fetch_for(&fetcher, "/rotating/jwks.json");
+    fetcher.answer_call(call, "200", &rsa1_jwks());
+    let fetches = |e: &Envoy| {
+        e.host
+            .world()
+            .calls
+            .iter()
+            .filter(|c| c.headers.iter().any(|(_, v)| v == "/rotating/jwks.json"))
+            .count()
+    };
+    assert_eq!(fetches(&fetcher), 1);
+    fetcher.host.advance(1_000);
+    fetcher.tick();
+    assert_eq!(fetches(&fetcher), 1, "fresh keys: nothing due");
+    // A worker sees a token signed by a key it does not know (rotation): it cannot fetch,
+    // so it asks; the fetcher's next tick refetches.
+    let mut worker = Envoy::start_with(
+        &payments(),
+        FakeHost::default(),
+        std::rc::Rc::new(Side(board.clone(), false)),
+    );
+    worker.tick();
+    let now = 1_800_000_000u64;
+    let rotated = pci_guard_testkit::mint_as(
+        "rsa2",
+        &json!({"iss": "https://idp.example.com", "aud": "payments-api", "sub": "agent-7",
+                "iat": now - 10, "exp": now + 600, "scope": "cards:read"}),
+    );
+    let (id, _) = worker.request(&get("/v2/cards/c_1", Some(&rotated)));
+    assert_eq!(worker.log(id)["decision"]["reason"], "token_unknown_kid");
+    worker.tick();
+    assert_eq!(idp_calls(&worker), 0);
+    fetcher.host.advance(1_000);
+    fetcher.tick();
+    assert_eq!(
+        fetches(&fetcher),
+        2,
+        "the worker's wish made the fetcher refetch"
+    );
 }

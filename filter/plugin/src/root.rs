@@ -5,6 +5,7 @@
 
 use super::host::{Host, Level};
 use super::jwks_fetch::Fetcher;
+use super::keys::KeyShare;
 use super::metrics::Metrics;
 use super::stream::{RequestStep, StreamState};
 use super::vm::Vm;
@@ -18,6 +19,9 @@ use pci_guard_core::policy::Policy;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
+
+mod http;
+pub use http::Stream;
 
 /// How often a VM flushes its metrics, looks for due key fetches and for keys other VMs
 /// fetched, writes its due audit records, and ends the waits that are over.
@@ -39,6 +43,8 @@ pub struct Root<H: Host> {
     /// Ticking at [`FIRST_TICK`] while requests may wait for the start record.
     fast: bool,
     metrics: Option<Rc<Metrics>>,
+    /// How this root shares remote key sets with the process's other roots.
+    share: Rc<dyn KeyShare>,
     fetcher: Option<Fetcher>,
     /// Requests paused until their provider's first keys arrive (or the wait times out).
     waiting: Rc<RefCell<Vec<Waiter<H>>>>,
@@ -56,8 +62,9 @@ pub struct Waiter<H: Host> {
 }
 
 impl<H: Host> Root<H> {
+    /// A root on `host` that shares key sets with the process's other roots through `share`;
     /// `audit`: the VM's audit state (one per VM, whatever its root contexts).
-    pub fn new(host: H, audit: Rc<RefCell<VmAudit>>) -> Self {
+    pub fn new(host: H, share: Rc<dyn KeyShare>, audit: Rc<RefCell<VmAudit>>) -> Self {
         Self {
             host,
             vm: None,
@@ -66,6 +73,7 @@ impl<H: Host> Root<H> {
             ending: false,
             fast: false,
             metrics: None,
+            share,
             fetcher: None,
             waiting: Rc::default(),
         }
@@ -77,6 +85,11 @@ impl<H: Host> Root<H> {
             &format!("pci-guard: policy rejected: {message}"),
         );
         false
+    }
+
+    /// Whether a policy is in force (streams without one are refused).
+    pub fn loaded(&self) -> bool {
+        self.vm.is_some()
     }
 
     /// A policy that did not load: logged, and a control failure of the process. Envoy
@@ -189,7 +202,16 @@ impl<H: Host> Root<H> {
         } else {
             self.host.set_tick_period(TICK);
         }
-        self.fetcher = vm.has_remote_keys().then(Fetcher::new);
+        self.fetcher = vm
+            .has_remote_keys()
+            .then(|| Fetcher::new(self.share.clone()));
+        if let Some(m) = &self.metrics {
+            for p in &vm.policy.providers {
+                if matches!(p.keys, KeySource::Remote(_)) {
+                    m.define_provider(&self.host, &p.name);
+                }
+            }
+        }
         self.vm = Some(Rc::new(RefCell::new(vm)));
         // Requests that waited for the old policy's keys are judged again under this one:
         // the old policy's fetches will never be answered here.
@@ -202,10 +224,13 @@ impl<H: Host> Root<H> {
         self.tick(true);
     }
 
-    /// The timer's work. `audit`: also the VM's audit records; false from `on_configure`,
-    /// which on a worker runs before the worker serves: a self-request to the internal
-    /// listener then crashed Envoy 1.40 (measured), so the first goes on the first tick.
-    fn tick(&mut self, audit: bool) {
+    /// The timer's work. `timer`: also the VM's audit records and key fetches; false from
+    /// `on_configure`, which on a worker runs before the worker serves (a self-request to the
+    /// internal listener then crashed Envoy 1.40, measured) and on Envoy's main thread while
+    /// the server starts (a key fetch made then held the process's fetch lease for its whole
+    /// timeout without an answer), so the first of each goes on the first tick.
+    fn tick(&mut self, timer: bool) {
+        let audit = timer;
         if let Some(m) = &self.metrics {
             m.flush(&self.host);
         }
@@ -224,7 +249,7 @@ impl<H: Host> Root<H> {
             self.finish_ending(now_ms);
             self.resume_waiting(false);
         }
-        let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
+        let (Some(vm), Some(fetcher), true) = (&self.vm, &mut self.fetcher, timer) else {
             return;
         };
         fetcher.tick(&self.host, &mut vm.borrow_mut(), now_ms / 1000);
@@ -352,6 +377,14 @@ impl<H: Host> Root<H> {
         false
     }
 
+    /// The host drops this root after a failure it caught (a panic): the VM's chain stops
+    /// here, and the process's next writer records it as a failed control.
+    pub fn on_failed(&self) {
+        self.audit
+            .borrow_mut()
+            .crashed(&self.host, self.metrics.as_deref());
+    }
+
     /// After a delayed `on_done`: tells Envoy the root context is done once the end record
     /// was written or the wait is over.
     fn finish_ending(&mut self, now_ms: u64) {
@@ -364,6 +397,7 @@ impl<H: Host> Root<H> {
     pub fn create_stream(&self, context_id: u32) -> Stream<H> {
         Stream {
             id: context_id,
+            host: self.host.clone(),
             waiting: self.waiting.clone(),
             state: Rc::new(RefCell::new(StreamState::new(
                 self.host.clone(),
@@ -434,85 +468,5 @@ impl<H: Host> Root<H> {
                 RequestStep::AwaitStart { .. } => {}
             }
         }
-    }
-}
-
-/// The HTTP context Envoy calls, one per request. Its state lives behind an `Rc` so that a
-/// request waiting for its provider's first keys can be judged again from the root context.
-pub struct Stream<H: Host> {
-    id: u32,
-    state: Rc<RefCell<StreamState<H>>>,
-    waiting: Rc<RefCell<Vec<Waiter<H>>>>,
-}
-
-impl<H: Host> Stream<H> {
-    pub fn on_request_headers(&mut self, end_of_stream: bool) -> super::host::Action {
-        let step = self.state.borrow_mut().on_request_headers(end_of_stream);
-        match step {
-            // Envoy hands no body to a filter that holds the headers: they go on, the body
-            // is held instead.
-            RequestStep::ReadBody => super::host::Action::Continue,
-            step => self.step(step),
-        }
-    }
-
-    pub fn on_request_body(&mut self, size: usize, end_of_stream: bool) -> super::host::Action {
-        let step = self.state.borrow_mut().on_request_body(size, end_of_stream);
-        self.step(step)
-    }
-
-    pub fn on_request_trailers(&mut self) -> super::host::Action {
-        let step = self.state.borrow_mut().on_request_trailers();
-        self.step(step)
-    }
-
-    /// What Envoy is told after a request callback.
-    fn step(&mut self, step: RequestStep) -> super::host::Action {
-        use super::host::Action;
-        match step {
-            RequestStep::Continue => Action::Continue,
-            RequestStep::Replied | RequestStep::ReadBody => Action::Pause,
-            RequestStep::Waiting {
-                deadline_ms,
-                providers,
-            } => {
-                self.waiting.borrow_mut().push(Waiter {
-                    context_id: self.id,
-                    deadline_ms,
-                    providers,
-                    start: false,
-                    stream: self.state.clone(),
-                });
-                Action::Pause
-            }
-            RequestStep::AwaitStart { deadline_ms } => {
-                self.waiting.borrow_mut().push(Waiter {
-                    context_id: self.id,
-                    deadline_ms,
-                    providers: Vec::new(),
-                    start: true,
-                    stream: self.state.clone(),
-                });
-                Action::Pause
-            }
-        }
-    }
-
-    pub fn on_response_headers(&mut self, end_of_stream: bool) -> super::host::Action {
-        self.state.borrow_mut().on_response_headers(end_of_stream)
-    }
-
-    pub fn on_response_body(&mut self, size: usize, end_of_stream: bool) -> super::host::Action {
-        self.state
-            .borrow_mut()
-            .on_response_body(size, end_of_stream)
-    }
-
-    pub fn on_response_trailers(&mut self) -> super::host::Action {
-        self.state.borrow_mut().on_response_trailers()
-    }
-
-    pub fn on_log(&mut self) {
-        self.state.borrow_mut().on_log()
     }
 }

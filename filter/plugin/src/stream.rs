@@ -10,16 +10,13 @@ use super::metrics::Metrics;
 use super::vm::Vm;
 use super::vm_audit::VmAudit;
 use pci_guard_core::answer::Answer;
-use pci_guard_core::audit::control::ControlFailure;
-use pci_guard_core::audit::record::ControlRef;
-use pci_guard_core::audit::{Event, RedactionRef};
-use pci_guard_core::judge::{
-    self, Body, BodyPlan, Judged, Request, ResponseFacts, ResponsePlan, Unseen, Verdict,
-};
+use pci_guard_core::audit::Event;
+use pci_guard_core::judge::{self, Body, BodyPlan, Judged, Request, ResponsePlan, Verdict};
 use pci_guard_core::reason::Reason;
-use pci_guard_core::redact::RedactOptions;
 use std::cell::RefCell;
 use std::rc::Rc;
+
+mod log;
 
 /// What the request brought, kept while it may have to be judged again (it waits for its
 /// provider's first keys).
@@ -220,9 +217,9 @@ impl<H: Host> StreamState<H> {
         let size = self.request_size;
         let (body, over) = match size > limit {
             true => (Vec::new(), true),
-            false => match self.host.request_body(0, size) {
-                Ok(b) => (b, false),
-                Err(()) => {
+            false => match self.read_request_body(size) {
+                Some(b) => (b, false),
+                None => {
                     // Unreadable is unjudgeable: refused as too large to read, never passed.
                     self.host
                         .log(Level::Error, "pci-guard: could not read the request body");
@@ -234,6 +231,13 @@ impl<H: Host> StreamState<H> {
             p.body = Some(body);
             p.over_limit = over;
         }
+    }
+
+    fn read_request_body(&self, size: usize) -> Option<Vec<u8>> {
+        let mut body = Vec::new();
+        self.host
+            .read_request_body(0, size, &mut body)
+            .then_some(body)
     }
 
     /// Judges the pending request at `now_ms` and carries out the verdict. With `may_wait`, a
@@ -422,134 +426,6 @@ impl<H: Host> StreamState<H> {
         match &mut self.body {
             Some(b) => b.on_trailers(),
             None => Action::Continue,
-        }
-    }
-
-    pub fn on_log(&mut self) {
-        let host = &self.host;
-        let ended_ms = host.now_ms();
-        if self.self_request {
-            let line = self
-                .audit
-                .borrow_mut()
-                .write_owed(host, self.metrics.as_deref(), ended_ms);
-            if let Some(line) = line {
-                if !host.set_property(&["pci_guard_audit"], &line) {
-                    host.log(Level::Error, "pci-guard: could not record an audit record");
-                }
-            }
-            return;
-        }
-        // Still waiting for keys when the stream ended (the client left): the decision it
-        // would have had, recorded, with nothing sent.
-        if self.event.is_none() {
-            if let Some(Judged::Done(v)) = self.judge_pending(false, ended_ms) {
-                self.event = Some(v.event);
-            }
-        }
-        // Envoy refused the request before its headers reached the filter: still an event.
-        if self.event.is_none() && self.pending.is_none() {
-            let prop = |path: &[&str]| {
-                host.property(path)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .filter(|s| !s.is_empty())
-            };
-            let (method, path) = (prop(&["request", "method"]), prop(&["request", "path"]));
-            let (address, principal) = (
-                prop(&["source", "address"]),
-                prop(&["connection", "uri_san_peer_certificate"]),
-            );
-            self.started_ms = ended_ms;
-            let policy = self.vm.as_ref().map(|vm| vm.borrow().policy.clone());
-            self.event = Some(judge::refused_before_filter(Unseen {
-                policy: policy.as_deref(),
-                method: method.as_deref(),
-                path: path.as_deref(),
-                source_address: address.as_deref(),
-                source_principal: principal.as_deref(),
-                now_ms: ended_ms,
-            }));
-        }
-        let mut event = self.event.take().unwrap_or_default();
-        let redaction = match (&self.body, self.refused) {
-            (Some(b), _) => {
-                let c = b.counts();
-                Some(RedactionRef {
-                    pan: c.pan,
-                    cvv: c.cvv,
-                    track: c.track,
-                    bytes_scanned: c.bytes_scanned,
-                    refused: b.failure,
-                })
-            }
-            (None, Some(reason)) => Some(RedactionRef {
-                refused: Some(reason),
-                ..Default::default()
-            }),
-            (None, None) => None,
-        };
-        let facts = ResponseFacts {
-            status: self
-                .status
-                .or_else(|| host.property_u64(&["response", "code"]).map(|c| c as u16)),
-            grpc_status: match event.request.grpc {
-                Some(_) => host
-                    .property_u64(&["response", "grpc_status"])
-                    .map(|c| c as u32),
-                None => None,
-            },
-            bytes: self.response_bytes,
-            details: host.property_str(&["response", "code_details"]),
-            redaction,
-            ended_ms,
-        };
-        let policy = self.vm.as_ref().map(|vm| vm.borrow().policy.clone());
-        let defaults;
-        let options = match &policy {
-            Some(p) => &*p.redaction.options,
-            None => {
-                defaults = RedactOptions::default();
-                &defaults
-            }
-        };
-        let mut audit = self.audit.borrow_mut();
-        let start = audit.take_unwritten_start(host, self.metrics.as_deref(), ended_ms);
-        let line = judge::log(
-            &mut event,
-            facts,
-            self.started_ms,
-            options,
-            audit.chain_mut(),
-        );
-        if let Some(m) = &self.metrics {
-            m.record(&event);
-        }
-        if let Some(reason) = event.redaction.and_then(|r| r.refused) {
-            // Counted with the request's metrics above; the record names the request.
-            audit.control(
-                None,
-                ControlRef {
-                    reason: ControlFailure::BodyRefused,
-                    detail: format!(
-                        "a response body was refused ({}): the client got an error instead of it",
-                        reason.as_str()
-                    ),
-                    provider: None,
-                    request_id: event.request_id.clone(),
-                    count: 1,
-                },
-            );
-        }
-        let line = match start {
-            Some(mut start) => {
-                start.push(b'\n');
-                start.extend_from_slice(&line);
-                start
-            }
-            None => line,
-        };
-        if !host.set_property(&["pci_guard_audit"], &line) {
-            host.log(Level::Error, "pci-guard: could not record audit event");
         }
     }
 }

@@ -124,6 +124,12 @@ impl Metrics {
         }
     }
 
+    /// Defines `provider`'s key metrics now, when its policy loads: a host may take
+    /// definitions only then (Envoy's dynamic modules, while the filter config is created).
+    pub fn define_provider(&self, host: &impl Host, provider: &str) {
+        self.with_provider(host, provider, |_| {});
+    }
+
     fn with_provider(&self, host: &impl Host, provider: &str, f: impl FnOnce(&JwksMetrics)) {
         let mut all = self.jwks.borrow_mut();
         let m = all
