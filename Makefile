@@ -10,14 +10,21 @@ WASM          := target/$(WASM_TARGET)/release/pci_guard.wasm
 TARGET_DIR    := $(or $(CARGO_TARGET_DIR),target)
 # Test-only build with the `fault-injection` feature (envoy/tests/faults.rs): never shipped.
 WASM_FAULT    := $(TARGET_DIR)/$(WASM_TARGET)/release/pci_guard_fault.wasm
+# The dynamic module (filter/dynamic): Envoy loads lib<name>.so from ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
+DYNAMIC_DIR   := $(TARGET_DIR)/dynamic
+DYNAMIC       := $(DYNAMIC_DIR)/libpci_guard_dynamic.so
+DYNAMIC_FAULT_DIR := $(TARGET_DIR)/dynamic-fault
+# make run RUNTIME=native: the dynamic module instead of the wasm plugin.
+RUNTIME       ?= wasm
 CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
 
-.PHONY: help setup postgresql wasm wasm-fault run test lint unit wasm-unit e2e bench bench-approvals fuzz soak clean oci oci-push
+.PHONY: help setup postgresql wasm wasm-fault dynamic dynamic-fault run test lint unit wasm-unit e2e bench bench-approvals fuzz soak clean oci oci-push
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream + the approvals service on 127.0.0.1, print the commands to try"
+	@echo "            RUNTIME=native runs the Envoy dynamic module instead of the wasm plugin (no JIT demo there yet)"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
 	@echo "make bench  criterion benches of the core + load comparison bare / native Envoy filters / pci-guard -> BENCHMARKS.md"
 	@echo "make bench-approvals  approvals service: approvals/s and token exchanges/s on SQLite and PostgreSQL -> approvals/benches/RESULTS.md"
@@ -49,8 +56,21 @@ wasm: setup
 	$(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib
 	@echo "built $(WASM): $$(stat -c %s $(WASM)) bytes"
 
+# The dynamic module: the `dynamic` profile is the release build with panic = "unwind", so a
+# panic is caught at the ABI boundary and fails the request closed instead of aborting Envoy.
+dynamic:
+	$(CARGO) build --profile dynamic -p pci-guard-dynamic
+	@echo "built $(DYNAMIC): $$(stat -c %s $(DYNAMIC)) bytes"
+
+# As wasm-fault: the fault-injection build goes to its own directory (same file name, which
+# Envoy loads by), and the shipped module is rebuilt after it.
+dynamic-fault:
+	$(CARGO) build --profile dynamic -p pci-guard-dynamic --features fault-injection
+	mkdir -p $(DYNAMIC_FAULT_DIR) && cp $(DYNAMIC) $(DYNAMIC_FAULT_DIR)/
+	$(CARGO) build --profile dynamic -p pci-guard-dynamic
+
 # --- make run ----------------------------------------------------------------------------------
-run: wasm
+run: $(if $(filter native,$(RUNTIME)),dynamic,wasm)
 	@$(CARGO) build -q -p pci-guard --bin pci-guard -p pci-guard-approvals --bin pci-guard-approvals
 	@mkdir -p $(TARGET_DIR)/demo && python3 envoy/demo-policy.py > $(TARGET_DIR)/demo/policy.json
 	@python3 envoy/demo-upstream.py 8081 & upstream=$$!; \
@@ -91,22 +111,22 @@ run: wasm
 	echo '  PCI_GUARD_TOKEN=$$ALICE pci-guard access revoke $$(PCI_GUARD_TOKEN=$$AGENT pci-guard access show $$REQ | jq -r .grant.id)  # then the refund: 403 grant_revoked within 5 s'; \
 	echo "Ctrl-C stops everything."; \
 	echo; \
-	$(ENVOY) -c envoy/demo.yaml --concurrency 1 --log-level warn
+	$(if $(filter native,$(RUNTIME)),ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(abspath $(DYNAMIC_DIR)) $(ENVOY) -c envoy/demo-dynamic.yaml,$(ENVOY) -c envoy/demo.yaml) --concurrency 1 --log-level warn
 
 # --- make test ---------------------------------------------------------------------------------
-test: setup lint unit wasm-unit wasm e2e
+test: setup lint unit wasm-unit wasm dynamic e2e
 	@echo "make test: all passed"
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target $(WASM_TARGET) -p pci-guard --lib -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) -p pci-guard-plugin -p pci-guard --lib -- -D warnings
 
 # pci-guard-testkit's own test runs every fuzz seed and saved crash through its check.
 # pci-guard-approvals: its scenarios on SQLite and on PostgreSQL clusters the tests start
 # (they fail under CI=true when PostgreSQL cannot start; `make setup` installs it).
 unit:
-	$(CARGO) test -p pci-guard-core -p pci-guard -p pci-guard-testkit -p pci-guard-approvals
+	$(CARGO) test -p pci-guard-core -p pci-guard-plugin -p pci-guard-dynamic -p pci-guard -p pci-guard-testkit -p pci-guard-approvals
 	@echo "External corpora (../shared/corpora; each test says plainly when it skips; with CI set, a missing corpus fails):"
 	$(CARGO) test -q -p pci-guard-core --test jwt_corpus --test pan_corpus -- --nocapture
 
@@ -131,9 +151,10 @@ $(AGENTS_DEPS): envoy/agents/requirements.txt
 
 # The pci-guard command checks what Envoy wrote (`audit verify`); built here so the tests run
 # this tree's build.
-e2e: wasm wasm-fault $(AGENTS_DEPS)
+e2e: wasm wasm-fault dynamic-fault $(AGENTS_DEPS)
 	$(CARGO) build -p pci-guard --bin pci-guard
 	PCI_GUARD_BIN=$(abspath $(TARGET_DIR))/debug/pci-guard PCI_GUARD_FAULT_WASM=$(abspath $(WASM_FAULT)) \
+	  PCI_GUARD_DYNAMIC_FAULT_DIR=$(abspath $(DYNAMIC_FAULT_DIR)) \
 	  $(CARGO) test -p pci-guard-e2e
 
 # --- make bench --------------------------------------------------------------------------------
@@ -144,13 +165,16 @@ e2e: wasm wasm-fault $(AGENTS_DEPS)
 # BENCH_* knobs are listed at the top of envoy/src/bin/loadbench/main.rs.
 BENCH_TARGET   := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BENCH_CRITERION ?= --warm-up-time 1 --measurement-time 2
-bench: setup wasm
+bench: setup wasm dynamic
 	@command -v wrk >/dev/null || { echo "installing wrk (HTTP load)"; $(APT_INSTALL) wrk; }
 	@command -v h2load >/dev/null || { echo "installing nghttp2-client (h2load: gRPC load)"; $(APT_INSTALL) nghttp2-client; }
 	@command -v taskset >/dev/null || { echo "installing util-linux (taskset)"; $(APT_INSTALL) util-linux; }
 	$(CARGO) bench -p pci-guard-core --bench '*' -- $(BENCH_CRITERION)
 	RUSTFLAGS="-C target-feature=-simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/nosimd
 	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
+	cd envoy/bench/noop-dynamic && $(CARGO) build --release --target-dir $(BENCH_TARGET)/noop-dynamic
+	mkdir -p $(BENCH_TARGET)/noop-dynamic/module && \
+	  cp $(BENCH_TARGET)/noop-dynamic/release/libnoop_dynamic.so $(BENCH_TARGET)/noop-dynamic/module/libpci_guard_dynamic.so
 	$(CARGO) build --release -p pci-guard-e2e --bin loadbench
 	@if [ -n "$(BASELINE)" ]; then \
 	  echo "building pci-guard at $(BASELINE) (BASELINE) to run beside this build"; \
@@ -163,6 +187,8 @@ bench: setup wasm
 	PCI_GUARD_WASM=$(BENCH_TARGET)/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOSIMD=$(BENCH_TARGET)/nosimd/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \
+	PCI_GUARD_DYNAMIC_DIR=$(abspath $(DYNAMIC_DIR)) \
+	PCI_GUARD_DYNAMIC_NOOP_DIR=$(BENCH_TARGET)/noop-dynamic/module \
 	  $(BENCH_TARGET)/release/loadbench
 
 # The approvals service's throughput on SQLite and on a PostgreSQL cluster of its own (not a

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{request, Response};
 use crate::files::{root, TempDir};
+use crate::runtime::{dynamic_module_dir, to_dynamic, Runtime};
 
 /// The Envoy binary: `$ENVOY`, else the one `make` installs into `.venv`.
 pub fn envoy_bin() -> PathBuf {
@@ -139,6 +140,8 @@ pub struct Harness {
     config: String,
     policy: String,
     upstream_port: u16,
+    runtime: Runtime,
+    module_dir: Option<PathBuf>,
     workers: u32,
     vars: Vec<(&'static str, String)>,
     edits: Vec<Edit>,
@@ -152,10 +155,27 @@ impl Harness {
             config: config.to_string(),
             policy: policy.into(),
             upstream_port,
+            runtime: Runtime::Wasm,
+            module_dir: None,
             workers: 1,
             vars: Vec::new(),
             edits: Vec::new(),
         }
+    }
+
+    /// Runs pci-guard in `runtime`: the template's wasm filter, or (for
+    /// [`Runtime::Dynamic`]) the dynamic module in its place ([`to_dynamic`]), loaded from
+    /// [`dynamic_module_dir`] through `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`.
+    pub fn runtime(mut self, runtime: Runtime) -> Harness {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Runs the dynamic module in `dir` (a fault-injection build) instead of
+    /// [`dynamic_module_dir`]'s.
+    pub fn dynamic_module(mut self, dir: &Path) -> Harness {
+        self.module_dir = Some(dir.to_path_buf());
+        self
     }
 
     /// Runs Envoy with `n` worker threads (`--concurrency n`), each with its own wasm VM.
@@ -237,9 +257,15 @@ impl Harness {
         for edit in self.edits {
             template = edit(template);
         }
+        let mut command = Command::new(envoy_bin());
+        if self.runtime == Runtime::Dynamic {
+            template = to_dynamic(&template);
+            let module_dir = self.module_dir.unwrap_or_else(dynamic_module_dir);
+            command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", module_dir);
+        }
         let config = dir.path().join("envoy.yaml");
         std::fs::write(&config, render(&template, &vars)).unwrap();
-        let child = Command::new(envoy_bin())
+        let child = command
             .arg("-c")
             .arg(&config)
             .args(["--concurrency", &self.workers.to_string()])
@@ -329,7 +355,8 @@ impl Envoy {
         request(self.port, method, path, headers, body).unwrap()
     }
 
-    /// `[critical]` or wasm panic lines Envoy logged: a healthy run has none.
+    /// `[critical]` or panic lines Envoy logged (a wasm VM's, or a panic the dynamic module
+    /// caught): a healthy run has none.
     pub fn critical_lines(&self) -> Vec<String> {
         self.stderr()
             .lines()

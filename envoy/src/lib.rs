@@ -14,7 +14,9 @@
 //! (audit lines, checked against the published schema), [`procfs`] (a process's memory and
 //! CPU time), [`files`] (workspace paths, scratch directories); [`grpc`], [`als`] and [`otlp`]
 //! for gRPC upstreams and the access-log receivers; [`tokens`] for test tokens; [`cli`] for
-//! the `pci-guard` command (`audit verify` over what Envoy wrote).
+//! the `pci-guard` command (`audit verify` over what Envoy wrote); [`runtime`] for the build
+//! of pci-guard Envoy runs (the wasm plugin or the dynamic module, [`Harness::runtime`],
+//! [`with_runtimes!`]).
 //!
 //! Envoy runs one worker unless a test asks for more ([`Harness::workers`]);
 //! [`with_workers!`] runs a test case once with one worker and once with two (Istio's
@@ -31,6 +33,7 @@ pub mod files;
 pub mod grpc;
 pub mod otlp;
 pub mod procfs;
+pub mod runtime;
 pub mod tokens;
 pub mod upstream;
 
@@ -42,6 +45,7 @@ pub use envoy::{
     Envoy, Harness, StartFailure, TEMPLATES,
 };
 pub use files::{replace_file, root, TempDir};
+pub use runtime::{dynamic_module_dir, to_dynamic, Runtime};
 pub use upstream::{Framing, Handler, Received, Reply, Upstream};
 
 /// Turns each `fn case(workers: u32)` named here into two tests, `case::one_worker` and

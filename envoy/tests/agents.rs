@@ -95,10 +95,11 @@ fn events(envoy: &Envoy, n: usize) -> Vec<Value> {
     envoy.audit_events(n)
 }
 
-#[test]
-fn mcp_tools_are_allowed_denied_or_held_for_approval_by_name() {
+fn mcp_tools_are_allowed_denied_or_held_for_approval_by_name(runtime: Runtime) {
     let server = Server::start("mcp_server.py", &[]);
-    let envoy = Harness::new("pci-guard.yaml", policy(), server.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), server.port)
+        .runtime(runtime)
+        .start();
     let url = format!("http://127.0.0.1:{}/mcp", envoy.port);
 
     let out = client(&url, &token(&["mcp:use"], None), "calls");
@@ -146,12 +147,13 @@ fn mcp_tools_are_allowed_denied_or_held_for_approval_by_name() {
     );
 }
 
-#[test]
-fn an_sse_tool_result_is_masked_and_each_event_arrives_before_the_next_is_sent() {
+fn an_sse_tool_result_is_masked_and_each_event_arrives_before_the_next_is_sent(runtime: Runtime) {
     const EVENTS: usize = 5;
     const GAP: f64 = 0.4;
     let server = Server::start("mcp_server.py", &[&EVENTS.to_string(), &GAP.to_string()]);
-    let envoy = Harness::new("pci-guard.yaml", policy(), server.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), server.port)
+        .runtime(runtime)
+        .start();
     let t = token(&["mcp:use"], None);
     let direct = client(
         &format!("http://127.0.0.1:{}/mcp", server.port),
@@ -238,10 +240,11 @@ fn the_mcp_client_discovers_the_protected_resource_metadata_through_envoy() {
     assert_eq!(m["resource_name"], "Payments MCP");
 }
 
-#[test]
-fn a_graphql_mutation_is_blocked_while_a_query_passes() {
+fn a_graphql_mutation_is_blocked_while_a_query_passes(runtime: Runtime) {
     let server = Server::start("graphql_server.py", &[]);
-    let envoy = Harness::new("pci-guard.yaml", policy(), server.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), server.port)
+        .runtime(runtime)
+        .start();
     let auth = bearer(&token(&["graphql:use"], None));
     let h = [
         ("authorization", auth.as_str()),
@@ -276,3 +279,10 @@ fn a_graphql_mutation_is_blocked_while_a_query_passes() {
         json!(["refundPayment"])
     );
 }
+
+// Operations are read from request bodies, and event streams masked, by either build.
+with_runtimes!(
+    mcp_tools_are_allowed_denied_or_held_for_approval_by_name,
+    an_sse_tool_result_is_masked_and_each_event_arrives_before_the_next_is_sent,
+    a_graphql_mutation_is_blocked_while_a_query_passes,
+);

@@ -119,9 +119,23 @@ fn verify_catches_each_tampering_of_a_two_worker_log() {
         let path = if i % 3 == 0 { "/admin" } else { "/healthz" };
         envoy.send("GET", path, &[("x-request-id", &format!("ev-{i}"))], b"");
     }
-    // Heartbeats every second, checkpoints every 2 s: the log's tail is their lines.
-    std::thread::sleep(Duration::from_secs(7));
-    let lines = complete_lines(&envoy);
+    // Heartbeats every second, checkpoints every 2 s: the log's tail is their lines. Waited
+    // for by count, not by time: a loaded machine ticks late.
+    let count = |lines: &[String], event: &str| {
+        lines
+            .iter()
+            .filter(|l| parse_audit_line(l)["event"] == event)
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let lines = loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let lines = complete_lines(&envoy);
+        let enough = count(&lines, "heartbeat") >= 10 && count(&lines, "checkpoint") >= 4;
+        if enough || Instant::now() > deadline {
+            break lines;
+        }
+    };
     drop(envoy);
     let chains: Vec<String> = {
         let mut c: Vec<String> = lines.iter().map(|l| chain_of(l)).collect();
@@ -130,12 +144,7 @@ fn verify_catches_each_tampering_of_a_two_worker_log() {
         c
     };
     assert_eq!(chains.len(), 2, "one chain per worker's VM");
-    let events = |event: &str| {
-        lines
-            .iter()
-            .filter(|l| parse_audit_line(l)["event"] == event)
-            .count()
-    };
+    let events = |event: &str| count(&lines, event);
     assert_eq!(events("start"), 2);
     assert!(events("heartbeat") >= 10, "{}", events("heartbeat"));
     assert!(events("checkpoint") >= 4, "{}", events("checkpoint"));
@@ -476,8 +485,9 @@ fn fault_wasm() -> PathBuf {
 #[test]
 fn a_vm_started_after_a_crash_is_a_control_failure_and_verify_reads_a_restart() {
     let up = Upstream::ok();
+    // The template ships FAIL_RELOAD, the recovering policy this test relies on.
     let envoy = Harness::new("pci-guard.yaml", policy(false), up.port)
-        .replace("failure_policy: FAIL_CLOSED", "failure_policy: FAIL_RELOAD")
+        .replace("failure_policy: FAIL_RELOAD", "failure_policy: FAIL_RELOAD")
         .wasm(&fault_wasm())
         .start();
     assert_eq!(envoy.send("GET", "/healthz", &[], b"").status, 200);

@@ -1,6 +1,7 @@
 //! The audit event through Envoy's own sinks: file, stdout, a real OTLP receiver and a real
 //! gRPC access-log service (ALS) each get exactly one complete event per request, allowed or
-//! denied, and the same event everywhere.
+//! denied, and the same event everywhere; with either build of pci-guard (wasm or the dynamic
+//! module, which writes the same filter-state key).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +12,7 @@ use pci_guard_e2e::*;
 /// Envoy with the `audit-sinks.yaml` template: every sink on, the OTLP and ALS receivers
 /// started.
 fn start_with_sinks(
+    runtime: Runtime,
     policy: String,
     up: &Upstream,
     workers: u32,
@@ -18,6 +20,7 @@ fn start_with_sinks(
     let otlp = OtlpReceiver::start();
     let als = AlsReceiver::start();
     let envoy = Harness::new("audit-sinks.yaml", policy, up.port)
+        .runtime(runtime)
         .var("OTLP_PORT", otlp.port)
         .var("ALS_PORT", als.port)
         .workers(workers)
@@ -25,10 +28,13 @@ fn start_with_sinks(
     (envoy, otlp, als)
 }
 
-fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(workers: u32) {
+fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(
+    runtime: Runtime,
+    workers: u32,
+) {
     let up = Upstream::ok();
     let policy = std::fs::read_to_string(root().join("testdata/policies/foundation.json")).unwrap();
-    let (envoy, otlp, als) = start_with_sinks(policy, &up, workers);
+    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up, workers);
     let requests = [
         ("GET", "/healthz", 200, "allow"),
         ("GET", "/v1/cards/c_1", 401, "deny"),
@@ -41,9 +47,16 @@ fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(worke
         assert_eq!(r.status, *status, "{method} {path}");
     }
     // Request events only: the VM's own records (start, heartbeats) travel the same sinks,
-    // shown by the_vms_own_records_reach_every_sink_with_the_request_events.
-    let requests_only =
-        |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|l| !is_vm_record(l)).collect() };
+    // shown by the_vms_own_records_reach_every_sink_with_the_request_events. The dynamic
+    // module writes its records in the log entry of the request that carries them: an entry
+    // of two lines, the record's and the request's.
+    let requests_only = |v: Vec<String>| -> Vec<String> {
+        v.iter()
+            .flat_map(|entry| entry.lines())
+            .filter(|l| !l.is_empty() && !is_vm_record(l))
+            .map(str::to_string)
+            .collect()
+    };
     let file = envoy.audit_lines(requests.len());
     let otlp_bodies = requests_only(otlp.bodies(requests.len()));
     let als_events = requests_only(als.events(requests.len()));
@@ -94,7 +107,7 @@ fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(worke
 /// Canaries pushed through every field that takes input: the token, card numbers in the path,
 /// in the request id, in token claims and in the response body, a CVV in the body. None may
 /// appear in any sink (file, stdout, OTLP, ALS) nor in Envoy's own log.
-fn canaries_never_reach_any_sink(workers: u32) {
+fn canaries_never_reach_any_sink(runtime: Runtime, workers: u32) {
     use pci_guard_e2e::tokens::*;
     const PAN: &str = "4000056655665556";
     const PAN_GROUPED: &str = "4000 0566 5566 5556";
@@ -108,7 +121,7 @@ fn canaries_never_reach_any_sink(workers: u32) {
         r#""name": "health""#,
         r#""name": "canary", "match": {"path": "/v1/accounts/{id}"}, "auth": ["corp-idp"]}, {"name": "health""#,
     );
-    let (envoy, otlp, als) = start_with_sinks(policy, &up, workers);
+    let (envoy, otlp, als) = start_with_sinks(runtime, policy, &up, workers);
     let mut c = claims(&format!("agent-{PAN}"), &["cards:read"]);
     c["jti"] = serde_json::json!(format!("jti {PAN_GROUPED}"));
     let token = sign("rsa1", &c);
@@ -180,7 +193,7 @@ fn canaries_never_reach_any_sink(workers: u32) {
     assert!(file.contains("agent-************5556"));
 }
 
-with_workers!(
+with_runtimes_and_workers!(
     file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request,
     canaries_never_reach_any_sink,
 );
@@ -197,7 +210,7 @@ fn the_vms_own_records_reach_every_sink_with_the_request_events() {
     )
     .unwrap();
     policy["audit"] = serde_json::json!({"heartbeat": "1s"});
-    let (envoy, otlp, als) = start_with_sinks(policy.to_string(), &up, 1);
+    let (envoy, otlp, als) = start_with_sinks(Runtime::Wasm, policy.to_string(), &up, 1);
     let r = envoy.send("GET", "/healthz", &[("x-request-id", "semconv-1")], b"");
     assert_eq!(r.status, 200);
     std::thread::sleep(std::time::Duration::from_millis(2500));

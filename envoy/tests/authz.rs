@@ -22,10 +22,11 @@ fn send(envoy: &Envoy, method: &str, path: &str, token: &str) -> Response {
     envoy.send(method, path, &[("authorization", &bearer(token))], b"")
 }
 
-#[test]
-fn http_scopes_grants_rules_and_approvals() {
+fn http_scopes_grants_rules_and_approvals(runtime: Runtime) {
     let up = Upstream::ok();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let n = now();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let nobody = sign("rsa1", &claims("agent-7", &["payments:read"]));
@@ -165,10 +166,11 @@ fn http_scopes_grants_rules_and_approvals() {
     assert_eq!(expired["decision"]["reason"], "jit_expired");
 }
 
-#[test]
-fn dry_run_rule_lets_the_request_pass_and_audits_would_deny() {
+fn dry_run_rule_lets_the_request_pass_and_audits_would_deny(runtime: Runtime) {
     let up = Upstream::ok();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let r = send(&envoy, "GET", "/v1/cards/search", &reader);
     assert_eq!(r.status, 200);
@@ -180,12 +182,13 @@ fn dry_run_rule_lets_the_request_pass_and_audits_would_deny() {
     assert_eq!(e["decision"]["dry_run"], true);
 }
 
-#[test]
-fn dry_run_mode_passes_everything_and_records_what_would_be_denied() {
+fn dry_run_mode_passes_everything_and_records_what_would_be_denied(runtime: Runtime) {
     let up = Upstream::ok();
     let dry = policy().replace("\"mode\": \"enforce\"", "\"mode\": \"dry_run\"");
     assert_ne!(dry, policy());
-    let envoy = Harness::new("pci-guard.yaml", dry, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", dry, up.port)
+        .runtime(runtime)
+        .start();
     assert_eq!(envoy.send("GET", "/v1/cards/c_1", &[], b"").status, 200);
     assert_eq!(envoy.send("GET", "/admin", &[], b"").status, 200);
     let events = envoy.audit_events(2);
@@ -194,10 +197,11 @@ fn dry_run_mode_passes_everything_and_records_what_would_be_denied() {
     assert_eq!(events[1]["decision"]["reason"], "no_route");
 }
 
-#[test]
-fn path_tricks_and_method_override_never_reach_a_route_they_should_not() {
+fn path_tricks_and_method_override_never_reach_a_route_they_should_not(runtime: Runtime) {
     let up = Upstream::ok();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     // Who refuses each: Envoy itself (its path normalization, configured in the shipped
     // configs, answers 400 before any filter runs), or pci-guard judging the path Envoy
@@ -277,10 +281,11 @@ fn path_tricks_and_method_override_never_reach_a_route_they_should_not() {
     assert_eq!(r.status, 403);
 }
 
-#[test]
-fn grpc_scopes_blocked_methods_and_allowed_calls() {
+fn grpc_scopes_blocked_methods_and_allowed_calls(runtime: Runtime) {
     let up = GrpcUpstream::start();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let admin = sign("rsa1", &claims("agent-7", &["admin", "cards:read"]));
     let reader_only = sign("rsa1", &claims("agent-7", &["payments:read"]));
     let c = GrpcClient::connect(envoy.port, Some(&admin));
@@ -303,12 +308,13 @@ fn grpc_scopes_blocked_methods_and_allowed_calls() {
     assert_eq!(purge["response"]["grpc_status"], 7);
 }
 
-#[test]
-fn envoy_route_metadata_selects_the_policy_route() {
+fn envoy_route_metadata_selects_the_policy_route(runtime: Runtime) {
     // The pci-guard.yaml template: the Envoy route `legacy-payments` (prefix /legacy/) carries
     // `filter_metadata.pci_guard.route: cards-read`.
     let up = Upstream::ok();
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
+        .start();
     let reader = sign("rsa1", &claims("agent-7", &["cards:read"]));
     let other = sign("rsa1", &claims("agent-7", &["payments:read"]));
     assert_eq!(
@@ -326,3 +332,11 @@ fn envoy_route_metadata_selects_the_policy_route() {
     let e = &envoy.audit_events(3)[0];
     assert_eq!(e["request"]["route"], "cards-read");
 }
+with_runtimes!(
+    http_scopes_grants_rules_and_approvals,
+    dry_run_rule_lets_the_request_pass_and_audits_would_deny,
+    dry_run_mode_passes_everything_and_records_what_would_be_denied,
+    path_tricks_and_method_override_never_reach_a_route_they_should_not,
+    grpc_scopes_blocked_methods_and_allowed_calls,
+    envoy_route_metadata_selects_the_policy_route,
+);

@@ -31,8 +31,12 @@ fn policy(version: &str, items: &str) -> String {
     .to_string()
 }
 
-fn ecds_resource(policy_json: &str, version: &str) -> String {
+fn ecds_resource(runtime: Runtime, policy_json: &str, version: &str) -> String {
     let template = std::fs::read_to_string(root().join("envoy/ecds/filter.yaml")).unwrap();
+    let template = match runtime {
+        Runtime::Wasm => template,
+        Runtime::Dynamic => to_dynamic(&template),
+    };
     let mut vars: HashMap<&str, String> = HashMap::new();
     vars.insert("VERSION", version.to_string());
     vars.insert("POLICY", policy_scalar(policy_json));
@@ -48,12 +52,12 @@ struct Setup {
 }
 
 /// Envoy with policy A delivered by ECDS; the upstream answers `/slow/…` after `slow`.
-fn setup(slow: Duration) -> Setup {
+fn setup(runtime: Runtime, slow: Duration) -> Setup {
     let dir = TempDir::new("ecds");
     let file = dir.path().join("pci-guard.yaml");
     replace_file(
         &file,
-        &ecds_resource(&policy("ecds-a", "/v1/items/{id}"), "a"),
+        &ecds_resource(runtime, &policy("ecds-a", "/v1/items/{id}"), "a"),
     );
     let up = Upstream::start(Arc::new(move |r: &Received| {
         if r.path.starts_with("/slow/") {
@@ -62,6 +66,7 @@ fn setup(slow: Duration) -> Setup {
         Reply::json("{\"ok\":true}")
     }));
     let envoy = Harness::new("ecds/bootstrap.yaml", "", up.port)
+        .runtime(runtime)
         .var("ECDS_DIR", dir.path().display())
         .start();
     Setup {
@@ -86,7 +91,7 @@ fn ecds_bootstrap_passes_envoy_validate() {
     let dir = TempDir::new("ecds-validate");
     std::fs::write(
         dir.path().join("pci-guard.yaml"),
-        ecds_resource(&policy("v", "/x"), "1"),
+        ecds_resource(Runtime::Wasm, &policy("v", "/x"), "1"),
     )
     .unwrap();
     let text = std::fs::read_to_string(root().join("envoy/ecds/bootstrap.yaml")).unwrap();
@@ -105,9 +110,8 @@ fn ecds_bootstrap_passes_envoy_validate() {
     assert!(ok, "envoy/ecds/bootstrap.yaml failed validation:\n{out}");
 }
 
-#[test]
-fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete() {
-    let s = setup(Duration::from_millis(1500));
+fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete(runtime: Runtime) {
+    let s = setup(runtime, Duration::from_millis(1500));
     let envoy = &s.envoy;
     let pid = envoy.pid();
     let applied = envoy.stat(SUCCESS).unwrap_or(0);
@@ -147,7 +151,7 @@ fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete() {
 
     replace_file(
         &s.file,
-        &ecds_resource(&policy("ecds-b", "/v2/items/{id}"), "b"),
+        &ecds_resource(runtime, &policy("ecds-b", "/v2/items/{id}"), "b"),
     );
     let now = envoy.wait_for_stat(SUCCESS, applied + 1, Duration::from_secs(10));
     assert!(
@@ -200,16 +204,15 @@ fn swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete() {
     );
 }
 
-#[test]
-fn a_broken_policy_is_rejected_and_the_last_good_one_stays_in_force() {
-    let s = setup(Duration::from_millis(0));
+fn a_broken_policy_is_rejected_and_the_last_good_one_stays_in_force(runtime: Runtime) {
+    let s = setup(runtime, Duration::from_millis(0));
     let envoy = &s.envoy;
     let fails = envoy.stat(REJECTED).unwrap_or(0);
     let applied = envoy.stat(SUCCESS).unwrap_or(0);
     assert_eq!(envoy.send("GET", "/v1/items/1", &[], b"").status, 200);
 
     let broken = json!({"version": "ecds-broken", "mode": "audit", "routes": []}).to_string();
-    replace_file(&s.file, &ecds_resource(&broken, "broken"));
+    replace_file(&s.file, &ecds_resource(runtime, &broken, "broken"));
     let now = envoy.wait_for_stat(REJECTED, fails + 1, Duration::from_secs(10));
     assert!(
         now > fails,
@@ -239,7 +242,7 @@ fn a_broken_policy_is_rejected_and_the_last_good_one_stays_in_force() {
     // A good policy after the broken one applies.
     replace_file(
         &s.file,
-        &ecds_resource(&policy("ecds-b", "/v2/items/{id}"), "b"),
+        &ecds_resource(runtime, &policy("ecds-b", "/v2/items/{id}"), "b"),
     );
     envoy.wait_for_stat(SUCCESS, applied + 1, Duration::from_secs(10));
     assert_eq!(envoy.send("GET", "/v2/items/3", &[], b"").status, 200);
@@ -267,15 +270,14 @@ fn load_policy(version: &str, public: &str) -> String {
     .to_string()
 }
 
-#[test]
-fn policy_swaps_under_load_leave_no_request_judged_by_no_policy() {
-    let s = setup(Duration::ZERO);
+fn policy_swaps_under_load_leave_no_request_judged_by_no_policy(runtime: Runtime) {
+    let s = setup(runtime, Duration::ZERO);
     let file = s.file.clone();
     let policies = [
         (load_policy("load-a", "/v1/items/{id}"), "load-a"),
         (load_policy("load-b", "/v2/items/{id}"), "load-b"),
     ];
-    replace_file(&file, &ecds_resource(&policies[0].0, "load-0"));
+    replace_file(&file, &ecds_resource(runtime, &policies[0].0, "load-0"));
     let mut applied = s.envoy.wait_for_stat(
         SUCCESS,
         s.envoy.stat(SUCCESS).unwrap_or(0) + 1,
@@ -312,7 +314,7 @@ fn policy_swaps_under_load_leave_no_request_judged_by_no_policy() {
     for k in 1..=6 {
         thread::sleep(Duration::from_millis(300));
         let (p, _) = &policies[k % 2];
-        replace_file(&file, &ecds_resource(p, &format!("load-{k}")));
+        replace_file(&file, &ecds_resource(runtime, p, &format!("load-{k}")));
         let now = s
             .envoy
             .wait_for_stat(SUCCESS, applied + 1, Duration::from_secs(10));
@@ -389,3 +391,9 @@ fn policy_swaps_under_load_leave_no_request_judged_by_no_policy() {
         s.envoy.critical_lines()
     );
 }
+
+with_runtimes!(
+    swapping_the_policy_file_applies_it_live_and_in_flight_requests_complete,
+    a_broken_policy_is_rejected_and_the_last_good_one_stays_in_force,
+    policy_swaps_under_load_leave_no_request_judged_by_no_policy,
+);

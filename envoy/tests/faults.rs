@@ -81,8 +81,7 @@ fn card_records(n: usize) -> Vec<u8> {
 
 // --- upstream faults ------------------------------------------------------------------------
 
-#[test]
-fn upstream_reset_mid_body_sends_only_masked_bytes_and_the_audit_says_reset() {
+fn upstream_reset_mid_body_sends_only_masked_bytes_and_the_audit_says_reset(runtime: Runtime) {
     let body = card_records(2000);
     let want = masked(&body);
     for cut in [body.len() / 2 + 7, 5, 100_000] {
@@ -91,7 +90,9 @@ fn upstream_reset_mid_body_sends_only_masked_bytes_and_the_audit_says_reset() {
             framing: Framing::ResetAfter(cut),
             ..Reply::with("application/json", b.clone())
         }));
-        let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
+        let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port)
+            .runtime(runtime)
+            .start();
         let got = raw_exchange(envoy.port, "/stream", &[]);
         assert_no_clear_card(&got, "reset");
         // What arrived of the body is a prefix of the masked body: masked bytes only.
@@ -114,8 +115,7 @@ fn upstream_reset_mid_body_sends_only_masked_bytes_and_the_audit_says_reset() {
     }
 }
 
-#[test]
-fn card_trickled_one_byte_per_chunk_is_masked() {
+fn card_trickled_one_byte_per_chunk_is_masked(runtime: Runtime) {
     let body = card_records(20);
     let want = masked(&body);
     let b = body.clone();
@@ -123,7 +123,9 @@ fn card_trickled_one_byte_per_chunk_is_masked() {
         framing: Framing::Chunked(vec![1]),
         ..Reply::with("application/json", b.clone())
     }));
-    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port)
+        .runtime(runtime)
+        .start();
     let r = envoy.send("GET", "/trickle", &[], b"");
     assert_eq!(r.status, 200);
     assert_no_clear_card(&r.body, "trickle");
@@ -132,8 +134,7 @@ fn card_trickled_one_byte_per_chunk_is_masked() {
     assert_eq!(e["redaction"]["pan"], 40);
 }
 
-#[test]
-fn cards_split_across_chunks_at_every_offset_are_masked() {
+fn cards_split_across_chunks_at_every_offset_are_masked(runtime: Runtime) {
     // The split point moves through the whole card, its separators and the bytes around it.
     let body =
         b"{\"note\":\"pay with 4111 1111 1111 1111 today\",\"alt\":\"5555555555554444\"}".to_vec();
@@ -146,7 +147,9 @@ fn cards_split_across_chunks_at_every_offset_are_masked() {
             ..Reply::with("application/json", b.clone())
         }
     }));
-    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port)
+        .runtime(runtime)
+        .start();
     for at in 1..body.len() {
         let r = envoy.send("GET", &format!("/split/{at}"), &[], b"");
         assert_eq!(r.status, 200);
@@ -167,8 +170,7 @@ fn grpc_frames(n: usize) -> Vec<u8> {
     out
 }
 
-#[test]
-fn cards_across_grpc_message_and_chunk_boundaries_are_masked() {
+fn cards_across_grpc_message_and_chunk_boundaries_are_masked(runtime: Runtime) {
     // An application/grpc body over HTTP/1.1 chunks lets the test cut the stream anywhere: in
     // a prefix, in a card, on a message boundary. The filter's gRPC framing must not care.
     let body = grpc_frames(12);
@@ -193,7 +195,9 @@ fn cards_across_grpc_message_and_chunk_boundaries_are_masked() {
         framing: Framing::Chunked(p.lock().unwrap().clone()),
         ..Reply::with("application/grpc", b.clone())
     }));
-    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port)
+        .runtime(runtime)
+        .start();
     for sizes in plans {
         *plan.lock().unwrap() = sizes.clone();
         let r = envoy.send("GET", "/grpc-like", &[], b"");
@@ -562,6 +566,93 @@ fn panicking_filter_under_fail_open_lets_requests_through_unfiltered_which_is_wh
     assert!(!c.body_panic_leak, "{c:?}");
 }
 
+/// The dynamic module's fault-injection build (`make dynamic-fault`).
+fn fault_module_dir() -> PathBuf {
+    let p = match std::env::var("PCI_GUARD_DYNAMIC_FAULT_DIR") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => root().join("target/dynamic-fault"),
+    };
+    assert!(
+        p.join("libpci_guard_dynamic.so").exists(),
+        "no fault-injection build of the dynamic module in {}: `make dynamic-fault` builds it",
+        p.display()
+    );
+    p
+}
+
+/// A native module shares Envoy's process: a panic must neither take Envoy down nor let
+/// anything through. The module catches it at the ABI boundary: the request is refused (503)
+/// or the response emptied and reset, the worker's state is rebuilt, and the very next
+/// request is judged as before (no reload backoff, unlike a wasm VM under FAIL_RELOAD).
+#[test]
+fn a_panic_in_the_dynamic_module_fails_closed_and_envoy_keeps_serving() {
+    let up = Upstream::start(Arc::new(|_: &Received| {
+        Reply::json("{\"pan\":\"4111 1111 1111 1111\"}")
+    }));
+    let policy = std::fs::read_to_string(root().join("testdata/policies/payments.json")).unwrap();
+    let envoy = Harness::new("pci-guard.yaml", policy, up.port)
+        .runtime(Runtime::Dynamic)
+        .dynamic_module(&fault_module_dir())
+        .start();
+    assert_eq!(status_of(&envoy, "/v1/cards/c_1", &[]), 401);
+    assert_eq!(status_of(&envoy, "/healthz", &[]), 200);
+    let upstream_before = up.received().len();
+    let panicking = status_of(&envoy, "/healthz", &[("x-pci-guard-fault", "panic")]);
+    assert_eq!(panicking, 503, "the request that panicked is refused");
+    assert_eq!(
+        up.received().len(),
+        upstream_before,
+        "the request that panicked went upstream"
+    );
+    // At once, the filter judges again: no token 401, the public route served and masked.
+    assert_eq!(status_of(&envoy, "/v1/cards/c_1", &[]), 401);
+    let r = envoy.send("GET", "/healthz", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_no_clear_card(&r.body, "after the panic");
+    // A panic while a response body with a card streams: nothing clear reaches the client.
+    let got = raw_exchange(
+        envoy.port,
+        "/healthz",
+        &[("x-pci-guard-fault", "panic-body")],
+    );
+    assert_no_clear_card(&got, "panic in a body callback");
+    let stderr = envoy.stderr();
+    assert!(
+        stderr.contains("injected fault in a response body")
+            && stderr.contains("panic in a response body: failing closed"),
+        "the body panic happened and was caught:\n{stderr}"
+    );
+    // Envoy is still up and the module still redacts.
+    let r = envoy.send("GET", "/healthz", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, masked(b"{\"pan\":\"4111 1111 1111 1111\"}"));
+    assert_eq!(
+        up.received()
+            .iter()
+            .filter(|r| r.path.starts_with("/v1/cards"))
+            .count(),
+        0,
+        "no request without a token reached the upstream"
+    );
+    let audit = envoy.audit_events(6);
+    assert!(audit
+        .iter()
+        .all(|e| e["decision"]["result"] != "allow" || e["request"]["path"] == "/healthz"));
+    // Each panic dropped the worker's root and stopped its chain without an end: the root
+    // that took its place wrote that as a failed control, with a request's line.
+    let crashed: Vec<serde_json::Value> = envoy
+        .audit_log(6)
+        .iter()
+        .map(|l| parse_audit_line(l))
+        .filter(|e| e["event"] == "control_failure" && e["control"]["reason"] == "vm_crashed")
+        .collect();
+    assert!(
+        !crashed.is_empty(),
+        "no vm_crashed record after the panics: {:#?}",
+        envoy.audit_log(6)
+    );
+}
+
 /// What one client saw for one request during the panic test.
 #[derive(Debug)]
 struct Seen {
@@ -741,8 +832,7 @@ fn bomb() -> Vec<u8> {
     z.finish().unwrap().repeat(300)
 }
 
-#[test]
-fn a_compression_bomb_is_refused_in_little_memory_and_the_filter_keeps_serving() {
+fn a_compression_bomb_is_refused_in_little_memory_and_the_filter_keeps_serving(runtime: Runtime) {
     // Decoding it in one go would take the VM's memory with it, and wasm memory never shrinks:
     // the decoder's bounds per chunk and per stream refuse it after a few MiB instead.
     let gz = bomb();
@@ -755,7 +845,9 @@ fn a_compression_bomb_is_refused_in_little_memory_and_the_filter_keeps_serving()
         rep.headers.push(("content-encoding".into(), "gzip".into()));
         rep
     }));
-    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port).start();
+    let envoy = Harness::new("pci-guard.yaml", PUBLIC, up.port)
+        .runtime(runtime)
+        .start();
     // Warm up (the first request grows the VM a little), then measure the peak across bombs.
     assert_eq!(envoy.send("GET", "/warm", &[], b"").status, 200);
     let before = procfs::memory(envoy.pid());
@@ -826,3 +918,11 @@ fn oversized_inputs_are_refused_or_capped_with_a_marker() {
     );
     assert!(up.received().is_empty());
 }
+
+with_runtimes!(
+    upstream_reset_mid_body_sends_only_masked_bytes_and_the_audit_says_reset,
+    card_trickled_one_byte_per_chunk_is_masked,
+    cards_split_across_chunks_at_every_offset_are_masked,
+    cards_across_grpc_message_and_chunk_boundaries_are_masked,
+    a_compression_bomb_is_refused_in_little_memory_and_the_filter_keeps_serving,
+);

@@ -78,9 +78,13 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited(workers: u32) {
+fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited(
+    runtime: Runtime,
+    workers: u32,
+) {
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     for key in ["rsa1", "ec256", "ed25519"] {
@@ -111,9 +115,10 @@ fn valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited(workers: 
     );
 }
 
-fn token_is_stripped_and_identity_headers_come_only_from_the_token(workers: u32) {
+fn token_is_stripped_and_identity_headers_come_only_from_the_token(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let mut c = claims("agent-7", &["cards:read"]);
@@ -143,9 +148,10 @@ fn token_is_stripped_and_identity_headers_come_only_from_the_token(workers: u32)
     assert_eq!(up.received()[1].header("x-pci-subject"), None);
 }
 
-fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream(workers: u32) {
+fn bad_tokens_get_jwt_authn_style_answers_and_never_reach_upstream(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let n = now();
@@ -245,9 +251,10 @@ fn key_confusion(claims: &serde_json::Value) -> String {
     pci_guard_testkit::mint("HS256", public_key.as_bytes(), &header, claims)
 }
 
-fn grpc_call_with_a_bad_token_is_unauthenticated(workers: u32) {
+fn grpc_call_with_a_bad_token_is_unauthenticated(runtime: Runtime, workers: u32) {
     let up = GrpcUpstream::start();
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let mut c = claims("agent-7", &["cards:read"]);
@@ -266,11 +273,12 @@ fn grpc_call_with_a_bad_token_is_unauthenticated(workers: u32) {
     assert_eq!(up.calls(), 1);
 }
 
-fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(workers: u32) {
+fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/rotating/jwks.json", 200, "rsa1.jwks.json");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
         .workers(workers)
         .start();
@@ -300,11 +308,12 @@ fn remote_keys_rotate_without_restart_via_unknown_kid_refetch(workers: u32) {
 /// A provider that names its scope claim (`"scope_claims": ["roles"]`, as Entra ID app
 /// roles): scopes come from that claim, as an array or a space-delimited string, and no longer
 /// from `scope`.
-fn scopes_come_from_the_claim_the_provider_names(workers: u32) {
+fn scopes_come_from_the_claim_the_provider_names(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let mut p: serde_json::Value = serde_json::from_str(&policy()).unwrap();
     p["providers"]["corp-idp"]["scope_claims"] = json!(["roles"]);
     let envoy = Harness::new("pci-guard.yaml", p.to_string(), up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let with = |scope: &[&str], roles: serde_json::Value| {
@@ -352,11 +361,12 @@ fn scopes_come_from_the_claim_the_provider_names(workers: u32) {
 /// One VM per process fetches a remote key set (a lease in shared data) and every worker's
 /// VM adopts it: the IdP sees one fetch per refresh interval (1 s for `flaky-idp`) however
 /// many workers there are, and every worker verifies tokens with the adopted keys.
-fn remote_keys_are_fetched_once_per_refresh_per_process(workers: u32) {
+fn remote_keys_are_fetched_once_per_refresh_per_process(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 200, "rsa1.jwks.json");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
         .workers(workers)
         .start();
@@ -400,11 +410,15 @@ fn remote_keys_are_fetched_once_per_refresh_per_process(workers: u32) {
     assert_eq!(chains.len(), workers as usize, "{chains:?}");
 }
 
-fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale(workers: u32) {
+fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale(
+    runtime: Runtime,
+    workers: u32,
+) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 200, "rsa1.jwks.json");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
         .workers(workers)
         .start();
@@ -431,7 +445,7 @@ fn jwks_outage_keeps_last_good_keys_then_fails_closed_after_max_stale(workers: u
     });
 }
 
-fn requests_before_the_first_keys_wait_for_them(workers: u32) {
+fn requests_before_the_first_keys_wait_for_them(runtime: Runtime, workers: u32) {
     let up = Upstream::ok();
     // The IdP answers slowly: the first fetch is still under way when the request arrives.
     let slow = Upstream::start(Arc::new(|_: &Received| {
@@ -439,7 +453,11 @@ fn requests_before_the_first_keys_wait_for_them(workers: u32) {
         let body = std::fs::read(root().join("testdata/keys/rsa1.jwks.json")).unwrap();
         Reply::with("application/json", body)
     }));
-    let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+    // A fetch timeout well above the IdP's 600 ms, so a loaded machine cannot turn the slow
+    // answer into a timed-out fetch: the wait itself is what this test proves.
+    let policy = policy().replace("\"timeout\": \"1s\"", "\"timeout\": \"5s\"");
+    let envoy = Harness::new("pci-guard.yaml", policy, up.port)
+        .runtime(runtime)
         .var("IDP_PORT", slow.port)
         .workers(workers)
         .start();
@@ -457,11 +475,15 @@ fn requests_before_the_first_keys_wait_for_them(workers: u32) {
     eprintln!("held {:?} for the first keys", started.elapsed());
 }
 
-fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(workers: u32) {
+fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(
+    runtime: Runtime,
+    workers: u32,
+) {
     let up = Upstream::ok();
     let idp = Idp::start();
     idp.serve("/flaky/jwks.json", 503, "");
     let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+        .runtime(runtime)
         .var("IDP_PORT", idp.server.port)
         .workers(workers)
         .start();
@@ -481,7 +503,7 @@ fn requests_before_any_keys_are_denied_after_the_fetch_timeout_never_allowed(wor
     assert_eq!(envoy.send("GET", "/healthz", &[], b"").status, 200);
 }
 
-with_workers!(
+with_runtimes_and_workers!(
     scopes_come_from_the_claim_the_provider_names,
     remote_keys_are_fetched_once_per_refresh_per_process,
     valid_tokens_of_every_key_type_are_accepted_and_identity_is_audited,

@@ -35,7 +35,7 @@ fn serving(reply: impl Fn() -> Reply + Send + Sync + 'static) -> Upstream {
     Upstream::start(Arc::new(move |_: &Received| reply()))
 }
 
-fn fixtures_come_out_masked_whatever_the_framing(workers: u32) {
+fn fixtures_come_out_masked_whatever_the_framing(runtime: Runtime, workers: u32) {
     for name in [
         "cards.json",
         "cards.xml",
@@ -56,6 +56,7 @@ fn fixtures_come_out_masked_whatever_the_framing(workers: u32) {
                 ..Reply::with(ct, b.clone())
             });
             let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+                .runtime(runtime)
                 .workers(workers)
                 .start();
             let r = envoy.send("GET", "/anything", &[], b"");
@@ -76,10 +77,11 @@ fn fixtures_come_out_masked_whatever_the_framing(workers: u32) {
     }
 }
 
-fn audit_counts_what_was_masked_never_the_values(workers: u32) {
+fn audit_counts_what_was_masked_never_the_values(runtime: Runtime, workers: u32) {
     let (body, _) = fixture("cards.json");
     let up = serving(move || Reply::with("application/json", body.clone()));
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     envoy.send("GET", "/v1/cards", &[], b"");
@@ -90,7 +92,7 @@ fn audit_counts_what_was_masked_never_the_values(workers: u32) {
     assert!(!line.contains("4111111111111111") && !line.contains("5555 5555 5555 4444"));
 }
 
-fn gzip_upstream_is_decoded_masked_and_sent_plain(workers: u32) {
+fn gzip_upstream_is_decoded_masked_and_sent_plain(runtime: Runtime, workers: u32) {
     let (body, expected) = fixture("cards.json");
     let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     z.write_all(&body).unwrap();
@@ -104,6 +106,7 @@ fn gzip_upstream_is_decoded_masked_and_sent_plain(workers: u32) {
         r
     });
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let r = envoy.send("GET", "/v1/cards", &[("accept-encoding", "gzip, br")], b"");
@@ -122,7 +125,7 @@ fn gzip_upstream_is_decoded_masked_and_sent_plain(workers: u32) {
 
 /// A 4 MiB JSON body full of cards, gzipped (about 8:1), decoded and masked whole whether it
 /// arrives in one write or in small chunks: the decoder's bounds refuse bombs, not this.
-fn four_mib_gzip_json_body_is_decoded_and_masked_whole(workers: u32) {
+fn four_mib_gzip_json_body_is_decoded_and_masked_whole(runtime: Runtime, workers: u32) {
     let mut json = Vec::new();
     let mut i = 0u64;
     while json.len() < 4 << 20 {
@@ -156,6 +159,7 @@ fn four_mib_gzip_json_body_is_decoded_and_masked_whole(workers: u32) {
         rep
     }));
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     for path in ["/whole", "/chunked"] {
@@ -178,7 +182,7 @@ fn four_mib_gzip_json_body_is_decoded_and_masked_whole(workers: u32) {
     );
 }
 
-fn undecodable_encoding_is_refused_with_502_and_never_passed_on(workers: u32) {
+fn undecodable_encoding_is_refused_with_502_and_never_passed_on(runtime: Runtime, workers: u32) {
     let up = serving(|| {
         let mut r = Reply::with(
             "application/json",
@@ -188,6 +192,7 @@ fn undecodable_encoding_is_refused_with_502_and_never_passed_on(workers: u32) {
         r
     });
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let r = envoy.send("GET", "/v1/cards", &[], b"");
@@ -199,16 +204,17 @@ fn undecodable_encoding_is_refused_with_502_and_never_passed_on(workers: u32) {
     assert_eq!(e["response"]["status"], 502);
 }
 
-fn skipped_content_types_pass_untouched(workers: u32) {
+fn skipped_content_types_pass_untouched(runtime: Runtime, workers: u32) {
     let up = serving(|| Reply::with("image/png", b"\x89PNG 4111111111111111".to_vec()));
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let r = envoy.send("GET", "/logo.png", &[], b"");
     assert_eq!(r.body, b"\x89PNG 4111111111111111");
 }
 
-fn location_header_is_masked(workers: u32) {
+fn location_header_is_masked(runtime: Runtime, workers: u32) {
     let up = serving(|| {
         let mut r = Reply {
             status: 302,
@@ -219,13 +225,14 @@ fn location_header_is_masked(workers: u32) {
         r
     });
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let r = envoy.send("GET", "/go", &[], b"");
     assert_eq!(r.header("location"), Some("/cards?number=************1111"));
 }
 
-fn upstream_reset_mid_body_leaks_no_clear_card(workers: u32) {
+fn upstream_reset_mid_body_leaks_no_clear_card(runtime: Runtime, workers: u32) {
     let mut body = Vec::new();
     for i in 0..2000 {
         body.extend_from_slice(
@@ -238,6 +245,7 @@ fn upstream_reset_mid_body_leaks_no_clear_card(workers: u32) {
         ..Reply::with("application/json", body.clone())
     });
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let got = match request(envoy.port, "GET", "/stream", &[], b"") {
@@ -263,9 +271,10 @@ fn upstream_reset_mid_body_leaks_no_clear_card(workers: u32) {
     assert!(e["redaction"]["refused"].is_null(), "{e}");
 }
 
-fn grpc_server_streaming_cards_are_masked_in_every_message(workers: u32) {
+fn grpc_server_streaming_cards_are_masked_in_every_message(runtime: Runtime, workers: u32) {
     let up = GrpcUpstream::start();
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     let cards = GrpcClient::connect(envoy.port, None)
@@ -310,7 +319,7 @@ fn large_body() -> &'static (Arc<Vec<u8>>, Vec<u8>) {
     })
 }
 
-fn large_chunked_response_streams_masked_in_flat_memory(workers: u32) {
+fn large_chunked_response_streams_masked_in_flat_memory(runtime: Runtime, workers: u32) {
     let (body, want_hash) = large_body();
     let mb = body.len() >> 20;
     let b = body.clone();
@@ -322,6 +331,7 @@ fn large_chunked_response_streams_masked_in_flat_memory(workers: u32) {
         _ => Reply::json("{\"pan\":\"4111111111111111\"}"),
     }));
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .workers(workers)
         .start();
     // Warm up, then measure the peak across the large response.
@@ -395,7 +405,10 @@ fn h2_get(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
 /// chunk whose tail the engine had to hold, followed by a small chunk that also ends inside
 /// a card number, used to make the paused bytes and the output disagree in length, and the
 /// response was reset (`body_scan_failed`). The pieces here force exactly that, repeatedly.
-fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_whole(workers: u32) {
+fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_whole(
+    runtime: Runtime,
+    workers: u32,
+) {
     let record = b"{\"number\":\"4111 1111 1111 1111\"},\n";
     assert_eq!(record.len(), 34);
     let body: Vec<u8> = record.iter().copied().cycle().take(4 << 20).collect();
@@ -410,6 +423,7 @@ fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_who
         ..Reply::with("application/json", b.clone())
     });
     let envoy = Harness::new("pci-guard.yaml", POLICY, up.port)
+        .runtime(runtime)
         .replace(
             "use_downstream_protocol_config:\n          http_protocol_options: {}\n          http2_protocol_options: {}",
             "explicit_http_config:\n          http_protocol_options: {}",
@@ -443,7 +457,7 @@ fn http2_response_of_an_http1_upstream_with_held_then_paused_tails_comes_out_who
     );
 }
 
-with_workers!(
+with_runtimes_and_workers!(
     four_mib_gzip_json_body_is_decoded_and_masked_whole,
     fixtures_come_out_masked_whatever_the_framing,
     audit_counts_what_was_masked_never_the_values,

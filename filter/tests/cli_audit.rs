@@ -167,7 +167,9 @@ fn review_prints_the_expected_summary() {
     assert_eq!(code, 0);
     golden("review.txt", &out);
     assert!(out.contains("[denial_burst] corp-idp/agent-9"));
-    assert!(out.contains("AR-1042 by corp-idp/agent-7: approved by alice"));
+    assert!(
+        out.contains("AR-1042 for corp-idp/agent-7\n    approved by alice (named in the grant)")
+    );
     assert!(
         out.contains("[control_failure] (vm "),
         "the failed key fetches"

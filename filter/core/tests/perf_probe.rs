@@ -24,6 +24,14 @@ fn body(kind: &str) -> Vec<u8> {
             "pans" => format!("{{\"number\":\"{}\"}},\n", ["4111111111111111", "378282246310005", "6011111111111117"][i % 3]),
             "grouped" => "{\"number\":\"5555 5555 5555 4444\"},\n".to_owned(),
             "cvvs" => format!("{{\"cvv\":\"{:03}\"}},\n", i % 1000),
+            // The criterion bench's text-heavy clean JSON: one short number per ~200 bytes.
+            "text" => format!(
+                "{{\"customer\":\"Jane Doe\",\"email\":\"jane.doe@example.com\",\"address\":{{\"street\":\"Main Street\",\"city\":\"Springfield\",\"country\":\"US\"}},\"status\":\"captured\",\"note\":\"Thank you for your order, it ships today\",\"qty\":{}}},\n",
+                i % 10),
+            // The same in Japanese: every 64-byte block holds non-ASCII bytes.
+            "cjk" => format!(
+                "{{\"customer\":\"山田太郎\",\"address\":\"東京都千代田区丸の内一丁目\",\"status\":\"決済完了\",\"note\":\"ご注文ありがとうございます。本日発送いたします。\",\"qty\":{}}},\n",
+                i % 10),
             _ => format!("cardnumber=4111111111111111&cvv={:03}&name=John+Smith&amount={}.00&order=ord_{i}&ref=number%3D5555555555554444%26&", i % 1000, i % 500),
         };
         v.extend_from_slice(rec.as_bytes());
@@ -37,7 +45,9 @@ fn body(kind: &str) -> Vec<u8> {
 fn probe() {
     let opts = Arc::new(RedactOptions::default());
     let only = std::env::var("PROBE").unwrap_or_default();
-    for kind in ["clean", "bench", "cards", "form", "pans", "grouped", "cvvs"] {
+    for kind in [
+        "clean", "bench", "text", "cjk", "cards", "form", "pans", "grouped", "cvvs",
+    ] {
         if !only.is_empty() && only != kind {
             continue;
         }

@@ -6,7 +6,9 @@
 //! - [`mod@mint`]: raw signing of hand-built tokens ([`mint()`], [`mint_as`]) and well-formed
 //!   tokens from jwt-simple, an independent implementation ([`mint_independent`]);
 //! - [`mod@claims`]: the test issuer and audience, standard claims, grants, `Authorization` values;
-//! - [`fuzz_checks`]: what `cargo fuzz` checks, and the corpus smoke test runs on stable.
+//! - [`fuzz_checks`]: what `cargo fuzz` checks, and the corpus smoke test runs on stable;
+//! - [`spellings`]: card numbers and security codes as real systems spell them, and their
+//!   look-alikes, for the redaction unit tests and the end-to-end tests alike.
 //!
 //! The minting API takes algorithm names and JSON values, not the core's types: the core's
 //! own unit tests are compiled as a second copy of the core, whose types would not match the
@@ -19,6 +21,7 @@ pub mod claims;
 pub mod fuzz_checks;
 pub mod keys;
 pub mod mint;
+pub mod spellings;
 
 pub use claims::{
     bearer, claims, claims_at, grant, now, signed_grant, APPROVALS, AUDIENCE, ISSUER,

@@ -5,7 +5,8 @@
 //! - **bare**: Envoy with the router only;
 //! - **native**: `jwt_authn` (RS256, inline JWKS, JWT cache) + per-route `rbac` on the token's
 //!   scopes (one DELETE route denied) + a `lua` filter masking card numbers in JSON bodies;
-//! - **pci-guard**: the filter with `envoy/bench/policy.json`, audit events to a file.
+//! - **pci-guard**: the filter with `envoy/bench/policy.json`, audit events to a file;
+//! - **pci-guard dynamic module**: the same plugin and policy as an Envoy dynamic module.
 //!
 //! Envoy runs with `--concurrency 1` pinned to CPU 0; this process (the upstream), `wrk` and
 //! `h2load` are pinned to CPU 1. Envoy's CPU time is utime+stime from `/proc/<pid>/stat` over
@@ -21,7 +22,9 @@
 //! `BENCH_ONLY` (run only the runs whose name contains this), `BENCH_OUT` (default
 //! `BENCHMARKS.md` in the workspace), `BENCH_ROUNDS` (interleaved rounds of the 1 KiB
 //! warm-token workload, median reported; default 3), `PCI_GUARD_WASM`,
-//! `PCI_GUARD_WASM_NOSIMD` (a build without `simd128`; optional), `PCI_GUARD_WASM_NOOP` (the
+//! `PCI_GUARD_WASM_NOSIMD` (a build without `simd128`; optional), `PCI_GUARD_DYNAMIC_DIR` (the
+//! directory of `libpci_guard_dynamic.so`, default `target/dynamic`), `PCI_GUARD_DYNAMIC_NOOP_DIR`
+//! (the empty dynamic module of `envoy/bench/noop-dynamic`, under that file name; optional), `PCI_GUARD_WASM_NOOP` (the
 //! empty filter of `envoy/bench/noop-filter`; optional), `PCI_GUARD_WASM_BASELINE` (another
 //! build of pci-guard, e.g. of the commit a change starts from, run in the headline rounds;
 //! optional; `make bench BASELINE=<rev>` builds it), `ENVOY`.
@@ -53,7 +56,8 @@ use bodies::{cards_body, clean_body, small_body, Bodies};
 use report::{loadavg, report, sh};
 use runs::{big_runs, grpc_run, http_run, medians};
 use setups::{
-    guard, guard_checked, pin, policy_with_routes, Checks, Setup, BASELINE_LABEL, EMPTY_LABEL,
+    empty_dynamic, guard, guard_checked, guard_dynamic, pin, policy_with_routes, Checks, Setup,
+    BASELINE_LABEL, DYNAMIC_LABEL, EMPTY_LABEL,
 };
 
 /// What every run shares: the knobs, the tokens, a scratch directory, the machine's clock tick.
@@ -169,7 +173,9 @@ fn main() {
     }
 
     let g = guard("pci-guard", &policy, true, &wasm);
-    let setups = [Setup::Bare, Setup::Native, g.clone()];
+    // The same plugin as an Envoy dynamic module, in every workload beside the wasm build.
+    let d = guard_dynamic(DYNAMIC_LABEL, &policy, true, Checks::Full);
+    let setups = [Setup::Bare, Setup::Native, g.clone(), d.clone()];
     let mut rows = Vec::new();
     let rounds = env_num("BENCH_ROUNDS", 3).max(1);
     let b = &bodies;
@@ -212,6 +218,13 @@ fn main() {
     let empty = noop
         .exists()
         .then(|| guard_checked(EMPTY_LABEL, &public, false, &noop, Checks::None));
+    // The floor of any dynamic-module filter, beside it (`PCI_GUARD_DYNAMIC_NOOP_DIR`: the
+    // directory `make bench` puts envoy/bench/noop-dynamic's build in, under the module's name).
+    let empty_module = std::env::var("PCI_GUARD_DYNAMIC_NOOP_DIR")
+        .ok()
+        .map(PathBuf::from)
+        .filter(|d| d.join("libpci_guard_dynamic.so").exists())
+        .map(|d| empty_dynamic(&public, &d));
     // Another build of pci-guard, in the headline rounds too: a change is measured against its
     // base on the same machine load, not against a figure from another day.
     let baseline = std::env::var("PCI_GUARD_WASM_BASELINE")
@@ -269,8 +282,10 @@ fn main() {
                 http_run(&ctx, &mut rows, b, "main", workload, s, path, *body, *cold);
             }
             // The floor beside the headline (CPU) and the 4 MiB workload (peak RSS).
-            if let (true, Some(e)) = (*with_empty, &empty) {
-                http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
+            if *with_empty {
+                for e in empty.iter().chain(&empty_module) {
+                    http_run(&ctx, &mut rows, b, "extra", workload, e, path, *body, *cold);
+                }
             }
             if let (true, Some(base)) = (*rounds > 1, &baseline) {
                 http_run(
@@ -312,6 +327,20 @@ fn main() {
             &wasm,
             Checks::None,
         ),
+        // Where the dynamic module's cost goes: the audit sink (Envoy formats and writes the
+        // event), and the floor of a dynamic-module filter that decides nothing.
+        guard_dynamic(
+            "pci-guard dynamic module, audit off",
+            &policy,
+            false,
+            Checks::Full,
+        ),
+        guard_dynamic(
+            "pci-guard dynamic module, public route, redaction off, audit off",
+            &public,
+            false,
+            Checks::None,
+        ),
     ];
     for s in &extras {
         http_run(
@@ -338,7 +367,7 @@ fn main() {
             clean_body(big_mib << 20, false),
             clean_body(big_mib << 20, true),
         ]);
-        let mut big_setups = vec![Setup::Bare, g.clone()];
+        let mut big_setups = vec![Setup::Bare, g.clone(), d.clone()];
         if let Some(sw) = &simd {
             big_setups.push(guard("pci-guard without simd128", &policy, true, sw));
         }

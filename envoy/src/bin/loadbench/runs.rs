@@ -20,6 +20,8 @@ pub struct Row {
     pub workload: String,
     pub setup: String,
     pub m: Measure,
+    /// Over interleaved rounds: the lowest and highest Envoy CPU µs/req (`m` has the median).
+    pub spread: Option<(f64, f64)>,
 }
 
 /// One HTTP workload through one setup: fresh upstream and Envoy, checks, then wrk.
@@ -62,6 +64,7 @@ pub fn http_run(
         workload: workload.into(),
         setup: setup.label(),
         m,
+        spread: None,
     });
 }
 
@@ -97,6 +100,7 @@ pub fn grpc_run(ctx: &Ctx, rows: &mut Vec<Row>, setup: &Setup, data: &Path) {
         workload: "gRPC unary ~1 KiB, warm".into(),
         setup: setup.label(),
         m,
+        spread: None,
     });
 }
 
@@ -210,6 +214,11 @@ pub fn medians(rows: Vec<Row>) -> Vec<Row> {
     out.into_iter()
         .map(|(mut r, runs)| {
             if runs.len() > 1 {
+                let cpu = runs.iter().map(|m| m.cpu_us);
+                r.spread = Some((
+                    cpu.clone().fold(f64::MAX, f64::min),
+                    cpu.fold(0.0, f64::max),
+                ));
                 r.m = Measure {
                     requests: runs.iter().map(|m| m.requests).sum(),
                     rps: median(&runs, |m| m.rps),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pci_guard_e2e::{policy_scalar, root, Envoy, Harness};
+use pci_guard_e2e::{policy_scalar, root, Envoy, Harness, Runtime};
 use serde_json::{json, Value};
 
 use crate::Ctx;
@@ -18,7 +18,11 @@ pub enum Setup {
         label: String,
         policy: String,
         audit: bool,
+        /// The wasm build (ignored for the dynamic module, which the harness finds).
         wasm: PathBuf,
+        runtime: Runtime,
+        /// Another dynamic module than pci-guard's (the empty one), in this directory.
+        module_dir: Option<PathBuf>,
         checks: Checks,
     },
 }
@@ -81,7 +85,48 @@ pub fn guard_checked(
         policy: serde_json::to_string(policy).unwrap(),
         audit,
         wasm: wasm.to_path_buf(),
+        runtime: Runtime::Wasm,
+        module_dir: None,
         checks,
+    }
+}
+
+/// pci-guard as the Envoy dynamic module (`make dynamic`; `PCI_GUARD_DYNAMIC_DIR` overrides
+/// where it is), checked for `checks`.
+pub fn guard_dynamic(label: &str, policy: &Value, audit: bool, checks: Checks) -> Setup {
+    Setup::Guard {
+        label: label.into(),
+        policy: serde_json::to_string(policy).unwrap(),
+        audit,
+        wasm: PathBuf::new(),
+        runtime: Runtime::Dynamic,
+        module_dir: None,
+        checks,
+    }
+}
+
+/// The empty dynamic module of `envoy/bench/noop-dynamic` (in `dir`, under the file name the
+/// harness loads): the floor of any dynamic-module filter.
+pub fn empty_dynamic(policy: &Value, dir: &Path) -> Setup {
+    match guard_dynamic(EMPTY_DYNAMIC_LABEL, policy, false, Checks::None) {
+        Setup::Guard {
+            label,
+            policy,
+            audit,
+            wasm,
+            runtime,
+            checks,
+            ..
+        } => Setup::Guard {
+            label,
+            policy,
+            audit,
+            wasm,
+            runtime,
+            module_dir: Some(dir.to_path_buf()),
+            checks,
+        },
+        other => other,
     }
 }
 
@@ -110,6 +155,10 @@ pub fn policy_with_routes(base: &Value, n: usize) -> Value {
 /// The label of `PCI_GUARD_WASM_BASELINE`'s build in the tables.
 pub const BASELINE_LABEL: &str = "pci-guard, baseline build (PCI_GUARD_WASM_BASELINE)";
 pub const EMPTY_LABEL: &str = "empty wasm filter (envoy/bench/noop-filter)";
+/// The setup label of the dynamic module.
+pub const DYNAMIC_LABEL: &str = "pci-guard dynamic module";
+/// The setup label of the empty dynamic module.
+pub const EMPTY_DYNAMIC_LABEL: &str = "empty dynamic module (envoy/bench/noop-dynamic)";
 
 /// Starts `setup`'s Envoy in front of the upstream on `upstream_port`, pinned to CPU 0.
 pub fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
@@ -126,6 +175,8 @@ pub fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
             policy,
             audit,
             wasm,
+            runtime,
+            module_dir,
             ..
         } => {
             let harness = Harness::new("bench/pci-guard.yaml", policy.clone(), upstream_port);
@@ -139,7 +190,14 @@ pub fn start(ctx: &Ctx, setup: &Setup, upstream_port: u16) -> Envoy {
                     format!("{head}          route_config:\n{tail}")
                 })
             };
-            harness.wasm(wasm).start()
+            match runtime {
+                Runtime::Wasm => harness.wasm(wasm).start(),
+                Runtime::Dynamic => match module_dir {
+                    Some(dir) => harness.runtime(Runtime::Dynamic).dynamic_module(dir),
+                    None => harness.runtime(Runtime::Dynamic),
+                }
+                .start(),
+            }
         }
     };
     if ctx.pinned {

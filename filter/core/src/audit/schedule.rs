@@ -1,7 +1,7 @@
 //! When a VM writes its own records, and which it still owes.
 //!
 //! Envoy's access loggers write once per request, so a VM's records travel as requests it
-//! sends itself (see `filter/src/plugin/self_request.rs`). The [`Outbox`] says what is owed;
+//! sends itself (see `filter/plugin/src/vm_audit/self_request.rs`). The [`Outbox`] says what is owed;
 //! each self-request's log callback takes the next record, and only then is it sealed, so the
 //! chain's order is the order lines reach the log. Records are coalesced (one heartbeat, one
 //! checkpoint, one record per failed control and subject), so a broken self-request path

@@ -1,10 +1,15 @@
 //! Length-preserving masking.
 //!
-//! Only bytes that are digits of a match change; separators (`-`, ` `, `%20`, `\u0020`) stay,
-//! so the body keeps its length (Content-Length stays right) and its shape. For PANs the
+//! Only bytes that are digits of a match change; separators (`-`, ` `, `%20`, `\u0020`,
+//! `&nbsp;`, a no-break space) and invisible characters stay, so the body keeps its length
+//! (Content-Length stays right) and its shape. A digit of several bytes (`４` is three, `٤`
+//! two) becomes that many mask characters: the length is kept byte for byte, and replacing a
+//! whole UTF-8 character by ASCII keeps the body valid UTF-8 (one mask character per digit
+//! would shorten it and shift everything after). For PANs the
 //! [`Keep`] option decides which digits stay readable (PCI DSS 3.4.1 allows at most the first
 //! six and the last four); CVVs and track data are always masked whole.
 
+use crate::redact::chars::char_at;
 use crate::redact::pan::Cluster;
 
 /// Which digits of a PAN stay readable.
@@ -71,16 +76,48 @@ fn fill_short(dst: &mut [u8], b: u8) {
     }
 }
 
-/// Masks the digits of groups `0..=k` of `c`, keeping what `keep` allows.
-pub(crate) fn mask_groups(buf: &mut [u8], c: &Cluster, k: usize, keep: Keep, mask: u8) {
+/// Masks the digits of groups `0..=k` of `c`, keeping what `keep` allows. A digit of several
+/// bytes (full-width, Arabic-Indic) becomes as many mask characters as it has bytes, so the
+/// body keeps its length and stays valid UTF-8; invisible characters between digits stay.
+/// Returns where the scan goes on: at the first digit kept at the end of group `k`, or after it
+/// (see `engine::decide::resume_after_mask`).
+pub(crate) fn mask_groups(buf: &mut [u8], c: &Cluster, k: usize, keep: Keep, mask: u8) -> usize {
     let total: usize = (0..=k).map(|g| c.len(g)).sum();
-    mask_digits(
-        buf,
-        (0..=k).map(|g| (c.start[g], c.end[g])),
-        total,
-        keep,
-        mask,
-    );
+    let (first, last) = keep.kept();
+    if (0..=k).all(|g| c.is_plain(g)) {
+        mask_digits(
+            buf,
+            (0..=k).map(|g| (c.start[g], c.end[g])),
+            total,
+            keep,
+            mask,
+        );
+        return match last {
+            0 => c.end[k],
+            last => c.start[k].max(c.end[k].saturating_sub(last)),
+        };
+    }
+    let (lo, hi) = (first, total.saturating_sub(last));
+    let mut idx = 0;
+    let mut resume = c.end[k];
+    for g in 0..=k {
+        let mut p = c.start[g];
+        while p < c.end[g] {
+            let Ok(Some(ch)) = char_at(buf, true, p, false) else {
+                break;
+            };
+            if ch.digit().is_some() {
+                if (lo..hi).contains(&idx) {
+                    buf[p..p + ch.len].fill(mask);
+                } else if g == k && idx >= hi && resume == c.end[k] {
+                    resume = p;
+                }
+                idx += 1;
+            }
+            p += ch.len;
+        }
+    }
+    resume
 }
 
 /// Masks the digit run `[start, end)` (a whole card) keeping what `keep` allows: the one-range

@@ -11,18 +11,24 @@
 //! - [`luhn`]: the check digit; [`brands`]: IIN ranges and lengths;
 //! - `scanner`: finding the next digit (SSE2 / wasm `simd128` / portable SWAR) and byte classes;
 //! - `window`: look-behind context and look-ahead that says "need more input";
-//! - `pan`: digit groups, separators (` `, `-`, `+`, `%20`, `\u0020`), card groupings, boundaries;
+//! - `chars`: what a run of bytes spells, however encoded (raw UTF-8, `%XX`, `=XX`, `\uXXXX`,
+//!   entities): digits of every script, spaces, marks, invisible characters;
+//! - `pan`: digit groups, separators (whitespace and one mark, in any spelling), card
+//!   groupings, boundaries; `number`: a card written in scientific notation;
 //! - [`cvv`]: security codes by key; `track`: track 1 and 2 data; [`mask`]: length-preserving masks;
 //! - [`engine`]: the push parser; [`grpc`]: gRPC framing; [`decode`]: gzip/deflate;
 //!   [`content_type`]: which bodies to scan.
 //!
 //! What counts as a card, and what deliberately does not (IMEIs, millisecond timestamps,
-//! decimals, IBAN groups, ids), is written at the top of `pan` and tested against the corpora in
-//! `testdata/bodies/` and `../shared/corpora/pan/`.
+//! decimals, amounts, dates, versions, addresses, phone numbers, IBAN groups, ids), is written
+//! at the top of `pan` and tested against the corpora in `testdata/bodies/`,
+//! `filter/testkit/src/spellings.rs` and `../shared/corpora/pan/`; what is out of scope (a
+//! card in base64, spelled in escaped digits, split across prose) is in `SECURITY.md`.
 //!
 //! Nothing in this module ever puts body bytes into an error, a `Debug` output or a log.
 
 pub mod brands;
+mod chars;
 pub mod content_type;
 pub mod cvv;
 pub mod decode;
@@ -30,6 +36,7 @@ pub mod engine;
 pub mod grpc;
 pub mod luhn;
 pub mod mask;
+mod number;
 mod pan;
 mod scanner;
 mod track;
@@ -77,8 +84,10 @@ impl Default for RedactOptions {
 
 impl RedactOptions {
     /// Checks the options. A mask character that is a digit, a letter, a separator the
-    /// scanner reads (` `, `-`, `+`, `%`, `\`) or not printable ASCII would break length
-    /// preservation or idempotence.
+    /// scanner reads in every position (` `, `-`, `+`, `%`, `\`) or not printable ASCII would
+    /// break length preservation or idempotence. (The marks read only between digits, `.` `/`
+    /// `_` `,`, and `&` `=`, stay allowed: masked digits are never between digits again, and the
+    /// equivalence and idempotence tests run every allowed mask character.)
     ///
     /// # Errors
     /// [`RedactError::BadMaskChar`].

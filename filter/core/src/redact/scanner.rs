@@ -16,32 +16,40 @@
 //! Class tables (`CLASS`) answer "alphanumeric?", "hex digit?" in one load.
 
 /// Byte is an ASCII digit.
-pub(crate) const DIGIT: u8 = 1;
+pub(crate) const DIGIT: u16 = 1;
 /// Byte is an ASCII letter.
-pub(crate) const ALPHA: u8 = 2;
+pub(crate) const ALPHA: u16 = 2;
 /// Byte is a hex digit (`0-9a-fA-F`).
-pub(crate) const HEX: u8 = 4;
+pub(crate) const HEX: u16 = 4;
 
 /// Byte can end the glue between a key and its value (`"`, `'`, `:`, `=`, `>`, whitespace,
 /// `\`, `;` of an entity, `]`, or the last hex digit of `%22` `%27` `%3A` `%3D` `%3E` `%20`):
 /// see `cvv::ends_glue`.
-pub(crate) const GLUE_END: u8 = 8;
+pub(crate) const GLUE_END: u16 = 8;
 
 /// Byte can be part of a key: ASCII letter, digit, `_` or `-`.
-pub(crate) const KEY: u8 = 16;
+pub(crate) const KEY: u16 = 16;
 
 /// Byte is a key byte that normalisation changes or drops: uppercase letter, `_`, `-`.
-pub(crate) const NOT_NORMAL: u8 = 32;
+pub(crate) const NOT_NORMAL: u16 = 32;
 
-/// Byte can start the separator of a card grouping or an escape that hides one: ` `, `-`,
-/// `+`, `%`, `\`. A digit run followed by one may continue as a card.
-pub(crate) const SEP_START: u8 = 64;
+/// Byte after a digit run that always starts a possible continuation of its card: a space or
+/// mark that begins a separator (` `, tab, line feed, carriage return, `-`, `+`, `/`, `_`) or an
+/// escape that may hide one (`%`, `\`).
+pub(crate) const SEP_START: u16 = 64;
 /// Byte is `.` (a decimal point after a digit run: the run is part of a number).
-pub(crate) const DOT: u8 = 128;
+pub(crate) const DOT: u16 = 128;
+/// Byte after a digit run that continues its card only in some spellings, decided by a closer
+/// look (`engine::neighbours::continues`): `.` and `,` (a mark only between digits), `&` (an
+/// entity), `=` (quoted-printable), and the UTF-8 leads of the spaces, dashes, invisible
+/// characters and digits `chars` reads (`C2`, `D9`, `DB`, `E0`, `E1`, `E2`, `E3`, `EF`).
+pub(crate) const MAYBE_SEP: u16 = 256;
+/// Byte is not ASCII.
+pub(crate) const HIGH: u16 = 512;
 
 /// 256-entry class table.
-pub(crate) static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
+pub(crate) static CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
@@ -61,8 +69,20 @@ pub(crate) static CLASS: [u8; 256] = {
         if b.is_ascii_uppercase() || b == b'_' || b == b'-' {
             c |= NOT_NORMAL;
         }
-        if matches!(b, b' ' | b'-' | b'+' | b'%' | b'\\') {
+        if matches!(
+            b,
+            b' ' | b'-' | b'+' | b'%' | b'\\' | b'\t' | b'\n' | b'\r' | b'/' | b'_'
+        ) {
             c |= SEP_START;
+        }
+        if matches!(
+            b,
+            b'.' | b',' | b'&' | b'=' | 0xC2 | 0xD9 | 0xDB | 0xE0 | 0xE1 | 0xE2 | 0xE3 | 0xEF
+        ) {
+            c |= MAYBE_SEP;
+        }
+        if b >= 0x80 {
+            c |= HIGH;
         }
         if b == b'.' {
             c |= DOT;
@@ -103,10 +123,16 @@ pub(crate) fn is_digit(b: u8) -> bool {
     b.is_ascii_digit()
 }
 
-/// Whether `b` can start a separator after a digit run (see [`SEP_START`]).
-#[inline]
+/// Whether `b` always starts a possible continuation after a digit run (see [`SEP_START`]).
+#[cfg(test)]
 pub(crate) fn is_sep_start(b: u8) -> bool {
     CLASS[usize::from(b)] & SEP_START != 0
+}
+
+/// Whether `b` after a digit run needs a closer look (see [`MAYBE_SEP`]).
+#[cfg(test)]
+pub(crate) fn is_maybe_sep(b: u8) -> bool {
+    CLASS[usize::from(b)] & MAYBE_SEP != 0
 }
 
 /// Whether a digit run followed by `b` stands alone on that side: `b` is no letter, digit
@@ -179,33 +205,44 @@ pub(crate) fn digit_run_end(hay: &[u8], i: usize, cap: usize) -> usize {
     e
 }
 
-/// Bit `k` set iff `hay[i + k]` is an ASCII digit, for the 64 bytes at `i` (`i + 64 <= len`).
+/// Bit `k` set iff `hay[i + k]` is an ASCII digit, for the 64 bytes at `i` (`i + 64 <= len`),
+/// and whether any of those bytes is not ASCII (the same loads: one OR and one more movemask
+/// per block).
 #[inline]
-pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> u64 {
+pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> (u64, bool) {
     debug_assert!(i + 64 <= hay.len());
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        u64::from(sse2_digit_mask(hay, i))
-            | u64::from(sse2_digit_mask(hay, i + 16)) << 16
-            | u64::from(sse2_digit_mask(hay, i + 32)) << 32
-            | u64::from(sse2_digit_mask(hay, i + 48)) << 48
+        sse2_block(hay, i)
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         // One bounds check for the block (V8 keeps each of four separate ones).
-        let block = &hay[i..i + 64];
-        u64::from(simd128_digit_mask(block, 0))
-            | u64::from(simd128_digit_mask(block, 16)) << 16
-            | u64::from(simd128_digit_mask(block, 32)) << 32
-            | u64::from(simd128_digit_mask(block, 48)) << 48
+        simd128_block(&hay[i..i + 64])
     }
     #[cfg(not(any(
         all(target_arch = "x86_64", target_feature = "sse2"),
         all(target_arch = "wasm32", target_feature = "simd128")
     )))]
     {
-        digit_mask64_swar(hay, i)
+        (digit_mask64_swar(hay, i), any_high_swar(hay, i))
     }
+}
+
+/// Whether any of the 64 bytes at `i` is not ASCII (portable).
+#[inline]
+#[cfg_attr(
+    any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")),
+    allow(dead_code) // the SIMD paths replace it there; it is still tested everywhere
+)]
+pub(crate) fn any_high_swar(hay: &[u8], i: usize) -> bool {
+    let mut acc = 0u64;
+    for k in 0..8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[i + 8 * k..i + 8 * k + 8]);
+        acc |= u64::from_le_bytes(w);
+    }
+    acc & HI != 0
 }
 
 /// Portable [`digit_mask64`]: per 8-byte word, the digit flags (high bit of each byte) are
@@ -228,8 +265,8 @@ pub(crate) fn digit_mask64_swar(hay: &[u8], i: usize) -> u64 {
     m
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
+pub(super) const LO: u64 = 0x0101_0101_0101_0101;
+pub(super) const HI: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte of the result is set iff that byte of `x` is an ASCII digit.
 #[inline]
@@ -255,6 +292,35 @@ pub(crate) fn find_digit_swar(hay: &[u8], from: usize) -> Option<usize> {
         .iter()
         .position(|&b| is_digit(b))
         .map(|k| i + k)
+}
+
+/// [`digit_mask64`] with SSE2: four loads, each tested for digits; the loads OR-ed for the
+/// high bit.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn sse2_block(hay: &[u8], i: usize) -> (u64, bool) {
+    use core::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let block = &hay[i..i + 64];
+    // SAFETY: SSE2 is enabled for the whole compilation (cfg above), so these intrinsics are
+    // available; `block` has 64 readable bytes, each load reads 16 of them at offsets 0, 16,
+    // 32, 48, and `_mm_loadu_si128` has no alignment requirement.
+    unsafe {
+        let load = |k: usize| _mm_loadu_si128(block.as_ptr().add(k).cast::<__m128i>());
+        let (a, b, c, d) = (load(0), load(16), load(32), load(48));
+        // As the wasm path: shifted so that `'0'..='9'` are the 10 smallest signed bytes
+        // (`b + 80` wraps `'0'` to −128), one signed compare finds them (one instruction fewer
+        // than the unsigned min-and-compare per 16 bytes).
+        let digits = |v: __m128i| {
+            let x = _mm_add_epi8(v, _mm_set1_epi8((128 - b'0') as i8));
+            u64::from(_mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(i8::MIN + 10), x)) as u16)
+        };
+        let m = digits(a) | digits(b) << 16 | digits(c) << 32 | digits(d) << 48;
+        let high = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0;
+        (m, high)
+    }
 }
 
 /// 16 digit flags of `hay[i..i + 16]` as the low bits of a mask.
@@ -299,14 +365,23 @@ pub(crate) fn find_digit_sse2(hay: &[u8], from: usize) -> Option<usize> {
     find_digit_swar(hay, i)
 }
 
-/// 16 digit flags of `hay[i..i + 16]` as the low bits of a mask.
+/// [`digit_mask64`] with wasm `simd128` over one 64-byte block.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-fn simd128_digit_mask(hay: &[u8], i: usize) -> u16 {
-    use core::arch::wasm32::{v128, v128_load};
-    let chunk = &hay[i..i + 16];
-    // SAFETY: `chunk` has exactly 16 readable bytes; `v128_load` has no alignment requirement.
-    simd128_digits(unsafe { v128_load(chunk.as_ptr().cast::<v128>()) })
+fn simd128_block(block: &[u8]) -> (u64, bool) {
+    use core::arch::wasm32::{u8x16_bitmask, v128, v128_load, v128_or};
+    debug_assert_eq!(block.len(), 64);
+    let load = |k: usize| {
+        let chunk = &block[k..k + 16];
+        // SAFETY: `chunk` has exactly 16 readable bytes; `v128_load` has no alignment requirement.
+        unsafe { v128_load(chunk.as_ptr().cast::<v128>()) }
+    };
+    let (a, b, c, d) = (load(0), load(16), load(32), load(48));
+    let m = u64::from(simd128_digits(a))
+        | u64::from(simd128_digits(b)) << 16
+        | u64::from(simd128_digits(c)) << 32
+        | u64::from(simd128_digits(d)) << 48;
+    (m, u8x16_bitmask(v128_or(v128_or(a, b), v128_or(c, d))) != 0)
 }
 
 /// Digit flags of 16 bytes. x86 has no unsigned byte compare, so V8 lowers `u8x16_lt` to
@@ -340,77 +415,11 @@ pub(crate) fn find_digit_simd128(hay: &[u8], from: usize) -> Option<usize> {
     find_digit_swar(hay, i)
 }
 
+mod leads;
+
+pub(crate) use leads::lead_mask64;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
+use leads::lead_mask64_swar;
 
-    fn naive(hay: &[u8], from: usize) -> Option<usize> {
-        (from..hay.len()).find(|&i| hay[i].is_ascii_digit())
-    }
-
-    #[test]
-    fn separator_starts_and_number_ends_are_exactly_their_bytes() {
-        for b in 0..=255u8 {
-            assert_eq!(is_sep_start(b), b" -+%\\".contains(&b), "byte {b:#04x}");
-            assert_eq!(
-                ends_number(b),
-                !b.is_ascii_alphanumeric() && b != b'.',
-                "byte {b:#04x}"
-            );
-        }
-    }
-
-    #[test]
-    fn swar_every_byte_value() {
-        for b in 0..=255u8 {
-            let mut w = [b'x'; 8];
-            for k in 0..8 {
-                w[k] = b;
-                assert_eq!(find_digit_swar(&w, 0), naive(&w, 0), "b={b} k={k}");
-                w[k] = b'x';
-            }
-        }
-    }
-
-    #[test]
-    fn every_alignment() {
-        for len in 0..80 {
-            for pos in 0..len {
-                let mut v = vec![b'a'; len];
-                v[pos] = b'7';
-                for from in 0..=len {
-                    assert_eq!(find_digit(&v, from), naive(&v, from));
-                    assert_eq!(find_digit_swar(&v, from), naive(&v, from));
-                }
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn mask64_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'/'), Just(b':'), Just(0xb0u8), any::<u8>()], 64..80), i in 0usize..16) {
-            let i = i.min(v.len() - 64);
-            let naive = (0..64).fold(0u64, |m, k| m | (u64::from(v[i + k].is_ascii_digit()) << k));
-            prop_assert_eq!(digit_mask64(&v, i), naive);
-            prop_assert_eq!(digit_mask64_swar(&v, i), naive);
-        }
-
-        #[test]
-        fn run_end_matches_naive(v in proptest::collection::vec(prop_oneof![Just(b'5'), Just(b'0'), Just(b'9'), any::<u8>()], 0..100), i in 0usize..100, cap in 0usize..40) {
-            let i = i.min(v.len());
-            let mut e = i;
-            while e < v.len() && e - i < cap && v[e].is_ascii_digit() {
-                e += 1;
-            }
-            prop_assert_eq!(digit_run_end(&v, i, cap), e);
-        }
-
-        #[test]
-        fn matches_naive(v in proptest::collection::vec(any::<u8>(), 0..200), from in 0usize..200) {
-            let from = from.min(v.len());
-            prop_assert_eq!(find_digit(&v, from), naive(&v, from));
-            prop_assert_eq!(find_digit_swar(&v, from), naive(&v, from));
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

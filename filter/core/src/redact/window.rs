@@ -17,8 +17,11 @@
 pub(crate) const CTX: usize = 256;
 /// The furthest any detector looks behind a candidate.
 pub(crate) const MAX_LOOKBACK: usize = 224;
-/// The furthest any detector looks ahead of a candidate (track 1 is the longest: 79 bytes).
-pub(crate) const MAX_LOOKAHEAD: usize = 96;
+/// The furthest any detector looks ahead of a candidate: a cluster's groups reach at most
+/// `pan::MAX_SPAN` (128) bytes, and what is read after its last group (invisible characters,
+/// a separator and the character after it, each at most `chars::MAX_CHAR` bytes, or a zero
+/// fraction) at most 48 more; track 1 is 79 bytes, a card in scientific notation 27.
+pub(crate) const MAX_LOOKAHEAD: usize = 192;
 
 /// Not enough input to decide yet: hold from the candidate and retry with more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,36 +72,9 @@ impl Window<'_> {
     }
 }
 
-use crate::redact::scanner::{hex_val, is_alnum, is_hex};
+use crate::redact::scanner::is_hex;
 
 impl Window<'_> {
-    /// The logical character that ends just before position `i`, decoding the escapes that
-    /// hide a separator or a boundary in front of a number: `%XX` (so `%3D4111…` is preceded
-    /// by `=`, not by the letter `D`), JSON `\uXXXX`, and JSON `\n`, `\r`, `\t`, `\b`, `\f`
-    /// (a boundary, not the letter). Returns the decoded byte (`0x80` for any non-ASCII
-    /// character, `None` at the start of the stream) and where that character starts.
-    pub fn left_char(&self, i: isize) -> (Option<u8>, isize) {
-        let b = |k: isize| self.back(i - k);
-        // Every escape handled below ends in a hex digit or a letter.
-        match b(1) {
-            Some(c) if is_alnum(c) => {}
-            other => return (other, i - 1),
-        }
-        if b(3) == Some(b'%') && b(2).is_some_and(is_hex) && b(1).is_some_and(is_hex) {
-            let v = hex_val(b(2).unwrap_or(0)) * 16 + hex_val(b(1).unwrap_or(0));
-            return (Some(if v >= 0x80 { 0x80 } else { v }), i - 3);
-        }
-        if b(6) == Some(b'\\') && b(5) == Some(b'u') && (1..=4).all(|k| b(k).is_some_and(is_hex)) {
-            let hi = hex_val(b(4).unwrap_or(0)) * 16 + hex_val(b(3).unwrap_or(0));
-            let lo = hex_val(b(2).unwrap_or(0)) * 16 + hex_val(b(1).unwrap_or(0));
-            return (Some(if hi != 0 || lo >= 0x80 { 0x80 } else { lo }), i - 6);
-        }
-        if b(2) == Some(b'\\') && matches!(b(1), Some(b'n' | b'r' | b't' | b'b' | b'f')) {
-            return (Some(b' '), i - 2);
-        }
-        (b(1), i - 1)
-    }
-
     /// If the digit at `i` is one of the hex digits of a `%XX` or `\uXXXX` escape, the
     /// position just after that escape.
     pub fn escape_containing(&self, i: usize) -> Result<Option<usize>, Need> {

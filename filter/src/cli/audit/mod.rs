@@ -19,9 +19,13 @@ pub enum AuditCommand {
     /// --until), with --public-key its signed checkpoints. Reports each finding with its line
     /// number; exit 0 intact (notes allowed), 1 not intact, 2 unreadable.
     Verify(verify::VerifyArgs),
-    /// Summarise per identity and route: allowed, denied, would-deny, JIT grants and their
-    /// approvers, card data masked; and flag what a daily review must see (PCI DSS 10.4.1.1):
-    /// gaps and truncations, failed controls, policy changes, grants used after revocation.
+    /// Summarise per identity and route, and per operation read from request bodies (MCP
+    /// tools, JSON-RPC methods, GraphQL operations): allowed, denied, would-deny, card data
+    /// masked. List each JIT grant, joining the approvals service's log when given with the
+    /// proxy logs: requester, justification, approvers and times, window, revocation, every
+    /// request made under it and every refusal. Flag what a daily review must see (PCI DSS
+    /// 10.4.1.1): gaps and truncations, failed controls, policy changes, grants used after
+    /// revocation or presented after their end.
     Review {
         #[arg(required = true)]
         files: Vec<PathBuf>,

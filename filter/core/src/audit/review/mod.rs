@@ -31,18 +31,6 @@ pub struct Counts {
     pub track_masked: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GrantUse {
-    pub identity: String,
-    pub grant: String,
-    pub approved_by: Vec<String>,
-    pub approved_at: Option<String>,
-    pub expires_at: String,
-    pub uses: u64,
-    pub first_use: String,
-    pub last_use: String,
-}
-
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Flag {
     pub kind: &'static str,
@@ -61,6 +49,10 @@ pub struct Report {
     pub last: Option<String>,
     /// Keyed `identity` → `route` → counts.
     pub by_identity: BTreeMap<String, BTreeMap<String, Counts>>,
+    /// Keyed `identity` → operation (`jsonrpc tools/call refund_payment`,
+    /// `graphql mutation RefundPayment`) → counts, for requests whose body was read.
+    pub operations: BTreeMap<String, BTreeMap<String, Counts>>,
+    /// Every just-in-time grant seen in the proxy logs or the approvals logs.
     pub grants: Vec<GrantUse>,
     pub flags: Vec<Flag>,
 }
@@ -70,7 +62,7 @@ pub struct Review {
     since: Option<String>,
     until: Option<String>,
     report: Report,
-    grants: BTreeMap<(String, String), GrantUse>,
+    grants: grants::Grants,
     /// Recent denial times per identity (seconds), for burst detection.
     denials: BTreeMap<String, Vec<i64>>,
     burst_flagged: BTreeSet<String>,
@@ -131,7 +123,12 @@ impl Review {
         }
         match e["kind"].as_str() {
             None => self.trail.policy(e, &time, &mut self.report.flags),
-            Some(_) => return self.trail.push(e, &time, &mut self.report),
+            Some(kind) => {
+                if kind == "approvals" {
+                    self.grants.approvals(e, &time);
+                }
+                return self.trail.push(e, &time, &mut self.report);
+            }
         }
         let r = &mut self.report;
         r.events += 1;
@@ -179,11 +176,9 @@ impl Review {
         if result == "deny" {
             self.denial(&identity, secs, &time);
         }
-        if let (Some(id), Some(expires)) = (s(&e["jit"]["id"]), s(&e["jit"]["expires_at"])) {
-            if result == "allow" {
-                self.grant_use(&identity, id, expires, e, &time);
-            }
-        }
+        operations::count(&mut self.report.operations, &identity, e, result);
+        self.grants
+            .proxy(&identity, e, &time, &mut self.report.flags);
     }
 
     fn denial(&mut self, identity: &str, secs: i64, time: &str) {
@@ -199,46 +194,6 @@ impl Review {
                     times.len()
                 ),
             });
-        }
-    }
-
-    fn grant_use(
-        &mut self,
-        identity: &str,
-        id: String,
-        expires: String,
-        e: &serde_json::Value,
-        time: &str,
-    ) {
-        if time > expires.as_str() {
-            self.report.flags.push(Flag {
-                kind: "grant_outside_window",
-                identity: identity.to_string(),
-                detail: format!("grant {id} used at {time}, after it expired at {expires}"),
-            });
-        }
-        let g = self
-            .grants
-            .entry((identity.to_string(), id.clone()))
-            .or_insert_with(|| GrantUse {
-                identity: identity.to_string(),
-                grant: id,
-                approved_by: e["jit"]["approved_by"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(s).collect())
-                    .unwrap_or_default(),
-                approved_at: s(&e["jit"]["approved_at"]),
-                expires_at: expires,
-                uses: 0,
-                first_use: time.to_string(),
-                last_use: time.to_string(),
-            });
-        g.uses += 1;
-        if time < g.first_use.as_str() {
-            g.first_use = time.to_string();
-        }
-        if time > g.last_use.as_str() {
-            g.last_use = time.to_string();
         }
     }
 
@@ -262,9 +217,7 @@ impl Review {
                 total += n;
             }
         }
-        self.report.grants = self.grants.into_values().collect();
-        self.trail
-            .grants_after_revocation(&self.report.grants, &mut self.report.flags);
+        self.report.grants = self.grants.finish(&mut self.report.flags);
         self.report
             .flags
             .sort_by(|a, b| (a.kind, &a.identity).cmp(&(b.kind, &b.identity)));
@@ -272,8 +225,12 @@ impl Review {
     }
 }
 
+mod grants;
+mod operations;
 mod text;
 mod trail;
+
+pub use grants::{Approval, GrantUse};
 
 #[cfg(test)]
 mod tests;

@@ -241,3 +241,194 @@ fn integrity_findings_become_gap_truncation_and_tampering_flags() {
     let kinds: Vec<&str> = rep.flags.iter().map(|f| f.kind).collect();
     assert_eq!(kinds, ["trail_gap", "trail_tampered", "trail_truncated"]);
 }
+
+fn approvals(
+    event: &str,
+    t: &str,
+    actor: Option<&str>,
+    grant: serde_json::Value,
+) -> serde_json::Value {
+    json!({"version": 1, "kind": "approvals", "event": event, "time": t,
+           "actor": actor.map(|a| json!({"iss": "https://idp.example.com", "sub": a})),
+           "request": {"id": "req_1", "requester": {"iss": "https://idp.example.com", "sub": "agent-7"},
+                       "rule": null, "route": "refund", "scopes": ["payments:refund"],
+                       "justification": "chargeback #7731", "state": "pending"},
+           "grant": grant, "comment": null})
+}
+
+fn grant_event(t: &str, result: &str, reason: Option<&str>) -> serde_json::Value {
+    let mut e = ev(t, Some("agent-7"), "refund", result, 0);
+    e["jit"] = json!({"id": "grt_1", "approved_by": ["alice at https://idp.example.com", "bob at https://idp.example.com"],
+                      "approved_at": "2026-11-27T10:05:00.000Z", "expires_at": "2026-11-27T10:35:00.000Z"});
+    if let Some(r) = reason {
+        e["decision"]["reason"] = json!(r);
+    }
+    e
+}
+
+#[test]
+fn a_grant_joins_its_request_approvals_uses_and_refusals_after_revocation() {
+    let issued = json!({"id": "grt_1", "approved_by": [{"iss": "https://idp.example.com", "sub": "alice"},
+                                                       {"iss": "https://idp.example.com", "sub": "bob"}],
+                        "approved_at": "2026-11-27T10:05:00.000Z", "not_before": "2026-11-27T10:05:00.000Z",
+                        "expires_at": "2026-11-27T10:35:00.000Z"});
+    let mut revoked = issued.clone();
+    revoked["revoked_at"] = json!("2026-11-27T10:20:00.000Z");
+    let mut r = Review::new(None, None);
+    // Proxy lines first: the files may come in any order.
+    r.push(&grant_event("2026-11-27T10:10:00.000Z", "allow", None));
+    r.push(&grant_event("2026-11-27T10:15:00.000Z", "allow", None));
+    r.push(&grant_event(
+        "2026-11-27T10:21:00.000Z",
+        "deny",
+        Some("grant_revoked"),
+    ));
+    r.push(&approvals(
+        "filed",
+        "2026-11-27T10:00:00.000Z",
+        Some("agent-7"),
+        json!(null),
+    ));
+    r.push(&approvals(
+        "approved",
+        "2026-11-27T10:02:00.000Z",
+        Some("alice"),
+        json!(null),
+    ));
+    r.push(&approvals(
+        "approved",
+        "2026-11-27T10:05:00.000Z",
+        Some("bob"),
+        json!(null),
+    ));
+    r.push(&approvals(
+        "grant_issued",
+        "2026-11-27T10:05:00.000Z",
+        Some("bob"),
+        issued,
+    ));
+    r.push(&approvals(
+        "revoked",
+        "2026-11-27T10:20:00.000Z",
+        Some("alice"),
+        revoked,
+    ));
+    let rep = r.finish();
+    assert_eq!(rep.grants.len(), 1, "{:?}", rep.grants);
+    let g = &rep.grants[0];
+    assert_eq!(g.identity, "idp/agent-7");
+    assert_eq!(g.request.as_deref(), Some("req_1"));
+    assert_eq!(
+        g.requester.as_deref(),
+        Some("agent-7 at https://idp.example.com")
+    );
+    assert_eq!(g.justification.as_deref(), Some("chargeback #7731"));
+    assert_eq!(g.target.as_deref(), Some("route refund"));
+    let who: Vec<(&str, &str)> = g
+        .approvals
+        .iter()
+        .map(|a| (a.approver.as_str(), a.at.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            (
+                "alice at https://idp.example.com",
+                "2026-11-27T10:02:00.000Z"
+            ),
+            ("bob at https://idp.example.com", "2026-11-27T10:05:00.000Z")
+        ]
+    );
+    assert_eq!(
+        (g.uses, g.last_use.as_deref()),
+        (2, Some("2026-11-27T10:15:00.000Z"))
+    );
+    assert_eq!(g.revoked_at.as_deref(), Some("2026-11-27T10:20:00.000Z"));
+    assert_eq!(
+        g.revoked_by.as_deref(),
+        Some("alice at https://idp.example.com")
+    );
+    assert_eq!(g.refused.get("grant_revoked"), Some(&1));
+    let kinds: Vec<&str> = rep.flags.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        ["grant_refused_after_end"],
+        "used only before the revocation: {:?}",
+        rep.flags
+    );
+    let text = rep.to_text();
+    assert!(text.contains("justification: chargeback #7731"), "{text}");
+    assert!(text.contains("refused 1 time(s): grant_revoked"), "{text}");
+}
+
+#[test]
+fn a_grant_issued_but_never_used_is_listed_from_the_approvals_log() {
+    let issued = json!({"id": "grt_2", "approved_by": [], "approved_at": "2026-11-27T10:05:00.000Z",
+                        "not_before": "2026-11-27T10:05:00.000Z", "expires_at": "2026-11-27T10:35:00.000Z"});
+    let mut r = Review::new(None, None);
+    r.push(&approvals(
+        "grant_issued",
+        "2026-11-27T10:05:00.000Z",
+        Some("bob"),
+        issued,
+    ));
+    let rep = r.finish();
+    assert_eq!(rep.grants.len(), 1);
+    let g = &rep.grants[0];
+    assert_eq!((g.grant.as_str(), g.uses), ("grt_2", 0));
+    assert_eq!(g.identity, "agent-7 at https://idp.example.com");
+    assert!(rep.to_text().contains("never used"));
+}
+
+#[test]
+fn operations_are_counted_per_identity_tool_and_graphql_operation() {
+    let mut r = Review::new(None, None);
+    let mut call = |result: &str, op: serde_json::Value| {
+        let mut e = ev(
+            "2026-11-27T10:00:00.000Z",
+            Some("agent-7"),
+            "mcp",
+            result,
+            0,
+        );
+        e["request"]["operation"] = op;
+        r.push(&e);
+    };
+    let refund = json!({"protocol": "jsonrpc", "batch": false,
+                        "calls": [{"method": "tools/call", "tool": "refund_payment"}]});
+    call("deny", refund.clone());
+    call("allow", refund);
+    call(
+        "allow",
+        json!({"protocol": "jsonrpc", "batch": true, "more_calls": 3,
+                         "calls": [{"method": "tools/list"},
+                                   {"method": "tools/call", "tool": "purge", "reason": "operation_denied"}]}),
+    );
+    call(
+        "deny",
+        json!({"protocol": "graphql", "batch": false,
+                        "calls": [{"type": "mutation", "name": "Refund", "fields": ["refund"]}]}),
+    );
+    call(
+        "allow",
+        json!({"protocol": "graphql", "batch": false,
+                         "calls": [{"type": "query", "fields": ["cards", "payments"]}]}),
+    );
+    let rep = r.finish();
+    let ops = &rep.operations["idp/agent-7"];
+    let c = |k: &str| {
+        let c = &ops[k];
+        (c.allowed, c.denied)
+    };
+    assert_eq!(c("jsonrpc tools/call refund_payment"), (1, 1));
+    assert_eq!(c("jsonrpc tools/list"), (1, 0));
+    assert_eq!(
+        c("jsonrpc tools/call purge"),
+        (0, 1),
+        "a batch call refused on its own"
+    );
+    assert_eq!(c("jsonrpc (calls beyond the recorded ones)"), (3, 0));
+    assert_eq!(c("graphql mutation Refund"), (0, 1));
+    assert_eq!(c("graphql query {cards, payments}"), (1, 0));
+    assert!(rep.to_text().contains("jsonrpc tools/call refund_payment"));
+}

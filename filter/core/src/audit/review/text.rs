@@ -1,11 +1,11 @@
 //! The review as plain text for a terminal.
 
-use super::Report;
+use super::{GrantUse, Report};
+use std::fmt::Write;
 
 impl Report {
     /// A plain-text report for a terminal.
     pub fn to_text(&self) -> String {
-        use std::fmt::Write;
         let mut o = String::new();
         let _ = writeln!(
             o,
@@ -43,28 +43,91 @@ impl Report {
                 );
             }
         }
-        let _ = writeln!(o, "\nJust-in-time grants used:");
+        if !self.operations.is_empty() {
+            let _ = writeln!(o, "\nBy identity and operation (request bodies read):");
+            let _ = writeln!(
+                o,
+                "  {:<32} {:<44} {:>8} {:>8} {:>10}",
+                "identity", "operation", "allowed", "denied", "would_deny"
+            );
+            for (id, ops) in &self.operations {
+                for (op, c) in ops {
+                    let _ = writeln!(
+                        o,
+                        "  {:<32} {:<44} {:>8} {:>8} {:>10}",
+                        id, op, c.allowed, c.denied, c.would_deny
+                    );
+                }
+            }
+        }
+        let _ = writeln!(o, "\nJust-in-time grants:");
         if self.grants.is_empty() {
             let _ = writeln!(o, "  none");
         }
         for g in &self.grants {
-            let _ = writeln!(
-                o,
-                "  {} by {}: approved by {} at {}, expires {}; used {} time(s), {} .. {}",
-                g.grant,
-                g.identity,
-                if g.approved_by.is_empty() {
-                    "-".to_string()
-                } else {
-                    g.approved_by.join(", ")
-                },
-                g.approved_at.as_deref().unwrap_or("-"),
-                g.expires_at,
-                g.uses,
-                g.first_use,
-                g.last_use
-            );
+            grant(&mut o, g);
         }
         o
+    }
+}
+
+/// One grant: the approvals side (who asked, why, who approved), its window, and its use.
+fn grant(o: &mut String, g: &GrantUse) {
+    let _ = writeln!(o, "  {} for {}", g.grant, g.identity);
+    if let Some(r) = &g.request {
+        let _ = writeln!(
+            o,
+            "    request {r} by {}{}",
+            g.requester.as_deref().unwrap_or("-"),
+            g.target
+                .as_deref()
+                .map(|t| format!(" for {t}"))
+                .unwrap_or_default()
+        );
+    }
+    if !g.scopes.is_empty() {
+        let _ = writeln!(o, "    scopes: {}", g.scopes.join(" "));
+    }
+    if let Some(j) = &g.justification {
+        let _ = writeln!(o, "    justification: {j}");
+    }
+    for a in &g.approvals {
+        let _ = writeln!(o, "    approved by {} at {}", a.approver, a.at);
+    }
+    if g.approvals.is_empty() {
+        let by = if g.approved_by.is_empty() {
+            "-".to_string()
+        } else {
+            g.approved_by.join(", ")
+        };
+        let _ = writeln!(o, "    approved by {by} (named in the grant)");
+    }
+    let _ = writeln!(
+        o,
+        "    window: {} .. {}",
+        g.approved_at.as_deref().unwrap_or("-"),
+        if g.expires_at.is_empty() {
+            "-"
+        } else {
+            &g.expires_at
+        }
+    );
+    if let Some(at) = &g.revoked_at {
+        let _ = writeln!(
+            o,
+            "    revoked at {at} by {}",
+            g.revoked_by.as_deref().unwrap_or("-")
+        );
+    }
+    match (&g.first_use, &g.last_use) {
+        (Some(f), Some(l)) => {
+            let _ = writeln!(o, "    used {} time(s), {f} .. {l}", g.uses);
+        }
+        _ => {
+            let _ = writeln!(o, "    never used");
+        }
+    }
+    for (reason, n) in &g.refused {
+        let _ = writeln!(o, "    refused {n} time(s): {reason}");
     }
 }

@@ -1,8 +1,8 @@
 //! What the trail says about itself, for the review's flags: failed controls (the VM's
-//! `control_failure` records), policy digest changes, revoked grants (the approvals service's
-//! `revoked` events, matched to the grants requests used), and what `verify` found.
+//! `control_failure` records), policy digest changes, and what `verify` found. Grants and
+//! their revocations are `grants.rs`.
 
-use super::{Flag, GrantUse, Report};
+use super::{Flag, Report};
 use crate::audit::verify::{Finding, FindingKind};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,8 +12,6 @@ pub(super) struct Trail {
     policy: BTreeMap<String, (String, String)>,
     /// (old digest, new digest) transitions already flagged.
     changes: BTreeSet<(String, String)>,
-    /// grant id → when it was revoked.
-    revoked: BTreeMap<String, String>,
 }
 
 fn s(v: &serde_json::Value) -> String {
@@ -24,40 +22,30 @@ impl Trail {
     /// A record that is not a request event: a VM record, or another service's event.
     pub fn push(&mut self, e: &serde_json::Value, time: &str, report: &mut Report) {
         report.records += 1;
-        match (e["kind"].as_str(), e["event"].as_str()) {
-            (Some("vm"), Some(event)) => {
-                self.policy(e, time, &mut report.flags);
-                if event == "control_failure" {
-                    let c = &e["control"];
-                    let count = c["count"].as_u64().unwrap_or(1);
-                    let mut detail = format!("{} at {time}", s(&c["reason"]));
-                    if count > 1 {
-                        detail.push_str(&format!(" ({count} times)"));
-                    }
-                    for (name, v) in [("provider", &c["provider"]), ("request", &c["request_id"])] {
-                        if let Some(v) = v.as_str() {
-                            detail.push_str(&format!(", {name} {v}"));
-                        }
-                    }
-                    detail.push_str(&format!(": {}", s(&c["detail"])));
-                    report.flags.push(Flag {
-                        kind: "control_failure",
-                        identity: format!("(vm {})", s(&e["chain"]["id"])),
-                        detail,
-                    });
-                }
-            }
-            // The approvals service's revocations: requests that use the grant later are
-            // flagged at the end (the use may come before the revocation in the files).
-            (Some("approvals"), Some("revoked")) => {
-                let g = &e["grant"];
-                if let Some(id) = g["id"].as_str() {
-                    let at = g["revoked_at"].as_str().unwrap_or(time).to_string();
-                    self.revoked.insert(id.to_string(), at);
-                }
-            }
-            _ => {}
+        let (Some("vm"), Some(event)) = (e["kind"].as_str(), e["event"].as_str()) else {
+            return;
+        };
+        self.policy(e, time, &mut report.flags);
+        if event != "control_failure" {
+            return;
         }
+        let c = &e["control"];
+        let count = c["count"].as_u64().unwrap_or(1);
+        let mut detail = format!("{} at {time}", s(&c["reason"]));
+        if count > 1 {
+            detail.push_str(&format!(" ({count} times)"));
+        }
+        for (name, v) in [("provider", &c["provider"]), ("request", &c["request_id"])] {
+            if let Some(v) = v.as_str() {
+                detail.push_str(&format!(", {name} {v}"));
+            }
+        }
+        detail.push_str(&format!(": {}", s(&c["detail"])));
+        report.flags.push(Flag {
+            kind: "control_failure",
+            identity: format!("(vm {})", s(&e["chain"]["id"])),
+            detail,
+        });
     }
 
     /// Notes the policy a line carried; flags each change of digest once, whichever VM saw
@@ -82,26 +70,6 @@ impl Trail {
                     before.0, before.1, now.0, now.1
                 ),
             });
-        }
-    }
-
-    /// Grants used after their revocation. The filter's own revocation list (the JIT
-    /// revocation work) will refuse such requests; this catches the ones that got through
-    /// before it, or without it.
-    pub fn grants_after_revocation(&self, grants: &[GrantUse], flags: &mut Vec<Flag>) {
-        for g in grants {
-            if let Some(at) = self.revoked.get(&g.grant) {
-                if g.last_use.as_str() > at.as_str() {
-                    flags.push(Flag {
-                        kind: "grant_used_after_revocation",
-                        identity: g.identity.clone(),
-                        detail: format!(
-                            "grant {} revoked at {at}, used until {}",
-                            g.grant, g.last_use
-                        ),
-                    });
-                }
-            }
         }
     }
 }

@@ -22,6 +22,9 @@ pub(super) const FILLERS: [u64; FILLER_WORDS.len()] = {
 pub(super) const PARENT_CHILDREN: [u64; 3] = [pack(b"value"), pack(b"code"), pack(b"number")];
 /// The key whose value is a code when an expiry precedes it as a sibling, packed.
 pub(super) const CODE: u64 = pack(b"code");
+/// The attribute whose value is a code when its tag's name is a key (`<input name="cvv"
+/// value="123">`), packed.
+pub(super) const VALUE: u64 = pack(b"value");
 
 /// Whether the JSON object enclosing position `p` is the value of a configured key.
 pub(super) fn parent_is_key(w: &Window<'_>, p: isize, floor: isize, keys: &CvvKeys) -> bool {

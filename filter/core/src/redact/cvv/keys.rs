@@ -15,6 +15,11 @@ pub(super) const FILLER_WORDS: [&[u8]; 7] = [
     b"entered", b"is", b"number", b"no", b"num", b"code", b"value",
 ];
 
+/// Words that may follow a configured key inside one key and leave it naming the code
+/// (`cvvValue`, `csc_code`, `securityCodeNumber`): the value's own field. Among
+/// [`FILLER_WORDS`], so the fast reject on a key's last byte lets them through.
+pub(super) const CHILD_WORDS: [&[u8]; 5] = [b"value", b"code", b"number", b"num", b"no"];
+
 /// Every key spelling seen naming a card security code in gateway traffic (ActiveMerchant
 /// transcripts, Recurly, Datadog samples), normalised.
 pub const DEFAULT_CVV_KEYS: &[&str] = &[
@@ -157,9 +162,17 @@ impl Default for CvvKeys {
 
 /// Lowercases and drops `_` and `-`; `None` if longer than [`MAX_KEY`] or not a key.
 pub(super) fn normalize(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<usize> {
+    normalize_segments(raw, out).map(|(n, _)| n)
+}
+
+/// [`normalize`], and the segment starts: bit `k` set iff a `_` or `-` was dropped right
+/// before `out[k]` (for [`CvvKeys::contains_tail`]).
+pub(super) fn normalize_segments(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<(usize, Segments)> {
     let mut n = 0;
+    let mut starts: Segments = 0;
     for &b in raw {
         if b == b'_' || b == b'-' {
+            starts |= 1 << n;
             continue;
         }
         if !is_alnum(b) || n == MAX_KEY {
@@ -168,8 +181,13 @@ pub(super) fn normalize(raw: &[u8], out: &mut [u8; MAX_KEY]) -> Option<usize> {
         out[n] = b.to_ascii_lowercase();
         n += 1;
     }
-    Some(n)
+    Some((n, starts))
 }
+
+/// Where the segments of a normalised key start, one bit per byte (see [`normalize_segments`]);
+/// [`MAX_KEY`] is below 64.
+pub(super) type Segments = u64;
+const _: () = assert!(MAX_KEY < 64);
 
 impl CvvKeys {
     /// No keys: CVV detection off.
@@ -301,6 +319,44 @@ impl CvvKeys {
     pub(super) fn contains_head(&self, head: u128, len: usize) -> bool {
         debug_assert!(len <= 16);
         self.probe(head, len, |_| true)
+    }
+
+    /// Whether the normalised `norm` is a configured key followed by a child word (`value`,
+    /// `code`, `number`, `num`, `no`): `cvvValue`, `security_code_value`, `csc_code`. The key
+    /// before it is whole, so `cvvResultCode` (`cvvresult` + `code`) stays no key.
+    #[inline]
+    pub(super) fn contains_with_child(&self, norm: &[u8]) -> bool {
+        // Every child word ends in `e`, `r`, `m` or `o`: most keys are judged on one byte.
+        if !matches!(norm.last(), Some(b'e' | b'r' | b'm' | b'o')) {
+            return false;
+        }
+        CHILD_WORDS.iter().any(|w| {
+            norm.len() > w.len() + 1
+                && norm.ends_with(w)
+                && self.contains_norm(&norm[..norm.len() - w.len()])
+        })
+    }
+
+    /// Whether a tail of the normalised `norm` that starts a segment (`starts`, from
+    /// [`normalize_segments`]) is a configured key, alone or with a child word: a name joined
+    /// with `_` or `-` names the code when its last segments do (`rid-8841-cvv`,
+    /// `billing_cvc`, `wc-stripe-card-cvc`), as the last segment of `card.cvv` or `card[cvc]`
+    /// does. Longest tail first; `cvv2_result` and `vpc_CSCResultCode` end in no key.
+    pub(super) fn contains_tail(&self, norm: &[u8], starts: Segments) -> bool {
+        let mut s = starts & !1;
+        while s != 0 {
+            let k = s.trailing_zeros() as usize;
+            s &= s - 1;
+            match norm.get(k..) {
+                Some(tail) if !tail.is_empty() => {
+                    if self.contains_norm(tail) || self.contains_with_child(tail) {
+                        return true;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// Whether `key` (any spelling) is a configured security-code key.

@@ -1,10 +1,12 @@
 //! Reading backwards from a value: the glue before it (`":"`, `=`, `%3A`, `&gt;`, …) and the
-//! key before the glue, with a direct read for the plain `"key":"`, `"key":` and `key=`.
+//! key before the glue, with a direct read for the plain `"key":"`, `"key":` and `key=`. A key
+//! may spell its characters as JSON or percent escapes (`"\u0063vv"`, `%63vv=`): they are read
+//! as the characters they decode to.
 
 use crate::redact::scanner::{hex_val, is_alnum, is_hex, CLASS, GLUE_END, KEY, NOT_NORMAL};
 use crate::redact::window::Window;
 
-use super::keys::{normalize, CvvKeys, MAX_KEY};
+use super::keys::{normalize_segments, CvvKeys, Segments, MAX_KEY};
 
 /// Longest glue between key and value.
 const MAX_GLUE: usize = 40;
@@ -18,6 +20,8 @@ pub(super) struct Key {
     pub(super) as_is: bool,
     /// The connector was `>`: the key is an XML tag name.
     pub(super) xml: bool,
+    /// The key holds escapes (`\u0063`, `%63`) to decode before it is compared.
+    pub(super) escaped: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -83,19 +87,27 @@ pub(super) fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys)
         return None;
     }
     let end = p;
-    if w.back(end - 1)
-        .is_some_and(|c| is_alnum(c) && !keys.may_end_key(c))
-    {
+    let last = key_escape_before(w, end, floor).map_or(w.back(end - 1), |(c, _)| Some(c));
+    if last.is_some_and(|c| is_alnum(c) && !keys.may_end_key(c)) {
         return None;
     }
+    let mut escaped = false;
     while p > end - MAX_KEY as isize && p > floor {
         let Some(c) = w.back(p - 1) else { break };
         if !is_key_byte(c) {
             break;
         }
-        // Stop at the second hex digit of a `%XX` escape (`%22cvv`, `%3Ccvd`).
-        if is_hex(c) && w.back(p - 3) == Some(b'%') && w.back(p - 2).is_some_and(is_hex) {
-            break;
+        // An escape ending here is part of the key if it decodes to a key byte (`%63vv`,
+        // `\u0063vv`); otherwise the key starts after it (`%22cvv`, `%3Ccvd`).
+        if is_hex(c) {
+            if let Some((d, n)) = key_escape_before(w, p, floor) {
+                if !is_key_byte(d) {
+                    break;
+                }
+                p -= n;
+                escaped = true;
+                continue;
+            }
         }
         p -= 1;
     }
@@ -127,6 +139,7 @@ pub(super) fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys)
         start: key_start,
         end,
         as_is: false,
+        escaped,
         xml,
     })
 }
@@ -158,6 +171,28 @@ pub(super) fn is_key_byte(c: u8) -> bool {
     CLASS[usize::from(c)] & KEY != 0
 }
 
+/// Whether `buf[..p]` may end with a JSON `\uXXXX` escape: it does, or its start is too
+/// close to tell (`p >= 1`).
+#[inline]
+fn json_escape_ends_at(buf: &[u8], p: usize) -> bool {
+    p < 6 || buf[p - 5] == b'u' && buf[p - 6] == b'\\'
+}
+
+/// The escape ending at `p` inside a key, `%XX` or `\uXXXX` decoding to an ASCII byte: that
+/// byte and the escape's length.
+fn key_escape_before(w: &Window<'_>, p: isize, floor: isize) -> Option<(u8, isize)> {
+    let b = |k: isize| if p - k < floor { None } else { w.back(p - k) };
+    let hex = |k: isize| b(k).filter(|&c| is_hex(c)).map(hex_val);
+    if b(6) == Some(b'\\') && b(5) == Some(b'u') && hex(4)? == 0 && hex(3)? == 0 {
+        return Some((hex(2)? << 4 | hex(1)?, 6));
+    }
+    if b(3) == Some(b'%') {
+        let v = hex(2)? << 4 | hex(1)?;
+        return (v < 0x80).then_some((v, 3));
+    }
+    None
+}
+
 /// Whether `buf[..p]` ends with a `%XX` escape (`p >= 3`).
 fn escape_ends_at(buf: &[u8], p: usize) -> bool {
     // `%` first: it is the byte that is almost never there.
@@ -172,7 +207,7 @@ pub(crate) fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
     match plain_glue_key_end(buf, i) {
         Some(end) => {
             let c = buf[end - 1];
-            is_alnum(c) && !keys.may_end_key(c)
+            is_alnum(c) && !keys.may_end_key(c) && !(is_hex(c) && json_escape_ends_at(buf, end))
         }
         None => false,
     }
@@ -189,36 +224,68 @@ pub(super) fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<O
         return None;
     }
     let end = plain_glue_key_end(buf, i)?;
+    if json_escape_ends_at(buf, end) {
+        return None;
+    }
     if is_alnum(buf[end - 1]) && !keys.may_end_key(buf[end - 1]) {
         return Some(None);
     }
     let mut p = end;
-    let mut seen = 0u8;
+    let mut seen = 0u16;
     while p > end - MAX_KEY && is_key_byte(buf[p - 1]) && !escape_ends_at(buf, p) {
         seen |= CLASS[usize::from(buf[p - 1])];
         p -= 1;
     }
-    if end - p >= MAX_KEY {
+    // Stopped at an escape that may be part of the key (`%63vv`, `\u0063vv`): the general
+    // look-back decodes it.
+    if end - p >= MAX_KEY || buf[p - 1] == b'\\' || escape_ends_at(buf, p) {
         return None;
     }
     Some(Some(Key {
         start: p as isize,
         end: end as isize,
         as_is: seen & NOT_NORMAL == 0,
+        escaped: false,
         xml: false,
     }))
 }
 
 pub(super) fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Option<usize> {
-    if let (Ok(s), Ok(e)) = (usize::try_from(k.start), usize::try_from(k.end)) {
-        if let Some(raw) = w.buf.get(s..e) {
-            return normalize(raw, out);
+    norm_key_segments(w, k, out).map(|(n, _)| n)
+}
+
+/// [`norm_key`], and where its segments start (see [`normalize_segments`]).
+pub(super) fn norm_key_segments(
+    w: &Window<'_>,
+    k: &Key,
+    out: &mut [u8; MAX_KEY],
+) -> Option<(usize, Segments)> {
+    if !k.escaped {
+        if let (Ok(s), Ok(e)) = (usize::try_from(k.start), usize::try_from(k.end)) {
+            if let Some(raw) = w.buf.get(s..e) {
+                return normalize_segments(raw, out);
+            }
         }
     }
     let mut n = 0;
-    for q in k.start..k.end {
-        let b = w.back(q)?;
+    let mut starts: Segments = 0;
+    let mut q = k.start;
+    while q < k.end {
+        let mut b = w.back(q)?;
+        let mut step = 1;
+        if k.escaped && (b == b'%' || b == b'\\') {
+            // Decoded as the look-back read it: the escape ends in the key, at most 6 on.
+            if let Some((d, len)) = (3..=6)
+                .filter(|&len| q + len <= k.end)
+                .find_map(|len| key_escape_before(w, q + len, q).filter(|&(_, l)| l == len))
+            {
+                b = d;
+                step = len;
+            }
+        }
+        q += step;
         if b == b'_' || b == b'-' {
+            starts |= 1 << n;
             continue;
         }
         if !is_alnum(b) || n == MAX_KEY {
@@ -227,7 +294,7 @@ pub(super) fn norm_key(w: &Window<'_>, k: &Key, out: &mut [u8; MAX_KEY]) -> Opti
         out[n] = b.to_ascii_lowercase();
         n += 1;
     }
-    Some(n)
+    Some((n, starts))
 }
 
 /// The word (run of `[A-Za-z0-9_-]`) ending at `p` after 1–3 spaces, as normalised bytes.
@@ -259,6 +326,7 @@ pub(super) fn word_before_spaces(
             start: q,
             end,
             as_is: false,
+            escaped: false,
             xml: false,
         },
         out,

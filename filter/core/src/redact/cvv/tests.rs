@@ -14,7 +14,8 @@ proptest! {
             prop::sample::select(vec![
                 "\"", ":", "=", "\":\"", "\":", "%3A", "%3D", "%22", "%", "<", ">", "=>",
                 " ", "&", "_", "-", ".", "\\", "cvv", "CVV2", "card_code", "security-code",
-                "3A", "a", "%3Acvv", "123",
+                "3A", "a", "%3Acvv", "123", "\\u0063", "\\u0076", "%63", "%76", "\\u00",
+                "cvvValue", "csc_code",
             ]).prop_map(str::to_owned),
             "[a-zA-Z0-9_-]{1,60}",
         ], 1..12),
@@ -178,4 +179,131 @@ fn normalisation() {
     assert!(CvvKeys::new(&[""]).is_err());
     let custom = CvvKeys::new(&["default", "myCode"]).unwrap();
     assert!(custom.contains("my_code") && custom.contains("cvv"));
+}
+
+/// Keys spelled with escapes, followed by a child word, or set apart from their value by
+/// markup or a statement: each at the start of a body and far enough in for the direct read.
+#[test]
+fn keys_in_escapes_child_words_markup_and_statements() {
+    let opts = crate::redact::RedactOptions::default();
+    for (body, masked) in [
+        (r#"{"cvvValue":"123"}"#, r#"{"cvvValue":"***"}"#),
+        (r#"{"CVC_Number":"123"}"#, r#"{"CVC_Number":"***"}"#),
+        (
+            r#"{"securityCodeValue":123}"#,
+            r#"{"securityCodeValue":***}"#,
+        ),
+        (r#"{"cvvResultCode":"123"}"#, r#"{"cvvResultCode":"123"}"#),
+        (r#"{"amountValue":"123"}"#, r#"{"amountValue":"123"}"#),
+        (r#"{"\u0063vv":"123"}"#, r#"{"\u0063vv":"***"}"#),
+        (r#"{"cv\u0076":"123"}"#, r#"{"cv\u0076":"***"}"#),
+        (
+            r#"{"\u0063\u0076\u0076":123}"#,
+            r#"{"\u0063\u0076\u0076":***}"#,
+        ),
+        (r#"{"\u0061mount":"123"}"#, r#"{"\u0061mount":"123"}"#),
+        ("a=1&%63vv=123&b=2", "a=1&%63vv=***&b=2"),
+        ("a=1&cv%76=123&b=2", "a=1&cv%76=***&b=2"),
+        ("a=1&%22cvv%22=123", "a=1&%22cvv%22=***"),
+        ("<td>CVV</td><td>123</td>", "<td>CVV</td><td>***</td>"),
+        (
+            "<td>CVV:</td> <td><span>123</span></td>",
+            "<td>CVV:</td> <td><span>***</span></td>",
+        ),
+        (
+            "<th>Card Code</th><td>4321</td>",
+            "<th>Card Code</th><td>****</td>",
+        ),
+        ("<td>Order</td><td>123</td>", "<td>Order</td><td>123</td>"),
+        (
+            "<td>CVV</td></tr><tr><td>123</td>",
+            "<td>CVV</td></tr><tr><td>123</td>",
+        ),
+        ("<amount>123</amount>", "<amount>123</amount>"),
+        (
+            r#"<input name="cvv" value="123">"#,
+            r#"<input name="cvv" value="***">"#,
+        ),
+        (
+            r#"<input id='card[cvc]' type=text value='123'>"#,
+            r#"<input id='card[cvc]' type=text value='***'>"#,
+        ),
+        (
+            r#"<input name="qty" value="123">"#,
+            r#"<input name="qty" value="123">"#,
+        ),
+        (
+            r#"<p name="cvv">x</p><b value="123">"#,
+            r#"<p name="cvv">x</p><b value="123">"#,
+        ),
+        (
+            "INSERT INTO t (pan, cvv) VALUES ('4111111111111111', '123');",
+            "INSERT INTO t (pan, cvv) VALUES ('************1111', '***');",
+        ),
+        (
+            "insert into t(`id`, \"cvc\") values (7, '123')",
+            "insert into t(`id`, \"cvc\") values (7, '***')",
+        ),
+        (
+            "INSERT INTO t (note, cvv) VALUES ('a, ''b''', '123')",
+            "INSERT INTO t (note, cvv) VALUES ('a, ''b''', '***')",
+        ),
+        (
+            "INSERT INTO t (id, qty) VALUES (1, '123')",
+            "INSERT INTO t (id, qty) VALUES (1, '123')",
+        ),
+        ("[1, 123]", "[1, 123]"),
+    ] {
+        for pad in [&b""[..], &[b' '; 64]] {
+            let mut v = [pad, body.as_bytes()].concat();
+            crate::redact::engine::redact_in_place(&opts, &mut v);
+            assert_eq!(
+                String::from_utf8_lossy(&v),
+                String::from_utf8_lossy(&[pad, masked.as_bytes()].concat()),
+                "{body}"
+            );
+        }
+    }
+}
+
+/// A name joined with `-` or `_` (a form field, a query key) names the code when its last
+/// segments do: `rid-8841-cvv`, `billing_cvc`, `wc-stripe-card-cvc`. A tail that is a result
+/// field or no key at all stays unmasked.
+#[test]
+fn a_key_starts_at_any_hyphen_or_underscore_in_the_name() {
+    let opts = crate::redact::RedactOptions::default();
+    for (body, masked) in [
+        ("a=1&rid-8841-cvv=7391&b=2", "a=1&rid-8841-cvv=****&b=2"),
+        ("rid_8841_cvv=739", "rid_8841_cvv=***"),
+        (r#"{"billing-cvc":"123"}"#, r#"{"billing-cvc":"***"}"#),
+        ("wc-stripe-card-cvc=123&", "wc-stripe-card-cvc=***&"),
+        (
+            r#"{"payment_cvv_value":123}"#,
+            r#"{"payment_cvv_value":***}"#,
+        ),
+        ("x_%63vv=123", "x_%63vv=***"),
+        (r#"{"pay_\u0063vc":"123"}"#, r#"{"pay_\u0063vc":"***"}"#),
+        // Short default keys too (SECURITY.md: configure the key list to leave them out).
+        ("customer_cid=1234", "customer_cid=****"),
+        // Tails that are no security code.
+        ("cvv2_result=123&", "cvv2_result=123&"),
+        ("vpc_CSCResultCode=123&", "vpc_CSCResultCode=123&"),
+        (
+            "avs_code=123&status_code=200&zip_code=1234",
+            "avs_code=123&status_code=200&zip_code=1234",
+        ),
+        ("rid-8841-amount=7391", "rid-8841-amount=7391"),
+        (r#"{"cvv-result":"123"}"#, r#"{"cvv-result":"123"}"#),
+        ("cvvx=123&ab_cvvx=123", "cvvx=123&ab_cvvx=123"),
+    ] {
+        for pad in [&b""[..], &[b' '; 64]] {
+            let mut v = [pad, body.as_bytes()].concat();
+            crate::redact::engine::redact_in_place(&opts, &mut v);
+            assert_eq!(
+                String::from_utf8_lossy(&v),
+                String::from_utf8_lossy(&[pad, masked.as_bytes()].concat()),
+                "{body}"
+            );
+        }
+    }
 }

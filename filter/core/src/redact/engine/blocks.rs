@@ -1,16 +1,23 @@
 //! The scan loop: one digit mask per 64-byte block, the runs that hold nothing passed over
 //! from the mask and their neighbours, every other candidate digit visited (the fast path for
-//! its shape, else the general decision). The bytes after the last whole block are visited one
-//! candidate at a time.
+//! its shape, else the general decision). A block with a non-ASCII byte keeps its short runs
+//! (an invisible character or a digit of another script may join them to more digits), and one
+//! holding a digit of another script is visited candidate by candidate. The bytes after the
+//! last whole block are visited one candidate at a time.
 
+use crate::redact::chars::{find_candidate, other_digit_starts};
 use crate::redact::cvv::{ends_glue, no_cvv_key_before, CvvKeys};
-use crate::redact::scanner::{digit_mask64, ends_number, find_digit, is_alnum, is_sep_start};
-use crate::redact::window::{Need, Window, MAX_LOOKAHEAD};
+use crate::redact::pan::left_of;
+use crate::redact::scanner::{digit_mask64, ends_number, is_alnum, is_digit};
+use crate::redact::window::{Window, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
 
+use super::chunk_end::held_at_end;
 use super::decide::decide;
 use super::fast::{code_at, fast_path};
-use super::neighbours::{glued_to_letter, may_start_card, no_escape_before};
+use super::neighbours::{
+    continues, glued_to_letter, may_start_card, no_escape_before, soft_break_before, zero_fraction,
+};
 use super::Mode;
 
 /// [`super::scan`]; with `FAST = false` (tests and fuzz checks) every digit run goes through
@@ -27,14 +34,25 @@ pub(super) fn scan_with<const FAST: bool>(
     let mut pos = 0;
     // Block loop: one 64-bit digit mask per 64 bytes; runs that cannot hold anything are
     // passed over from the mask and their neighbours (`without_short_runs`, `passes_over`),
-    // anything else goes to `visit`. `visit` only writes below the position it returns, so the
-    // mask stays valid for the bytes after it. The window is built only for the calls that need
-    // it, so the loop reads `buf` from locals (in wasm, a window whose address is taken lives in
-    // linear memory and every read of `buf` would load its pointer and length again).
+    // anything else goes to `visit`. `visit` only writes at or after `pos`, below the position
+    // it returns, so the mask stays valid for the bytes after it. The window is built only for
+    // the calls that need it, so the loop reads `buf` from locals (in wasm, a window whose
+    // address is taken lives in linear memory and every read of `buf` would load its pointer
+    // and length again).
     while pos + 64 <= len {
         let base = pos;
-        let mut m = digit_mask64(buf, base) & (!0u64 << (pos - base));
-        if FAST {
+        let (digits, high) = digit_mask64(buf, base);
+        let mut m = digits;
+        if high {
+            match other_script_block::<FAST>(opts, mode, ctx, buf, eof, base, m, counts) {
+                Some(Ok(next)) => {
+                    pos = next;
+                    continue;
+                }
+                Some(Err(hold)) => return hold,
+                None => {}
+            }
+        } else if FAST {
             m = without_short_runs(m);
         }
         while m != 0 {
@@ -46,14 +64,14 @@ pub(super) fn scan_with<const FAST: bool>(
             // up `cl`, and V8 then spills around it.
             let carried = m.wrapping_add(m & m.wrapping_neg());
             let ones = carried.trailing_zeros() as usize - k;
-            if FAST && k + ones < 64 {
-                // The run ends inside the block, so the byte after it is in `buf` too.
-                let passed = !is_sep_start(buf[i + ones])
-                    && passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys);
-                if passed || plain_code_candidate(buf, i, ones) {
-                    if !passed {
-                        code_at(opts, &mut Window { ctx, buf, eof }, i, i + ones, counts);
-                    }
+            // The run ends inside the block, so the byte after it is in `buf` too.
+            if FAST && k + ones < 64 && !continues(buf, i + ones, ones) {
+                if passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys) {
+                    m &= carried;
+                    continue;
+                }
+                if plain_code_candidate(buf, i, ones) {
+                    code_at(opts, &mut Window { ctx, buf, eof }, i, i + ones, counts);
                     m &= carried;
                     continue;
                 }
@@ -68,11 +86,7 @@ pub(super) fn scan_with<const FAST: bool>(
                 counts,
             ) {
                 Ok(next) => next,
-                Err(Need) => {
-                    debug_assert!(!eof);
-                    debug_assert!(len - i < MAX_LOOKAHEAD);
-                    return i;
-                }
+                Err(hold) => return hold,
             };
             debug_assert!(next > i);
             pos = next;
@@ -86,20 +100,61 @@ pub(super) fn scan_with<const FAST: bool>(
         }
     }
     let mut w = Window { ctx, buf, eof };
-    while let Some(i) = find_digit(w.buf, pos) {
+    while let Some(i) = find_candidate(w.buf, pos) {
         match visit::<FAST>(opts, mode, &mut w, i, None, counts) {
             Ok(next) => {
                 debug_assert!(next > i);
                 pos = next;
             }
-            Err(Need) => {
-                debug_assert!(!eof);
-                debug_assert!(len - i < MAX_LOOKAHEAD);
-                return i;
-            }
+            Err(hold) => return hold,
+        }
+    }
+    if !eof {
+        if let Some(hold) = held_at_end(mode, &w) {
+            return hold;
         }
     }
     len
+}
+
+/// The block at `base`, holding a non-ASCII byte, if a digit of another script starts in it:
+/// its candidates (ASCII digits `digits` and those digits' first bytes) visited in order.
+/// Returns where the scan goes on (`Ok`), or where to hold from (`Err`); `None` if no digit of
+/// another script starts in the block (the block loop reads it, keeping its short runs).
+#[allow(clippy::too_many_arguments)]
+#[cold]
+#[inline(never)]
+fn other_script_block<const FAST: bool>(
+    opts: &RedactOptions,
+    mode: Mode,
+    ctx: &[u8],
+    buf: &mut [u8],
+    eof: bool,
+    base: usize,
+    digits: u64,
+    counts: &mut RedactionCounts,
+) -> Option<Result<usize, usize>> {
+    let mut cands = other_digit_starts(buf, base);
+    if cands == 0 {
+        return None;
+    }
+    cands |= digits;
+    let mut pos = base;
+    let mut w = Window { ctx, buf, eof };
+    while cands != 0 {
+        let i = base + cands.trailing_zeros() as usize;
+        let next = match visit::<FAST>(opts, mode, &mut w, i, None, counts) {
+            Ok(next) => next,
+            Err(hold) => return Some(Err(hold)),
+        };
+        debug_assert!(next > i);
+        pos = next;
+        if next >= base + 64 {
+            break;
+        }
+        cands &= !0u64 << (next - base);
+    }
+    Some(Ok(pos.max(base + 64)))
 }
 
 /// `m` without the digit bits of the 1–2 digit runs that end inside the block (before bit
@@ -137,15 +192,17 @@ fn passes_over(buf: &[u8], i: usize, ones: usize, text: bool, keys: &CvvKeys) ->
     match RUN_LENGTHS[ones & 63] {
         RunLength::Decides => true,
         RunLength::Code => {
+            // `"amount":123.45`: a decimal point (a `.` before a digit) after it, so no code
+            // unless the fraction is zeros (`"cvv": 123.0`), and too short for a card. An
+            // escape before it changes neither: one that decodes to a digit ends in a digit,
+            // which would be in the run.
+            let decimal =
+                || buf[i + ones] == b'.' && buf.get(i + ones + 1).is_some_and(u8::is_ascii_digit);
             i >= 1
                 && (!ends_glue(buf[i - 1])
                     || (text && glued_to_letter(buf, i))
-                    || (plain_after() && no_cvv_key_before(buf, i, keys))
-                    // `"amount":123.45`: a decimal point (a `.` before a digit) after it, so
-                    // no code, and too short for a card. An escape before it changes neither:
-                    // one that decodes to a digit ends in a digit, which would be in the run.
-                    || (buf[i + ones] == b'.'
-                        && buf.get(i + ones + 1).is_some_and(u8::is_ascii_digit)))
+                    || ((plain_after() || decimal()) && no_cvv_key_before(buf, i, keys))
+                    || (decimal() && !zero_fraction(buf, i + ones)))
         }
         RunLength::Mid => no_escape_before(buf, i),
         RunLength::Card => {
@@ -193,19 +250,29 @@ const RUN_LENGTHS: [RunLength; 64] = {
     t
 };
 
-/// Whether the run of `ones` digits at `i` (not passed over) is 3–4 digits after glue that is
-/// no letter or digit, with a plain byte after (no letter, digit, `.` or separator start):
+/// Whether the run of `ones` digits at `i` (not passed over, not followed by what may continue
+/// it) is 3–4 digits after glue that is no letter or digit (nor a soft line break that may join
+/// it to digits before), with a plain byte after (no letter, digit or `.`):
 /// [`fast_path`] would run the security-code check and nothing else, so the block loop runs it
 /// ([`code_at`]) without a visit.
 #[inline]
 fn plain_code_candidate(buf: &[u8], i: usize, ones: usize) -> bool {
     matches!(ones, 3 | 4) && i >= 1 && {
         let (b1, a) = (buf[i - 1], buf[i + ones]);
-        ends_glue(b1) && !is_alnum(b1) && ends_number(a) && !is_sep_start(a)
+        ends_glue(b1) && !is_alnum(b1) && ends_number(a) && !soft_break_before(buf, i)
     }
 }
 
-/// Decides the candidate digit at `i`; returns where the scan continues.
+/// Decides the candidate at `i`; returns where the scan continues, or `Err` of where to hold
+/// from when it needs more input.
+///
+/// The fraction of a number whose integer part is one digit (`4.111111111111111e15`) is
+/// decided at that digit, so a card in scientific notation is masked whole: the block loop
+/// passes over the 1-digit run and reaches the number through its fraction. No visit reached
+/// that digit before: one that did would have decided it as a lone digit (and returned past
+/// the fraction), or ended with it as the last digit of a group or an escape, and then a digit
+/// or an escape precedes it, which the conditions below exclude.
+#[inline(always)]
 fn visit<const FAST: bool>(
     opts: &RedactOptions,
     mode: Mode,
@@ -213,11 +280,27 @@ fn visit<const FAST: bool>(
     i: usize,
     run_end: Option<usize>,
     counts: &mut RedactionCounts,
-) -> Result<usize, Need> {
-    if FAST {
-        if let Some(next) = fast_path(opts, mode, w, i, run_end, counts) {
-            return Ok(next);
+) -> Result<usize, usize> {
+    let c = if mode == Mode::Text
+        && i >= 2
+        && is_digit(w.buf[i])
+        && w.buf[i - 1] == b'.'
+        && is_digit(w.buf[i - 2])
+        && !left_of(w, i - 2, false).digit
+        && matches!(w.escape_containing(i - 2), Ok(None))
+    {
+        i - 2
+    } else {
+        if FAST && is_digit(w.buf[i]) {
+            if let Some(next) = fast_path(opts, mode, w, i, run_end, counts) {
+                return Ok(next);
+            }
         }
-    }
-    decide(opts, mode, w, i, counts)
+        i
+    };
+    decide(opts, mode, w, c, counts).map_err(|_| {
+        debug_assert!(!w.eof);
+        debug_assert!(w.len() - c < MAX_LOOKAHEAD);
+        c
+    })
 }

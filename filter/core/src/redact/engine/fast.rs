@@ -5,15 +5,15 @@ use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::mask::{mask_all, mask_grouped16, mask_run};
-use crate::redact::scanner::{
-    digit_run_end, ends_number, is_alnum, is_digit, is_hex, is_sep_start,
-};
+use crate::redact::scanner::{digit_run_end, ends_number, hex_val, is_alnum, is_digit, is_hex};
 use crate::redact::window::Window;
 use crate::redact::{RedactOptions, RedactionCounts};
 
 use super::chunk_end::open_run;
 use super::decide::resume_after_mask;
-use super::neighbours::{escape_before, escape_may_hold, glued_to_letter, no_card_after};
+use super::neighbours::{
+    continues, escape_before, escape_may_hold, glued_to_letter, no_card_after, soft_break_before,
+};
 use super::Mode;
 
 /// The common cases, decided from the raw digit run and its two neighbours alone. Returns
@@ -49,7 +49,7 @@ pub(super) fn fast_path(
     let Some(&after) = buf.get(e) else {
         return open_run(opts, mode, w, i);
     };
-    if is_sep_start(after) {
+    if continues(buf, e, e - i) {
         if e - i == 4 && mode == Mode::Text {
             return grouped_card(opts, w, i, counts);
         }
@@ -59,6 +59,9 @@ pub(super) fn fast_path(
         return None;
     }
     match e - i {
+        // `4.111111111111111e15`: a lone integer digit before a point is decided at the digit
+        // (two digits may be one after an escape: `%A04.111…`).
+        1 | 2 if after == b'.' && mode == Mode::Text => None,
         1 | 2 | 9..=11 => Some(e),
         3..=19 if mode == Mode::Text && glued_to_letter(buf, i) => Some(e),
         // Only a CVV could start here, and its value follows glue (see `cvv`).
@@ -67,9 +70,21 @@ pub(super) fn fast_path(
             if !b1.is_some_and(ends_glue) {
                 return Some(e);
             }
+            if b1.is_some_and(is_alnum) || soft_break_before(buf, i) {
+                return None;
+            }
             // Plain glue byte before (no escape, decoded left char is `b1`) and a plain byte
-            // after: the general path would only run the CVV check, so run it here.
-            if b1.is_some_and(is_alnum) || !ends_number(after) {
+            // after: the general path would only run the CVV check, so run it here. After a
+            // point that starts no separator (`continues` said so): it would run it unless a
+            // decimal fraction follows (`"amount":123.45`; `"cvv": 123.0` is a code).
+            if after == b'.' {
+                match fraction_after(buf, e)? {
+                    Fraction::Free => code_at(opts, w, i, e, counts),
+                    Fraction::Decimal => {}
+                }
+                return Some(e);
+            }
+            if !ends_number(after) {
                 return None;
             }
             code_at(opts, w, i, e, counts);
@@ -78,7 +93,7 @@ pub(super) fn fast_path(
         5..=8 => (!escape_may_hold(w, i)).then_some(e),
         12..=19 if mode == Mode::Text => {
             let b1 = w.back(i as isize - 1);
-            if b1.is_some_and(no_card_after) || !ends_number(after) {
+            if b1.is_some_and(no_card_after) || !ends_number(after) || soft_break_before(buf, i) {
                 if b1.is_some_and(is_hex) && escape_before(buf, i).is_some() {
                     return card_by_escapes(opts, w, i, e, counts);
                 }
@@ -88,6 +103,35 @@ pub(super) fn fast_path(
         }
         _ => None,
     }
+}
+
+/// What the `.` after a number leaves it, as `pan::cluster` reads it.
+enum Fraction {
+    /// Free on that side: zeros that end the number (`.0`, `.00`), or no digit after the point.
+    Free,
+    /// A decimal fraction: not free.
+    Decimal,
+}
+
+/// [`Fraction`] of the `.` at `e`, judged from `buf` alone (`None` when it runs off its end):
+/// zeros (at most 19) before a byte that is no letter, digit or point, or no digit at all.
+#[inline]
+fn fraction_after(buf: &[u8], e: usize) -> Option<Fraction> {
+    if !buf.get(e + 1)?.is_ascii_digit() {
+        return Some(Fraction::Free);
+    }
+    let mut q = e + 1;
+    while q - e <= 20 && *buf.get(q)? == b'0' {
+        q += 1;
+    }
+    let next = *buf.get(q)?;
+    Some(
+        if q > e + 1 && q - e <= 20 && !is_alnum(next) && next != b'.' {
+            Fraction::Free
+        } else {
+            Fraction::Decimal
+        },
+    )
 }
 
 /// Masks the 3–4 digit value `[i, e)` if it is a security code (its key says so).
@@ -107,10 +151,12 @@ pub(super) fn code_at(
 
 /// The fast path for a run of 12–19 digits at `i..e` in text with a `%XX` escape on either
 /// side (`number%3D4111111111111111%26`), reading the escapes as the general path does: on the
-/// left, the character the escape decodes to stands for the byte before; on the right, any
-/// escape but `%20` (an encoded group separator) leaves the run free, as a plain byte does.
-/// Then it is the isolated run of [`fast_path`]: a card iff brand and Luhn say so. `None` for
-/// anything else (the general path decides). Out of line: rare beside the plain shapes.
+/// left, the character the escape decodes to stands for the byte before; on the right, an
+/// escape that decodes to a plain ASCII character (no space, mark, digit, letter, or a byte of
+/// a multi-byte character, any of which may continue the card) leaves the run free, as a plain
+/// byte does. Then it is the isolated run of [`fast_path`]: a card iff brand and Luhn say so.
+/// `None` for anything else (the general path decides). Out of line: rare beside the plain
+/// shapes.
 #[inline(never)]
 fn card_by_escapes(
     opts: &RedactOptions,
@@ -122,15 +168,32 @@ fn card_by_escapes(
     let buf = &*w.buf;
     let after = *buf.get(e)?;
     let right_free = if after == b'%' {
-        buf.get(e + 1..e + 3).is_some_and(|x| x != b"20")
+        match (buf.get(e + 1), buf.get(e + 2)) {
+            (Some(&h), Some(&l)) if is_hex(h) && is_hex(l) => {
+                let c = hex_val(h) << 4 | hex_val(l);
+                !is_sep_char(c) && ends_number(c) && c < 0x80
+            }
+            // Not an escape: a `%` like any plain byte.
+            (Some(_), Some(_)) => true,
+            _ => false,
+        }
     } else {
-        ends_number(after) && !is_sep_start(after)
+        ends_number(after) && !continues(buf, e, e - i)
     };
     let b1 = escape_before(buf, i).or_else(|| w.back(i as isize - 1));
-    if !right_free || b1.is_some_and(no_card_after) {
+    if !right_free || b1.is_some_and(no_card_after) || soft_break_before(buf, i) {
         return None;
     }
     Some(isolated_card(opts, w, i, e, counts))
+}
+
+/// Whether an ASCII character is a space or mark `chars` reads between groups.
+#[inline]
+fn is_sep_char(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'.' | b'/' | b'_' | b','
+    )
 }
 
 /// The isolated run of 12–19 digits `[i, e)` in text (free on both sides): a card iff brand
@@ -177,9 +240,10 @@ fn grouped_card(
     let after = b[19];
     if !groups_ok
         || !ends_number(after)
-        || is_sep_start(after)
+        || continues(w.buf, i + 19, 4)
         || w.back(i as isize - 1)
             .is_some_and(|c| no_card_after(c) || matches!(c, b' ' | b'-' | b'+'))
+        || soft_break_before(w.buf, i)
     {
         return None;
     }
@@ -199,8 +263,9 @@ fn grouped_card(
 /// by a plain byte (no separator, letter, digit or `.`): after it. The general path goes on at
 /// the digits the mask kept ([`resume_after_mask`]), but between mask characters (or a
 /// separator after them) and that plain byte they start no card and, unless the mask
-/// character could end the glue of a key (`"` or `:`, say), no code. With such a mask
-/// character, the general path's way.
+/// character could end the glue of a key (`"` or `:`, say), no code (every fast path masks
+/// only before bytes that [`continues`] says start no separator). With such a mask character,
+/// the general path's way.
 #[inline]
 fn after_masked_card(start: usize, end: usize, opts: &RedactOptions) -> usize {
     if ends_glue(opts.mask_char) {

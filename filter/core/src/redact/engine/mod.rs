@@ -13,26 +13,35 @@
 //!
 //! scan(buf):                                                  blocks.rs
 //!     for each 64-byte block:
-//!         m = one bit per digit byte
+//!         m = one bit per ASCII digit; high = whether any byte is not ASCII
+//!         if high and a digit of another script starts in the block (`４`, `٤`):
+//!             visit every candidate of the block in order, then next block
 //!         for each run of ones in m, first to last:
 //!             if the run decides nothing: next run          // from m and its neighbours
 //!             match visit(first digit of the run):
-//!                 Ok(next)  => go on from next (clear the bits of m below it)
-//!                 Err(Need) => return the run's first digit // hold from there
-//!     visit each digit after the last whole block the same way
+//!                 Ok(next)   => go on from next (clear the bits of m below it)
+//!                 Err(from)  => return from                 // hold from there
+//!     visit each candidate after the last whole block the same way
+//!     if the body goes on: hold a trailing `d.` or a digit of another script cut in two
 //!     return buf.len()
 //!
 //! visit(i):
-//!     if a fast path knows the run's shape: its answer        fast.rs
+//!     if i starts the fraction of a number whose integer part is one digit d (`d.ddd…`):
+//!         decide(d)                                       // see step 4
+//!     elif a fast path knows the run's shape: its answer      fast.rs
 //!     else decide(i):                                          decide.rs
 //!         1. track data (%B…^…^…?, ;…=…?) whose PAN starts at i: mask it whole
 //!         2. i inside a %XX or \uXXXX escape: skip the escape
-//!         3. i right after a digit (the tail of a run too long for a card): skip the run
-//!         4. the longest card window of the digit groups from i: mask it;
-//!            else a 3–4 digit group after a security-code key: mask it
+//!         3. a digit right before i, in any script and through the invisible characters that
+//!            join it (the tail of a group too long for a card): skip the run
+//!         4. i a lone integer digit before a point: a card in scientific notation
+//!            (`4.111111111111111e15`): mask it                      number.rs
+//!         5. the longest card window of the digit groups from i, in any spelling (pan/,
+//!            chars/): mask it, each byte of a multi-byte digit;
+//!            else a 3–4 digit group after a security-code key (cvv/): mask it
 //! ```
 //!
-//! A card goes before a code in step 4, so `cvv: 4111 1111 1111 1111` is a card, and a second
+//! A card goes before a code in step 5, so `cvv: 4111 1111 1111 1111` is a card, and a second
 //! pass over the output finds nothing new (redaction is idempotent).
 //!
 //! Translated line for line, that is correct but slow: most digits in real bodies are ids,
@@ -64,21 +73,38 @@
 //! 5. **Only what may still matter is held.** A run cut by the end of a chunk is held only
 //!    while it may still start a card or be a code (`chunk_end::open_run`): a timestamp or an
 //!    id cut there is final at once, so the host neither rewrites nor pauses the chunk for it.
+//! 6. **The rare spellings cost the common case one OR per block and a class bit.** The block
+//!    pass ORs the four loads it already made and takes one more movemask: a block of ASCII
+//!    bytes (almost every block of a JSON API) drops its 1–2 digit runs and is read as before;
+//!    only a block with a non-ASCII byte keeps them (a raw invisible character or a digit of
+//!    another script may join them to more digits) and looks for digits of other scripts
+//!    (`chars::other_digit_starts`, out of line). After a run, the class table answers
+//!    "may a separator follow?" for most bytes (` `, `-`, `/`, tab, … yes; letters, quotes,
+//!    `:` no); `.` `,` `&` `=` and eight UTF-8 leads get a closer look
+//!    (`neighbours::continues`, out of line but for `,`): `"amount":1234,"currency"` and
+//!    `"price":19.99` are still passed over from the mask. Escapes, entities, UTF-8 and the
+//!    separator grammar are decoded only in the general path (`chars`).
 //!
 //! Every decision reads at most `MAX_LOOKBACK` (224) bytes behind its candidate and
-//! `MAX_LOOKAHEAD` (96) ahead (see `window`). When it needs bytes that have not arrived, the
-//! scan stops at the candidate: everything before it is final, the rest is held (fewer than
-//! `MAX_LOOKAHEAD` bytes) and scanned again with the next chunk. A decision depends only on
+//! `MAX_LOOKAHEAD` (192) ahead (see `window`: a cluster of groups spans at most 128 bytes,
+//! and a separator and a character after it at most 48 more). When it needs bytes that have
+//! not arrived, the scan stops at the candidate: everything before it is final, the rest is
+//! held (fewer than `MAX_LOOKAHEAD` bytes) and scanned again with the next chunk. The integer
+//! digit of a number in scientific notation is the candidate of its fraction, so it is held
+//! with it, and a trailing `d.` is held at the end of an input too (two bytes). A decision depends only on
 //! the bytes around its candidate, never on where chunks were cut, so the output is
 //! byte-identical however the input is split (`tests/redact_stream.rs`: every split point,
 //! 1-byte chunks, random splits).
 //!
-//! The trade-off: tricks 2, 3 and 5 restate, for one shape each, what the general decision
-//! would do, and must agree with it byte for byte and count for count. `tests.rs` scans with
-//! and without them (`blocks::scan_with::<false>`) over every shape they take between every
-//! neighbour that could change the answer, every mask character and keep option, and random
-//! input, and so does the redaction fuzz check (`fast_and_general_scans`). A change to what
-//! `decide` masks must keep those tests passing, or narrow a fast path.
+//! The trade-off: tricks 2, 3, 5 and 6 restate, for one shape each, what the general decision
+//! would do, and must agree with it byte for byte and count for count; every spelling the
+//! general path reads is one more neighbour they must recognise as "not plain" (a byte after a
+//! run that may continue it, a non-ASCII byte or a soft line break before one). `tests.rs`
+//! scans with and without them (`blocks::scan_with::<false>`) over every shape they take
+//! between every neighbour that could change the answer (the spellings of `chars` included),
+//! every mask character and keep option, and random input, and so does the redaction fuzz
+//! check (`fast_and_general_scans`). A change to what `decide` masks must keep those tests
+//! passing, or narrow a fast path.
 //!
 //! Invariants, checked with `debug_assert!` where noted:
 //! - the output is as long as the input: masks are written in place over a `&mut [u8]`, and
@@ -86,12 +112,15 @@
 //! - after every call `held() <= MAX_HELD` (`Core::feed`, `Core::feed_in_place`) and the
 //!   context is at most `CTX` bytes (`Core::remember`);
 //! - a scan stops early only at a candidate fewer than `MAX_LOOKAHEAD` bytes from the end,
-//!   never once the body has ended (`blocks::scan_with`, `Core::finish`);
+//!   or at a trailing `d.` or cut digit of another script (at most 3 bytes), never once the
+//!   body has ended (`blocks::visit`, `blocks::scan_with`, `Core::finish`);
 //! - every visit returns a position past its candidate (`blocks::scan_with`), and writes only
-//!   from its candidate up to that position, so what precedes a held candidate is final and
-//!   the block's mask stays true after it (proved by the chunking tests, not asserted);
-//! - a candidate is a digit, and a run the block loop hands over with its end ends there
-//!   (`fast::fast_path`); a run `open_run` lets pass reaches the end of the input.
+//!   from its candidate (or the integer digit it moved back to, which no earlier visit
+//!   reached) up to that position, so what precedes a held candidate is final and the block's
+//!   mask stays true after it (proved by the chunking tests, not asserted);
+//! - a candidate is an ASCII digit or the first byte of a raw digit of another script, and a
+//!   run the block loop hands over with its end ends there (`fast::fast_path`); a run
+//!   `open_run` lets pass reaches the end of the input.
 
 use std::sync::Arc;
 

@@ -1,9 +1,145 @@
-//! What the bytes around a digit run say, read without parsing: whether an escape may hold it
-//! or end before it, whether a letter is glued to it, whether a card brand can start with its
-//! first two digits. Shared by the block loop, the fast paths and the chunk end.
+//! What the bytes around a digit run say, read without parsing: whether what follows may
+//! continue it, whether an escape may hold it or end before it, whether a letter is glued to
+//! it, whether a card brand can start with its first two digits. Shared by the block loop, the
+//! fast paths and the chunk end.
 
-use crate::redact::scanner::{hex_val, is_alnum, is_hex};
+use crate::redact::chars::{char_at, Class};
+use crate::redact::scanner::{
+    hex_val, is_alnum, is_digit, is_hex, CLASS, HIGH, MAYBE_SEP, SEP_START,
+};
 use crate::redact::window::Window;
+
+/// Whether the bytes from `e`, right after a digit run of `ones` digits, may continue the run's
+/// group or start a separator to another one, so that a window starting at the run may reach
+/// past it: a superset of what `pan::cluster` reads there. Most bytes answer from the class
+/// table alone (`SEP_START` yes; no class bit, no). The others get a closer look, and only for
+/// runs a window they continue may start with: `,` and `.` (weak marks: a canonical grouping
+/// starts with 4 digits; a lone digit before a point is the fast paths' own case) and `&`, `=`
+/// (an entity or quoted-printable: a grouping of at least 3 digits, or a piece that long
+/// before an encoded invisible character) inline, UTF-8 leads (raw characters join any run)
+/// out of line ([`continues_rare`]). Reading off the end of `buf` says yes: the general path
+/// decides with more input. `e < buf.len()`.
+#[inline(always)]
+pub(super) fn continues(buf: &[u8], e: usize, ones: usize) -> bool {
+    let b = buf[e];
+    let class = CLASS[usize::from(b)];
+    if class & (SEP_START | MAYBE_SEP) == 0 {
+        return false;
+    }
+    if class & SEP_START != 0 {
+        return true;
+    }
+    match b {
+        // `"amount":1234,"currency"`: a comma is a separator only before a digit.
+        b',' => ones == 4 && buf.get(e + 1).is_none_or(|&d| is_digit(d) || d >= 0x80),
+        // `1234.56`, `19.99`: a point is a separator only between digits that a second
+        // point and digit follow (a weak kind needs three groups).
+        b'.' => ones == 4 && dotted(buf, e),
+        // `cvv=123&name=…`: an ampersand only as the start of an entity, `&nbsp;`, `&#160;`.
+        b'&' => ones >= 3 && entity_may_start(buf, e),
+        b'=' => ones >= 3 && matches!(buf.get(e + 1), None | Some(b'\r' | b'\n' | b'C'..=b'F')),
+        _ => continues_rare(buf, e),
+    }
+}
+
+/// Whether a dot at `e` may join three groups: digits (or a multi-byte character), then a
+/// second dot and a digit.
+#[inline(always)]
+fn dotted(buf: &[u8], e: usize) -> bool {
+    let Some(&d) = buf.get(e + 1) else {
+        return true;
+    };
+    if d >= 0x80 {
+        return true;
+    }
+    if !is_digit(d) {
+        return false;
+    }
+    let q = crate::redact::scanner::digit_run_end(buf, e + 1, 8);
+    match buf.get(q) {
+        None => true,
+        Some(&x) if x >= 0x80 => true,
+        Some(&b'.') => buf.get(q + 1).is_none_or(|&y| is_digit(y) || y >= 0x80),
+        Some(_) => false,
+    }
+}
+
+/// Whether an entity `chars` reads (see `chars::ENTITIES`, or numeric `&#…;`) may start at
+/// the `&` at `e`: judged on the two bytes after it (the start of every such name), then up to
+/// 15 letters or digits before a `;`. `&cvv=`, `&name=`, `&amount=` are rejected on two bytes.
+/// Judged from `buf` alone (running off its end: yes).
+#[inline(always)]
+fn entity_may_start(buf: &[u8], e: usize) -> bool {
+    let (Some(&a), Some(&b)) = (buf.get(e + 1), buf.get(e + 2)) else {
+        return true;
+    };
+    let known = a == b'#' || entity_prefix(a, b);
+    if !known {
+        return false;
+    }
+    let mut q = e + 3;
+    while q - e <= 16 {
+        match buf.get(q) {
+            None => return true,
+            Some(b';') => return true,
+            Some(c) if c.is_ascii_alphanumeric() => q += 1,
+            Some(_) => return false,
+        }
+    }
+    false
+}
+
+/// Whether a named entity `chars` reads starts with the bytes `a b` (a test checks the list).
+#[inline(always)]
+pub(super) fn entity_prefix(a: u8, b: u8) -> bool {
+    matches!(
+        (a, b),
+        (b'n', b'b' | b'u' | b'd')
+            | (b'e', b'n' | b'm')
+            | (b't', b'h')
+            | (b'p', b'u' | b'e')
+            | (b'h', b'a' | b'y')
+            | (b'm', b'd' | b'i')
+            | (b'd', b'a')
+            | (b's', b'h' | b'o')
+            | (b'z', b'w')
+            | (b'Z', b'e')
+            | (b'N', b'o')
+            | (b'c', b'o')
+            | (b'l', b'o')
+            | (b'T', b'a')
+    )
+}
+
+/// [`continues`] for UTF-8 leads: a character that is a space, mark, invisible or digit.
+/// Reading off the end of `buf` says yes.
+#[inline(never)]
+fn continues_rare(buf: &[u8], e: usize) -> bool {
+    match char_at(buf, false, e, false) {
+        Ok(Some(ch)) => !matches!(ch.class, Class::Other(_)),
+        Ok(None) | Err(_) => true,
+    }
+}
+
+/// Whether the `.` at `p` starts a fraction of zeros that ends the number (`123.0`, judged from
+/// `buf` alone: running off its end, yes).
+#[inline]
+pub(super) fn zero_fraction(buf: &[u8], p: usize) -> bool {
+    let mut q = p + 1;
+    while buf.get(q) == Some(&b'0') {
+        q += 1;
+    }
+    q > p + 1 && buf.get(q).is_none_or(|&b| !is_alnum(b) && b != b'.')
+}
+
+/// Whether a quoted-printable soft line break (`=\r\n`, `=\n`) ends right before `i`: the run
+/// at `i` may continue the digits before it (judged from `buf` alone: near its start, yes).
+#[inline]
+pub(super) fn soft_break_before(buf: &[u8], i: usize) -> bool {
+    i >= 1
+        && buf[i - 1] == b'\n'
+        && (i < 3 || buf[i - 2] == b'=' || (buf[i - 2] == b'\r' && buf[i - 3] == b'='))
+}
 
 /// Whether no `%XX` or `\uXXXX` escape can end right before the run at `i` or hold its first
 /// digits (no `%` in the two bytes before it, no `u` in the four): a 5–8 digit run then
@@ -36,8 +172,8 @@ pub(super) fn may_start_card(a: u8, b: u8) -> bool {
 }
 
 /// Whether the digit run at `i` follows a letter that is itself, not the end of an escape:
-/// no `%` two or three bytes back (`%3D`, `%B`), no `\` two back (`\n`), no `u` two to five
-/// back (`\u0041`). Such a run (`jane1234@`, `SKU-A123`'s digits) touches a letter, so in text
+/// no `%` two or three bytes back (`%3D`, `%B`), no `=` three back (quoted-printable `=3D`), no
+/// `\` two back (`\n`), no `u` two to five back (`\u0041`). Such a run (`jane1234@`, `SKU-A123`'s digits) touches a letter, so in text
 /// it starts neither a card nor a security code, nor is it inside an escape: the general path
 /// would only step to its end. (Judged from `buf` alone; near its start, says no.)
 #[inline(always)]
@@ -45,7 +181,7 @@ pub(super) fn glued_to_letter(buf: &[u8], i: usize) -> bool {
     i >= 5
         && buf[i - 1].is_ascii_alphabetic()
         && !matches!(buf[i - 2], b'%' | b'\\' | b'u')
-        && buf[i - 3] != b'%'
+        && !matches!(buf[i - 3], b'%' | b'=')
         && !buf[i - 5..i - 2].contains(&b'u')
 }
 
@@ -60,10 +196,11 @@ pub(super) fn escape_may_hold(w: &Window<'_>, i: usize) -> bool {
 }
 
 /// Whether the fast paths leave a run after `c` to the general path: a letter or digit (glued
-/// to it), `.` (a decimal), `;` (a track 2 start sentinel) or `%` (an escape).
+/// to it), `.` (a decimal), `;` (a track 2 start sentinel or an entity) or `%` (an escape), or
+/// a non-ASCII byte (the end of a character that may be a digit, a space or an invisible one).
 #[inline(always)]
 pub(super) fn no_card_after(c: u8) -> bool {
-    is_alnum(c) || matches!(c, b'.' | b';' | b'%')
+    is_alnum(c) || matches!(c, b'.' | b';' | b'%') || CLASS[usize::from(c)] & HIGH != 0
 }
 
 /// The character the `%XX` escape ending right before `i` decodes to (0x80 for any byte over

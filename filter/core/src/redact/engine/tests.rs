@@ -79,6 +79,55 @@ fn piece() -> impl Strategy<Value = String> {
             "cvv", "&cvv=", "code", "x", "B", "%B", "%3D", "\n", "*", "jane", "e", "u", "%4",
         ])
         .prop_map(str::to_owned),
+        // The spellings `chars` reads: marks, spaces, invisible characters, escapes, entities,
+        // digits of other scripts, number forms, and keys in markup.
+        prop::sample::select(vec![
+            ",",
+            "/",
+            "_",
+            "\t",
+            "\r\n",
+            "   ",
+            " - ",
+            "\u{a0}",
+            "\u{2009}",
+            "\u{3000}",
+            "\u{2013}",
+            "\u{ad}",
+            "\u{200b}",
+            "\u{feff}",
+            "&nbsp;",
+            "&#160;",
+            "&shy;",
+            "&",
+            "\\u00a0",
+            "\\u200b",
+            "\\n",
+            "\\/",
+            "%C2%A0",
+            "%E2%80%8B",
+            "=\r\n",
+            "=C2=A0",
+            "=",
+            "４",
+            "１",
+            "٤",
+            "١",
+            "۴",
+            "e15",
+            "E+15",
+            ".0",
+            ".00",
+            "4.",
+            "1.",
+            "<td>",
+            "</td>",
+            "cvvValue\":\"",
+            "%63vv=",
+            "\\u0063vv\":",
+            "\u{3042}",
+        ])
+        .prop_map(str::to_owned),
     ]
 }
 
@@ -286,5 +335,155 @@ proptest! {
         scan_with::<false>(&opts, Mode::Text, &[], &mut b, true, &mut cb);
         prop_assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
         prop_assert_eq!(ca, cb);
+    }
+}
+
+/// The spellings `chars` reads, between the neighbours that could change the general decision:
+/// the fast paths mask exactly what the general path masks, in the tail loop, the block loop
+/// and a block with non-ASCII bytes, in text and protobuf mode.
+#[test]
+fn fast_paths_agree_with_the_general_path_around_every_spelling() {
+    let left = [
+        "",
+        " ",
+        "\"",
+        ":",
+        "x",
+        ".",
+        "1.",
+        "4.",
+        "1234.",
+        "1234,",
+        "1234/",
+        "1234_",
+        "1234 ",
+        ",",
+        "/",
+        "_",
+        "\t",
+        "\n",
+        "=",
+        "=\r\n",
+        "1234=\r\n",
+        "12=\r\n",
+        "\u{a0}",
+        "\u{200b}",
+        "4\u{200b}",
+        "12\u{200b}",
+        "&nbsp;",
+        "&shy;",
+        "\\u200b",
+        "123\\u200b",
+        "=3D",
+        "x=3D",
+        "４",
+        "٤",
+        "\u{3000}",
+        "%C2%A0",
+        "\\u00a0",
+        "<td>",
+        "<td>CVV</td><td>",
+        "\"cvvValue\":\"",
+        "%63vv=",
+        "\"\\u0063vv\":\"",
+        "'",
+        "VALUES ('",
+    ];
+    let middle = [
+        "4111.1111.1111.1111",
+        "4111,1111,1111,1111",
+        "4111/1111/1111/1111",
+        "4111_1111_1111_1111",
+        "4111\t1111\t1111\t1111",
+        "4111 1111\n1111 1111",
+        "4111 - 1111 - 1111 - 1111",
+        "4111\u{a0}1111\u{a0}1111\u{a0}1111",
+        "4111&nbsp;1111&nbsp;1111&nbsp;1111",
+        "4111\u{200b}1111\u{200b}1111\u{200b}1111",
+        "4111=\r\n111111111111",
+        "41=\r\n11111111111111",
+        "4111111111111111",
+        "4111111111111111.0",
+        "4.111111111111111e15",
+        "1111111111111111",
+        "４１１１１１１１１１１１１１１１",
+        "٤١١١١١١١١١١١١١١١",
+        "1234",
+        "123",
+        "123.0",
+        "1234.5",
+        "12",
+    ];
+    let right = [
+        "",
+        "\"",
+        ".",
+        ".0",
+        ".5",
+        "x",
+        " ",
+        ",",
+        ",1",
+        "/1",
+        "_1",
+        "\t1",
+        "\n1",
+        "=\r\n1",
+        "\u{a0}1",
+        "\u{200b}1",
+        "&nbsp;1",
+        "\\u00a01",
+        "%C2%A01",
+        "%2C",
+        "%26",
+        "１",
+        ".1.1",
+        "e15",
+        "E+15",
+        "e1",
+        "'",
+        "</td>",
+    ];
+    for (lead, lead_text, trailer) in [(0, "", 0), (70, "|", 64), (70, "x", 0), (30, "あ", 64)] {
+        for l in left {
+            for m in middle {
+                for r in right {
+                    let mut input = lead_text.repeat(lead).into_bytes();
+                    input.extend_from_slice(format!("{l}{m}{r}").as_bytes());
+                    input.extend(std::iter::repeat_n(b'|', trailer));
+                    for mode in [Mode::Text, Mode::Proto] {
+                        let (fast, general) = fast_and_general(&input, mode);
+                        assert_eq!(
+                            fast,
+                            general,
+                            "{mode:?} {:?}",
+                            String::from_utf8_lossy(&input)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The two-byte check the scan loop makes after a run (`neighbours::entity_prefix`) knows the
+/// start of every named entity `chars` reads, so no separator entity is passed over.
+#[test]
+fn the_entity_prefix_check_knows_every_entity_chars_reads() {
+    for (name, _) in crate::redact::chars::ENTITIES {
+        assert!(
+            super::neighbours::entity_prefix(name[0], name[1]),
+            "{}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    for (a, b) in [
+        (b'c', b'v'),
+        (b'n', b'a'),
+        (b'a', b'm'),
+        (b'o', b'r'),
+        (b'r', b'e'),
+    ] {
+        assert!(!super::neighbours::entity_prefix(a, b));
     }
 }
