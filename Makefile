@@ -23,8 +23,8 @@ export ENVOY
 .PHONY: help setup postgresql wasm wasm-fault dynamic dynamic-fault run test lint unit wasm-unit e2e bench bench-approvals fuzz soak clean oci oci-push
 
 help:
-	@echo "make run    build, start Envoy + pci-guard + a demo upstream on 127.0.0.1, print curl commands"
-	@echo "            RUNTIME=native runs the Envoy dynamic module instead of the wasm plugin"
+	@echo "make run    build, start Envoy + pci-guard + a demo upstream + the approvals service on 127.0.0.1, print the commands to try"
+	@echo "            RUNTIME=native runs the Envoy dynamic module instead of the wasm plugin (no JIT demo there yet)"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
 	@echo "make bench  criterion benches of the core + load comparison bare / native Envoy filters / pci-guard -> BENCHMARKS.md"
 	@echo "make bench-approvals  approvals service: approvals/s and token exchanges/s on SQLite and PostgreSQL -> approvals/benches/RESULTS.md"
@@ -71,11 +71,17 @@ dynamic-fault:
 
 # --- make run ----------------------------------------------------------------------------------
 run: $(if $(filter native,$(RUNTIME)),dynamic,wasm)
-	@$(CARGO) build -q -p pci-guard --bin pci-guard
+	@$(CARGO) build -q -p pci-guard --bin pci-guard -p pci-guard-approvals --bin pci-guard-approvals
+	@mkdir -p $(TARGET_DIR)/demo && python3 envoy/demo-policy.py > $(TARGET_DIR)/demo/policy.json
 	@python3 envoy/demo-upstream.py 8081 & upstream=$$!; \
-	trap 'kill $$upstream 2>/dev/null' EXIT INT TERM; \
-	token=$$(target/debug/pci-guard token --key testdata/keys/rsa1.pem --kid rsa-2026-a \
-	  --iss https://idp.demo.test --sub demo-agent --scope cards:read --ttl 3600); \
+	$(TARGET_DIR)/debug/pci-guard-approvals --policy $(TARGET_DIR)/demo/policy.json \
+	  --database-url sqlite://$(TARGET_DIR)/demo/approvals.db --listen 127.0.0.1:8787 \
+	  --audit-log $(TARGET_DIR)/demo/approvals-audit.log & approvals=$$!; \
+	trap 'kill $$upstream $$approvals 2>/dev/null' EXIT INT TERM; \
+	mint() { $(TARGET_DIR)/debug/pci-guard token --key testdata/keys/rsa1.pem --kid rsa-2026-a \
+	  --iss https://idp.demo.test --sub $$1 --scope "$$2" --ttl 3600; }; \
+	token=$$(mint demo-agent cards:read); agent=$$(mint agent-7 ""); \
+	alice=$$(mint alice ""); bob=$$(mint bob ""); \
 	echo; \
 	echo "pci-guard demo: Envoy on http://127.0.0.1:10000, audit events below (one JSON line per request)."; \
 	echo "A demo token (signed with the test key the demo policy trusts, valid 1 h):"; \
@@ -86,6 +92,23 @@ run: $(if $(filter native,$(RUNTIME)),dynamic,wasm)
 	echo '  curl -i -X DELETE -H "authorization: Bearer $$TOKEN" http://127.0.0.1:10000/v1/cards/c_123  # blocked: 403'; \
 	echo "  curl -i http://127.0.0.1:10000/healthz                  # public route: 200"; \
 	echo "  curl -i http://127.0.0.1:10000/admin                    # no route: 403 (default deny)"; \
+	echo; \
+	echo "Just-in-time access (docs/jit-access.md): the approvals service runs on http://127.0.0.1:8787"; \
+	echo "(SQLite $(TARGET_DIR)/demo/approvals.db, its audit log $(TARGET_DIR)/demo/approvals-audit.log)."; \
+	echo "A refund needs a grant approved by alice and bob:"; \
+	echo "  export PATH=$(abspath $(TARGET_DIR))/debug:\$$PATH PCI_GUARD_APPROVALS_URL=http://127.0.0.1:8787"; \
+	echo "  AGENT=$$agent"; \
+	echo "  ALICE=$$alice"; \
+	echo "  BOB=$$bob"; \
+	echo '  curl -s -X POST -H "authorization: Bearer $$AGENT" http://127.0.0.1:10000/v1/payments/pay_123/refunds  # 403 jit_missing: where to ask, a body to send'; \
+	echo '  REQ=$$(PCI_GUARD_TOKEN=$$AGENT pci-guard access request --route refund --method POST --path /v1/payments/pay_123/refunds --duration 10m --justification "chargeback #7731" | jq -r .id)'; \
+	echo '  PCI_GUARD_TOKEN=$$AGENT pci-guard access approve $$REQ    # refused: nobody approves their own request'; \
+	echo '  PCI_GUARD_TOKEN=$$ALICE pci-guard access approve $$REQ    # one of two: still pending'; \
+	echo '  PCI_GUARD_TOKEN=$$BOB pci-guard access approve $$REQ      # approved'; \
+	echo '  GRANT=$$(PCI_GUARD_TOKEN=$$AGENT pci-guard access grant $$REQ)'; \
+	echo '  curl -i -X POST -H "authorization: Bearer $$AGENT" -H "x-pci-guard-grant: $$GRANT" http://127.0.0.1:10000/v1/payments/pay_123/refunds  # 200'; \
+	echo '  curl -i -X POST -H "authorization: Bearer $$AGENT" -H "x-pci-guard-grant: $$GRANT" http://127.0.0.1:10000/v1/payments/pay_999/refunds  # 403 grant_not_for_operation'; \
+	echo '  PCI_GUARD_TOKEN=$$ALICE pci-guard access revoke $$(PCI_GUARD_TOKEN=$$AGENT pci-guard access show $$REQ | jq -r .grant.id)  # then the refund: 403 grant_revoked within 5 s'; \
 	echo "Ctrl-C stops everything."; \
 	echo; \
 	$(if $(filter native,$(RUNTIME)),ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(abspath $(DYNAMIC_DIR)) $(ENVOY) -c envoy/demo-dynamic.yaml,$(ENVOY) -c envoy/demo.yaml) --concurrency 1 --log-level warn

@@ -134,6 +134,8 @@ pub struct GrpcClient {
     rt: tokio::runtime::Runtime,
     channel: tonic::transport::Channel,
     token: Option<String>,
+    /// More metadata sent with every call (a grant header, …).
+    metadata: Vec<(&'static str, String)>,
 }
 
 impl GrpcClient {
@@ -154,7 +156,14 @@ impl GrpcClient {
             rt,
             channel,
             token: token.map(str::to_string),
+            metadata: Vec::new(),
         }
+    }
+
+    /// Sends `name: value` with every call.
+    pub fn with_metadata(mut self, name: &'static str, value: &str) -> GrpcClient {
+        self.metadata.push((name, value.to_string()));
+        self
     }
 
     fn request<T>(&self, msg: T) -> Request<T> {
@@ -162,6 +171,9 @@ impl GrpcClient {
         if let Some(t) = &self.token {
             r.metadata_mut()
                 .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        for (n, v) in &self.metadata {
+            r.metadata_mut().insert(*n, v.parse().unwrap());
         }
         r
     }

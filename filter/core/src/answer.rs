@@ -18,6 +18,8 @@ use serde::Serialize;
 pub const REASON_HEADER: &str = "x-pci-guard-reason";
 /// Header carrying the id of the rule that decided, when one did.
 pub const RULE_HEADER: &str = "x-pci-guard-rule";
+/// gRPC trailer carrying the access-request hint (the HTTP body's `access_request`) as JSON.
+pub const ACCESS_REQUEST_TRAILER: &str = "x-pci-guard-access-request";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -70,6 +72,12 @@ pub struct AccessRequest<'a> {
     pub route: Option<&'a str>,
     pub max_ttl_seconds: u64,
     pub min_approvals: u32,
+    /// The approvals service's `POST` endpoint for access requests, when the policy names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
+    /// A body for `url`, filled in for this request but the justification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<&'a serde_json::Value>,
 }
 
 /// What the caller is told beyond the reason.
@@ -161,11 +169,19 @@ pub fn answer(reason: Reason, form: Form<'_>, cx: &Context<'_>) -> Answer {
     };
     let body = match form {
         Form::Grpc => {
+            // Metadata values are printable ASCII; a hint that is not stays out.
+            if let Some(hint) = cx
+                .access_request
+                .and_then(|h| serde_json::to_string(&h).ok())
+                .filter(|j| j.bytes().all(|b| (0x20..0x7f).contains(&b)))
+            {
+                meta.push((ACCESS_REQUEST_TRAILER, hint));
+            }
             return Answer::Grpc {
                 status: reason.grpc_status(),
                 message: message.to_string(),
                 metadata: meta,
-            }
+            };
         }
         Form::Http => serde_json::to_vec(&Body {
             error: reason.as_str(),

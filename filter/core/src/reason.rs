@@ -105,6 +105,22 @@ reasons! {
         "a just-in-time grant needs a caller with a subject";
     JitScopeNotGranted => "jit_scope_not_granted", Forbidden,
         "the just-in-time grant does not cover the required scope";
+    /// The grant header holds no grant the approvals service signed for this filter
+    /// (malformed, bad signature, unknown key, wrong `typ`, `iss` or `aud`).
+    GrantInvalid => "grant_invalid", Forbidden, "the grant is not valid";
+    /// The grant's `sub_id` is not the verified caller's issuer and subject.
+    GrantWrongSubject => "grant_wrong_subject", Forbidden, "the grant was issued to another caller";
+    /// The grant's `authorization_details` do not cover this rule or route and operation.
+    GrantNotForOperation => "grant_not_for_operation", Forbidden,
+        "the grant does not cover this operation";
+    GrantRevoked => "grant_revoked", Forbidden, "the grant was revoked";
+    /// The approvals service's signing keys were never fetched, or are past `max_stale`.
+    GrantKeysUnavailable => "grant_keys_unavailable", Unavailable,
+        "the approvals service's signing keys are unavailable";
+    /// The revocation list is older than its `max_stale`: no grant from the header counts,
+    /// since a revoked one could not be told apart.
+    GrantRevocationsStale => "grant_revocations_stale", Unavailable,
+        "the grant revocation list is out of date";
     RuleDenied => "rule_denied", Forbidden, "the operation is blocked by policy";
     ApprovalRequired => "approval_required", Forbidden,
         "the operation requires an approved just-in-time grant";

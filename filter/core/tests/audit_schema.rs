@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use pci_guard_core::audit::*;
+use pci_guard_core::authz::grant::GrantSource;
 use pci_guard_core::authz::Outcome;
 use pci_guard_core::reason::Reason;
 use std::path::Path;
@@ -74,12 +75,14 @@ fn full_event_matches_the_schema() {
             reason: Reason::Ok,
             rule: None,
             dry_run: false,
+            grant_refused: Some(Reason::GrantRevoked),
         }),
         jit: Some(JitRef {
             id: "AR-1042".into(),
             approved_by: vec!["alice".into()],
             approved_at: Some(rfc3339_millis(1_795_789_000_000)),
             expires_at: rfc3339_millis(1_795_791_800_000),
+            source: Some(GrantSource::Header),
         }),
         response: Response {
             status: Some(200),

@@ -172,6 +172,7 @@ fn cold_request() {
             policy,
             keyring,
             crypto: host,
+            grants: None,
         };
         let req = Request {
             headers,

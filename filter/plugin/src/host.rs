@@ -71,6 +71,10 @@ pub trait Host: Clone {
     /// The `:status` of the call answer being delivered.
     fn http_call_status(&self) -> Option<String>;
     fn http_call_body(&self, size: usize) -> Option<Vec<u8>>;
+    /// A header of the call answer being delivered (lower-case name).
+    fn http_call_header(&self, _name: &str) -> Option<String> {
+        None
+    }
 
     // The current stream.
     /// Makes `context_id` the current stream (from the root context); false if it is gone.

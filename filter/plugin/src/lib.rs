@@ -21,6 +21,7 @@
 //! (`fake.rs`, `tests.rs`).
 
 pub mod body;
+pub mod grants_fetch;
 pub mod host;
 pub mod jwks_fetch;
 pub mod keys;
@@ -37,5 +38,7 @@ pub use root::{Root, Stream, TICK};
 mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_grants;
 #[cfg(test)]
 mod tests_operations;

@@ -3,6 +3,7 @@
 //! writes the VM's own audit records, resumes requests that wait for first keys, and creates
 //! a stream per request.
 
+use super::grants_fetch::{Doc, GrantsFetcher};
 use super::host::{Host, Level};
 use super::jwks_fetch::Fetcher;
 use super::keys::KeyShare;
@@ -46,6 +47,8 @@ pub struct Root<H: Host> {
     /// How this root shares remote key sets with the process's other roots.
     share: Rc<dyn KeyShare>,
     fetcher: Option<Fetcher>,
+    /// Polls the approvals service when the policy takes grants from a header.
+    grants: Option<GrantsFetcher>,
     /// Requests paused until their provider's first keys arrive (or the wait times out).
     waiting: Rc<RefCell<Vec<Waiter<H>>>>,
 }
@@ -75,6 +78,7 @@ impl<H: Host> Root<H> {
             metrics: None,
             share,
             fetcher: None,
+            grants: None,
             waiting: Rc::default(),
         }
     }
@@ -205,7 +209,16 @@ impl<H: Host> Root<H> {
         self.fetcher = vm
             .has_remote_keys()
             .then(|| Fetcher::new(self.share.clone()));
+        self.grants = vm
+            .grants
+            .is_some()
+            .then(|| GrantsFetcher::new(self.share.clone()));
         if let Some(m) = &self.metrics {
+            if self.grants.is_some() {
+                for doc in [Doc::Keys, Doc::Revocations] {
+                    m.define_provider(&self.host, doc.name());
+                }
+            }
             for p in &vm.policy.providers {
                 if matches!(p.keys, KeySource::Remote(_)) {
                     m.define_provider(&self.host, &p.name);
@@ -248,6 +261,13 @@ impl<H: Host> Root<H> {
             }
             self.finish_ending(now_ms);
             self.resume_waiting(false);
+        }
+        if let (Some(vm), Some(grants), true) = (&self.vm, &mut self.grants, timer) {
+            let stale = grants.tick(&self.host, &mut vm.borrow_mut(), now_ms / 1000);
+            if let Some((key, c)) = stale {
+                let m = self.metrics.as_deref();
+                self.audit.borrow_mut().post(&self.host, m, &key, c, false);
+            }
         }
         let (Some(vm), Some(fetcher), true) = (&self.vm, &mut self.fetcher, timer) else {
             return;
@@ -307,10 +327,17 @@ impl<H: Host> Root<H> {
             self.resume_waiting(false);
             return;
         }
+        let answer = (headers > 0).then_some(body_size);
+        if let (Some(vm), Some(grants)) = (&self.vm, &mut self.grants) {
+            let mut vm = vm.borrow_mut();
+            let m = self.metrics.as_deref();
+            if grants.on_response(&self.host, m, &mut vm, token, answer, now_ms / 1000) {
+                return;
+            }
+        }
         let (Some(vm), Some(fetcher)) = (&self.vm, &mut self.fetcher) else {
             return;
         };
-        let answer = (headers > 0).then_some(body_size);
         let outcome = fetcher.on_response(
             &self.host,
             &mut vm.borrow_mut(),

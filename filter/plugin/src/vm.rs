@@ -1,7 +1,9 @@
 //! What one VM (one Envoy worker thread) keeps for one policy: the compiled policy, its
-//! providers' key state (with their verified-token caches) and the signature checker.
+//! providers' key state (with their verified-token caches), the signature checker, and the
+//! approvals service's keys and revocation list when the policy takes grants.
 //! Streams borrow it for the length of a callback; a policy change replaces it whole.
 
+use pci_guard_core::authz::grant::GrantState;
 use pci_guard_core::identity::signature::SignatureVerifier;
 use pci_guard_core::identity::{KeySource, Keyring};
 use pci_guard_core::judge::State;
@@ -14,6 +16,8 @@ pub struct Vm {
     pub reads_route_name: bool,
     pub keyring: Keyring,
     pub crypto: Box<dyn SignatureVerifier>,
+    /// The approvals service's keys and revocation list, when the policy takes grants.
+    pub grants: Option<GrantState>,
 }
 
 impl Vm {
@@ -21,6 +25,7 @@ impl Vm {
         Self {
             reads_route_name: policy.matches_route_names(),
             keyring: Keyring::new(&policy.providers, now_ms),
+            grants: GrantState::for_policy(policy.approvals.as_ref()),
             policy,
             crypto,
         }
@@ -32,6 +37,7 @@ impl Vm {
             policy: &self.policy,
             keyring: &mut self.keyring,
             crypto: &*self.crypto,
+            grants: self.grants.as_mut(),
         }
     }
 

@@ -130,6 +130,7 @@ pub fn run(a: ExplainArgs) -> ExitCode {
         policy: &policy,
         keyring: &mut keyring,
         crypto: &PureVerifier,
+        grants: None,
     };
     let req = Request {
         headers: &headers,
@@ -149,6 +150,7 @@ pub fn run(a: ExplainArgs) -> ExitCode {
                 policy: &policy,
                 keyring: &mut keyring,
                 crypto: &PureVerifier,
+                grants: None,
             };
             let b = judge::Body {
                 bytes: &bytes[..bytes.len().min(limit)],

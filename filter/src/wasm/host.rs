@@ -119,6 +119,12 @@ impl Host for WasmHost {
             .flatten()
     }
 
+    fn http_call_header(&self, name: &str) -> Option<String> {
+        abi::map_value(abi::HTTP_CALL_RESPONSE_HEADERS, name)
+            .ok()
+            .flatten()
+    }
+
     fn http_call_body(&self, size: usize) -> Option<Vec<u8>> {
         abi::buffer(abi::HTTP_CALL_RESPONSE_BODY, 0, size).ok()
     }

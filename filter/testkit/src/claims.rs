@@ -44,3 +44,31 @@ pub fn grant(id: &str, scopes: &[&str], by: &[&str], nbf: u64, ttl: u64) -> Valu
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
+
+/// The tests' approvals service (`iss` of signed grants).
+pub const APPROVALS: &str = "https://approvals.example.com";
+
+/// The claims of a grant the approvals service signs for `sub` (of [`ISSUER`]): `scopes`
+/// approved by `by`, valid from `nbf` for `ttl` seconds, bound by `detail` (one RFC 9396
+/// `authorization_details` entry; its `type` is filled in).
+pub fn signed_grant(
+    id: &str,
+    sub: &str,
+    scopes: &[&str],
+    by: &[&str],
+    nbf: u64,
+    ttl: u64,
+    mut detail: Value,
+) -> Value {
+    detail["type"] = json!("https://pci-guard.dev/operation");
+    detail["privileges"] = json!(scopes);
+    let mut jit = grant(id, scopes, by, nbf, ttl);
+    jit["approvers"] = by
+        .iter()
+        .map(|b| json!({"format": "iss_sub", "iss": ISSUER, "sub": b}))
+        .collect();
+    json!({"iss": APPROVALS, "aud": "pci-guard", "sub": sub,
+           "sub_id": {"format": "iss_sub", "iss": ISSUER, "sub": sub},
+           "jti": id, "iat": nbf, "nbf": nbf, "exp": nbf + ttl, "jit": jit,
+           "authorization_details": [detail]})
+}

@@ -23,6 +23,8 @@ pub mod keys;
 pub mod mint;
 pub mod spellings;
 
-pub use claims::{bearer, claims, claims_at, grant, now, AUDIENCE, ISSUER};
+pub use claims::{
+    bearer, claims, claims_at, grant, now, signed_grant, APPROVALS, AUDIENCE, ISSUER,
+};
 pub use keys::{key_for, read_key, signing_key, test_key, TestKey, HMAC_SECRET, KEYS};
-pub use mint::{b64, header, mint, mint_as, mint_independent, sign};
+pub use mint::{b64, header, mint, mint_as, mint_grant, mint_independent, sign};

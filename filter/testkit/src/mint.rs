@@ -153,3 +153,11 @@ pub fn mint_independent(alg: &str, claims: &Value) -> String {
     }
     .unwrap()
 }
+
+/// `claims` signed as the approvals service signs grants: ES256 with the `ec256` test key,
+/// `typ` `pci-guard-grant+jwt`.
+pub fn mint_grant(claims: &Value) -> String {
+    let k = test_key("ec256");
+    let header = json!({"alg": "ES256", "kid": k.kid, "typ": "pci-guard-grant+jwt"});
+    mint("ES256", &k.pem(), &header, claims)
+}

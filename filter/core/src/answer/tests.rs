@@ -133,6 +133,8 @@ fn jsonrpc_callers_get_an_error_object_per_call_with_their_ids() {
         route: Some("mcp"),
         max_ttl_seconds: 900,
         min_approvals: 1,
+        url: None,
+        body: None,
     };
     let cx = Context {
         realm: "pci-guard",

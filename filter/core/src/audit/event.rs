@@ -3,6 +3,7 @@
 
 use super::operation::OperationRef;
 use super::time::rfc3339_millis;
+use crate::authz::grant::GrantSource;
 use crate::authz::jit::Grant;
 use crate::authz::{Decision, Outcome};
 use crate::identity::Verified;
@@ -153,6 +154,9 @@ pub struct DecisionRef {
     pub reason: Reason,
     pub rule: Option<String>,
     pub dry_run: bool,
+    /// Why the grant header's grant did not count, when one was sent and did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_refused: Option<Reason>,
 }
 
 impl DecisionRef {
@@ -163,6 +167,7 @@ impl DecisionRef {
             reason: decision.reason,
             rule: rule.map(|r| r.id.clone()),
             dry_run: !decision.enforced,
+            grant_refused: decision.grant_refused,
         }
     }
 }
@@ -174,11 +179,15 @@ pub struct JitRef {
     pub approved_by: Vec<String>,
     pub approved_at: Option<String>,
     pub expires_at: String,
+    /// The access token's claim, or the grant header (signed by the approvals service).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<GrantSource>,
 }
 
 impl JitRef {
-    pub fn of(g: &Grant) -> Self {
+    pub fn of(g: &Grant, source: Option<GrantSource>) -> Self {
         Self {
+            source,
             id: g.id.clone(),
             approved_by: g.approved_by.clone(),
             approved_at: g

@@ -97,6 +97,7 @@ fn outside_input_is_capped_with_a_marker_and_the_event_stays_bounded() {
             approved_by: vec![huge.clone(); 100],
             approved_at: None,
             expires_at: String::new(),
+            source: None,
         }),
         ..Default::default()
     };
@@ -129,6 +130,7 @@ fn event_serializes_reason_as_its_stable_string() {
             reason: Reason::NoRoute,
             rule: None,
             dry_run: true,
+            grant_refused: None,
         }),
         ..Default::default()
     };

@@ -12,17 +12,23 @@
 //! Dry-run (`mode: dry_run`, or a rule's `dry_run`) turns a deny into `would_deny`: the first
 //! such finding is recorded and checking goes on, so an enforced deny further down still blocks.
 
+pub mod grant;
 pub mod jit;
 
 use crate::identity::Verified;
 use crate::policy::{Auth, DefaultAction, Mode, NoncanonicalPaths, Policy, RuleAction};
 use crate::reason::Reason;
 use crate::routes::{self, RequestLine};
+use grant::{GrantSource, Grants, Presented, Target, Who};
 use jit::Grant;
 
 /// Who is calling, as far as authorization needs to know.
 pub trait Caller {
     fn subject(&self) -> Option<&str>;
+    /// The token's issuer: a signed grant names its holder by issuer and subject.
+    fn issuer(&self) -> Option<&str> {
+        None
+    }
     /// The client the token was issued to (`azp`, or `client_id`).
     fn client(&self) -> Option<&str> {
         None
@@ -38,6 +44,9 @@ pub trait Caller {
 impl Caller for Verified {
     fn subject(&self) -> Option<&str> {
         self.identity.sub.as_deref()
+    }
+    fn issuer(&self) -> Option<&str> {
+        self.identity.iss.as_deref()
     }
     fn client(&self) -> Option<&str> {
         self.identity.azp.as_deref()
@@ -86,6 +95,11 @@ pub struct Decision {
     pub enforced: bool,
     /// The just-in-time grant that was used (allow) or examined (deny).
     pub grant: Option<Grant>,
+    /// Where [`Self::grant`] came from.
+    pub grant_source: Option<GrantSource>,
+    /// Why the grant header's grant did not count, when one was sent for a requirement and
+    /// did not satisfy it.
+    pub grant_refused: Option<Reason>,
 }
 
 impl Decision {
@@ -96,6 +110,8 @@ impl Decision {
             rule,
             enforced,
             grant: None,
+            grant_source: None,
+            grant_refused: None,
         }
     }
 
@@ -140,6 +156,19 @@ pub fn decide<C: Caller>(
     req: &RequestLine<'_>,
     flags: RequestFlags,
     now: u64,
+    authenticate: impl FnOnce(&[usize]) -> Result<C, Reason>,
+) -> (Decision, Option<C>) {
+    decide_with_grant(policy, req, flags, now, None, authenticate)
+}
+
+/// [`decide`], with what the grant header held (`None`: no header, or the policy takes no
+/// grants from one).
+pub fn decide_with_grant<C: Caller>(
+    policy: &Policy,
+    req: &RequestLine<'_>,
+    flags: RequestFlags,
+    now: u64,
+    header_grant: Option<&Presented>,
     authenticate: impl FnOnce(&[usize]) -> Result<C, Reason>,
 ) -> (Decision, Option<C>) {
     let dry = policy.mode == Mode::DryRun;
@@ -190,29 +219,51 @@ pub fn decide<C: Caller>(
         }
     }
 
-    let grant = caller
-        .as_ref()
-        .and_then(|c| c.claim(&policy.jit_claim))
-        .and_then(Grant::from_claim);
     let holder = jit::Holder {
         subject: caller.as_ref().and_then(|c| c.subject()),
         client: caller.as_ref().and_then(|c| c.client()),
     };
-    let skew = caller.as_ref().map_or(0, |c| c.clock_skew_seconds());
+    let grants = Grants {
+        claim: caller
+            .as_ref()
+            .and_then(|c| c.claim(&policy.jit_claim))
+            .and_then(Grant::from_claim),
+        // Only a verified caller holds a grant from the header.
+        header: header_grant.filter(|_| caller.is_some()),
+        who: Who {
+            issuer: caller.as_ref().and_then(|c| c.issuer()),
+            holder,
+        },
+        now,
+        skew: caller.as_ref().map_or(0, |c| c.clock_skew_seconds()),
+    };
+    // The grant that counted last; without any requirement, the claim's is recorded.
+    let mut used = grants.claim.clone().map(|g| (g, GrantSource::Claim));
+    let mut header_refused = None;
 
     for (i, rule) in policy.rules.iter().enumerate() {
         if rule.action != RuleAction::RequireApproval || !rule.matcher.matches(req) {
             continue;
         }
-        let verdict = match &grant {
-            None => Err(Reason::ApprovalRequired),
-            Some(g) => jit::check(g, &rule.jit, &rule.scopes, holder, now, skew),
-        };
-        if let Err(reason) = verdict {
-            let mut d = Decision::new(reason, Some(ri), Some(i), true);
-            d.grant = grant.clone();
-            if let Some(d) = state.deny(d, rule.dry_run) {
-                return (d, caller);
+        let c = grants.check(
+            Target::Rule(&rule.id),
+            req,
+            &rule.jit,
+            &rule.scopes,
+            Reason::ApprovalRequired,
+        );
+        header_refused = header_refused.or(c.header_refused);
+        match c.verdict {
+            Ok(()) => used = c.grant,
+            Err(reason) => {
+                let d = with_grant(
+                    Decision::new(reason, Some(ri), Some(i), true),
+                    c.grant,
+                    c.header_refused,
+                );
+                if let Some(d) = state.deny(d, rule.dry_run) {
+                    return (d, caller);
+                }
             }
         }
     }
@@ -220,25 +271,37 @@ pub fn decide<C: Caller>(
     if let Some(c) = &caller {
         let verdict = match &route.jit {
             // The route's scopes must come from an active grant, not from standing scopes.
-            Some(req) => match &grant {
-                None => Err(Reason::JitMissing),
-                Some(g) => jit::check(g, req, &route.scopes, holder, now, skew),
-            },
+            Some(jreq) => {
+                let c = grants.check(
+                    Target::Route(&route.name),
+                    req,
+                    jreq,
+                    &route.scopes,
+                    Reason::JitMissing,
+                );
+                header_refused = header_refused.or(c.header_refused);
+                match c.verdict {
+                    Ok(()) => {
+                        used = c.grant;
+                        Ok(())
+                    }
+                    Err(reason) => Err((reason, c.grant, c.header_refused)),
+                }
+            }
             None => match route.scopes.iter().all(|s| c.has_scope(s)) {
                 true => Ok(()),
-                false => Err(Reason::ScopeMissing),
+                false => Err((Reason::ScopeMissing, used.clone(), None)),
             },
         };
-        if let Err(reason) = verdict {
-            let mut d = Decision::new(reason, Some(ri), None, true);
-            d.grant = grant.clone();
+        if let Err((reason, grant, refused)) = verdict {
+            let d = with_grant(Decision::new(reason, Some(ri), None, true), grant, refused);
             if let Some(d) = state.deny(d, false) {
                 return (d, caller);
             }
         }
     }
 
-    let mut allow = Decision::new(
+    let allow = Decision::new(
         if caller.is_some() {
             Reason::Ok
         } else {
@@ -248,8 +311,22 @@ pub fn decide<C: Caller>(
         None,
         true,
     );
-    allow.grant = grant;
+    let allow = with_grant(allow, used, header_refused);
     (state.shadow.unwrap_or(allow), caller)
+}
+
+/// `d` with the grant that was used or examined, and why the header's did not count.
+fn with_grant(
+    mut d: Decision,
+    grant: Option<(Grant, GrantSource)>,
+    refused: Option<Reason>,
+) -> Decision {
+    if let Some((g, source)) = grant {
+        d.grant = Some(g);
+        d.grant_source = Some(source);
+    }
+    d.grant_refused = refused;
+    d
 }
 
 /// Denials found so far: enforced ones end the decision, dry-run ones are remembered.

@@ -5,7 +5,7 @@
 
 use crate::headers::Headers;
 use crate::identity::Verified;
-use crate::policy::Policy;
+use crate::policy::{Policy, DEFAULT_GRANT_HEADER};
 use crate::redact::{redact_header_value, RedactOptions};
 
 /// One change to a header map.
@@ -82,6 +82,13 @@ pub(super) fn upstream<H: Headers + ?Sized>(
             }
         }
     }
+    // A grant is a bearer credential meant for the filter alone, and always goes.
+    let grant_header = policy
+        .approvals
+        .as_ref()
+        .and_then(|a| a.grants.as_ref())
+        .map_or(DEFAULT_GRANT_HEADER, |g| g.header.as_str());
+    remove(grant_header, &mut edits);
     // Tokens go only where their provider forwards them, public routes included: a token the
     // route did not need is still a credential the upstream must not collect.
     let forwarded = |header: &str| {

@@ -91,6 +91,7 @@ pub fn refused_before_filter(u: Unseen<'_>) -> Event {
         reason: Reason::RefusedBeforeFilter,
         rule: None,
         dry_run: false,
+        grant_refused: None,
     });
     e
 }

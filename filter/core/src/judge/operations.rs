@@ -11,6 +11,7 @@
 //! once per set of providers). A batch passes only if every call does: otherwise it is
 //! refused whole, with the reason all denied calls share, or `operation_batch_denied`.
 
+use crate::authz::grant::Presented;
 use crate::authz::{self, Decision, Outcome, RequestFlags};
 use crate::identity::Verified;
 use crate::operation::form::{self, FormKind};
@@ -78,6 +79,7 @@ pub(super) fn decide_calls(
     line: &RequestLine<'_>,
     flags: RequestFlags,
     now: u64,
+    header_grant: Option<&Presented>,
     ops: &Operations,
     mut authenticate: impl FnMut(&[usize]) -> Result<Verified, Reason>,
 ) -> (Decision, Option<Verified>, Vec<Decision>) {
@@ -88,7 +90,7 @@ pub(super) fn decide_calls(
     for call in &ops.calls {
         let mut l = line.clone();
         l.operation = Some(call);
-        let (d, c) = authz::decide(policy, &l, flags, now, |providers| {
+        let (d, c) = authz::decide_with_grant(policy, &l, flags, now, header_grant, |providers| {
             if let Some((_, r)) = seen.iter().find(|(p, _)| p == providers) {
                 return r.clone();
             }

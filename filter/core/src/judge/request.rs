@@ -9,11 +9,12 @@
 
 use super::edits::{self, HeaderEdit};
 use super::operations::{self, Need};
-use super::reply::{denial, grpc_form, op_reason, reply};
+use super::reply::{denial, grpc_form, op_reason, reply, Ask};
 use super::resource;
 use super::response::ResponsePlan;
 use crate::answer::{Answer, Form, RpcDenial};
 use crate::audit::{self, Event};
+use crate::authz::grant::{GrantState, Presented};
 use crate::authz::{self, Decision, RequestFlags, METHOD_OVERRIDE_HEADERS, METHOD_OVERRIDE_PARAM};
 use crate::headers::Headers;
 use crate::identity::signature::SignatureVerifier;
@@ -40,11 +41,13 @@ pub struct Request<'a, H: Headers + ?Sized> {
     pub started_ms: u64,
 }
 
-/// What a loaded policy lends one request: the policy, its key state, the signature checker.
+/// What a loaded policy lends one request: the policy, its key state, the signature checker,
+/// and the approvals service's keys and revocation list when the policy takes grants.
 pub struct State<'a> {
     pub policy: &'a Policy,
     pub keyring: &'a mut Keyring,
     pub crypto: &'a dyn SignatureVerifier,
+    pub grants: Option<&'a mut GrantState>,
 }
 
 /// The outcome of [`request`].
@@ -151,6 +154,7 @@ fn judge<H: Headers + ?Sized>(
         policy,
         keyring,
         crypto,
+        grants,
     }) = state
     else {
         return refused(Decision::unavailable(), event, grpc_form(grpc));
@@ -263,10 +267,15 @@ fn judge<H: Headers + ?Sized>(
             crypto,
         )
     };
+    let header_grant = presented(grants, req.headers, now, crypto);
+    let header_grant = header_grant.as_ref();
     let (decision, caller, each) = match &ops {
-        Some(o) => operations::decide_calls(policy, &line, flags, now, o, authenticate),
+        Some(o) => {
+            operations::decide_calls(policy, &line, flags, now, header_grant, o, authenticate)
+        }
         None => {
-            let (d, c) = authz::decide(policy, &line, flags, now, authenticate);
+            let (d, c) =
+                authz::decide_with_grant(policy, &line, flags, now, header_grant, authenticate);
             (d, c, Vec::new())
         }
     };
@@ -293,7 +302,7 @@ fn judge<H: Headers + ?Sized>(
     }
     event.request.route = route.map(|r| r.name.clone());
     event.decision = Some(audit::DecisionRef::of(&decision, rule));
-    event.jit = decision.grant.as_ref().map(audit::JitRef::of);
+    event.jit = (decision.grant.as_ref()).map(|g| audit::JitRef::of(g, decision.grant_source));
     if let Some(o) = &ops {
         event.request.operation = Some(audit::OperationRef::of(o, &each));
     }
@@ -320,6 +329,11 @@ fn judge<H: Headers + ?Sized>(
             .protected_resource
             .as_ref()
             .and_then(|pr| resource::metadata_url(pr, req.headers, line.path));
+        let ask = policy.approvals.as_ref().map(|approvals| Ask {
+            approvals,
+            line: &line,
+            redaction: &policy.redaction.options,
+        });
         let reply = reply(
             &decision,
             route,
@@ -327,6 +341,7 @@ fn judge<H: Headers + ?Sized>(
             form,
             &event,
             metadata_url.as_deref(),
+            ask,
         );
         return Judged::Done(Box::new(Verdict {
             decision,
@@ -363,6 +378,19 @@ fn judge<H: Headers + ?Sized>(
         event,
         response,
     }))
+}
+
+/// The grant header's grant, checked as far as it can be before the route is known; `None`
+/// when the policy takes no grants from a header or none was sent.
+fn presented<H: Headers + ?Sized>(
+    grants: Option<&mut GrantState>,
+    headers: &H,
+    now: u64,
+    crypto: &dyn SignatureVerifier,
+) -> Option<Presented> {
+    let g = grants?;
+    let raw = headers.get(g.header())?;
+    Some(g.verify(raw.trim(), now, crypto))
 }
 
 /// Whether the query string has a method-override parameter (`?_method=DELETE`, the name in
@@ -432,7 +460,7 @@ fn body_edits<H: Headers + ?Sized>(
 /// read): the event records it, the caller gets `decision`'s answer in `form`.
 fn refused(decision: Decision, mut event: Event, form: Form<'_>) -> Judged {
     event.decision = Some(audit::DecisionRef::of(&decision, None));
-    let reply = reply(&decision, None, None, form, &event, None);
+    let reply = reply(&decision, None, None, form, &event, None, None);
     Judged::Done(Box::new(Verdict {
         decision,
         caller: None,

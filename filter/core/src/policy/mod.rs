@@ -23,10 +23,15 @@ pub use compile::approvals::{
     DEFAULT_GRANT_AUDIENCE, DEFAULT_MAX_JUSTIFICATION_BYTES, DEFAULT_PENDING_TTL_SECONDS,
     MAX_JUSTIFICATION_BYTES, WEBHOOK_EVENTS,
 };
+pub use compile::grants::{
+    DEFAULT_GRANT_HEADER, DEFAULT_REVOCATIONS_MAX_STALE_MS, DEFAULT_REVOCATIONS_REFRESH_MS,
+    KEYS_PATH, REVOCATIONS_PATH,
+};
 pub use error::{PolicyError, PolicyErrors};
 pub use model::{
-    Approvals, Audit, Auth, Checkpoints, JitRequirement, KeySource, Policy, ProtectedResource,
-    Provider, Redaction, RemoteJwks, Route, Rule, Webhook, WebhookUrl, DEFAULT_SELF_CLUSTER,
+    Approvals, Audit, Auth, Checkpoints, GrantSettings, JitRequirement, KeySource, Policy,
+    ProtectedResource, Provider, Redaction, RemoteJwks, Route, Rule, Webhook, WebhookUrl,
+    DEFAULT_SELF_CLUSTER,
 };
 pub use spec::{DefaultAction, Keep, Mode, NoncanonicalPaths, RuleAction};
 

@@ -83,6 +83,8 @@ impl JitRequirement {
 pub struct Approvals {
     /// `iss` of the grants the service signs, and its public base URL.
     pub issuer: String,
+    /// Where access is asked for: `<issuer>/v1/requests`, named in 403 answers.
+    pub requests_url: String,
     /// `aud` of the grants.
     pub audience: String,
     /// Indices into [`Policy::providers`] whose tokens the service accepts.
@@ -91,6 +93,21 @@ pub struct Approvals {
     pub pending_ttl_seconds: u64,
     pub max_justification_bytes: usize,
     pub webhooks: Vec<Webhook>,
+    /// How the filter checks the grants the service signs; `None`: it counts none from a
+    /// header.
+    pub grants: Option<Arc<GrantSettings>>,
+}
+
+/// How the filter takes grants (`approvals.grants`).
+#[derive(Debug)]
+pub struct GrantSettings {
+    /// The lower-case request header that carries a grant.
+    pub header: String,
+    /// The grant-signing keys: inline, or fetched from the service like a remote JWKS.
+    pub keys: KeySource,
+    /// Where and how often the revocation list is polled; older than its `max_stale_ms`, no
+    /// grant from the header counts.
+    pub revocations: RemoteJwks,
 }
 
 /// Where a webhook's URL comes from.

@@ -10,6 +10,7 @@ use crate::reason::Reason;
 use serde_json::json;
 use std::path::PathBuf;
 
+mod grants;
 mod operations;
 
 const NOW_MS: u64 = 1_800_000_000_000;
@@ -50,6 +51,7 @@ fn judge(policy: &Policy, h: &[(String, String)], may_wait: bool) -> Judged {
         policy,
         keyring: &mut keyring,
         crypto: &PureVerifier,
+        grants: None,
     };
     let req = Request {
         headers: h,

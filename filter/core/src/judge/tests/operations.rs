@@ -42,6 +42,7 @@ fn run(p: &Policy, h: &[(String, String)], body: &[u8]) -> Verdict {
             policy,
             keyring,
             crypto: &PureVerifier,
+            grants: None,
         }
     }
     match request(Some(state(p, &mut keyring)), &req(h), NOW_MS, false) {
@@ -71,6 +72,7 @@ fn asks_for_body(p: &Policy, h: &[(String, String)]) -> bool {
         policy: p,
         keyring: &mut keyring,
         crypto: &PureVerifier,
+        grants: None,
     };
     matches!(
         request(Some(state), &req(h), NOW_MS, false),

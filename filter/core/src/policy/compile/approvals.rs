@@ -1,6 +1,6 @@
 //! The `approvals` section: the approvals service's issuer, the providers it accepts, the
-//! groups claim, how long requests wait and where it notifies. Provider names resolve to
-//! indices here, as routes' do.
+//! groups claim, how long requests wait and where it notifies, and (`grants.rs`) how the
+//! filter checks the grants it signs. Provider names resolve to indices here, as routes' do.
 
 use super::Compiler;
 use crate::policy::model::{Approvals, Webhook, WebhookUrl};
@@ -14,6 +14,8 @@ pub const DEFAULT_MAX_JUSTIFICATION_BYTES: usize = 1024;
 pub const MAX_JUSTIFICATION_BYTES: usize = 16 * 1024;
 /// The grants' `aud` when the policy does not say.
 pub const DEFAULT_GRANT_AUDIENCE: &str = "pci-guard";
+/// Where the service files access requests, under the issuer.
+pub const REQUESTS_PATH: &str = "/v1/requests";
 /// Events a webhook can receive.
 pub const WEBHOOK_EVENTS: [&str; 6] = [
     "filed",
@@ -25,7 +27,13 @@ pub const WEBHOOK_EVENTS: [&str; 6] = [
 ];
 
 impl Compiler {
-    pub(super) fn approvals(&mut self, a: ApprovalsSpec, providers: &[&str]) -> Approvals {
+    /// `token_headers`: where providers read access tokens (the grant header must differ).
+    pub(super) fn approvals(
+        &mut self,
+        a: ApprovalsSpec,
+        providers: &[&str],
+        token_headers: &[&str],
+    ) -> Approvals {
         let at = "/approvals";
         if !(a.issuer.starts_with("https://") || a.issuer.starts_with("http://"))
             || a.issuer.ends_with('/')
@@ -119,7 +127,10 @@ impl Compiler {
                 Some(Webhook { url, events })
             })
             .collect();
+        let grants = a.grants.map(|g| self.grants(g, &a.issuer, token_headers));
         Approvals {
+            grants,
+            requests_url: format!("{}{REQUESTS_PATH}", a.issuer),
             issuer: a.issuer,
             audience,
             providers: provider_idx,

@@ -8,6 +8,7 @@
 
 pub(super) mod approvals;
 mod audit;
+pub(super) mod grants;
 mod operations;
 mod provider;
 mod redaction;
@@ -120,7 +121,13 @@ impl Compiler {
                 "must name the token claim that carries grants",
             );
         }
-        let approvals = spec.approvals.map(|a| self.approvals(a, &names));
+        let token_headers: Vec<&str> = providers
+            .iter()
+            .flat_map(|p| p.sources.iter().map(|s| s.header.as_str()))
+            .collect();
+        let approvals = spec
+            .approvals
+            .map(|a| self.approvals(a, &names, &token_headers));
         if approvals
             .as_ref()
             .and_then(|a| a.groups_claim.as_ref())

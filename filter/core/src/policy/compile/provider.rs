@@ -217,7 +217,7 @@ impl Compiler {
     }
 }
 
-fn is_header_name(s: &str) -> bool {
+pub(super) fn is_header_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))

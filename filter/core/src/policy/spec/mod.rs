@@ -7,6 +7,9 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+mod approvals;
+pub use approvals::{ApprovalsSpec, FetchSpec, GrantsSpec, WebhookSpec};
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
@@ -37,7 +40,7 @@ pub struct PolicySpec {
     #[serde(default)]
     pub audit: AuditSpec,
     /// The approvals service (`pci-guard-approvals`) that files, approves and signs
-    /// just-in-time grants. The filter ignores it; the service reads the same file.
+    /// just-in-time grants; the service reads the same file. The filter reads its `grants`.
     #[serde(default)]
     pub approvals: Option<ApprovalsSpec>,
     /// How request bodies are read for operation matchers.
@@ -468,44 +471,4 @@ pub struct CheckpointSpec {
     /// A checkpoint also once this many lines were written since the last (default 1000).
     #[serde(default)]
     pub every_events: Option<u64>,
-}
-
-/// The approvals service's settings: who may sign in to it, how grants it signs are named, how
-/// long requests wait, where it notifies.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalsSpec {
-    /// The service's public base URL: the `iss` of every grant it signs and where agents ask.
-    pub issuer: String,
-    /// The `aud` of every grant (default `pci-guard`).
-    #[serde(default)]
-    pub audience: Option<String>,
-    /// Providers whose tokens the service accepts from requesters and approvers.
-    pub providers: Vec<String>,
-    /// Claim listing the caller's groups (an array of strings), for `approver_groups`.
-    #[serde(default)]
-    pub groups_claim: Option<String>,
-    /// How long a request waits for its approvals before it expires (default `1h`).
-    #[serde(default)]
-    pub pending_ttl: Option<String>,
-    /// Longest justification accepted, in bytes (default 1024).
-    #[serde(default)]
-    pub max_justification_bytes: Option<usize>,
-    #[serde(default)]
-    pub webhooks: Vec<WebhookSpec>,
-}
-
-/// A notification endpoint (Slack-compatible JSON). Slack's URLs are secrets: name an
-/// environment variable with `url_env` rather than writing them into the policy.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookSpec {
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub url_env: Option<String>,
-    /// Which events to send (default: all): `filed`, `approved`, `denied`, `expired`,
-    /// `revoked`, `grant_issued`.
-    #[serde(default)]
-    pub events: Option<Vec<String>>,
 }
