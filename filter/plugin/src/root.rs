@@ -478,11 +478,12 @@ impl<H: Host> Root<H> {
                 s.judge(rebind || w.start, now_ms)
             };
             match step {
-                RequestStep::Continue => self.host.resume_request(),
-                // A request whose decision needs a body it has not finished stays paused: its
-                // body callbacks judge it when the body ends. Resuming now would let the
-                // buffered part of the body go upstream unjudged.
-                RequestStep::Replied | RequestStep::ReadBody => {}
+                // A request whose decision needs its body goes on too: its headers were held
+                // with StopAll, so Envoy kept the body back and hands it to this filter's body
+                // callbacks first when the stream resumes; they hold it until it ends and
+                // judge it then. Left paused, the request would hang.
+                RequestStep::Continue | RequestStep::ReadBody => self.host.resume_request(),
+                RequestStep::Replied => {}
                 RequestStep::Waiting {
                     deadline_ms,
                     providers,

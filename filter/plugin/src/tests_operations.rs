@@ -223,3 +223,58 @@ fn event_ends_are_found_across_chunks_and_line_endings() {
         "the last end in the chunk"
     );
 }
+
+/// A body-reading request that arrives in a VM's first second, before its start record is out,
+/// waits with its headers held (Envoy holds the body with them). When the wait ends and the
+/// route needs the body, the headers must go on so that Envoy hands the filter the body;
+/// otherwise the request hangs until Envoy's timeout (seen with a config whose self-request
+/// listener is missing, where every wait runs to its deadline).
+#[test]
+fn a_tool_call_that_waited_for_the_start_record_is_then_read_and_judged() {
+    use super::fake::FakeHost;
+    use super::keys::SharedDataLease;
+    use super::root::Root;
+    use super::vm_audit::{VmAudit, START_WAIT_MS};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let host = FakeHost::default();
+    host.world().now_ms = 1_800_000_000_000;
+    host.world().config = Some(agents());
+    let audit = Rc::new(RefCell::new(VmAudit::new(1_800_000_000_000)));
+    let share = Rc::new(SharedDataLease::new(host.clone()));
+    let mut root = Root::new(host.clone(), share, audit);
+    assert!(root.on_vm_start() && root.on_configure());
+    host.stream(7).request_headers = post("/mcp", &token(json!({})))
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    host.world().current = 7;
+    let mut s = root.create_stream(7);
+    assert_eq!(
+        s.on_request_headers(false),
+        Action::Pause,
+        "it waits for the start"
+    );
+    host.advance(START_WAIT_MS);
+    host.world().calls.clear(); // the self-request never answers
+    host.world().current = 0;
+    root.on_tick();
+    assert!(
+        host.stream(7).resumed,
+        "the headers go on once the wait is over, so that Envoy delivers the body"
+    );
+    let body = call(3, "delete_account");
+    host.stream(7)
+        .request_buffered
+        .extend_from_slice(body.as_bytes());
+    host.world().current = 7;
+    assert_eq!(s.on_request_body(body.len(), true), Action::Pause);
+    let st = host.stream(7);
+    assert!(st.request_sent.is_empty(), "the body never went upstream");
+    assert!(
+        matches!(&st.reply, Some(Reply::Http { status: 403, .. })),
+        "judged on its body: {:?}",
+        st.reply
+    );
+}
