@@ -133,11 +133,19 @@ pub struct Bodies {
 }
 
 /// The upstream of the HTTP runs: each body at its path, `{"ok":true}` elsewhere.
+/// A JSON-RPC `tools/call` of about `len` bytes: MCP's shape, the tool's arguments padded.
+pub fn rpc_call(len: usize) -> Vec<u8> {
+    let head = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_card","arguments":{"id":"c_1","note":""#;
+    let tail = r#""}}}"#;
+    let pad = len.saturating_sub(head.len() + tail.len());
+    format!("{head}{}{tail}", "x".repeat(pad)).into_bytes()
+}
+
 pub fn upstream(bodies: &Arc<Bodies>) -> Upstream {
     let b = bodies.clone();
     Upstream::start(Arc::new(move |r: &Received| {
         let body = match r.path.as_str() {
-            "/v1/cards/small" | "/healthz" => &b.small,
+            "/v1/cards/small" | "/healthz" | "/mcp" => &b.small,
             "/v1/cards/medium" => &b.medium,
             "/v1/cards/large" => &b.large,
             _ => return Reply::json("{\"ok\":true}"),

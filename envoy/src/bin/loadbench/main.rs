@@ -31,7 +31,8 @@
 //!
 //! Modules: [`bodies`] (what the upstream sends), [`setups`] (the Envoys compared),
 //! [`checks`] (each setup does what it claims), [`measure`] (wrk, h2load, Envoy's CPU),
-//! [`runs`] (one row per workload and setup), [`report`] (the tables and `BENCHMARKS.md`).
+//! [`runs`] (one row per workload and setup), [`report`] and [`ops_report`] (the tables and
+//! `BENCHMARKS.md`).
 
 // A benchmark tool, not a request path: any failure must stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -39,6 +40,7 @@
 mod bodies;
 mod checks;
 mod measure;
+mod ops_report;
 mod report;
 mod runs;
 mod setups;
@@ -52,12 +54,13 @@ use pci_guard_e2e::{root, tokens, TempDir};
 use prost::Message as _;
 use serde_json::{json, Value};
 
-use bodies::{cards_body, clean_body, small_body, Bodies};
+use bodies::{cards_body, clean_body, rpc_call, small_body, Bodies};
+use ops_report::RPC_WORKLOAD;
 use report::{loadavg, report, sh};
-use runs::{big_runs, grpc_run, http_run, medians};
+use runs::{big_runs, grpc_run, http_run, medians, rpc_run};
 use setups::{
-    empty_dynamic, guard, guard_checked, guard_dynamic, pin, policy_with_routes, Checks, Setup,
-    BASELINE_LABEL, DYNAMIC_LABEL, EMPTY_LABEL,
+    empty_dynamic, guard, guard_checked, guard_dynamic, mcp_policies, pin, policy_with_routes,
+    Checks, Setup, BASELINE_LABEL, DYNAMIC_LABEL, EMPTY_LABEL,
 };
 
 /// What every run shares: the knobs, the tokens, a scratch directory, the machine's clock tick.
@@ -354,6 +357,27 @@ fn main() {
             Some(&b.small),
             false,
         );
+    }
+
+    // Operations in request bodies: a 1 KiB JSON-RPC call on a route that reads it as JSON-RPC
+    // (one rule on tool names) against the same route matched on path alone, interleaved.
+    let call = ctx.dir.path().join("call.json");
+    std::fs::write(&call, rpc_call(1024)).unwrap();
+    let (path_only, matched) = mcp_policies(&policy);
+    let rpc = [
+        (
+            guard("pci-guard, path-only route", &path_only, true, &wasm),
+            false,
+        ),
+        (
+            guard("pci-guard, operation matcher", &matched, true, &wasm),
+            true,
+        ),
+    ];
+    for _ in 0..rounds {
+        for (s, reads) in &rpc {
+            rpc_run(&ctx, &mut rows, b, RPC_WORKLOAD, s, &call, *reads);
+        }
     }
 
     // 256 MiB clean bodies: Envoy CPU per request, bare vs pci-guard (with and without simd128).

@@ -21,11 +21,13 @@ pub struct Measure {
     pub errors: u64,
 }
 
-/// What the load sends: one valid token on every request (cached after the first), or the
-/// cold-token file rotated per request so every request verifies a signature.
+/// What the load sends: one valid token on every request (cached after the first), the
+/// cold-token file rotated per request so every request verifies a signature, or one valid
+/// token on a POST of the JSON body in the file (a JSON-RPC call).
 pub enum Tokens<'a> {
     Warm(&'a str),
     Cold,
+    WarmPost(&'a str, &'a Path),
 }
 
 fn wrk(ctx: &Ctx, port: u16, path: &str, tok: &Tokens<'_>, secs: u64) -> String {
@@ -46,6 +48,12 @@ fn wrk(ctx: &Ctx, port: u16, path: &str, tok: &Tokens<'_>, secs: u64) -> String 
             cmd.arg("-s")
                 .arg(root().join("envoy/bench/rotate-tokens.lua"))
                 .env("BENCH_TOKENS", &ctx.cold_file);
+        }
+        Tokens::WarmPost(t, body) => {
+            cmd.args(["-H".to_string(), format!("Authorization: Bearer {t}")])
+                .arg("-s")
+                .arg(root().join("envoy/bench/post-body.lua"))
+                .env("BENCH_POST_BODY", body);
         }
     }
     cmd.arg(format!("http://127.0.0.1:{port}{path}"));

@@ -414,6 +414,8 @@ pub fn report(
         }
     }
 
+    crate::ops_report::operations(&mut s, rows);
+
     if !bigs.is_empty() {
         let _ = writeln!(
             s,

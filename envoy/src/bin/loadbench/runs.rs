@@ -68,6 +68,63 @@ pub fn http_run(
     });
 }
 
+/// A JSON-RPC call (`POST /mcp`, the body in `call`) through one setup: fresh upstream and
+/// Envoy; checked to answer the call masked, and to refuse a denied tool where the route reads
+/// the body (`reads_body`), so the two setups compared really differ in what they do.
+pub fn rpc_run(
+    ctx: &Ctx,
+    rows: &mut Vec<Row>,
+    bodies: &Arc<Bodies>,
+    workload: &str,
+    setup: &Setup,
+    call: &Path,
+    reads_body: bool,
+) {
+    let name = format!("extra/{workload}/{}", setup.label());
+    if !wanted(&name) {
+        return;
+    }
+    let up = upstream(bodies);
+    let envoy = start(ctx, setup, up.port);
+    let auth = auth(&ctx.warm);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let ok = envoy.send("POST", "/mcp", &headers, &std::fs::read(call).unwrap());
+    assert_eq!(ok.status, 200, "{name}: the call");
+    assert_eq!(ok.body, bodies.small.masked, "{name}: the answer is masked");
+    let delete = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_card","arguments":{}}}"#;
+    let denied = envoy.send("POST", "/mcp", &headers, delete);
+    let reason = denied.header("x-pci-guard-reason").map(str::to_string);
+    if reads_body {
+        assert_eq!(
+            reason.as_deref(),
+            Some("rule_denied"),
+            "{name}: delete_card is denied"
+        );
+    } else {
+        assert_eq!(
+            denied.status, 200,
+            "{name}: a path-only route passes any tool"
+        );
+    }
+    let m = run_http(ctx, &envoy, "/mcp", &Tokens::WarmPost(&ctx.warm, call));
+    let crit = envoy.critical_lines();
+    assert!(crit.is_empty(), "{name}: Envoy logged {crit:#?}");
+    log(&format!(
+        "{name}: {:.1} µs CPU/req, {:.0} req/s, p99 {:.2} ms, errors {}",
+        m.cpu_us, m.rps, m.p99_ms, m.errors
+    ));
+    rows.push(Row {
+        group: "extra",
+        workload: workload.into(),
+        setup: setup.label(),
+        m,
+        spread: None,
+    });
+}
+
 /// The gRPC unary workload through one setup: fresh gRPC upstream and Envoy, checks, h2load.
 pub fn grpc_run(ctx: &Ctx, rows: &mut Vec<Row>, setup: &Setup, data: &Path) {
     let name = format!("main/grpc/{}", setup.label());

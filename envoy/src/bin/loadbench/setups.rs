@@ -213,3 +213,24 @@ pub fn pin(pid: u32, cpus: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// The bench policy with a `POST /mcp` route: path-only, and the same route reading the body
+/// as JSON-RPC with one rule on a tool name. The pair prices reading and matching the body.
+pub fn mcp_policies(policy: &Value) -> (Value, Value) {
+    let route = json!({"name": "mcp", "match": {"methods": ["POST"], "path": "/mcp"},
+                       "auth": ["corp-idp"], "scopes": ["cards:read"]});
+    let mut path_only = policy.clone();
+    path_only["routes"]
+        .as_array_mut()
+        .unwrap()
+        .push(route.clone());
+    let mut matched = policy.clone();
+    let mut op_route = route;
+    op_route["match"]["jsonrpc"] = json!({});
+    matched["routes"].as_array_mut().unwrap().push(op_route);
+    matched["rules"].as_array_mut().unwrap().push(json!({
+        "id": "no-card-delete-tool", "action": "deny",
+        "match": {"path": "/mcp", "jsonrpc": {"tools": ["delete_*"]}}
+    }));
+    (path_only, matched)
+}
