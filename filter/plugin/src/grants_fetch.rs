@@ -14,6 +14,7 @@ use pci_guard_core::audit::record::ControlRef;
 use pci_guard_core::audit::rfc3339_millis;
 use pci_guard_core::authz::grant::GrantState;
 use pci_guard_core::identity::{KeySource, RemoteJwks};
+use pci_guard_core::policy::{GRANT_KEYS_NAME, GRANT_REVOCATIONS_NAME};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -28,8 +29,8 @@ impl Doc {
     /// The name in the key share, logs and metrics.
     pub fn name(self) -> &'static str {
         match self {
-            Doc::Keys => "approvals-keys",
-            Doc::Revocations => "approvals-revocations",
+            Doc::Keys => GRANT_KEYS_NAME,
+            Doc::Revocations => GRANT_REVOCATIONS_NAME,
         }
     }
 }

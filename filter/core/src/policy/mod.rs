@@ -25,7 +25,7 @@ pub use compile::approvals::{
 };
 pub use compile::grants::{
     DEFAULT_GRANT_HEADER, DEFAULT_REVOCATIONS_MAX_STALE_MS, DEFAULT_REVOCATIONS_REFRESH_MS,
-    KEYS_PATH, REVOCATIONS_PATH,
+    GRANT_KEYS_NAME, GRANT_REVOCATIONS_NAME, KEYS_PATH, REVOCATIONS_PATH,
 };
 pub use error::{PolicyError, PolicyErrors};
 pub use model::{

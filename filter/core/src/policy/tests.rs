@@ -353,3 +353,20 @@ fn approver_names_with_outer_spaces_or_empty_are_refused() {
     );
     assert!(e[1].starts_with("/rules/0/approvers/1: \"\""), "{e:?}");
 }
+
+#[test]
+fn a_provider_cannot_take_the_name_the_grants_documents_are_shared_under() {
+    for name in [GRANT_KEYS_NAME, GRANT_REVOCATIONS_NAME] {
+        let e = errors(json!({"version": "v1", "providers": {name: idp()},
+            "approvals": {"issuer": "https://approvals.example.com", "providers": [name],
+                          "grants": {"cluster": "approvals"}}}));
+        assert_eq!(
+            e,
+            vec![format!(
+                "/providers/{name}: is the name the grants' keys and revocation list are shared under; rename the provider"
+            )]
+        );
+    }
+    // Without a grants section the names are free.
+    assert!(parse(json!({"version": "v1", "providers": {GRANT_KEYS_NAME: idp()}})).is_ok());
+}

@@ -127,7 +127,9 @@ impl Compiler {
                 Some(Webhook { url, events })
             })
             .collect();
-        let grants = a.grants.map(|g| self.grants(g, &a.issuer, token_headers));
+        let grants = a
+            .grants
+            .map(|g| self.grants(g, &a.issuer, providers, token_headers));
         Approvals {
             grants,
             requests_url: format!("{}{REQUESTS_PATH}", a.issuer),

@@ -15,6 +15,10 @@ pub const DEFAULT_GRANT_HEADER: &str = "x-pci-guard-grant";
 pub const KEYS_PATH: &str = "/.well-known/jwks.json";
 /// The service's revocation list, under the issuer's path.
 pub const REVOCATIONS_PATH: &str = "/v1/revocations";
+/// The names the filter shares the service's keys and revocation list under, beside the
+/// providers' key sets (and in logs and metrics): no provider may take them.
+pub const GRANT_KEYS_NAME: &str = "approvals-keys";
+pub const GRANT_REVOCATIONS_NAME: &str = "approvals-revocations";
 
 const DEFAULT_KEYS_REFRESH_MS: u64 = 5 * 60_000;
 const DEFAULT_KEYS_MAX_STALE_MS: u64 = 60 * 60_000;
@@ -43,9 +47,18 @@ impl Compiler {
         &mut self,
         g: GrantsSpec,
         issuer: &str,
+        providers: &[&str],
         token_headers: &[&str],
     ) -> Arc<GrantSettings> {
         let at = "/approvals/grants";
+        for p in providers {
+            if [GRANT_KEYS_NAME, GRANT_REVOCATIONS_NAME].contains(p) {
+                self.err(
+                    format!("/providers/{p}"),
+                    "is the name the grants' keys and revocation list are shared under; rename the provider",
+                );
+            }
+        }
         let header = g
             .header
             .unwrap_or_else(|| DEFAULT_GRANT_HEADER.to_string())
