@@ -447,12 +447,12 @@ fn rejects_64_kib_token_cheaply() {
         "e".repeat(32 * 1024),
         "e"
     );
-    let start = std::time::Instant::now();
+    // Rejected on length alone, before any decoding: `TooLarge` is raised ahead of the parse
+    // (a decoded token would fail as malformed instead). Cost belongs in `make bench`, not in a
+    // timed test.
     let e = run(&provider(), &huge, n).unwrap_err();
     assert!(matches!(e, JwtError::TooLarge { len, .. } if len > 64 * 1024));
     assert_eq!(e.reason(), Reason::TokenTooLarge);
-    // Rejected on length alone: far below a millisecond even in debug builds.
-    assert!(start.elapsed() < std::time::Duration::from_millis(5));
 }
 
 #[test]
