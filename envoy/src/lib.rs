@@ -39,7 +39,7 @@ pub mod upstream;
 
 pub use audit::{collected_at_least, is_vm_record, parse_audit_line, pci_guard_audit, with_vm_env};
 pub use cli::{audit_verify, pci_guard_bin};
-pub use client::{request, Response};
+pub use client::{h2_get, request, Response};
 pub use envoy::{
     envoy_bin, free_port, policy_scalar, render, template_path, validate, validate_file, wasm_path,
     Envoy, Harness, StartFailure, TEMPLATES,

@@ -38,40 +38,6 @@ fn upstream(cases: Arc<Vec<Case>>) -> Upstream {
     }))
 }
 
-/// GET over HTTP/2 (prior knowledge, h2c): status and the whole body, or why it failed.
-fn h2_get(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async move {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let (client, conn) = h2::client::handshake(tcp)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let mut client = client.ready().await.map_err(|e| e.to_string())?;
-        let req = http::Request::get(format!("http://payments.test{path}"))
-            .body(())
-            .map_err(|e| e.to_string())?;
-        let (resp, _) = client.send_request(req, true).map_err(|e| e.to_string())?;
-        let resp = resp.await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let mut body = resp.into_body();
-        let mut out = Vec::new();
-        while let Some(chunk) = body.data().await {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            let _ = body.flow_control().release_capacity(chunk.len());
-            out.extend_from_slice(&chunk);
-        }
-        Ok((status, out))
-    })
-}
-
 /// Sends every case in every framing over HTTP/1.1 and HTTP/2; asserts each arrives as
 /// `case.masked`.
 fn through_envoy(cases: Vec<Case>) {
