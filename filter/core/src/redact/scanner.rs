@@ -205,11 +205,23 @@ pub(crate) fn digit_run_end(hay: &[u8], i: usize, cap: usize) -> usize {
     e
 }
 
-/// Bit `k` set iff `hay[i + k]` is an ASCII digit, for the 64 bytes at `i` (`i + 64 <= len`),
-/// and whether any of those bytes is not ASCII (the same loads: one OR and one more movemask
-/// per block).
+/// What one pass over the 64 bytes at `i` (`i + 64 <= len`) finds: bit `k` of `digits` set
+/// iff `hay[i + k]` is an ASCII digit; `high`, whether any of the bytes is not ASCII (one OR of
+/// the loads and one more movemask); `maybe_lead`, whether any is `0xD9..=0xE1` or `0xEF`, a
+/// superset of the leads of digits of other scripts ([`lead_mask64`]). `maybe_lead` is tested
+/// on the vectors already loaded and only when `high` is set: an ASCII block pays one
+/// predictable branch for it, and a block of text in a script without such digits (Japanese,
+/// Chinese, Cyrillic) a few operations, no call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlockMasks {
+    pub digits: u64,
+    pub high: bool,
+    pub maybe_lead: bool,
+}
+
+/// [`BlockMasks`] of the 64 bytes at `i`.
 #[inline]
-pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> (u64, bool) {
+pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> BlockMasks {
     debug_assert!(i + 64 <= hay.len());
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
@@ -225,7 +237,15 @@ pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> (u64, bool) {
         all(target_arch = "wasm32", target_feature = "simd128")
     )))]
     {
-        (digit_mask64_swar(hay, i), any_high_swar(hay, i))
+        let high = any_high_swar(hay, i);
+        BlockMasks {
+            digits: digit_mask64_swar(hay, i),
+            high,
+            maybe_lead: high
+                && hay[i..i + 64]
+                    .iter()
+                    .any(|&b| matches!(b, 0xD9..=0xE1 | 0xEF)),
+        }
     }
 }
 
@@ -295,10 +315,10 @@ pub(crate) fn find_digit_swar(hay: &[u8], from: usize) -> Option<usize> {
 }
 
 /// [`digit_mask64`] with SSE2: four loads, each tested for digits; the loads OR-ed for the
-/// high bit.
+/// high bit, and tested for bytes that may lead a digit of another script when it is set.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn sse2_block(hay: &[u8], i: usize) -> (u64, bool) {
+fn sse2_block(hay: &[u8], i: usize) -> BlockMasks {
     use core::arch::x86_64::{
         __m128i, _mm_add_epi8, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -319,7 +339,18 @@ fn sse2_block(hay: &[u8], i: usize) -> (u64, bool) {
         };
         let m = digits(a) | digits(b) << 16 | digits(c) << 32 | digits(d) << 48;
         let high = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0;
-        (m, high)
+        let maybe_lead = high && {
+            let l = leads::sse2_maybe_leads;
+            _mm_movemask_epi8(_mm_or_si128(
+                _mm_or_si128(l(a), l(b)),
+                _mm_or_si128(l(c), l(d)),
+            )) != 0
+        };
+        BlockMasks {
+            digits: m,
+            high,
+            maybe_lead,
+        }
     }
 }
 
@@ -368,8 +399,8 @@ pub(crate) fn find_digit_sse2(hay: &[u8], from: usize) -> Option<usize> {
 /// [`digit_mask64`] with wasm `simd128` over one 64-byte block.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
-fn simd128_block(block: &[u8]) -> (u64, bool) {
-    use core::arch::wasm32::{u8x16_bitmask, v128, v128_load, v128_or};
+fn simd128_block(block: &[u8]) -> BlockMasks {
+    use core::arch::wasm32::{u8x16_bitmask, v128, v128_any_true, v128_load, v128_or};
     debug_assert_eq!(block.len(), 64);
     let load = |k: usize| {
         let chunk = &block[k..k + 16];
@@ -381,7 +412,16 @@ fn simd128_block(block: &[u8]) -> (u64, bool) {
         | u64::from(simd128_digits(b)) << 16
         | u64::from(simd128_digits(c)) << 32
         | u64::from(simd128_digits(d)) << 48;
-    (m, u8x16_bitmask(v128_or(v128_or(a, b), v128_or(c, d))) != 0)
+    let high = u8x16_bitmask(v128_or(v128_or(a, b), v128_or(c, d))) != 0;
+    let maybe_lead = high && {
+        let l = leads::simd128_maybe_leads;
+        v128_any_true(v128_or(v128_or(l(a), l(b)), v128_or(l(c), l(d))))
+    };
+    BlockMasks {
+        digits: m,
+        high,
+        maybe_lead,
+    }
 }
 
 /// Digit flags of 16 bytes. x86 has no unsigned byte compare, so V8 lowers `u8x16_lt` to

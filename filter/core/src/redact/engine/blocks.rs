@@ -41,16 +41,18 @@ pub(super) fn scan_with<const FAST: bool>(
     // and length again).
     while pos + 64 <= len {
         let base = pos;
-        let (digits, high) = digit_mask64(buf, base);
-        let mut m = digits;
-        if high {
-            match other_script_block::<FAST>(opts, mode, ctx, buf, eof, base, m, counts) {
-                Some(Ok(next)) => {
-                    pos = next;
-                    continue;
+        let block = digit_mask64(buf, base);
+        let mut m = block.digits;
+        if block.high {
+            if block.maybe_lead {
+                match other_script_block::<FAST>(opts, mode, ctx, buf, eof, base, m, counts) {
+                    Some(Ok(next)) => {
+                        pos = next;
+                        continue;
+                    }
+                    Some(Err(hold)) => return hold,
+                    None => {}
                 }
-                Some(Err(hold)) => return hold,
-                None => {}
             }
         } else if FAST {
             m = without_short_runs(m);
@@ -117,8 +119,9 @@ pub(super) fn scan_with<const FAST: bool>(
     len
 }
 
-/// The block at `base`, holding a non-ASCII byte, if a digit of another script starts in it:
-/// its candidates (ASCII digits `digits` and those digits' first bytes) visited in order.
+/// The block at `base`, holding a byte that may lead a digit of another script, if such a
+/// digit starts in it: its candidates (ASCII digits `digits` and those digits' first bytes)
+/// visited in order.
 /// Returns where the scan goes on (`Ok`), or where to hold from (`Err`); `None` if no digit of
 /// another script starts in the block (the block loop reads it, keeping its short runs).
 #[allow(clippy::too_many_arguments)]

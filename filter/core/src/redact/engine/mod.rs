@@ -77,8 +77,9 @@
 //!    pass ORs the four loads it already made and takes one more movemask: a block of ASCII
 //!    bytes (almost every block of a JSON API) drops its 1–2 digit runs and is read as before;
 //!    only a block with a non-ASCII byte keeps them (a raw invisible character or a digit of
-//!    another script may join them to more digits) and looks for digits of other scripts
-//!    (`chars::other_digit_starts`, out of line). After a run, the class table answers
+//!    another script may join them to more digits) and tests the loaded vectors for bytes
+//!    that may lead a digit of another script; only a block holding one looks for those
+//!    digits (`chars::other_digit_starts`, out of line). After a run, the class table answers
 //!    "may a separator follow?" for most bytes (` `, `-`, `/`, tab, … yes; letters, quotes,
 //!    `:` no); `.` `,` `&` `=` and eight UTF-8 leads get a closer look
 //!    (`neighbours::continues`, out of line but for `,`): `"amount":1234,"currency"` and
