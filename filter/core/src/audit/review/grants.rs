@@ -7,6 +7,7 @@
 //! proxy events alone, and grants never used appear from the approvals log alone.
 
 use super::{s, Flag};
+use crate::reason::Reason;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -56,7 +57,7 @@ pub struct GrantUse {
 }
 
 /// The request an approvals event describes, kept until its grant is issued.
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Filed {
     requester: Option<String>,
     justification: Option<String>,
@@ -71,9 +72,9 @@ pub(super) struct Grants {
     used: BTreeMap<(String, String), GrantUse>,
     /// request id → the approvals side of it.
     filed: BTreeMap<String, Filed>,
-    /// grant id → (request id, or empty when the event named none; the approvals side of
-    /// the grant), from `grant_issued` and `revoked` events.
-    issued: BTreeMap<String, (String, GrantUse)>,
+    /// grant id → the approvals side of the grant (its request id inside), from
+    /// `grant_issued` and `revoked` events.
+    issued: BTreeMap<String, GrantUse>,
 }
 
 fn person(v: &Value) -> Option<String> {
@@ -86,10 +87,13 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Refusals that mean the grant was presented too late or after it was withdrawn: a daily
+/// Refusals that mean the grant was presented after it was withdrawn or had expired: a daily
 /// review must see who kept trying.
 fn refused_after_end(reason: &str) -> bool {
-    reason.contains("revoked") || reason.contains("expired")
+    Reason::ALL
+        .iter()
+        .find(|r| r.as_str() == reason)
+        .is_some_and(|r| matches!(r, Reason::GrantRevoked | Reason::JitExpired))
 }
 
 impl Grants {
@@ -144,9 +148,9 @@ impl Grants {
     /// One of the approvals service's events.
     pub fn approvals(&mut self, e: &Value, time: &str) {
         let r = &e["request"];
-        let request = s(&r["id"]).unwrap_or_default();
+        let request = s(&r["id"]);
         let actor = person(&e["actor"]);
-        if !request.is_empty() {
+        if let Some(request) = &request {
             let filed = self.filed.entry(request.clone()).or_default();
             filed.requester = filed.requester.take().or_else(|| person(&r["requester"]));
             filed.justification = filed
@@ -178,13 +182,8 @@ impl Grants {
         }
         let g = &e["grant"];
         let Some(id) = s(&g["id"]) else { return };
-        let (req, entry) = self
-            .issued
-            .entry(id.clone())
-            .or_insert_with(|| (request.clone(), GrantUse::default()));
-        if req.is_empty() {
-            *req = request;
-        }
+        let entry = self.issued.entry(id.clone()).or_default();
+        entry.request = entry.request.take().or(request);
         entry.grant = id;
         entry.approved_at = s(&g["approved_at"]).or(entry.approved_at.take());
         if let Some(exp) = s(&g["expires_at"]) {
@@ -212,13 +211,13 @@ impl Grants {
         let mut out = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         for ((_, id), mut g) in used {
-            if let Some((request, a)) = issued.get(&id) {
+            if let Some(a) = issued.get(&id) {
                 seen.insert(id.clone());
-                g.request = Some(request.clone()).filter(|r| !r.is_empty());
+                g.request = a.request.clone();
                 g.revoked_at = a.revoked_at.clone();
                 g.revoked_by = a.revoked_by.clone();
                 g.approved_at = g.approved_at.or(a.approved_at.clone());
-                if let Some(f) = filed.get(request) {
+                if let Some(f) = g.request.as_ref().and_then(|r| filed.get(r)) {
                     join(&mut g, f);
                 }
             }
@@ -234,9 +233,8 @@ impl Grants {
             out.push(g);
         }
         issued.retain(|id, _| !seen.contains(id));
-        for (_, (request, mut g)) in issued {
-            g.request = Some(request.clone()).filter(|r| !r.is_empty());
-            if let Some(f) = filed.get(&request) {
+        for (_, mut g) in issued {
+            if let Some(f) = g.request.as_ref().and_then(|r| filed.get(r)) {
                 join(&mut g, f);
             }
             g.identity = g.requester.clone().unwrap_or_default();
