@@ -72,6 +72,11 @@ fn requirement(app: &App, r: &AccessRequest) -> Option<Requirement> {
     targets::resolve(&app.settings.policy, &r.target).ok()
 }
 
+/// Distinct approvals `r` needs (0 when its target left the policy).
+fn min_approvals(app: &App, r: &AccessRequest) -> u32 {
+    requirement(app, r).map_or(0, |q| q.min_approvals)
+}
+
 /// Whether `who` may see (and revoke the grant of) `r`: its requester, or someone allowed to
 /// approve it.
 fn may_see(app: &App, r: &AccessRequest, who: &Caller) -> bool {
@@ -200,7 +205,7 @@ pub async fn get(
         )?),
         _ => None,
     };
-    let min = requirement(&app, &d.request).map_or(0, |q| q.min_approvals);
+    let min = min_approvals(&app, &d.request);
     Ok(no_store(
         Json(view::request(&d, now, min, token)).into_response(),
     ))
@@ -232,7 +237,7 @@ pub async fn list(
         if state.is_some_and(|s| r.state_at(now) != s) || !may_see(&app, &r, &who) {
             continue;
         }
-        let min = requirement(&app, &r).map_or(0, |q| q.min_approvals);
+        let min = min_approvals(&app, &r);
         let d = Decided {
             request: r,
             decisions: Vec::new(),
@@ -278,7 +283,7 @@ fn decision_events(
     comment: Option<&str>,
     now: u64,
 ) -> Vec<ApprovalEvent> {
-    let min = requirement(app, &d.request).map_or(0, |q| q.min_approvals);
+    let min = min_approvals(app, &d.request);
     let rr = request_ref(&d.request, &d.decisions, min);
     let action = match verdict {
         Verdict::Approve => ApprovalAction::Approved,
@@ -374,7 +379,7 @@ async fn decide(
     for e in decision_events(&app, &d, &who, verdict, comment.as_deref(), now) {
         app.audit.write(e);
     }
-    let min = requirement(&app, &d.request).map_or(0, |q| q.min_approvals);
+    let min = min_approvals(&app, &d.request);
     Ok(no_store(
         Json(view::request(&d, now, min, None)).into_response(),
     ))
@@ -402,7 +407,7 @@ pub async fn revoke(
         }
     };
     let event = |g: &crate::model::Grant, r: &AccessRequest| {
-        let min = requirement(&app, r).map_or(0, |q| q.min_approvals);
+        let min = min_approvals(&app, r);
         let mut rr = request_ref(r, &[], min);
         rr.approvals = u32::try_from(g.approved_by.len()).unwrap_or(u32::MAX);
         let mut e = audit_log::event(
