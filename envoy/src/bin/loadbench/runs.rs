@@ -53,6 +53,19 @@ pub fn http_run(
         Tokens::Warm(&ctx.warm)
     };
     let m = run_http(ctx, &envoy, path, &tok);
+    record(rows, &envoy, &name, group, workload, setup, m);
+}
+
+/// After a measured run: Envoy logged nothing critical; the figures are logged and kept.
+fn record(
+    rows: &mut Vec<Row>,
+    envoy: &Envoy,
+    name: &str,
+    group: &'static str,
+    workload: &str,
+    setup: &Setup,
+    m: Measure,
+) {
     let crit = envoy.critical_lines();
     assert!(crit.is_empty(), "{name}: Envoy logged {crit:#?}");
     log(&format!(
@@ -110,19 +123,7 @@ pub fn rpc_run(
         );
     }
     let m = run_http(ctx, &envoy, "/mcp", &Tokens::WarmPost(&ctx.warm, call));
-    let crit = envoy.critical_lines();
-    assert!(crit.is_empty(), "{name}: Envoy logged {crit:#?}");
-    log(&format!(
-        "{name}: {:.1} µs CPU/req, {:.0} req/s, p99 {:.2} ms, errors {}",
-        m.cpu_us, m.rps, m.p99_ms, m.errors
-    ));
-    rows.push(Row {
-        group: "extra",
-        workload: workload.into(),
-        setup: setup.label(),
-        m,
-        spread: None,
-    });
+    record(rows, &envoy, &name, "extra", workload, setup, m);
 }
 
 /// The gRPC unary workload through one setup: fresh gRPC upstream and Envoy, checks, h2load.
