@@ -132,7 +132,6 @@ pub struct Bodies {
     pub large: Body,
 }
 
-/// The upstream of the HTTP runs: each body at its path, `{"ok":true}` elsewhere.
 /// A JSON-RPC `tools/call` of about `len` bytes: MCP's shape, the tool's arguments padded.
 pub fn rpc_call(len: usize) -> Vec<u8> {
     let head = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_card","arguments":{"id":"c_1","note":""#;
@@ -141,6 +140,8 @@ pub fn rpc_call(len: usize) -> Vec<u8> {
     format!("{head}{}{tail}", "x".repeat(pad)).into_bytes()
 }
 
+/// The upstream of the HTTP runs: each body at its path, an empty revocation list where the
+/// grant workload's policy polls the approvals service, `{"ok":true}` elsewhere.
 pub fn upstream(bodies: &Arc<Bodies>) -> Upstream {
     let b = bodies.clone();
     Upstream::start(Arc::new(move |r: &Received| {
@@ -148,6 +149,7 @@ pub fn upstream(bodies: &Arc<Bodies>) -> Upstream {
             "/v1/cards/small" | "/healthz" | "/mcp" => &b.small,
             "/v1/cards/medium" => &b.medium,
             "/v1/cards/large" => &b.large,
+            "/v1/revocations" => return Reply::json(r#"{"version":1,"revoked":[]}"#),
             _ => return Reply::json("{\"ok\":true}"),
         };
         Reply::with("application/json", body.raw.clone())

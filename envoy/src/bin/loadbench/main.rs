@@ -31,14 +31,15 @@
 //!
 //! Modules: [`bodies`] (what the upstream sends), [`setups`] (the Envoys compared),
 //! [`checks`] (each setup does what it claims), [`measure`] (wrk, h2load, Envoy's CPU),
-//! [`runs`] (one row per workload and setup), [`report`] and [`ops_report`] (the tables and
-//! `BENCHMARKS.md`).
+//! [`runs`] (one row per workload and setup), [`grants`] (the just-in-time grant row),
+//! [`report`] and [`ops_report`] (the tables and `BENCHMARKS.md`).
 
 // A benchmark tool, not a request path: any failure must stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bodies;
 mod checks;
+mod grants;
 mod measure;
 mod ops_report;
 mod report;
@@ -377,6 +378,15 @@ fn main() {
     for _ in 0..rounds {
         for (s, reads) in &rpc {
             rpc_run(&ctx, &mut rows, b, RPC_WORKLOAD, s, &call, *reads);
+        }
+    }
+
+    // Just-in-time grants: the same request with a grant on a JIT route against the token
+    // alone on a scope-only route, interleaved, on both runtimes.
+    let jit = grants::setups(&policy, &wasm);
+    for _ in 0..rounds {
+        for (s, with_grant) in &jit {
+            grants::grant_run(&ctx, &mut rows, b, s, *with_grant);
         }
     }
 

@@ -23,9 +23,11 @@ pub struct Measure {
 
 /// What the load sends: one valid token on every request (cached after the first), the
 /// cold-token file rotated per request so every request verifies a signature, or one valid
-/// token on a POST of the JSON body in the file (a JSON-RPC call).
+/// token on a POST of the JSON body in the file (a JSON-RPC call), or one valid token with
+/// one just-in-time grant (`x-pci-guard-grant`).
 pub enum Tokens<'a> {
     Warm(&'a str),
+    Granted(&'a str, &'a str),
     Cold,
     WarmPost(&'a str, &'a Path),
 }
@@ -43,6 +45,10 @@ fn wrk(ctx: &Ctx, port: u16, path: &str, tok: &Tokens<'_>, secs: u64) -> String 
     match tok {
         Tokens::Warm(t) => {
             cmd.args(["-H".to_string(), format!("Authorization: Bearer {t}")]);
+        }
+        Tokens::Granted(t, g) => {
+            cmd.args(["-H".to_string(), format!("Authorization: Bearer {t}")]);
+            cmd.args(["-H".to_string(), format!("x-pci-guard-grant: {g}")]);
         }
         Tokens::Cold => {
             cmd.arg("-s")

@@ -1,33 +1,63 @@
-//! The table of the request-body workload: a JSON-RPC call on a route that reads it as
-//! JSON-RPC against the same route matched on path alone (issue 21's benchmark row).
+//! The tables of paired workloads, each a setup against its base in interleaved rounds: a
+//! JSON-RPC call on a route that reads it as JSON-RPC against the same route matched on path
+//! alone (issue 21's row), and a request on a just-in-time route carrying a grant against the
+//! same request on a scope-only route (issue 20's row).
 
 use std::fmt::Write;
 
 use crate::runs::Row;
 
-/// The workload's name, shared by the runs and this table.
+/// The workloads' names, shared by the runs and these tables.
 pub const RPC_WORKLOAD: &str = "1 KiB JSON-RPC call, warm token";
+pub const GRANT_WORKLOAD: &str = "1 KiB JSON, warm token, with and without a grant";
 
-/// Appends the table when the workload ran.
+/// Appends the operations table when its workload ran.
 pub fn operations(s: &mut String, rows: &[Row]) {
-    let ops: Vec<&Row> = rows.iter().filter(|r| r.workload == RPC_WORKLOAD).collect();
+    paired(
+        s,
+        rows,
+        RPC_WORKLOAD,
+        "Operations in request bodies",
+        "`POST /mcp`, the answer masked",
+        "path-only",
+    );
+}
+
+/// Appends the grants table when its workload ran.
+pub fn grants(s: &mut String, rows: &[Row]) {
+    paired(
+        s,
+        rows,
+        GRANT_WORKLOAD,
+        "Just-in-time grants",
+        "`GET /v1/cards/small`, the answer masked; the grant an ES256 JWT verified on every \
+         request (a per-VM cache of verified grants), the revocation list polled every 5 s",
+        "without",
+    );
+}
+
+/// One table: every setup of `workload`, its Envoy CPU against the setup whose label holds
+/// `base` (in the same runtime: labels share what precedes the comma).
+fn paired(s: &mut String, rows: &[Row], workload: &str, title: &str, what: &str, base: &str) {
+    let ops: Vec<&Row> = rows.iter().filter(|r| r.workload == workload).collect();
     if ops.is_empty() {
         return;
     }
     let _ = writeln!(
         s,
-        "\n### Operations in request bodies ({RPC_WORKLOAD}; `POST /mcp`, the answer masked; median of interleaved rounds)\n"
+        "\n### {title} ({workload}; {what}; median of interleaved rounds)\n"
     );
     let _ = writeln!(
         s,
-        "| setup | Envoy CPU µs/req (lowest–highest) | req/s | p99 ms | vs path-only µs |"
+        "| setup | Envoy CPU µs/req (lowest–highest) | req/s | p99 ms | vs {base} µs |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|");
-    let base = ops
-        .iter()
-        .find(|r| r.setup.contains("path-only"))
-        .map(|r| r.m.cpu_us);
-    for r in ops {
+    let runtime = |label: &str| label.split(',').next().unwrap_or_default().to_string();
+    for r in &ops {
+        let b = ops
+            .iter()
+            .find(|o| o.setup.contains(base) && runtime(&o.setup) == runtime(&r.setup))
+            .map(|o| o.m.cpu_us);
         let spread = r
             .spread
             .map_or(String::new(), |(lo, hi)| format!(" ({lo:.1}–{hi:.1})"));
@@ -38,7 +68,7 @@ pub fn operations(s: &mut String, rows: &[Row]) {
             r.m.cpu_us,
             r.m.rps,
             r.m.p99_ms,
-            base.map_or(String::new(), |b| format!("{:+.1}", r.m.cpu_us - b))
+            b.map_or(String::new(), |b| format!("{:+.1}", r.m.cpu_us - b))
         );
     }
 }

@@ -415,6 +415,7 @@ pub fn report(
     }
 
     crate::ops_report::operations(&mut s, rows);
+    crate::ops_report::grants(&mut s, rows);
 
     if !bigs.is_empty() {
         let _ = writeln!(

@@ -57,7 +57,7 @@ pub fn http_run(
 }
 
 /// After a measured run: Envoy logged nothing critical; the figures are logged and kept.
-fn record(
+pub fn record(
     rows: &mut Vec<Row>,
     envoy: &Envoy,
     name: &str,
