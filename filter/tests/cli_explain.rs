@@ -200,3 +200,81 @@ fn explain_reads_a_body_for_the_operation_as_the_filter_does() {
     assert_eq!(v["reason"], "operation_content_type");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `explain` with a grant in the header: checked as the filter checks it, against the
+/// approvals keys (fetched in the policy, so given as a file) and a revocation list.
+#[test]
+fn explain_checks_a_grant_from_the_header_against_keys_and_revocations() {
+    let dir = std::env::temp_dir().join(format!("pci-guard-explain-g-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut policy: Value = serde_json::from_slice(
+        &std::fs::read(root().join("testdata/policies/payments.json")).unwrap(),
+    )
+    .unwrap();
+    policy["approvals"] = json!({"issuer": pci_guard_testkit::APPROVALS, "providers": ["corp-idp"],
+                                 "grants": {"cluster": "approvals"}});
+    let policy_file = dir.join("policy.json");
+    std::fs::write(&policy_file, policy.to_string()).unwrap();
+    let revoked = dir.join("revoked.json");
+    std::fs::write(&revoked, r#"{"version": 3, "revoked": [{"id": "grt_1"}]}"#).unwrap();
+    let keys = root().join("testdata/keys/ec256.jwks.json");
+    let grant = |sub: &str| {
+        pci_guard_testkit::mint_grant(&pci_guard_testkit::signed_grant(
+            "grt_1",
+            sub,
+            &["payments:refund"],
+            &["alice"],
+            NOW - 60,
+            600,
+            json!({"route": "refund"}),
+        ))
+    };
+    let t = token(&[], json!({}));
+    let run = |grant: &str, extra: &[&str]| -> Value {
+        let now = NOW.to_string();
+        let mut args = vec![
+            "explain",
+            "--policy",
+            policy_file.to_str().unwrap(),
+            "--method",
+            "POST",
+            "--path",
+            "/v1/payments/p_1/refunds",
+            "--token",
+            &t,
+            "--now",
+            &now,
+            "--grant",
+            grant,
+        ];
+        args.extend_from_slice(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_pci-guard"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mine = grant("agent-7");
+    let k = ["--approvals-jwks", keys.to_str().unwrap()];
+    assert_eq!(run(&mine, &k)["reason"], "ok");
+    assert_eq!(run(&mine, &[])["reason"], "grant_keys_unavailable");
+    assert_eq!(run(&grant("agent-8"), &k)["reason"], "grant_wrong_subject");
+    let with_list = [k[0], k[1], "--revocations", revoked.to_str().unwrap()];
+    assert_eq!(run(&mine, &with_list)["reason"], "grant_revoked");
+    // Without --grant, the JIT route refuses the token alone, as the filter does.
+    let v = explain(&[
+        "--method",
+        "POST",
+        "--path",
+        "/v1/payments/p_1/refunds",
+        "--token",
+        &t,
+    ]);
+    assert_eq!(v["reason"], "jit_missing");
+    std::fs::remove_dir_all(&dir).ok();
+}

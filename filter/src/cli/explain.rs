@@ -2,8 +2,9 @@
 //! (policy, authn, authz) the plugin runs. For policy authors checking a rule before rollout.
 
 use clap::Args;
+use pci_guard_core::authz::grant::GrantState;
 use pci_guard_core::identity::signature::PureVerifier;
-use pci_guard_core::identity::Keyring;
+use pci_guard_core::identity::{KeySource, Keyring};
 use pci_guard_core::judge::{self, Judged, Request, State};
 use pci_guard_core::policy::Policy;
 use pci_guard_core::reason::Reason;
@@ -40,6 +41,17 @@ pub struct ExplainArgs {
     /// The body's content type (default with --body: application/json).
     #[arg(long)]
     content_type: Option<String>,
+    /// A grant from the approvals service, as it would arrive in the policy's grant header
+    /// (`approvals.grants.header`).
+    #[arg(long)]
+    grant: Option<String>,
+    /// A JWKS file standing in for the approvals service's keys when the policy fetches them.
+    #[arg(long)]
+    approvals_jwks: Option<PathBuf>,
+    /// The revocation list as the service serves it (`{"version", "revoked": [{"id"}]}`);
+    /// without it, no grant is taken as revoked.
+    #[arg(long)]
+    revocations: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -62,6 +74,38 @@ struct Explanation<'a> {
 fn fail(msg: String) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
+}
+
+/// The grant state the filter would hold: the approvals keys (inline, or the stand-in file)
+/// and the revocation list (the file, or none revoked). `None` when the policy takes no
+/// grants from a header; an error when `--grant` is given to such a policy.
+fn grant_state(policy: &Policy, a: &ExplainArgs, now: u64) -> Result<Option<GrantState>, String> {
+    let Some(mut g) = GrantState::for_policy(policy.approvals.as_ref()) else {
+        return match a.grant {
+            Some(_) => Err("--grant: the policy takes no grants (no approvals.grants)".into()),
+            None => Ok(None),
+        };
+    };
+    if let Some(f) = &a.approvals_jwks {
+        if matches!(g.settings.keys, KeySource::Inline(_)) {
+            return Err("--approvals-jwks: the policy's approvals keys are inline".into());
+        }
+        std::fs::read(f)
+            .map_err(|e| e.to_string())
+            .and_then(|b| g.keys.adopt(&b, now).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+    }
+    let list = match &a.revocations {
+        Some(f) => std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?,
+        None => br#"{"version": 0, "revoked": []}"#.to_vec(),
+    };
+    g.revocations
+        .adopt(&list, now)
+        .map_err(|e| match &a.revocations {
+            Some(f) => format!("{}: {e}", f.display()),
+            None => e.to_string(),
+        })?;
+    Ok(Some(g))
 }
 
 pub fn run(a: ExplainArgs) -> ExitCode {
@@ -90,6 +134,10 @@ pub fn run(a: ExplainArgs) -> ExitCode {
             return fail(format!("{}: {e}", f.display()));
         }
     }
+    let mut grants = match grant_state(&policy, &a, now) {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
     let method = a.method.to_ascii_uppercase();
     let mut headers: Vec<(String, String)> =
         vec![(":method".into(), method), (":path".into(), a.path.clone())];
@@ -126,11 +174,14 @@ pub fn run(a: ExplainArgs) -> ExitCode {
             }
         }
     }
+    if let (Some(g), Some(grant)) = (&grants, &a.grant) {
+        headers.push((g.header().to_string(), grant.clone()));
+    }
     let state = State {
         policy: &policy,
         keyring: &mut keyring,
         crypto: &PureVerifier,
-        grants: None,
+        grants: grants.as_mut(),
     };
     let req = Request {
         headers: &headers,
@@ -150,7 +201,7 @@ pub fn run(a: ExplainArgs) -> ExitCode {
                 policy: &policy,
                 keyring: &mut keyring,
                 crypto: &PureVerifier,
-                grants: None,
+                grants: grants.as_mut(),
             };
             let b = judge::Body {
                 bytes: &bytes[..bytes.len().min(limit)],
