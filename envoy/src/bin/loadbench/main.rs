@@ -56,7 +56,7 @@ use prost::Message as _;
 use serde_json::{json, Value};
 
 use bodies::{cards_body, clean_body, rpc_call, small_body, Bodies};
-use ops_report::RPC_WORKLOAD;
+use ops_report::{GRANT_WORKLOAD, RPC_WORKLOAD};
 use report::{loadavg, report, sh};
 use runs::{big_runs, grpc_run, http_run, medians, rpc_run};
 use setups::{
@@ -408,6 +408,8 @@ fn main() {
         big_runs(&ctx, &mut bigs, &big_setups, &big_bodies, reps);
     }
 
+    ops_report::pair_rounds(&mut rows, RPC_WORKLOAD, ops_report::RPC_BASE);
+    ops_report::pair_rounds(&mut rows, GRANT_WORKLOAD, ops_report::GRANT_BASE);
     let rows = medians(rows);
     let report = report(
         &ctx,

@@ -22,6 +22,9 @@ pub struct Row {
     pub m: Measure,
     /// Over interleaved rounds: the lowest and highest Envoy CPU µs/req (`m` has the median).
     pub spread: Option<(f64, f64)>,
+    /// Per round, Envoy CPU µs/req minus that of the base setup run just before it (paired
+    /// workloads: the difference within a round is steadier than the difference of medians).
+    pub deltas: Vec<f64>,
 }
 
 /// One HTTP workload through one setup: fresh upstream and Envoy, checks, then wrk.
@@ -78,6 +81,7 @@ pub fn record(
         setup: setup.label(),
         m,
         spread: None,
+        deltas: Vec::new(),
     });
 }
 
@@ -159,6 +163,7 @@ pub fn grpc_run(ctx: &Ctx, rows: &mut Vec<Row>, setup: &Setup, data: &Path) {
         setup: setup.label(),
         m,
         spread: None,
+        deltas: Vec::new(),
     });
 }
 
@@ -257,7 +262,10 @@ pub fn medians(rows: Vec<Row>) -> Vec<Row> {
             .iter_mut()
             .find(|(o, _)| o.group == r.group && o.workload == r.workload && o.setup == r.setup)
         {
-            Some((_, runs)) => runs.push(r.m),
+            Some((o, runs)) => {
+                o.deltas.extend(r.deltas);
+                runs.push(r.m);
+            }
             None => {
                 let m = r.m.clone();
                 out.push((r, vec![m]));
