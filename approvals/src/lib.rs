@@ -15,12 +15,14 @@
 //! `identity::authenticate`), [`keys`] (ES256 signing keys: creation, rotation, JWKS),
 //! [`grant`] (the grant's claims and JWT), [`store`] (SQLite or PostgreSQL through one
 //! `sqlx::AnyPool`), [`audit_log`] (the hash-chained event log), [`notify`] (webhooks),
-//! [`api`] (the HTTP handlers), [`server`] (wiring and background tasks).
+//! [`api`] (the HTTP handlers), [`server`] (wiring and background tasks), [`embedded`] (the
+//! service in-process, for programs and tests that embed it).
 
 pub mod api;
 pub mod audit_log;
 pub mod authn;
 pub mod config;
+pub mod embedded;
 pub mod error;
 pub mod grant;
 pub mod ids;

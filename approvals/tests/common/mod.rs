@@ -131,8 +131,7 @@ impl Config {
 /// One running service instance: its own runtime on its own thread.
 pub struct Service {
     pub url: String,
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    running: pci_guard_approvals::embedded::Running,
 }
 
 impl Service {
@@ -163,62 +162,17 @@ impl Service {
             webhook_retry: "300ms".into(),
         };
         let settings = Settings::from_args(&args, |_| None).unwrap();
-        let (url_tx, url_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let app = match pci_guard_approvals::App::start(settings).await {
-                    Ok(app) => app,
-                    Err(e) => {
-                        url_tx.send(Err(e)).unwrap();
-                        return;
-                    }
-                };
-                app.spawn_tasks();
-                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                url_tx
-                    .send(Ok(format!("http://{}", l.local_addr().unwrap())))
-                    .unwrap();
-                let server = axum::serve(l, pci_guard_approvals::api::router(app.clone()));
-                tokio::spawn(async move { server.await.unwrap() });
-                tokio::task::spawn_blocking(move || stop_rx.recv())
-                    .await
-                    .ok();
-                app.store.close().await;
-            });
-            rt.shutdown_timeout(std::time::Duration::from_secs(2));
-        });
-        let url = url_rx.recv().unwrap().expect("the service starts");
+        let running =
+            pci_guard_approvals::embedded::Running::start(settings).expect("the service starts");
         Service {
-            url,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            url: running.url.clone(),
+            running,
         }
     }
 
     /// Stops the instance: its server, tasks and database connections.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.halt();
+    pub fn stop(self) {
+        self.running.stop();
     }
 }
 

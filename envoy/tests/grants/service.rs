@@ -2,7 +2,7 @@
 //! starts (the Envoy config names it), and a small client of its API.
 
 use pci_guard_approvals::config::{Args, Settings};
-use pci_guard_e2e::{free_port, request, Response};
+use pci_guard_e2e::{request, Response};
 use std::path::{Path, PathBuf};
 
 /// A scratch directory removed on drop; the shape the approvals tests' PostgreSQL harness
@@ -28,8 +28,7 @@ impl Drop for TempDir {
 
 pub struct Service {
     pub port: u16,
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _running: pci_guard_approvals::embedded::Running,
 }
 
 impl Service {
@@ -37,11 +36,10 @@ impl Service {
     pub fn start(dir: &Path, policy: &serde_json::Value, database_url: &str) -> Service {
         let policy_file = dir.join("policy.json");
         std::fs::write(&policy_file, serde_json::to_vec_pretty(policy).unwrap()).unwrap();
-        let port = free_port();
         let args = Args {
             policy: policy_file,
             database_url: database_url.to_string(),
-            listen: format!("127.0.0.1:{port}").parse().unwrap(),
+            listen: "127.0.0.1:0".parse().unwrap(),
             audit_log: dir.join("approvals-audit.log").display().to_string(),
             audit_key_env: None,
             key_lifetime: "30d".into(),
@@ -51,40 +49,11 @@ impl Service {
             webhook_retry: "1s".into(),
         };
         let settings = Settings::from_args(&args, |_| None).unwrap();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listen = settings.listen;
-                let app = match pci_guard_approvals::App::start(settings).await {
-                    Ok(app) => app,
-                    Err(e) => return ready_tx.send(Err(e)).unwrap(),
-                };
-                app.spawn_tasks();
-                let l = tokio::net::TcpListener::bind(listen).await.unwrap();
-                ready_tx.send(Ok(())).unwrap();
-                let server = axum::serve(l, pci_guard_approvals::api::router(app.clone()));
-                tokio::spawn(async move { server.await.unwrap() });
-                tokio::task::spawn_blocking(move || stop_rx.recv())
-                    .await
-                    .ok();
-                app.store.close().await;
-            });
-            rt.shutdown_timeout(std::time::Duration::from_secs(2));
-        });
-        ready_rx
-            .recv()
-            .unwrap()
+        let running = pci_guard_approvals::embedded::Running::start(settings)
             .expect("the approvals service starts");
         Service {
-            port,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            port: running.port,
+            _running: running,
         }
     }
 
@@ -129,15 +98,4 @@ impl Service {
 
 fn json_of(r: &Response) -> serde_json::Value {
     serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null)
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
