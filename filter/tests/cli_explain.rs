@@ -21,7 +21,13 @@ fn token(scopes: &[&str], extra: Value) -> String {
     pci_guard_testkit::mint_as("rsa1", &c)
 }
 
+/// `pci-guard explain --policy payments.json ARGS` (at `NOW` unless ARGS name a time).
 fn explain(args: &[&str]) -> Value {
+    explain_in(&root().join("testdata/policies/payments.json"), args)
+}
+
+/// `pci-guard explain --policy POLICY ARGS` (at `NOW` unless ARGS name a time): its JSON.
+fn explain_in(policy: &Path, args: &[&str]) -> Value {
     let now = NOW.to_string();
     let mut args = args.to_vec();
     if !args.contains(&"--now") {
@@ -29,13 +35,7 @@ fn explain(args: &[&str]) -> Value {
     }
     let out = Command::new(env!("CARGO_BIN_EXE_pci-guard"))
         .arg("explain")
-        .args([
-            "--policy",
-            root()
-                .join("testdata/policies/payments.json")
-                .to_str()
-                .unwrap(),
-        ])
+        .args(["--policy", policy.to_str().unwrap()])
         .args(&args)
         .output()
         .unwrap();
@@ -80,19 +80,23 @@ fn explain_names_the_missing_scope_and_the_blocking_rule() {
     );
 }
 
-#[test]
-fn explain_judges_grants_at_the_given_time() {
-    let g = json!({"jit": {"id": "AR-1", "scopes": ["payments:refund"], "approved_by": ["alice"], "nbf": NOW - 60, "exp": NOW + 600}});
-    let t = token(&[], g);
-    let v = explain(&[
+/// A refund as `token`, no grant header.
+fn run_without_grant(token: &str) -> Value {
+    explain(&[
         "--method",
         "POST",
         "--path",
         "/v1/payments/p_1/refunds",
         "--token",
-        &t,
-    ]);
-    assert_eq!(v["reason"], "ok");
+        token,
+    ])
+}
+
+#[test]
+fn explain_judges_grants_at_the_given_time() {
+    let g = json!({"jit": {"id": "AR-1", "scopes": ["payments:refund"], "approved_by": ["alice"], "nbf": NOW - 60, "exp": NOW + 600}});
+    let t = token(&[], g);
+    assert_eq!(run_without_grant(&t)["reason"], "ok");
     // The token itself is still valid at NOW+601 (exp NOW+600 plus 60 s skew); the grant is not.
     let later = (NOW + 601).to_string();
     let v = explain(&[
@@ -157,31 +161,9 @@ fn explain_reads_a_body_for_the_operation_as_the_filter_does() {
     let t = token(&["mcp:use"], json!({}));
     let policy = root().join("testdata/policies/agents.json");
     let run = |extra: &[&str]| -> Value {
-        let now = NOW.to_string();
-        let mut args = vec![
-            "explain",
-            "--policy",
-            policy.to_str().unwrap(),
-            "--method",
-            "POST",
-            "--path",
-            "/mcp",
-            "--token",
-            &t,
-            "--now",
-            &now,
-        ];
+        let mut args = vec!["--method", "POST", "--path", "/mcp", "--token", &t];
         args.extend_from_slice(extra);
-        let out = Command::new(env!("CARGO_BIN_EXE_pci-guard"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        explain_in(&policy, &args)
     };
     let v = run(&["--body", body.to_str().unwrap()]);
     assert_eq!(v["reason"], "rule_denied");
@@ -231,33 +213,11 @@ fn explain_checks_a_grant_from_the_header_against_keys_and_revocations() {
     };
     let t = token(&[], json!({}));
     let run = |grant: &str, extra: &[&str]| -> Value {
-        let now = NOW.to_string();
-        let mut args = vec![
-            "explain",
-            "--policy",
-            policy_file.to_str().unwrap(),
-            "--method",
-            "POST",
-            "--path",
-            "/v1/payments/p_1/refunds",
-            "--token",
-            &t,
-            "--now",
-            &now,
-            "--grant",
-            grant,
-        ];
+        let path = "/v1/payments/p_1/refunds";
+        let mut args = vec!["--method", "POST", "--path", path, "--token", &t];
+        args.extend_from_slice(&["--grant", grant]);
         args.extend_from_slice(extra);
-        let out = Command::new(env!("CARGO_BIN_EXE_pci-guard"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        explain_in(&policy_file, &args)
     };
     let mine = grant("agent-7");
     let k = ["--approvals-jwks", keys.to_str().unwrap()];
@@ -267,14 +227,6 @@ fn explain_checks_a_grant_from_the_header_against_keys_and_revocations() {
     let with_list = [k[0], k[1], "--revocations", revoked.to_str().unwrap()];
     assert_eq!(run(&mine, &with_list)["reason"], "grant_revoked");
     // Without --grant, the JIT route refuses the token alone, as the filter does.
-    let v = explain(&[
-        "--method",
-        "POST",
-        "--path",
-        "/v1/payments/p_1/refunds",
-        "--token",
-        &t,
-    ]);
-    assert_eq!(v["reason"], "jit_missing");
+    assert_eq!(run_without_grant(&t)["reason"], "jit_missing");
     std::fs::remove_dir_all(&dir).ok();
 }
