@@ -808,3 +808,53 @@ fn no_audit_field_carries_a_card_or_security_code_the_request_carried() {
     ));
     assert!(!holds_card("************5556", PAN));
 }
+
+/// A non-gRPC HTTP/2 answer whose body ends inside what may still be a card number (more
+/// digits could follow), right before its trailers: the tail is held while the body streams
+/// and goes out masked when the trailers say the body is over, plain and gzip-encoded alike
+/// (the filter decodes gzip and sends the text plain). Neither is reset, nothing is in clear.
+fn a_body_ending_in_a_card_right_before_http2_trailers_comes_out_masked(runtime: Runtime) {
+    use std::io::Write as _;
+    let token = bearer(&sign("rsa1", &claims("agent-7", &["cards:read"])));
+    let text = format!("{{\"note\":\"paid with {CARD}");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let json = ("content-type", "application/json".to_string());
+    let cases = [
+        ("plain", vec![json.clone()], text.clone().into_bytes()),
+        ("gzip", vec![json, ("content-encoding", "gzip".into())], gz),
+    ];
+    for (name, headers, body) in cases {
+        let up = H2Upstream::start(H2Reply {
+            headers,
+            body,
+            trailers: Some(vec![("x-done", "1".into())]),
+            ..H2Reply::default()
+        });
+        let envoy = Harness::new("pci-guard.yaml", policy(), up.port)
+            .runtime(runtime)
+            .start();
+        let r = h2(
+            envoy.port,
+            "GET",
+            "/v1/cards/c_1",
+            &[("authorization", &token), ("te", "trailers")],
+        );
+        assert_eq!(r.status, 200, "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            format!("{{\"note\":\"paid with {MASKED}"),
+            "{name}: the whole body, masked"
+        );
+        assert!(
+            r.trailers.iter().any(|(n, _)| n == "x-done"),
+            "{name}: the trailers arrived (the stream was not reset): {r:?}"
+        );
+        let e = &envoy.audit_events(1)[0];
+        assert!(e["redaction"]["refused"].is_null(), "{name}: {e}");
+        assert_eq!(e["redaction"]["pan"], 1, "{name}: {e}");
+    }
+}
+
+with_runtimes!(a_body_ending_in_a_card_right_before_http2_trailers_comes_out_masked);

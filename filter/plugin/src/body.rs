@@ -4,15 +4,16 @@
 //! Envoy hands the filter each chunk in its body buffer. The engine's output for a chunk is
 //! everything that is now final; the ambiguous tail (at most `MAX_HELD` bytes) is kept:
 //! - on HTTP/2+ streams (which may end in trailers, where body writes need a buffered body)
-//!   by returning `Pause`, which leaves those raw bytes at the end of Envoy's buffer (not
-//!   sent); the next callback sees the buffer grown by the new chunk, and the filter rewrites
-//!   it from where the final bytes end. Only while the buffer holds exactly the final bytes
-//!   and that tail: not after a chunk whose tail the engine held itself;
+//!   by returning `Pause`, which leaves the final bytes in Envoy's buffer (not sent); the next
+//!   callback sees the buffer grown by the new chunk, and the filter rewrites it from where
+//!   the final bytes end; the trailers callback appends the flushed tail. A plain body also
+//!   leaves its raw tail paused at the end of the buffer (only while the buffer holds exactly
+//!   the final bytes and that tail: not after a chunk whose tail the engine held itself); a
+//!   decoded body's tail stays in the engine, since the buffer holds encoded input;
 //! - otherwise inside the filter, flushed by the next callback or the final `end_of_stream`
-//!   one: on HTTP/1.x (no trailers reach the filter), after a long run of ambiguous chunk
-//!   ends (more than `MAX_PAUSED` bytes buffered), or when the body is decompressed (its
-//!   length changes, so the buffer cannot be rewritten in place). If trailers come while the
-//!   filter holds bytes, the stream is reset: they are never lost or sent in clear.
+//!   one: on HTTP/1.x (no trailers reach the filter), or past `MAX_PAUSED` bytes paused (a
+//!   bound on what one stream keeps in Envoy's buffer). If trailers come while the filter
+//!   holds bytes, the stream is reset: they are never lost or sent in clear.
 //!
 //! Any error (undecodable body, broken gRPC framing, a write the host refuses) stops the body:
 //! the current chunk is emptied and the stream reset. Clear card data never passes.
@@ -240,19 +241,25 @@ impl<H: Host> BodyScan<H> {
         // are no longer in Envoy's buffer: the output is longer by them, and the tail stays in
         // the engine this time too. (Pausing then made the lengths disagree and reset large
         // HTTP/2 responses of HTTP/1.1 upstreams, whose chunks vary in size.)
-        let pause = held > 0
-            && (self.paused > 0 || held_before == 0)
-            && !end_of_stream
-            && self.decoder.is_none()
-            && size <= MAX_PAUSED
-            && self.may_pause();
+        // A decoded body puts only final bytes in Envoy's buffer (its tail stays in the
+        // engine), so it can pause whatever the engine held before.
+        let fits = match self.decoder {
+            Some(_) => self.paused_final + self.out.len() <= MAX_PAUSED,
+            None => (self.paused > 0 || held_before == 0) && size <= MAX_PAUSED,
+        };
+        let pause = held > 0 && !end_of_stream && fits && self.may_pause();
         if pause {
-            // Keep the raw tail (the last `held` bytes) in Envoy's buffer, unsent.
-            let final_len = size - held;
-            if self.paused_final + self.out.len() != final_len || !self.write_final(final_len) {
+            let final_len = self.paused_final + self.out.len();
+            // Plain: the raw tail (the last `held` bytes) stays in Envoy's buffer, unsent.
+            // Decoded: the whole buffer (final bytes and the encoded input) becomes final bytes.
+            let (replace, paused) = match self.decoder {
+                Some(_) => (size, final_len),
+                None => (final_len, size),
+            };
+            if (self.decoder.is_none() && final_len != size - held) || !self.write_final(replace) {
                 return self.refuse(size, Reason::BodyScanFailed);
             }
-            self.paused = size;
+            self.paused = paused;
             self.paused_final = final_len;
             return Action::Pause;
         }
