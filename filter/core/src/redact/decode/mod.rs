@@ -195,16 +195,19 @@ impl Decoder {
                 let start = out.len();
                 for slice in input.chunks(SLICE) {
                     g.write_all(slice).map_err(|e| corrupt("gzip", &e))?;
-                    // flate2's writer keeps the last write's output in its own buffer until
-                    // the next write: flushed, every decoded byte is scanned with the chunk
-                    // that brought it (a stream that ends in trailers has no later write).
-                    g.flush().map_err(|e| corrupt("gzip", &e))?;
                     // The slice's output waits in the decoder's own buffer until it is allowed.
                     let more = g.get_ref().len();
                     self.budget
                         .take("gzip", slice.len(), more, out.len() - start)?;
                     out.append(g.get_mut());
                 }
+                // flate2's writer keeps the last write's output in a buffer of its own until
+                // the next write: flushed, every decoded byte is scanned with the chunk that
+                // brought it (a stream that ends in trailers has no later write).
+                g.flush().map_err(|e| corrupt("gzip", &e))?;
+                let more = g.get_ref().len();
+                self.budget.take("gzip", 0, more, out.len() - start)?;
+                out.append(g.get_mut());
                 Ok(())
             }
             Inner::Sniff(first) => {
