@@ -1,3 +1,6 @@
+//! The host's side of a callout's answer, without Envoy: what the callout-done hook delivers
+//! is what the plugin reads (status, headers, body), and only while it is delivered.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
