@@ -16,6 +16,7 @@ DYNAMIC       := $(DYNAMIC_DIR)/libpci_guard_dynamic.so
 DYNAMIC_FAULT_DIR := $(TARGET_DIR)/dynamic-fault
 # make run RUNTIME=native: the dynamic module instead of the wasm plugin.
 RUNTIME       ?= wasm
+DEMO_CONFIG   := envoy/demo$(if $(filter native,$(RUNTIME)),-dynamic).yaml
 CARGO         ?= cargo
 APT_INSTALL   := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 export ENVOY
@@ -24,7 +25,7 @@ export ENVOY
 
 help:
 	@echo "make run    build, start Envoy + pci-guard + a demo upstream + the approvals service on 127.0.0.1, print the commands to try"
-	@echo "            RUNTIME=native runs the Envoy dynamic module instead of the wasm plugin (no JIT demo there yet)"
+	@echo "            RUNTIME=native runs the Envoy dynamic module instead of the wasm plugin"
 	@echo "make test   fmt, clippy, unit tests (native and wasm32), the .wasm build, end-to-end tests through Envoy"
 	@echo "make bench  criterion benches of the core + load comparison bare / native Envoy filters / pci-guard -> BENCHMARKS.md"
 	@echo "make bench-approvals  approvals service: approvals/s and token exchanges/s on SQLite and PostgreSQL -> approvals/benches/RESULTS.md"
@@ -72,7 +73,7 @@ dynamic-fault:
 # --- make run ----------------------------------------------------------------------------------
 run: $(if $(filter native,$(RUNTIME)),dynamic,wasm)
 	@$(CARGO) build -q -p pci-guard --bin pci-guard -p pci-guard-approvals --bin pci-guard-approvals
-	@mkdir -p $(TARGET_DIR)/demo && python3 envoy/demo-policy.py > $(TARGET_DIR)/demo/policy.json
+	@mkdir -p $(TARGET_DIR)/demo && python3 envoy/demo-policy.py $(DEMO_CONFIG) > $(TARGET_DIR)/demo/policy.json
 	@python3 envoy/demo-upstream.py 8081 & upstream=$$!; \
 	$(TARGET_DIR)/debug/pci-guard-approvals --policy $(TARGET_DIR)/demo/policy.json \
 	  --database-url sqlite://$(TARGET_DIR)/demo/approvals.db --listen 127.0.0.1:8787 \
@@ -111,7 +112,7 @@ run: $(if $(filter native,$(RUNTIME)),dynamic,wasm)
 	echo '  PCI_GUARD_TOKEN=$$ALICE pci-guard access revoke $$(PCI_GUARD_TOKEN=$$AGENT pci-guard access show $$REQ | jq -r .grant.id)  # then the refund: 403 grant_revoked within 5 s'; \
 	echo "Ctrl-C stops everything."; \
 	echo; \
-	$(if $(filter native,$(RUNTIME)),ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(abspath $(DYNAMIC_DIR)) $(ENVOY) -c envoy/demo-dynamic.yaml,$(ENVOY) -c envoy/demo.yaml) --concurrency 1 --log-level warn
+	$(if $(filter native,$(RUNTIME)),ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(abspath $(DYNAMIC_DIR))) $(ENVOY) -c $(DEMO_CONFIG) --concurrency 1 --log-level warn
 
 # --- make test ---------------------------------------------------------------------------------
 test: setup lint unit wasm-unit wasm dynamic e2e

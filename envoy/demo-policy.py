@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Prints the policy embedded in envoy/demo.yaml (the plugin's `configuration.value`), so
-`make run` starts the approvals service on exactly the policy the filter enforces."""
+"""Prints the policy embedded in a demo config (the filter's `value: |` block; envoy/demo.yaml
+unless another is given, such as envoy/demo-dynamic.yaml), so `make run` starts the approvals
+service on exactly the policy the filter enforces."""
 import json
 import sys
 

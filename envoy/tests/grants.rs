@@ -2,7 +2,8 @@
 //! agent is refused with where to ask, files the request, cannot approve it itself, two
 //! approvers approve, the agent exchanges its token for the grant, the filter lets the bound
 //! operation through and nothing else, a revocation stops it within the list's refresh, and a
-//! grant one second past its `exp` is refused.
+//! grant one second past its `exp` is refused. Every case on both runtimes (the wasm plugin
+//! and the dynamic module), the service on SQLite and on PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -106,28 +107,33 @@ fn claims_of(jwt: &str) -> Value {
     )
 }
 
-#[test]
-fn request_approve_exchange_use_revoke_and_expire_on_sqlite() {
+fn request_approve_exchange_use_revoke_and_expire_on_sqlite(runtime: Runtime) {
     let dir = TempDir::new("jit-sqlite");
     let db = format!("sqlite://{}/approvals.db", dir.0.display());
-    flow(&dir, &db);
+    flow(&dir, &db, runtime);
 }
+with_runtimes!(request_approve_exchange_use_revoke_and_expire_on_sqlite);
 
-#[test]
-fn request_approve_exchange_use_revoke_and_expire_on_postgres() {
+fn request_approve_exchange_use_revoke_and_expire_on_postgres(runtime: Runtime) {
     let Some(pg) = pg::Pg::require("request_approve_exchange_use_revoke_and_expire_on_postgres")
     else {
         return;
     };
     let dir = TempDir::new("jit-postgres");
-    flow(&dir, &pg.database("approvals"));
+    flow(&dir, &pg.database("approvals"), runtime);
 }
+with_runtimes!(request_approve_exchange_use_revoke_and_expire_on_postgres);
 
-fn flow(dir: &TempDir, db: &str) {
+/// The filter's polls of the revocation list through the template's `idp_jwks` cluster,
+/// answered 304 (Envoy's per-cluster count of upstream response codes).
+const NOT_MODIFIED: &str = "cluster.idp_jwks.upstream_rq_304";
+
+fn flow(dir: &TempDir, db: &str, runtime: Runtime) {
     let svc = Service::start(&dir.0, &policy(), db);
     let up = Upstream::ok();
     let envoy = Harness::new("pci-guard.yaml", policy().to_string(), up.port)
         .var("IDP_PORT", svc.port)
+        .runtime(runtime)
         .start();
     let agent = token("agent-7");
 
@@ -216,6 +222,14 @@ fn flow(dir: &TempDir, db: &str) {
         (403, json!("grant_revoked"))
     );
     eprintln!("revocation took effect after {took:?} (refresh 1 s)");
+    // The list is polled every second with the ETag of the last answer: while it holds, the
+    // service answers 304 and sends no body (the revocation above changed it once).
+    let before = envoy.stat(NOT_MODIFIED).unwrap_or(0);
+    let after = envoy.wait_for_stat(NOT_MODIFIED, before + 2, Duration::from_secs(10));
+    assert!(
+        after >= before + 2,
+        "{runtime:?}: the unchanged list was not answered 304 ({before} -> {after}): the poll sent no If-None-Match"
+    );
 
     // 5. Another grant, two seconds long: it passes, then one second after its exp it does not.
     let mut short = body.clone();
@@ -257,14 +271,14 @@ fn flow(dir: &TempDir, db: &str) {
 
 /// The same for one gRPC method: the hint comes in a trailer, the grant in metadata, and a
 /// grant for `GetCard` does not open `ListCards` on the same route.
-#[test]
-fn a_grpc_method_grant_through_envoy_on_sqlite() {
+fn a_grpc_method_grant_through_envoy_on_sqlite(runtime: Runtime) {
     let dir = TempDir::new("jit-grpc");
     let db = format!("sqlite://{}/approvals.db", dir.0.display());
     let svc = Service::start(&dir.0, &policy(), &db);
     let up = GrpcUpstream::start();
     let envoy = Harness::new("pci-guard.yaml", policy().to_string(), up.port)
         .var("IDP_PORT", svc.port)
+        .runtime(runtime)
         .start();
     let agent = token("agent-7");
 
@@ -366,3 +380,4 @@ fn a_grpc_method_grant_through_envoy_on_sqlite() {
         "grant_revoked"
     );
 }
+with_runtimes!(a_grpc_method_grant_through_envoy_on_sqlite);

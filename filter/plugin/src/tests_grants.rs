@@ -180,3 +180,40 @@ fn a_revocation_list_past_max_stale_refuses_every_grant_and_is_a_control_failure
         .iter()
         .any(|w| w["control"]["reason"] == "revocation_list_stale"));
 }
+
+#[test]
+fn the_revocation_list_is_polled_with_its_etag_and_a_304_keeps_the_list_held_fresh() {
+    let mut envoy = Envoy::start(&policy());
+    let (keys, _) = call_for(&envoy, "/.well-known/jwks.json");
+    envoy.answer_call(keys, "200", jwks("ec256.jwks.json").to_string().as_bytes());
+    let (list, h) = call_for(&envoy, "/v1/revocations");
+    assert!(
+        !h.iter().any(|(n, _)| n == "if-none-match"),
+        "nothing to match yet: {h:?}"
+    );
+    envoy.answer_call_with(
+        list,
+        "200",
+        &[("etag", "\"rv-1\"")],
+        br#"{"version": 1, "revoked": [{"id": "grt_1"}]}"#,
+    );
+    // Past max_stale (10 s) on 304s alone: every poll sends the ETag back, every 304 dates
+    // the list held anew, and that list (grt_1 revoked) is still the one checked.
+    for _ in 0..6 {
+        envoy.host.advance(2_000);
+        envoy.tick();
+        let (list, h) = call_for(&envoy, "/v1/revocations");
+        assert!(
+            h.iter()
+                .any(|(n, v)| n == "if-none-match" && v == "\"rv-1\""),
+            "{h:?}"
+        );
+        envoy.answer_call_with(list, "304", &[("etag", "\"rv-1\"")], b"");
+    }
+    assert_eq!(calls(&envoy, "/v1/revocations"), 7);
+    assert_eq!(
+        reason(&mut envoy, &grant("grt_1")),
+        (json!("grant_revoked"), 403)
+    );
+    assert_eq!(reason(&mut envoy, &grant("grt_2")), (json!("ok"), 200));
+}

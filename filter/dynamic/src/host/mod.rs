@@ -54,10 +54,22 @@ type RecordMetric = unsafe extern "C" fn(
     u64,
 ) -> envoy_dynamic_module_type_metrics_result;
 
-/// The answer of the key fetch being delivered (main thread).
+/// The answer of the key fetch being delivered (main thread): its response headers as Envoy
+/// handed them to the callout-done hook (`:status` among them; none when the call failed),
+/// and its body.
 struct Answer {
-    status: Option<String>,
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
+}
+
+impl Answer {
+    /// The value of header `name` (lower case, as HTTP/2 and Envoy's header maps spell names).
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
 }
 
 struct State {
@@ -137,10 +149,16 @@ impl DynamicHost {
         }
     }
 
-    /// Main thread: a key fetch answered (`status` none when it failed); returns the root's
-    /// token for it.
-    pub fn deliver(&self, callout: u64, status: Option<String>, body: Vec<u8>) -> Option<u32> {
-        *self.0.answer.borrow_mut() = Some(Answer { status, body });
+    /// Main thread: a key fetch answered with `headers` (empty when it failed) and `body`,
+    /// readable through [`Host::http_call_status`], [`Host::http_call_header`] and
+    /// [`Host::http_call_body`] until [`DynamicHost::delivered`]; returns the root's token for it.
+    pub fn deliver(
+        &self,
+        callout: u64,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Option<u32> {
+        *self.0.answer.borrow_mut() = Some(Answer { headers, body });
         self.0.calls.borrow_mut().remove(&callout)
     }
 
@@ -338,7 +356,13 @@ impl Host for DynamicHost {
     }
 
     fn http_call_status(&self) -> Option<String> {
-        self.0.answer.borrow().as_ref()?.status.clone()
+        self.0.answer.borrow().as_ref()?.header(":status")
+    }
+
+    /// From the headers Envoy hands the callout-done hook: the revocation list's `etag`, sent
+    /// back as `If-None-Match` on the next poll (a 304 then refreshes the list without a body).
+    fn http_call_header(&self, name: &str) -> Option<String> {
+        self.0.answer.borrow().as_ref()?.header(name)
     }
 
     fn http_call_body(&self, size: usize) -> Option<Vec<u8>> {
@@ -430,3 +454,6 @@ impl Host for DynamicHost {
         lock(&self.0.shared.waiters).push((f as usize, EnvoyPtr(s)));
     }
 }
+
+#[cfg(test)]
+mod tests;

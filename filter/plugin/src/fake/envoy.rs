@@ -84,10 +84,29 @@ impl Envoy {
 
     /// Delivers the answer to HTTP call `token`.
     pub fn answer_call(&mut self, token: u32, status: &str, body: &[u8]) {
-        self.host.world().call_answer = Some((Some(status.to_string()), body.to_vec()));
-        self.host.world().current = 0;
+        self.answer_call_with(token, status, &[], body);
+    }
+
+    /// Delivers the answer to HTTP call `token`, with response `headers` beside `:status`.
+    pub fn answer_call_with(
+        &mut self,
+        token: u32,
+        status: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) {
+        let mut w = self.host.world();
+        w.call_answer = Some((Some(status.to_string()), body.to_vec()));
+        w.call_headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        w.current = 0;
+        drop(w);
         self.root.on_http_call_response(token, 1, body.len());
-        self.host.world().call_answer = None;
+        let mut w = self.host.world();
+        w.call_answer = None;
+        w.call_headers.clear();
     }
 
     /// HTTP call `token` failed (reset, timeout): no headers, no body.

@@ -94,6 +94,8 @@ pub struct World {
     pub calls: Vec<Dispatched>,
     /// The HTTP call answer being delivered: status and body.
     pub call_answer: Option<(Option<String>, Vec<u8>)>,
+    /// Its other response headers (lower-case names).
+    pub call_headers: Vec<(String, String)>,
     pub current: u32,
     pub streams: BTreeMap<u32, FakeStream>,
     /// Host calls made, by method name.
@@ -229,6 +231,19 @@ impl Host for FakeHost {
         // Envoy has no headers for a failed call, and the SDK panics when asked for them.
         assert!(status.is_some(), "asked for the headers of a failed call");
         status.clone()
+    }
+    fn http_call_header(&self, name: &str) -> Option<String> {
+        self.count("http_call_header");
+        let w = self.0.borrow();
+        let (status, _) = w
+            .call_answer
+            .as_ref()
+            .expect("no HTTP call answer is being delivered");
+        assert!(status.is_some(), "asked for the headers of a failed call");
+        w.call_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
     fn http_call_body(&self, size: usize) -> Option<Vec<u8>> {
         self.count("http_call_body");
