@@ -26,7 +26,8 @@
 //! directory of `libpci_guard_dynamic.so`, default `target/dynamic`), `PCI_GUARD_DYNAMIC_NOOP_DIR`
 //! (the empty dynamic module of `envoy/bench/noop-dynamic`, under that file name; optional), `PCI_GUARD_WASM_NOOP` (the
 //! empty filter of `envoy/bench/noop-filter`; optional), `PCI_GUARD_WASM_BASELINE` (another
-//! build of pci-guard, e.g. of the commit a change starts from, run in the headline rounds;
+//! build of pci-guard, e.g. of the commit a change starts from, run in the headline rounds and
+//! beside the big bodies;
 //! optional; `make bench BASELINE=<rev>` builds it), `ENVOY`.
 //!
 //! Modules: [`bodies`] (what the upstream sends), [`setups`] (the Envoys compared),
@@ -405,6 +406,8 @@ fn main() {
         if let Some(sw) = &simd {
             big_setups.push(guard("pci-guard without simd128", &policy, true, sw));
         }
+        // The scanner of the build a change starts from, in the same interleaved stretch.
+        big_setups.extend(baseline.iter().cloned());
         big_runs(&ctx, &mut bigs, &big_setups, &big_bodies, reps);
     }
 
