@@ -69,6 +69,29 @@ pub struct envoy_dynamic_module_type_envoy_http_header {
     pub value_length: usize,
 }
 
+impl envoy_dynamic_module_type_envoy_http_header {
+    /// Name and value, read lossily (header bytes need not be UTF-8; never panicked on).
+    ///
+    /// # Safety
+    /// Envoy filled `self` in this event hook and has not invalidated it since.
+    pub unsafe fn pair(&self) -> (String, String) {
+        let key = envoy_dynamic_module_type_envoy_buffer {
+            ptr: self.key_ptr,
+            length: self.key_length,
+        };
+        let value = envoy_dynamic_module_type_envoy_buffer {
+            ptr: self.value_ptr,
+            length: self.value_length,
+        };
+        // SAFETY: the caller's contract, for both buffers.
+        let (k, v) = unsafe { (key.bytes(), value.bytes()) };
+        (
+            String::from_utf8_lossy(k).into_owned(),
+            String::from_utf8_lossy(v).into_owned(),
+        )
+    }
+}
+
 impl envoy_dynamic_module_type_module_buffer {
     /// Borrows `bytes` for one call (Envoy copies what it keeps).
     pub fn of(bytes: &[u8]) -> Self {

@@ -150,25 +150,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
         };
         // Every header, not only `:status`: the revocation list's `etag` is sent back on the
         // next poll (`If-None-Match`), which the service answers 304 while the list holds.
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .map(|h| {
-                let key = envoy_dynamic_module_type_envoy_buffer {
-                    ptr: h.key_ptr,
-                    length: h.key_length,
-                };
-                let value = envoy_dynamic_module_type_envoy_buffer {
-                    ptr: h.value_ptr,
-                    length: h.value_length,
-                };
-                // SAFETY: Envoy filled these for this hook.
-                let (k, v) = unsafe { (key.bytes(), value.bytes()) };
-                (
-                    String::from_utf8_lossy(k).into_owned(),
-                    String::from_utf8_lossy(v).into_owned(),
-                )
-            })
-            .collect();
+        // SAFETY: Envoy filled these for this hook.
+        let headers: Vec<(String, String)> = headers.iter().map(|h| unsafe { h.pair() }).collect();
         // SAFETY: as above.
         let body: Vec<u8> = chunks
             .iter()

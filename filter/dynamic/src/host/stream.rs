@@ -73,25 +73,8 @@ impl DynamicHost {
         {
             return Vec::new();
         }
-        raw.iter()
-            .map(|h| {
-                let key = envoy_dynamic_module_type_envoy_buffer {
-                    ptr: h.key_ptr,
-                    length: h.key_length,
-                };
-                let value = envoy_dynamic_module_type_envoy_buffer {
-                    ptr: h.value_ptr,
-                    length: h.value_length,
-                };
-                // SAFETY: Envoy filled these in this hook and no setter ran since. Header
-                // bytes need not be UTF-8: read lossily, never panicked on.
-                let (k, v) = unsafe { (key.bytes(), value.bytes()) };
-                (
-                    String::from_utf8_lossy(k).into_owned(),
-                    String::from_utf8_lossy(v).into_owned(),
-                )
-            })
-            .collect()
+        // SAFETY: Envoy filled these in this hook and no setter ran since.
+        raw.iter().map(|h| unsafe { h.pair() }).collect()
     }
 
     pub(super) fn edit_header(&self, map: Map, edit: &HeaderEdit) -> bool {

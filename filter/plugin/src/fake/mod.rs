@@ -131,6 +131,24 @@ impl FakeHost {
     pub fn advance(&self, ms: u64) {
         self.0.borrow_mut().now_ms += ms;
     }
+
+    /// A header of the HTTP call answer being delivered (`:status` included).
+    fn answered_call_header(&self, name: &str) -> Option<String> {
+        let w = self.0.borrow();
+        let (status, _) = w
+            .call_answer
+            .as_ref()
+            .expect("no HTTP call answer is being delivered");
+        // Envoy has no headers for a failed call, and the SDK panics when asked for them.
+        assert!(status.is_some(), "asked for the headers of a failed call");
+        if name == ":status" {
+            return status.clone();
+        }
+        w.call_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 impl Host for FakeHost {
@@ -223,27 +241,11 @@ impl Host for FakeHost {
     }
     fn http_call_status(&self) -> Option<String> {
         self.count("http_call_status");
-        let w = self.0.borrow();
-        let (status, _) = w
-            .call_answer
-            .as_ref()
-            .expect("no HTTP call answer is being delivered");
-        // Envoy has no headers for a failed call, and the SDK panics when asked for them.
-        assert!(status.is_some(), "asked for the headers of a failed call");
-        status.clone()
+        self.answered_call_header(":status")
     }
     fn http_call_header(&self, name: &str) -> Option<String> {
         self.count("http_call_header");
-        let w = self.0.borrow();
-        let (status, _) = w
-            .call_answer
-            .as_ref()
-            .expect("no HTTP call answer is being delivered");
-        assert!(status.is_some(), "asked for the headers of a failed call");
-        w.call_headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+        self.answered_call_header(name)
     }
     fn http_call_body(&self, size: usize) -> Option<Vec<u8>> {
         self.count("http_call_body");
