@@ -162,7 +162,8 @@ e2e: wasm wasm-fault dynamic-fault $(AGENTS_DEPS)
 # Criterion benches of the core, then the load comparison (bare Envoy / Envoy's native filters /
 # pci-guard, envoy/src/bin/loadbench/), which prints the table and writes BENCHMARKS.md.
 # BENCH_SECONDS (per run, default 5) bounds it; BASELINE=<git rev> also builds pci-guard at
-# that commit and runs it interleaved with this build in the headline rounds. The other
+# that commit and runs it interleaved with this build in the headline rounds and beside the
+# 256 MiB bodies (the scanner before and after a change, in one run). The other
 # BENCH_* knobs are listed at the top of envoy/src/bin/loadbench/main.rs.
 BENCH_TARGET   := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BENCH_CRITERION ?= --warm-up-time 1 --measurement-time 2
