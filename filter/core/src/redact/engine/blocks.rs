@@ -14,7 +14,7 @@ use crate::redact::{RedactOptions, RedactionCounts};
 
 use super::chunk_end::held_at_end;
 use super::decide::decide;
-use super::fast::{code_at, fast_path};
+use super::fast::{code_at, fast_path, RunEnd};
 use super::neighbours::{
     continues, glued_to_letter, may_start_card, no_escape_before, soft_break_before, zero_fraction,
 };
@@ -67,7 +67,9 @@ pub(super) fn scan_with<const FAST: bool>(
             let carried = m.wrapping_add(m & m.wrapping_neg());
             let ones = carried.trailing_zeros() as usize - k;
             // The run ends inside the block, so the byte after it is in `buf` too.
-            if FAST && k + ones < 64 && !continues(buf, i + ones, ones) {
+            let inside = k + ones < 64;
+            let cont = FAST && inside && continues(buf, i + ones, ones);
+            if FAST && inside && !cont {
                 if passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys) {
                     m &= carried;
                     continue;
@@ -78,7 +80,10 @@ pub(super) fn scan_with<const FAST: bool>(
                     continue;
                 }
             }
-            let run_end = (k + ones < 64).then_some(i + ones);
+            let run_end = inside.then_some(RunEnd {
+                end: i + ones,
+                continues: cont,
+            });
             let next = match visit::<FAST>(
                 opts,
                 mode,
@@ -281,7 +286,7 @@ fn visit<const FAST: bool>(
     mode: Mode,
     w: &mut Window<'_>,
     i: usize,
-    run_end: Option<usize>,
+    run_end: Option<RunEnd>,
     counts: &mut RedactionCounts,
 ) -> Result<usize, usize> {
     let c = if mode == Mode::Text
