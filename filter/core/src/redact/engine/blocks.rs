@@ -39,6 +39,7 @@ pub(super) fn scan_with<const FAST: bool>(
     // the calls that need it, so the loop reads `buf` from locals (in wasm, a window whose
     // address is taken lives in linear memory and every read of `buf` would load its pointer
     // and length again).
+    let text = mode == Mode::Text;
     while pos + 64 <= len {
         let base = pos;
         let block = digit_mask64(buf, base);
@@ -65,23 +66,24 @@ pub(super) fn scan_with<const FAST: bool>(
             // run reaches bit 63 (then `k + ones` = 64). No variable shift: on x86 that ties
             // up `cl`, and V8 then spills around it.
             let carried = m.wrapping_add(m & m.wrapping_neg());
-            let ones = carried.trailing_zeros() as usize - k;
+            let end_bit = carried.trailing_zeros() as usize;
+            let (e, ones) = (base + end_bit, end_bit - k);
             // The run ends inside the block, so the byte after it is in `buf` too.
-            let inside = k + ones < 64;
-            let cont = FAST && inside && continues(buf, i + ones, ones);
+            let inside = end_bit < 64;
+            let cont = FAST && inside && continues(buf, e, ones);
             if FAST && inside && !cont {
-                if passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys) {
+                if passes_over(buf, i, ones, text, &opts.cvv_keys) {
                     m &= carried;
                     continue;
                 }
                 if plain_code_candidate(buf, i, ones) {
-                    code_at(opts, &mut Window { ctx, buf, eof }, i, i + ones, counts);
+                    code_at(opts, &mut Window { ctx, buf, eof }, i, e, counts);
                     m &= carried;
                     continue;
                 }
             }
             let run_end = inside.then_some(RunEnd {
-                end: i + ones,
+                end: e,
                 continues: cont,
             });
             let next = match visit::<FAST>(
