@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use pci_guard_core::redact::{RedactOptions, Redactor};
 
+mod corpora;
+
 fn body(kind: &str) -> Vec<u8> {
     let mut v = Vec::new();
     let mut i = 0usize;
@@ -202,4 +204,65 @@ fn cold_request() {
         "cold decision (signature stubbed): {:.2} µs per request (best of 40 × 3000)",
         best / 3000.0 * 1e6
     );
+}
+
+/// The redacted output of every corpus record, the spellings table and the probe's bodies,
+/// written to `$DUMP` (one record a line, whole and in 7-byte chunks; the corpus found as
+/// `tests/pan_corpus.rs` finds it): two builds' dumps must be byte-identical when a change is
+/// meant to be speed only. `DUMP=/tmp/x cargo test
+/// --release -p pci-guard-core --test perf_probe -- --ignored dump`.
+#[test]
+#[ignore = "run by hand"]
+fn dump() {
+    use pci_guard_core::redact::redact_in_place;
+    let Ok(path) = std::env::var("DUMP") else {
+        return;
+    };
+    let opts = Arc::new(RedactOptions::default());
+    let mut texts: Vec<Vec<u8>> = Vec::new();
+    let dir = corpora::corpus_dir("pan", ".").expect("the PAN corpus");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for f in files {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(t) = v["text"].as_str() {
+                texts.push(t.as_bytes().to_vec());
+            }
+        }
+    }
+    for c in pci_guard_testkit::spellings::PANS
+        .iter()
+        .chain(pci_guard_testkit::spellings::CODES)
+    {
+        texts.push(c.body.as_bytes().to_vec());
+    }
+    for (a, b) in pci_guard_testkit::spellings::UNCHANGED {
+        texts.push(a.as_bytes().to_vec());
+        texts.push(b.as_bytes().to_vec());
+    }
+    for kind in [
+        "clean", "bench", "text", "cjk", "cards", "form", "pans", "grouped", "cvvs",
+    ] {
+        texts.push(body(kind));
+    }
+    let mut out = Vec::new();
+    for t in &texts {
+        let mut whole = t.clone();
+        redact_in_place(&opts, &mut whole);
+        out.extend_from_slice(&whole);
+        out.push(b'\n');
+        let mut r = Redactor::new(opts.clone());
+        for c in t.chunks(7) {
+            r.feed(c, &mut out);
+        }
+        r.finish(&mut out);
+        out.push(b'\n');
+    }
+    std::fs::write(path, out).unwrap();
+    println!("{} records", texts.len());
 }

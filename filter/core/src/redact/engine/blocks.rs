@@ -14,7 +14,7 @@ use crate::redact::{RedactOptions, RedactionCounts};
 
 use super::chunk_end::held_at_end;
 use super::decide::decide;
-use super::fast::{code_at, fast_path};
+use super::fast::{code_at, fast_path, RunEnd};
 use super::neighbours::{
     continues, glued_to_letter, may_start_card, no_escape_before, soft_break_before, zero_fraction,
 };
@@ -39,6 +39,7 @@ pub(super) fn scan_with<const FAST: bool>(
     // the calls that need it, so the loop reads `buf` from locals (in wasm, a window whose
     // address is taken lives in linear memory and every read of `buf` would load its pointer
     // and length again).
+    let text = mode == Mode::Text;
     while pos + 64 <= len {
         let base = pos;
         let block = digit_mask64(buf, base);
@@ -65,20 +66,26 @@ pub(super) fn scan_with<const FAST: bool>(
             // run reaches bit 63 (then `k + ones` = 64). No variable shift: on x86 that ties
             // up `cl`, and V8 then spills around it.
             let carried = m.wrapping_add(m & m.wrapping_neg());
-            let ones = carried.trailing_zeros() as usize - k;
+            let end_bit = carried.trailing_zeros() as usize;
+            let (e, ones) = (base + end_bit, end_bit - k);
             // The run ends inside the block, so the byte after it is in `buf` too.
-            if FAST && k + ones < 64 && !continues(buf, i + ones, ones) {
-                if passes_over(buf, i, ones, mode == Mode::Text, &opts.cvv_keys) {
+            let inside = end_bit < 64;
+            let cont = FAST && inside && continues(buf, e, ones);
+            if FAST && inside && !cont {
+                if passes_over(buf, i, ones, text, &opts.cvv_keys) {
                     m &= carried;
                     continue;
                 }
                 if plain_code_candidate(buf, i, ones) {
-                    code_at(opts, &mut Window { ctx, buf, eof }, i, i + ones, counts);
+                    code_at(opts, &mut Window { ctx, buf, eof }, i, e, counts);
                     m &= carried;
                     continue;
                 }
             }
-            let run_end = (k + ones < 64).then_some(i + ones);
+            let run_end = inside.then_some(RunEnd {
+                end: e,
+                continues: cont,
+            });
             let next = match visit::<FAST>(
                 opts,
                 mode,
@@ -281,7 +288,7 @@ fn visit<const FAST: bool>(
     mode: Mode,
     w: &mut Window<'_>,
     i: usize,
-    run_end: Option<usize>,
+    run_end: Option<RunEnd>,
     counts: &mut RedactionCounts,
 ) -> Result<usize, usize> {
     let c = if mode == Mode::Text

@@ -16,6 +16,14 @@ use super::neighbours::{
 };
 use super::Mode;
 
+/// Where a digit run the block loop found ends, and whether the bytes after it may continue
+/// it (`neighbours::continues`, which the loop has asked already).
+#[derive(Clone, Copy)]
+pub(super) struct RunEnd {
+    pub end: usize,
+    pub continues: bool,
+}
+
 /// The common cases, decided from the raw digit run and its two neighbours alone. Returns
 /// `None` when the general path must decide; otherwise exactly what the general path would.
 ///
@@ -37,19 +45,22 @@ pub(super) fn fast_path(
     mode: Mode,
     w: &mut Window<'_>,
     i: usize,
-    run_end: Option<usize>,
+    run_end: Option<RunEnd>,
     counts: &mut RedactionCounts,
 ) -> Option<usize> {
     let buf = &*w.buf;
     debug_assert!(is_digit(buf[i]));
-    debug_assert!(run_end.is_none_or(|e| e == digit_run_end(buf, i, usize::MAX)));
-    // The block loop knows where the run ends (its digit mask); a run over 19 digits falls
-    // to the general path either way.
-    let e = run_end.unwrap_or_else(|| digit_run_end(buf, i, 20));
+    debug_assert!(
+        run_end.is_none_or(|r| r.end == digit_run_end(buf, i, usize::MAX)
+            && r.continues == continues(buf, r.end, r.end - i))
+    );
+    // The block loop knows where the run ends (its digit mask) and what follows it; a run over
+    // 19 digits falls to the general path either way.
+    let e = run_end.map_or_else(|| digit_run_end(buf, i, 20), |r| r.end);
     let Some(&after) = buf.get(e) else {
         return open_run(opts, mode, w, i);
     };
-    if continues(buf, e, e - i) {
+    if run_end.map_or_else(|| continues(buf, e, e - i), |r| r.continues) {
         if e - i == 4 && mode == Mode::Text {
             return grouped_card(opts, w, i, counts);
         }

@@ -134,7 +134,7 @@ pub(super) fn zero_fraction(buf: &[u8], p: usize) -> bool {
 
 /// Whether a quoted-printable soft line break (`=\r\n`, `=\n`) ends right before `i`: the run
 /// at `i` may continue the digits before it (judged from `buf` alone: near its start, yes).
-#[inline]
+#[inline(always)]
 pub(super) fn soft_break_before(buf: &[u8], i: usize) -> bool {
     i >= 1
         && buf[i - 1] == b'\n'
