@@ -42,14 +42,14 @@ pub(super) fn continues(buf: &[u8], e: usize, ones: usize) -> bool {
     }
 }
 
-/// Whether a dot at `e` may join three groups: digits (or a multi-byte character), then a
+/// Whether a dot at `e` may join three groups: digits (or a character, raw or encoded), then a
 /// second dot and a digit.
 #[inline(always)]
 fn dotted(buf: &[u8], e: usize) -> bool {
     let Some(&d) = buf.get(e + 1) else {
         return true;
     };
-    if d >= 0x80 {
+    if may_be_char(d) {
         return true;
     }
     if !is_digit(d) {
@@ -58,10 +58,22 @@ fn dotted(buf: &[u8], e: usize) -> bool {
     let q = crate::redact::scanner::digit_run_end(buf, e + 1, 8);
     match buf.get(q) {
         None => true,
-        Some(&x) if x >= 0x80 => true,
-        Some(&b'.') => buf.get(q + 1).is_none_or(|&y| is_digit(y) || y >= 0x80),
+        Some(&x) if may_be_char(x) => true,
+        Some(&b'.') => buf
+            .get(q + 1)
+            .is_none_or(|&y| is_digit(y) || may_be_char(y)),
         Some(_) => false,
     }
+}
+
+/// Whether `b` may start a character that is not itself a digit or a dot but may still sit
+/// inside a grouping (a space, mark or invisible one): a UTF-8 lead, or the start of an
+/// entity (`&shy;`), a JSON escape (`\u00ad`), a percent escape (`%C2%AD`) or a
+/// quoted-printable one (`=C2=AD`). `0004.&shy;4111` after a code key is one number to the
+/// general path, so the fast path must not take `0004` for a code.
+#[inline(always)]
+fn may_be_char(b: u8) -> bool {
+    b >= 0x80 || matches!(b, b'&' | b'\\' | b'%' | b'=')
 }
 
 /// Whether an entity `chars` reads (see `chars::ENTITIES`, or numeric `&#…;`) may start at

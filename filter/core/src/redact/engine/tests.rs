@@ -487,3 +487,17 @@ fn the_entity_prefix_check_knows_every_entity_chars_reads() {
         assert!(!super::neighbours::entity_prefix(a, b));
     }
 }
+
+/// Found by the proptest under wasm (a random seed native runs had not hit): a code value
+/// whose digits a `.` and an encoded soft hyphen join to more digits.
+#[test]
+fn a_code_value_joined_by_a_point_and_an_encoded_soft_hyphen_is_decided_alike() {
+    for lead in [0, 70] {
+        let mut input = vec![b'x'; lead];
+        input.extend_from_slice(br#"+cvvValue":"0004.&shy;4111"#);
+        for mode in [Mode::Text, Mode::Proto] {
+            let (fast, general) = fast_and_general(&input, mode);
+            assert_eq!(fast, general, "{mode:?} lead {lead}");
+        }
+    }
+}
