@@ -58,6 +58,10 @@ pub(super) fn scan_with<const FAST: bool>(
         } else if FAST {
             m = without_short_runs(m);
         }
+        if m == 0 {
+            pos = base + 64;
+            continue;
+        }
         while m != 0 {
             let k = m.trailing_zeros() as usize;
             let i = base + k;
@@ -176,12 +180,11 @@ fn other_script_block<const FAST: bool>(
 #[inline]
 pub(super) fn without_short_runs(m: u64) -> u64 {
     // Bits of runs of three or more: every start of three digits in a row, spread over them.
-    let three = m & (m >> 1) & (m >> 2);
-    let long = three | (three << 1) | (three << 2);
-    // A run that reaches bit 63 goes on into the next block: keep it whatever its length
-    // here (its last two bits; a longer one is in `long`).
-    let open = m & ((m as i64 >> 63) as u64) & (0b11 << 62);
-    long | open
+    // The shifts are arithmetic: a run that reaches bit 63 goes on into the next block, and
+    // copies of bit 63 shifted in above it keep it whatever its length here.
+    let s = m as i64;
+    let three = m & ((s >> 1) as u64) & ((s >> 2) as u64);
+    three | (three << 1) | (three << 2)
 }
 
 /// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,
