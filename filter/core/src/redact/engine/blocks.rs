@@ -285,7 +285,7 @@ fn plain_code_candidate(buf: &[u8], i: usize, ones: usize) -> bool {
 /// that digit before: one that did would have decided it as a lone digit (and returned past
 /// the fraction), or ended with it as the last digit of a group or an escape, and then a digit
 /// or an escape precedes it, which the conditions below exclude.
-#[inline(always)]
+#[inline(never)]
 fn visit<const FAST: bool>(
     opts: &RedactOptions,
     mode: Mode,
