@@ -3,7 +3,9 @@
 //! may spell its characters as JSON or percent escapes (`"\u0063vv"`, `%63vv=`): they are read
 //! as the characters they decode to.
 
-use crate::redact::scanner::{hex_val, is_alnum, is_hex, CLASS, GLUE_END, KEY, NOT_NORMAL};
+use crate::redact::scanner::{
+    hex_val, is_alnum, is_hex, ALPHA, CLASS, GLUE_END, HEX, KEY, NOT_NORMAL,
+};
 use crate::redact::window::Window;
 
 use super::keys::{normalize_segments, CvvKeys, Segments, MAX_KEY};
@@ -149,21 +151,27 @@ pub(super) fn key_before(w: &Window<'_>, i: isize, floor: isize, keys: &CvvKeys)
 /// is no `%XX` escape's end, `%3A`). `None` for any other glue.
 #[inline]
 fn plain_glue_key_end(buf: &[u8], i: usize) -> Option<usize> {
+    let end = plain_glue_end(buf, i)?;
+    (is_key_byte(buf[end - 1]) && !escape_ends_at(buf, end)).then_some(end)
+}
+
+/// Where the glue `":"`, `":` or `=` before `i` starts (`i >= 6`), whatever precedes it.
+#[inline(always)]
+fn plain_glue_end(buf: &[u8], i: usize) -> Option<usize> {
     if i < 6 {
         return None;
     }
     // The four bytes before `i` as one word, the last in the top byte.
     let w = u32::from_le_bytes(<[u8; 4]>::try_from(buf.get(i - 4..i)?).ok()?);
-    let end = if w >> 8 == u32::from_le_bytes([b'"', b':', b'"', 0]) {
-        i - 3
+    if w >> 8 == u32::from_le_bytes([b'"', b':', b'"', 0]) {
+        Some(i - 3)
     } else if w >> 16 == u32::from_le_bytes([b'"', b':', 0, 0]) {
-        i - 2
+        Some(i - 2)
     } else if w >> 24 == u32::from(b'=') {
-        i - 1
+        Some(i - 1)
     } else {
-        return None;
-    };
-    (is_key_byte(buf[end - 1]) && !escape_ends_at(buf, end)).then_some(end)
+        None
+    }
 }
 
 #[inline]
@@ -204,6 +212,14 @@ fn escape_ends_at(buf: &[u8], p: usize) -> bool {
 /// that byte. Lets the scan pass over such values (`"amount":1234`) without visiting them.
 #[inline(always)]
 pub(crate) fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
+    // Most keys end in a letter no escape ends in (`g`–`z`: not a hex digit): it alone answers.
+    let Some(glue) = plain_glue_end(buf, i) else {
+        return false;
+    };
+    let c = buf[glue - 1];
+    if CLASS[usize::from(c)] & (ALPHA | HEX) == ALPHA {
+        return !keys.may_end_key(c);
+    }
     match plain_glue_key_end(buf, i) {
         Some(end) => {
             let c = buf[end - 1];
