@@ -46,6 +46,9 @@ pub(crate) const DOT: u16 = 128;
 pub(crate) const MAYBE_SEP: u16 = 256;
 /// Byte is not ASCII.
 pub(crate) const HIGH: u16 = 512;
+/// Byte is `,` or `.`: a mark only between the groups of a canonical grouping, so after a
+/// digit run it may continue the run only when the run has four digits.
+pub(crate) const WEAK_MARK: u16 = 1024;
 
 /// 256-entry class table.
 pub(crate) static CLASS: [u16; 256] = {
@@ -86,6 +89,9 @@ pub(crate) static CLASS: [u16; 256] = {
         }
         if b == b'.' {
             c |= DOT;
+        }
+        if matches!(b, b'.' | b',') {
+            c |= WEAK_MARK;
         }
         if matches!(
             b,
