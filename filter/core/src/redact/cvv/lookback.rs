@@ -4,7 +4,7 @@
 //! as the characters they decode to.
 
 use crate::redact::scanner::{
-    hex_val, is_alnum, is_hex, ALPHA, CLASS, GLUE_END, HEX, KEY, NOT_NORMAL,
+    hex_val, is_alnum, is_hex, ALPHA, CLASS, DIGIT, GLUE_END, HEX, KEY, NOT_NORMAL,
 };
 use crate::redact::window::Window;
 
@@ -212,21 +212,23 @@ fn escape_ends_at(buf: &[u8], p: usize) -> bool {
 /// that byte. Lets the scan pass over such values (`"amount":1234`) without visiting them.
 #[inline(always)]
 pub(crate) fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
-    // Most keys end in a letter no escape ends in (`g`–`z`: not a hex digit): it alone answers.
+    // The byte before the glue answers most of the time: one a configured key ends with says
+    // no (the value may be a code), and otherwise a letter no escape ends in (`g`–`z`: not a
+    // hex digit) says yes.
     let Some(glue) = plain_glue_end(buf, i) else {
         return false;
     };
     let c = buf[glue - 1];
-    if CLASS[usize::from(c)] & (ALPHA | HEX) == ALPHA {
-        return !keys.may_end_key(c);
+    if keys.may_end_key(c) {
+        return false;
     }
-    match plain_glue_key_end(buf, i) {
-        Some(end) => {
-            let c = buf[end - 1];
-            is_alnum(c) && !keys.may_end_key(c) && !(is_hex(c) && json_escape_ends_at(buf, end))
-        }
-        None => false,
+    let class = CLASS[usize::from(c)];
+    if class & (ALPHA | HEX) == ALPHA {
+        return true;
     }
+    // A digit or `a`–`f`: yes unless a `%XX` or `\uXXXX` escape may end with it (and decode to
+    // the last byte of a key); anything else ends no key.
+    class & (ALPHA | DIGIT) != 0 && !escape_ends_at(buf, glue) && !json_escape_ends_at(buf, glue)
 }
 
 /// [`key_before`] for the plain glue of [`plain_glue_key_end`], read straight from `buf` when
