@@ -74,6 +74,13 @@ pub(super) fn scan_with<const FAST: bool>(
             let (e, ones) = (base + end_bit, end_bit - k);
             // The run ends inside the block, so the byte after it is in `buf` too.
             let inside = end_bit < 64;
+            if FAST && !inside && k > 0 && ones >= 2 && !may_start_card(buf[i], buf[i + 1]) {
+                // It goes on into the next block and starts no card (a millisecond timestamp,
+                // an id): start that block at the run, which then ends inside it and is
+                // judged from the mask like the others, not by a visit that reads it again.
+                pos = i;
+                break;
+            }
             let cont = FAST && inside && continues(buf, e, ones);
             if FAST && inside && !cont {
                 if passes_over(buf, i, ones, text, &opts.cvv_keys) {
