@@ -17,6 +17,8 @@
 //!         if high and a digit of another script starts in the block (`４`, `٤`):
 //!             visit every candidate of the block in order, then next block
 //!         for each run of ones in m, first to last:
+//!             if it runs into the next block and no card starts with its first two digits:
+//!                 start the next block at it, next block
 //!             if the run decides nothing: next run          // from m and its neighbours
 //!             match visit(first digit of the run):
 //!                 Ok(next)   => go on from next (clear the bits of m below it)
@@ -61,6 +63,10 @@
 //!    glued to a letter, and 12–19 plain digits no card brand starts with (millisecond
 //!    timestamps, most ids). A 3–4 digit run after plain glue goes straight to the
 //!    security-code check.
+//!    A run that goes on into the next block is not judged where it is cut: when a card
+//!    cannot start with it (a millisecond timestamp, an id of zeros), the next block starts at
+//!    the run, which then ends inside it (a visit, out of line, would read it again); a run
+//!    that may start a card is visited, as it would be anyway.
 //! 3. **Fast paths for the common shapes** (`fast.rs`), decided from the run and its
 //!    neighbours without parsing a cluster: an isolated 12–19 digit run (`"number":"4111…"`,
 //!    also next to a `%XX` escape) is a card iff brand and Luhn say so; an isolated 4-4-4-4
@@ -81,8 +87,9 @@
 //!    that may lead a digit of another script; only a block holding one looks for those
 //!    digits (`chars::other_digit_starts`, out of line). After a run, the class table answers
 //!    "may a separator follow?" for most bytes (` `, `-`, `/`, tab, … yes; letters, quotes,
-//!    `:` no); `.` `,` `&` `=` and eight UTF-8 leads get a closer look
-//!    (`neighbours::continues`, out of line but for `,`): `"amount":1234,"currency"` and
+//!    `:` no); `.` `,` (after four digits only: a class bit of
+//!    their own), `&` `=` and eight UTF-8 leads (out of line) get a closer look
+//!    (`neighbours::continues`): `"amount":1234,"currency"` and
 //!    `"price":19.99` are still passed over from the mask. Escapes, entities, UTF-8 and the
 //!    separator grammar are decoded only in the general path (`chars`).
 //!
