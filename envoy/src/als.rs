@@ -82,6 +82,12 @@ impl AlsReceiver {
         crate::collected_at_least(&self.events, n)
     }
 
+    /// The request events received so far (the VM's own records left out), waiting (up to
+    /// 10 s) for at least `n`.
+    pub fn request_events(&self, n: usize) -> Vec<String> {
+        crate::request_events_at_least(&self.events, n)
+    }
+
     /// The `log_name`s of the streams Envoy opened.
     pub fn log_names(&self) -> Vec<String> {
         self.log_names.lock().unwrap().clone()

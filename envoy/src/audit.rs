@@ -81,6 +81,28 @@ pub fn pci_guard_audit(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// The request events among the entries a sink receiver collected (an entry may carry a VM
+/// record and a request event, a line each), waiting (up to 10 s) until at least `n` are
+/// there: the VM's own records travel the same sinks, so a count of entries alone may be
+/// reached before the request events arrive.
+pub fn request_events_at_least(entries: &Mutex<Vec<String>>, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Vec<String> = entries
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|entry| entry.lines())
+            .filter(|l| !l.is_empty() && !is_vm_record(l))
+            .map(str::to_string)
+            .collect();
+        if got.len() >= n || Instant::now() > deadline {
+            return got;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// What a receiver has collected so far, waiting (up to 10 s) until there are at least `n`:
 /// sinks deliver asynchronously (batches on a timer).
 pub fn collected_at_least<T: Clone>(items: &Mutex<Vec<T>>, n: usize) -> Vec<T> {

@@ -37,7 +37,10 @@ pub mod runtime;
 pub mod tokens;
 pub mod upstream;
 
-pub use audit::{collected_at_least, is_vm_record, parse_audit_line, pci_guard_audit, with_vm_env};
+pub use audit::{
+    collected_at_least, is_vm_record, parse_audit_line, pci_guard_audit, request_events_at_least,
+    with_vm_env,
+};
 pub use cli::{audit_verify, pci_guard_bin};
 pub use client::{h2_get, request, Response};
 pub use envoy::{

@@ -80,6 +80,12 @@ impl OtlpReceiver {
         crate::collected_at_least(&self.bodies, n)
     }
 
+    /// The request events among the log bodies received so far (the VM's own records left
+    /// out), waiting (up to 10 s) for at least `n`.
+    pub fn request_bodies(&self, n: usize) -> Vec<String> {
+        crate::request_events_at_least(&self.bodies, n)
+    }
+
     /// Log records (body and string attributes) received so far, waiting for at least `n`.
     pub fn records(&self, n: usize) -> Vec<Record> {
         crate::collected_at_least(&self.records, n)
