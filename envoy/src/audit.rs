@@ -36,19 +36,14 @@ impl Envoy {
     }
 
     fn lines_until(&self, n: usize, keep: impl Fn(&str) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = std::fs::read_to_string(&self.access_log).unwrap_or_default();
-            let lines: Vec<String> = text
+        waiting_for_at_least(n, || {
+            std::fs::read_to_string(&self.access_log)
+                .unwrap_or_default()
                 .lines()
                 .filter(|l| !l.trim().is_empty() && keep(l))
                 .map(str::to_string)
-                .collect();
-            if lines.len() >= n || Instant::now() > deadline {
-                return lines;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+                .collect()
+        })
     }
 }
 
@@ -86,29 +81,33 @@ pub fn pci_guard_audit(args: &[&str]) -> (i32, String) {
 /// there: the VM's own records travel the same sinks, so a count of entries alone may be
 /// reached before the request events arrive.
 pub fn request_events_at_least(entries: &Mutex<Vec<String>>, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let got: Vec<String> = entries
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|entry| entry.lines())
-            .filter(|l| !l.is_empty() && !is_vm_record(l))
-            .map(str::to_string)
-            .collect();
-        if got.len() >= n || Instant::now() > deadline {
-            return got;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+    waiting_for_at_least(n, || {
+        request_lines(entries.lock().unwrap().iter().map(String::as_str))
+    })
+}
+
+/// The request events among log entries or lines: each entry split in lines, the empty ones
+/// and the VM's own records left out.
+pub fn request_lines<'a>(entries: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    entries
+        .into_iter()
+        .flat_map(str::lines)
+        .filter(|l| !l.is_empty() && !is_vm_record(l))
+        .map(str::to_string)
+        .collect()
 }
 
 /// What a receiver has collected so far, waiting (up to 10 s) until there are at least `n`:
 /// sinks deliver asynchronously (batches on a timer).
 pub fn collected_at_least<T: Clone>(items: &Mutex<Vec<T>>, n: usize) -> Vec<T> {
+    waiting_for_at_least(n, || items.lock().unwrap().clone())
+}
+
+/// `read()` again every 50 ms until it returns at least `n` items, or 10 s have passed.
+fn waiting_for_at_least<T>(n: usize, mut read: impl FnMut() -> Vec<T>) -> Vec<T> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let got = items.lock().unwrap().clone();
+        let got = read();
         if got.len() >= n || Instant::now() > deadline {
             return got;
         }

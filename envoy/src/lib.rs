@@ -39,7 +39,7 @@ pub mod upstream;
 
 pub use audit::{
     collected_at_least, is_vm_record, parse_audit_line, pci_guard_audit, request_events_at_least,
-    with_vm_env,
+    request_lines, with_vm_env,
 };
 pub use cli::{audit_verify, pci_guard_bin};
 pub use client::{h2_get, request, Response};

@@ -50,24 +50,10 @@ fn file_stdout_otlp_and_als_sinks_each_get_one_identical_event_per_request(
     // shown by the_vms_own_records_reach_every_sink_with_the_request_events. The dynamic
     // module writes its records in the log entry of the request that carries them: an entry
     // of two lines, the record's and the request's.
-    let requests_only = |v: Vec<String>| -> Vec<String> {
-        v.iter()
-            .flat_map(|entry| entry.lines())
-            .filter(|l| !l.is_empty() && !is_vm_record(l))
-            .map(str::to_string)
-            .collect()
-    };
     let file = envoy.audit_lines(requests.len());
     let otlp_bodies = otlp.request_bodies(requests.len());
     let als_events = als.request_events(requests.len());
-    let stdout: Vec<String> = requests_only(
-        std::fs::read_to_string(&envoy.stdout_log)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect(),
-    );
+    let stdout = request_lines([std::fs::read_to_string(&envoy.stdout_log).unwrap().as_str()]);
     for (name, lines) in [
         ("file", &file),
         ("otlp", &otlp_bodies),
