@@ -233,8 +233,8 @@ pub(crate) fn no_cvv_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> bool {
 
 /// [`key_before`] for the plain glue of [`plain_glue_key_end`], read straight from `buf` when
 /// the whole look-back lies inside it: `Some` of what `key_before` returns (no key ends with
-/// the key's last byte, or the key is the run of key bytes before it up to a `%XX` escape), or
-/// `None` to let `key_before` decide.
+/// the key's last byte, or the key is the run of key bytes before it, after a byte that starts
+/// no escape), or `None` to let `key_before` decide.
 #[inline]
 pub(super) fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<Option<Key>> {
     const REACH: usize = 3 + MAX_KEY + 4;
@@ -248,15 +248,22 @@ pub(super) fn plain_key_before(buf: &[u8], i: usize, keys: &CvvKeys) -> Option<O
     if is_alnum(buf[end - 1]) && !keys.may_end_key(buf[end - 1]) {
         return Some(None);
     }
-    let mut p = end;
+    // The run of key bytes before `end`, read from a slice (no bounds check per byte), each
+    // byte's class loaded once.
     let mut seen = 0u16;
-    while p > end - MAX_KEY && is_key_byte(buf[p - 1]) && !escape_ends_at(buf, p) {
-        seen |= CLASS[usize::from(buf[p - 1])];
-        p -= 1;
+    let mut n = 0;
+    for &b in buf[end - MAX_KEY..end].iter().rev() {
+        let class = CLASS[usize::from(b)];
+        if class & KEY == 0 {
+            break;
+        }
+        seen |= class;
+        n += 1;
     }
-    // Stopped at an escape that may be part of the key (`%63vv`, `\u0063vv`): the general
-    // look-back decodes it.
-    if end - p >= MAX_KEY || buf[p - 1] == b'\\' || escape_ends_at(buf, p) {
+    let p = end - n;
+    // An escape that may be part of the key (`%63vv`, `\u0063vv`) starts right before the run
+    // (`%` and `\` are no key bytes, its hex digits are): the general look-back decodes it.
+    if n >= MAX_KEY || matches!(buf[p - 1], b'\\' | b'%') {
         return None;
     }
     Some(Some(Key {
