@@ -97,7 +97,7 @@
 //! table is normalised and at most `MAX_KEY` (48) bytes long; the table's length is a power of
 //! two above the number of keys, so every probe ends at an empty slot.
 
-use crate::redact::window::Window;
+use crate::redact::window::{Window, MAX_LOOKBACK};
 
 use context::{follows_expiry, parent_is_key, CODE, FILLERS, PARENT_CHILDREN, VALUE};
 use keys::{head16, packed, MAX_KEY};
@@ -116,22 +116,30 @@ mod markup;
 pub(crate) fn is_cvv_value(w: &Window<'_>, at: usize, keys: &CvvKeys) -> bool {
     debug_assert!(w.buf.get(at).is_some_and(u8::is_ascii_digit));
     let i = at as isize;
-    let floor = i - crate::redact::window::MAX_LOOKBACK as isize;
     // Fast reject: the byte before a value ends a glue token.
     if !w.back(i - 1).is_some_and(ends_glue) {
         return false;
     }
     let key = match plain_key_before(w.buf, at, keys) {
         Some(found) => found,
-        None => key_before(w, i, floor, keys),
+        None => key_before(w, i, i - MAX_LOOKBACK as isize, keys),
     };
-    if let Some(key) = &key {
-        // The common case, inline: a key read from this chunk, already normal, configured.
-        if let Some(r) = normal_in_buf(w, key) {
-            if keys.contains_head(head16(r), r.len()) {
-                return true;
-            }
+    // The common case: a key read from this chunk, already normal, configured.
+    if let Some(r) = key.as_ref().and_then(|key| normal_in_buf(w, key)) {
+        if keys.contains_head(head16(r), r.len()) {
+            return true;
         }
+    }
+    named_otherwise(w, i, key, keys)
+}
+
+/// [`is_cvv_value`] past its common case, out of line so that case saves and restores few
+/// registers: the key with a child word, a filler or a parent, after an expiry, an input's
+/// `value`, or no key (markup, SQL).
+#[inline(never)]
+fn named_otherwise(w: &Window<'_>, i: isize, key: Option<Key>, keys: &CvvKeys) -> bool {
+    let floor = i - MAX_LOOKBACK as isize;
+    if let Some(key) = &key {
         let (named, kp) = names_code(w, key, keys);
         if named {
             return true;
