@@ -40,7 +40,7 @@ impl Window<'_> {
     }
 
     /// The byte at `i` behind or inside the window; `None` before the start of the stream.
-    #[inline]
+    #[inline(always)]
     pub fn back(&self, i: isize) -> Option<u8> {
         if i >= 0 {
             self.buf.get(i.unsigned_abs()).copied()
