@@ -74,10 +74,12 @@ pub(super) fn scan_with<const FAST: bool>(
             let (e, ones) = (base + end_bit, end_bit - k);
             // The run ends inside the block, so the byte after it is in `buf` too.
             let inside = end_bit < 64;
-            if FAST && !inside && k > 0 && ones >= 2 && !may_start_card(buf[i], buf[i + 1]) {
-                // It goes on into the next block and starts no card (a millisecond timestamp,
-                // an id): start that block at the run, which then ends inside it and is
-                // judged from the mask like the others, not by a visit that reads it again.
+            if FAST && !inside && m != u64::MAX {
+                // It goes on into the next block (and, `m` not all ones, does not start the
+                // block: the scan moves on): start that block at the run, which then ends
+                // inside it and is passed over or handed to `visit` with its end known, like
+                // the others. Visited here, a timestamp, an amount or a card cut by the
+                // block's end would be read again from the start by the general path.
                 pos = i;
                 break;
             }

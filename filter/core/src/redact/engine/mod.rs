@@ -17,7 +17,7 @@
 //!         if high and a digit of another script starts in the block (`４`, `٤`):
 //!             visit every candidate of the block in order, then next block
 //!         for each run of ones in m, first to last:
-//!             if it runs into the next block and no card starts with its first two digits:
+//!             if it runs into the next block and does not start this one:
 //!                 start the next block at it, next block
 //!             if the run decides nothing: next run          // from m and its neighbours
 //!             match visit(first digit of the run):
@@ -63,10 +63,9 @@
 //!    glued to a letter, and 12–19 plain digits no card brand starts with (millisecond
 //!    timestamps, most ids). A 3–4 digit run after plain glue goes straight to the
 //!    security-code check.
-//!    A run that goes on into the next block is not judged where it is cut: when a card
-//!    cannot start with it (a millisecond timestamp, an id of zeros), the next block starts at
-//!    the run, which then ends inside it (a visit, out of line, would read it again); a run
-//!    that may start a card is visited, as it would be anyway.
+//!    A run that goes on into the next block is not judged where it is cut: the next block
+//!    starts at the run, which then ends inside it (unless it fills a whole block) and is
+//!    judged like any other, instead of a visit finding its end and neighbours again.
 //! 3. **Fast paths for the common shapes** (`fast.rs`), decided from the run and its
 //!    neighbours without parsing a cluster: an isolated 12–19 digit run (`"number":"4111…"`,
 //!    also next to a `%XX` escape) is a card iff brand and Luhn say so; an isolated 4-4-4-4
