@@ -158,6 +158,18 @@ pub(crate) fn is_hex(b: u8) -> bool {
     CLASS[usize::from(b)] & HEX != 0
 }
 
+/// The byte two hex digits spell (`3D` of `%3D`), if both are hex digits: one class test for
+/// the two, and each value from its low nibble (plus 9 for a letter, whose bit 6 is set)
+/// without a branch.
+#[inline(always)]
+pub(crate) fn hex_pair(h: u8, l: u8) -> Option<u8> {
+    if CLASS[usize::from(h)] & CLASS[usize::from(l)] & HEX == 0 {
+        return None;
+    }
+    let value = |c: u8| (c & 0xf) + 9 * (c >> 6);
+    Some(value(h) << 4 | value(l))
+}
+
 #[inline]
 pub(crate) fn hex_val(b: u8) -> u8 {
     match b {

@@ -1,7 +1,7 @@
 //! Reading a character behind a position, through the window's context: the mirror of
 //! [`char_at`](super::char_at), for the left of a candidate and the group before it.
 
-use crate::redact::scanner::{hex_val, is_hex};
+use crate::redact::scanner::{hex_pair, is_hex};
 use crate::redact::window::Window;
 
 use super::{classify, entity_cp, utf8_cp, utf8_len, Ch, Class, Kind, MAX_CHAR};
@@ -115,7 +115,7 @@ fn escape_before(w: &Window<'_>, p: isize, floor: isize) -> Option<(Ch, isize)> 
     let b = |k: isize| if p - k < floor { None } else { w.back(p - k) };
     let hex_at = |k: isize| -> Option<u8> {
         let (h, l) = (b(k)?, b(k - 1)?);
-        (is_hex(h) && is_hex(l)).then(|| hex_val(h) << 4 | hex_val(l))
+        hex_pair(h, l)
     };
     if b(6) == Some(b'\\') && b(5) == Some(b'u') {
         if let (Some(hi), Some(lo)) = (hex_at(4), hex_at(2)) {

@@ -38,7 +38,7 @@
 //! Invariants: every character read ahead spans at most [`MAX_CHAR`] bytes, and every read
 //! behind stops at [`MAX_CHAR`] bytes too; decoding never allocates.
 
-use crate::redact::scanner::{hex_val, is_hex};
+use crate::redact::scanner::hex_pair;
 use crate::redact::window::Need;
 
 pub(crate) use behind::char_before;
@@ -198,7 +198,7 @@ fn hex2(buf: &[u8], eof: bool, p: usize) -> Result<Option<u8>, Need> {
     let (Some(h), Some(l)) = (at(buf, eof, p)?, at(buf, eof, p + 1)?) else {
         return Ok(None);
     };
-    Ok((is_hex(h) && is_hex(l)).then(|| hex_val(h) << 4 | hex_val(l)))
+    Ok(hex_pair(h, l))
 }
 
 /// The character at `p`, reading ahead in `buf` (`eof`: nothing follows `buf`). `proto`:

@@ -5,7 +5,7 @@ use crate::redact::brands::brand_of;
 use crate::redact::cvv::{ends_glue, is_cvv_value};
 use crate::redact::luhn::luhn_valid_digits;
 use crate::redact::mask::{mask_all, mask_grouped16, mask_run};
-use crate::redact::scanner::{digit_run_end, ends_number, hex_val, is_alnum, is_digit, is_hex};
+use crate::redact::scanner::{digit_run_end, ends_number, hex_pair, is_alnum, is_digit, is_hex};
 use crate::redact::window::Window;
 use crate::redact::{RedactOptions, RedactionCounts};
 
@@ -179,13 +179,12 @@ fn card_by_escapes(
     let buf = &*w.buf;
     let after = *buf.get(e)?;
     let right_free = if after == b'%' {
-        match (buf.get(e + 1), buf.get(e + 2)) {
-            (Some(&h), Some(&l)) if is_hex(h) && is_hex(l) => {
-                let c = hex_val(h) << 4 | hex_val(l);
-                !is_sep_char(c) && ends_number(c) && c < 0x80
-            }
-            // Not an escape: a `%` like any plain byte.
-            (Some(_), Some(_)) => true,
+        match buf.get(e + 1..e + 3) {
+            Some(&[h, l]) => match hex_pair(h, l) {
+                Some(c) => !is_sep_char(c) && ends_number(c) && c < 0x80,
+                // Not an escape: a `%` like any plain byte.
+                None => true,
+            },
             _ => false,
         }
     } else {

@@ -5,7 +5,7 @@
 
 use crate::redact::chars::{char_at, Class};
 use crate::redact::scanner::{
-    hex_val, is_alnum, is_digit, is_hex, CLASS, HIGH, MAYBE_SEP, SEP_START, WEAK_MARK,
+    hex_pair, is_alnum, is_digit, CLASS, HIGH, MAYBE_SEP, SEP_START, WEAK_MARK,
 };
 use crate::redact::window::Window;
 
@@ -224,9 +224,12 @@ pub(super) fn no_card_after(c: u8) -> bool {
 /// 0x7f, as `Window::left_char` reads it), if one does; judged from `buf` alone.
 #[inline]
 pub(super) fn escape_before(buf: &[u8], i: usize) -> Option<u8> {
-    if i < 3 || buf[i - 3] != b'%' || !is_hex(buf[i - 2]) || !is_hex(buf[i - 1]) {
+    // One bounds check for the three bytes (none before `buf`'s start: `i - 3` wraps).
+    let &[percent, h, l] = buf.get(i.wrapping_sub(3)..i)? else {
+        return None;
+    };
+    if percent != b'%' {
         return None;
     }
-    let v = hex_val(buf[i - 2]) * 16 + hex_val(buf[i - 1]);
-    Some(v.min(0x80))
+    hex_pair(h, l).map(|v| v.min(0x80))
 }

@@ -93,3 +93,16 @@ proptest! {
         prop_assert_eq!(find_digit_swar(&v, from), naive(&v, from));
     }
 }
+
+/// `hex_pair` decodes exactly the pairs of hex digits, each to the byte they spell, and
+/// refuses every pair with another byte in it.
+#[test]
+fn hex_pair_decodes_exactly_the_pairs_of_hex_digits() {
+    let digit = |c: u8| char::from(c).to_digit(16).map(|d| d as u8);
+    for h in 0..=255u8 {
+        for l in 0..=255u8 {
+            let expected = digit(h).zip(digit(l)).map(|(a, b)| a << 4 | b);
+            assert_eq!(hex_pair(h, l), expected, "{h:#04x} {l:#04x}");
+        }
+    }
+}
