@@ -303,9 +303,10 @@ fn visit<const FAST: bool>(
     run_end: Option<RunEnd>,
     counts: &mut RedactionCounts,
 ) -> Result<usize, usize> {
+    let at_digit = is_digit(w.buf[i]);
     let c = if mode == Mode::Text
+        && at_digit
         && i >= 2
-        && is_digit(w.buf[i])
         && w.buf[i - 1] == b'.'
         && is_digit(w.buf[i - 2])
         && !left_of(w, i - 2, false).digit
@@ -313,7 +314,7 @@ fn visit<const FAST: bool>(
     {
         i - 2
     } else {
-        if FAST && is_digit(w.buf[i]) {
+        if FAST && at_digit {
             if let Some(next) = fast_path(opts, mode, w, i, run_end, counts) {
                 return Ok(next);
             }
