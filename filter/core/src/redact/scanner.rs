@@ -170,16 +170,6 @@ pub(crate) fn hex_pair(h: u8, l: u8) -> Option<u8> {
     Some(value(h) << 4 | value(l))
 }
 
-#[inline]
-pub(crate) fn hex_val(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => b - b'0',
-        b'a'..=b'f' => b - b'a' + 10,
-        b'A'..=b'F' => b - b'A' + 10,
-        _ => 0,
-    }
-}
-
 /// Index of the first ASCII digit in `hay[from..]`, as an index into `hay`.
 #[inline]
 pub(crate) fn find_digit(hay: &[u8], from: usize) -> Option<usize> {

@@ -4,7 +4,7 @@
 //! as the characters they decode to.
 
 use crate::redact::scanner::{
-    hex_val, is_alnum, is_hex, ALPHA, CLASS, DIGIT, GLUE_END, HEX, KEY, NOT_NORMAL,
+    hex_pair, is_alnum, is_hex, ALPHA, CLASS, DIGIT, GLUE_END, HEX, KEY, NOT_NORMAL,
 };
 use crate::redact::window::Window;
 
@@ -57,14 +57,12 @@ fn glue_token(w: &Window<'_>, p: isize) -> Option<(isize, Glue)> {
                     .then_some((n, kind))
             })
         }
-        h if is_hex(h) && b(3) == Some(b'%') && b(2).is_some_and(is_hex) => {
-            match hex_val(b(2).unwrap_or(0)) * 16 + hex_val(h) {
-                b':' | b'=' => Some((3, Glue::Conn)),
-                b'>' => Some((3, Glue::XmlConn)),
-                b'"' | b'\'' | b' ' | b']' => Some((3, Glue::Plain)),
-                _ => None,
-            }
-        }
+        h if b(3) == Some(b'%') => match b(2).and_then(|hi| hex_pair(hi, h)) {
+            Some(b':' | b'=') => Some((3, Glue::Conn)),
+            Some(b'>') => Some((3, Glue::XmlConn)),
+            Some(b'"' | b'\'' | b' ' | b']') => Some((3, Glue::Plain)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -190,12 +188,12 @@ fn json_escape_ends_at(buf: &[u8], p: usize) -> bool {
 /// byte and the escape's length.
 fn key_escape_before(w: &Window<'_>, p: isize, floor: isize) -> Option<(u8, isize)> {
     let b = |k: isize| if p - k < floor { None } else { w.back(p - k) };
-    let hex = |k: isize| b(k).filter(|&c| is_hex(c)).map(hex_val);
-    if b(6) == Some(b'\\') && b(5) == Some(b'u') && hex(4)? == 0 && hex(3)? == 0 {
-        return Some((hex(2)? << 4 | hex(1)?, 6));
+    let hex = |k: isize| b(k).filter(|&c| is_hex(c));
+    if b(6) == Some(b'\\') && b(5) == Some(b'u') && hex(4)? == b'0' && hex(3)? == b'0' {
+        return Some((hex_pair(b(2)?, b(1)?)?, 6));
     }
     if b(3) == Some(b'%') {
-        let v = hex(2)? << 4 | hex(1)?;
+        let v = hex_pair(b(2)?, b(1)?)?;
         return (v < 0x80).then_some((v, 3));
     }
     None

@@ -86,9 +86,9 @@
 //!    that may lead a digit of another script; only a block holding one looks for those
 //!    digits (`chars::other_digit_starts`, out of line). After a run, the class table answers
 //!    "may a separator follow?" for most bytes (` `, `-`, `/`, tab, … yes; letters, quotes,
-//!    `:` no); `.` `,` (after four digits only: a class bit of
-//!    their own), `&` `=` and eight UTF-8 leads (out of line) get a closer look
-//!    (`neighbours::continues`): `"amount":1234,"currency"` and
+//!    `:` no); `.` `,` (after four digits only: a class bit of their own), `&` `=` and eight
+//!    UTF-8 leads (out of line) get a closer look (`neighbours::continues`):
+//!    `"amount":1234,"currency"` and
 //!    `"price":19.99` are still passed over from the mask. Escapes, entities, UTF-8 and the
 //!    separator grammar are decoded only in the general path (`chars`).
 //!
