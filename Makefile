@@ -163,7 +163,8 @@ e2e: wasm wasm-fault dynamic-fault $(AGENTS_DEPS)
 # pci-guard, envoy/src/bin/loadbench/), which prints the table and writes BENCHMARKS.md.
 # BENCH_SECONDS (per run, default 5) bounds it; BASELINE=<git rev> also builds pci-guard at
 # that commit and runs it interleaved with this build in the headline rounds and beside the
-# 256 MiB bodies (the scanner before and after a change, in one run). The other
+# 256 MiB bodies, and its redaction engine beside this one's in Envoy's V8
+# (envoy/bench/scanner-probe): the scanner before and after a change, in one run. The other
 # BENCH_* knobs are listed at the top of envoy/src/bin/loadbench/main.rs.
 BENCH_TARGET   := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BENCH_CRITERION ?= --warm-up-time 1 --measurement-time 2
@@ -175,6 +176,7 @@ bench: setup wasm dynamic
 	RUSTFLAGS="-C target-feature=-simd128" $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib --target-dir $(BENCH_TARGET)/nosimd
 	cd envoy/bench/noop-filter && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/noop
 	cd envoy/bench/noop-dynamic && $(CARGO) build --release --target-dir $(BENCH_TARGET)/noop-dynamic
+	cd envoy/bench/scanner-probe && $(CARGO) build --release --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/scanner-probe
 	mkdir -p $(BENCH_TARGET)/noop-dynamic/module && \
 	  cp $(BENCH_TARGET)/noop-dynamic/release/libnoop_dynamic.so $(BENCH_TARGET)/noop-dynamic/module/libpci_guard_dynamic.so
 	$(CARGO) build --release -p pci-guard-e2e --bin loadbench
@@ -183,12 +185,19 @@ bench: setup wasm dynamic
 	  rm -rf $(BENCH_TARGET)/baseline-src && mkdir -p $(BENCH_TARGET)/baseline-src && \
 	  git archive $(BASELINE) | tar -x -C $(BENCH_TARGET)/baseline-src && \
 	  (cd $(BENCH_TARGET)/baseline-src && $(CARGO) build --release --target $(WASM_TARGET) -p pci-guard --lib \
-	    --target-dir $(BENCH_TARGET)/baseline); \
+	    --target-dir $(BENCH_TARGET)/baseline) || exit 1; \
+	  rm -rf $(BENCH_TARGET)/baseline-src/envoy/bench/scanner-probe $(BENCH_TARGET)/baseline-probe && \
+	  cp -r envoy/bench/scanner-probe $(BENCH_TARGET)/baseline-src/envoy/bench/ && \
+	  (cd $(BENCH_TARGET)/baseline-src/envoy/bench/scanner-probe && $(CARGO) build --release \
+	    --target $(WASM_TARGET) --target-dir $(BENCH_TARGET)/baseline-probe) || \
+	  echo "the scanner probe does not build against $(BASELINE)'s core: its column is left out"; \
 	fi
 	PCI_GUARD_WASM_BASELINE=$(if $(BASELINE),$(BENCH_TARGET)/baseline/$(WASM_TARGET)/release/pci_guard.wasm) \
 	PCI_GUARD_WASM=$(BENCH_TARGET)/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOSIMD=$(BENCH_TARGET)/nosimd/$(WASM_TARGET)/release/pci_guard.wasm \
 	PCI_GUARD_WASM_NOOP=$(BENCH_TARGET)/noop/$(WASM_TARGET)/release/noop_filter.wasm \
+	PCI_GUARD_SCANNER_PROBE=$(BENCH_TARGET)/scanner-probe/$(WASM_TARGET)/release/scanner_probe.wasm \
+	PCI_GUARD_SCANNER_PROBE_BASELINE=$(if $(BASELINE),$(BENCH_TARGET)/baseline-probe/$(WASM_TARGET)/release/scanner_probe.wasm) \
 	PCI_GUARD_DYNAMIC_DIR=$(abspath $(DYNAMIC_DIR)) \
 	PCI_GUARD_DYNAMIC_NOOP_DIR=$(BENCH_TARGET)/noop-dynamic/module \
 	  $(BENCH_TARGET)/release/loadbench

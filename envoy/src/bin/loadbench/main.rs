@@ -28,11 +28,15 @@
 //! empty filter of `envoy/bench/noop-filter`; optional), `PCI_GUARD_WASM_BASELINE` (another
 //! build of pci-guard, e.g. of the commit a change starts from, run in the headline rounds and
 //! beside the big bodies;
-//! optional; `make bench BASELINE=<rev>` builds it), `ENVOY`.
+//! optional; `make bench BASELINE=<rev>` builds it), `PCI_GUARD_SCANNER_PROBE` and
+//! `PCI_GUARD_SCANNER_PROBE_BASELINE` (`envoy/bench/scanner-probe` built against this tree's
+//! core and the baseline's: the scanner rows, skipped without the first),
+//! `BENCH_SCANNER_ROUNDS` (7), `BENCH_SCANNER_REPS` (runs per request, 15), `ENVOY`.
 //!
 //! Modules: [`bodies`] (what the upstream sends), [`setups`] (the Envoys compared),
 //! [`checks`] (each setup does what it claims), [`measure`] (wrk, h2load, Envoy's CPU),
 //! [`runs`] (one row per workload and setup), [`grants`] (the just-in-time grant row),
+//! [`scanner`] (the redaction engine alone in Envoy's V8),
 //! [`report`] and [`ops_report`] (the tables and `BENCHMARKS.md`).
 
 // A benchmark tool, not a request path: any failure must stop the run loudly.
@@ -45,6 +49,7 @@ mod measure;
 mod ops_report;
 mod report;
 mod runs;
+mod scanner;
 mod setups;
 
 use std::path::PathBuf;
@@ -411,6 +416,15 @@ fn main() {
         big_runs(&ctx, &mut bigs, &big_setups, &big_bodies, reps);
     }
 
+    // The engine alone in Envoy's V8, this build's and the baseline's, interleaved.
+    let probes = scanner::probes();
+    let scans = if wanted("scanner") && !probes.is_empty() {
+        scanner::scanner_runs(&ctx, &probes)
+    } else {
+        Vec::new()
+    };
+    let labels: Vec<&str> = probes.iter().map(|(l, _)| *l).collect();
+
     ops_report::pair_rounds(&mut rows, RPC_WORKLOAD, ops_report::RPC_BASE);
     ops_report::pair_rounds(&mut rows, GRANT_WORKLOAD, ops_report::GRANT_BASE);
     let rows = medians(rows);
@@ -418,6 +432,7 @@ fn main() {
         &ctx,
         &rows,
         &bigs,
+        (&scans, &labels),
         &wasm,
         simd.as_deref(),
         &load_start,

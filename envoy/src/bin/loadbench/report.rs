@@ -92,6 +92,7 @@ pub fn report(
     ctx: &Ctx,
     rows: &[Row],
     bigs: &[Big],
+    (scans, labels): (&[crate::scanner::ScanRow], &[&str]),
     wasm: &Path,
     simd: Option<&Path>,
     load_start: &str,
@@ -444,6 +445,13 @@ pub fn report(
             );
         }
     }
+
+    crate::scanner::section(
+        &mut s,
+        scans,
+        labels,
+        crate::env_num("BENCH_SCANNER_ROUNDS", 7),
+    );
 
     let _ = writeln!(s, "\n## What the setups are\n");
     let _ = writeln!(
