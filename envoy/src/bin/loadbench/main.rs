@@ -31,7 +31,7 @@
 //! optional; `make bench BASELINE=<rev>` builds it), `PCI_GUARD_SCANNER_PROBE` and
 //! `PCI_GUARD_SCANNER_PROBE_BASELINE` (`envoy/bench/scanner-probe` built against this tree's
 //! core and the baseline's: the scanner rows, skipped without the first),
-//! `BENCH_SCANNER_ROUNDS` (7), `BENCH_SCANNER_REPS` (runs per request, 15), `ENVOY`.
+//! `BENCH_SCANNER_ROUNDS` (7), `BENCH_SCANNER_REPS` (runs per request, 9), `ENVOY`.
 //!
 //! Modules: [`bodies`] (what the upstream sends), [`setups`] (the Envoys compared),
 //! [`checks`] (each setup does what it claims), [`measure`] (wrk, h2load, Envoy's CPU),
