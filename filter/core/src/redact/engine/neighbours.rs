@@ -29,6 +29,11 @@ pub(super) fn continues(buf: &[u8], e: usize, ones: usize) -> bool {
     if class & SEP_START != 0 {
         return true;
     }
+    // `cvv=123&name=…`: an ampersand only as the start of an entity, `&nbsp;`, `&#160;`. Before
+    // the `match`: after a form's values, `&` is the commonest byte to get here.
+    if b == b'&' {
+        return ones >= 3 && entity_may_start(buf, e);
+    }
     // Most runs before a `,` or `.` (`"created":1748503543012,`) are not four digits long:
     // a class bit says so before the `match` (a jump table) is reached.
     if class & WEAK_MARK != 0 && ones != 4 {
@@ -40,8 +45,6 @@ pub(super) fn continues(buf: &[u8], e: usize, ones: usize) -> bool {
         // `1234.56`, `19.99`: a point is a separator only between digits that a second
         // point and digit follow (a weak kind needs three groups).
         b'.' => dotted(buf, e),
-        // `cvv=123&name=…`: an ampersand only as the start of an entity, `&nbsp;`, `&#160;`.
-        b'&' => ones >= 3 && entity_may_start(buf, e),
         b'=' => ones >= 3 && matches!(buf.get(e + 1), None | Some(b'\r' | b'\n' | b'C'..=b'F')),
         _ => continues_rare(buf, e),
     }
