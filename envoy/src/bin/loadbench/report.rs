@@ -446,12 +446,7 @@ pub fn report(
         }
     }
 
-    crate::scanner::section(
-        &mut s,
-        scans,
-        labels,
-        crate::env_num("BENCH_SCANNER_ROUNDS", 7),
-    );
+    crate::scanner::section(&mut s, scans, labels);
 
     let _ = writeln!(s, "\n## What the setups are\n");
     let _ = writeln!(

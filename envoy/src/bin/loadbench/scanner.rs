@@ -121,10 +121,11 @@ fn mb_per_s(line: &str) -> f64 {
 }
 
 /// The table of [`scanner_runs`]' rows.
-pub fn section(s: &mut String, rows: &[ScanRow], labels: &[&str], rounds: u64) {
+pub fn section(s: &mut String, rows: &[ScanRow], labels: &[&str]) {
     if rows.is_empty() {
         return;
     }
+    let rounds = env_num("BENCH_SCANNER_ROUNDS", 7).max(1);
     let _ = writeln!(
         s,
         "\n### The scanner in Envoy's V8 (envoy/bench/scanner-probe, MB/s, best of {rounds} interleaved rounds)\n"
