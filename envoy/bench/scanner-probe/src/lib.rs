@@ -2,8 +2,9 @@
 //! generated body (~1 MiB) in chunks of `chunk` bytes, each masked in its own buffer and the
 //! held tail put in front of the next, as the filter's body callbacks do: one line
 //! `bytes=<bytes redacted per run> best_ns=<t> median_ns=<t>` over `reps` runs. The chunks
-//! are copied outside the timing (that copy is Envoy's). The bodies are those of the core's Criterion bench and
-//! loadbench's digit-dense body, plus Japanese text (every 64-byte block non-ASCII).
+//! are copied outside the timing (that copy is Envoy's). The bodies are those of the core's
+//! Criterion bench and loadbench's digit-dense body, plus Japanese text (every 64-byte block
+//! non-ASCII).
 //! Times come from the host clock (`proxy_get_current_time_nanoseconds`).
 
 use std::sync::Arc;
@@ -59,7 +60,7 @@ fn run(b: &[u8], chunk: usize, reps: usize) -> String {
     let now = || proxy_wasm::hostcalls::get_current_time().unwrap_or(SystemTime::UNIX_EPOCH);
     let pass = |passes: usize| {
         let mut bodies = vec![b.chunks(chunk).map(<[u8]>::to_vec).collect::<Vec<_>>(); passes];
-        let mut tail = Vec::new();
+        let mut tail = Vec::with_capacity(passes * 1024);
         let t = now();
         for pieces in &mut bodies {
             let mut r = Redactor::new(opts.clone());

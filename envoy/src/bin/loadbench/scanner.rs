@@ -54,7 +54,7 @@ pub fn probes() -> Vec<(&'static str, PathBuf)> {
 /// every build in turn (fresh Envoys each round), `BENCH_SCANNER_REPS` (default 9) runs per
 /// request.
 pub fn scanner_runs(ctx: &Ctx, probes: &[(&'static str, PathBuf)]) -> Vec<ScanRow> {
-    let rounds = env_num("BENCH_SCANNER_ROUNDS", 7).max(1);
+    let rounds = rounds();
     let reps = env_num("BENCH_SCANNER_REPS", 9).max(1);
     let start = |wasm: &PathBuf| {
         let e = Harness::new("bench/scanner-probe.yaml", "", 0)
@@ -109,6 +109,11 @@ pub fn scanner_runs(ctx: &Ctx, probes: &[(&'static str, PathBuf)]) -> Vec<ScanRo
     rows
 }
 
+/// `BENCH_SCANNER_ROUNDS`, default 7: what the runs do and what the table says they did.
+fn rounds() -> u64 {
+    env_num("BENCH_SCANNER_ROUNDS", 7).max(1)
+}
+
 /// MB/s of the probe's best run, from its `bytes=… best_ns=… median_ns=…` line.
 fn mb_per_s(line: &str) -> f64 {
     let field = |key: &str| -> f64 {
@@ -125,7 +130,7 @@ pub fn section(s: &mut String, rows: &[ScanRow], labels: &[&str]) {
     if rows.is_empty() {
         return;
     }
-    let rounds = env_num("BENCH_SCANNER_ROUNDS", 7).max(1);
+    let rounds = rounds();
     let _ = writeln!(
         s,
         "\n### The scanner in Envoy's V8 (envoy/bench/scanner-probe, MB/s, best of {rounds} interleaved rounds)\n"

@@ -110,8 +110,8 @@ fn entity_may_start(buf: &[u8], e: usize) -> bool {
 }
 
 /// Whether a named entity `chars` reads starts with the bytes `a b` (a test checks the list):
-/// one table load and a bit test, no branch on `a` (after most runs followed by `&` in a form,
-/// `&cvv=`, `&name=`, a `match` here was an indirect jump that the next record took elsewhere).
+/// one table load and a bit test, no branch on `a` (after a form's values, `&cvv=`, `&name=`,
+/// a jump on the first letter would go elsewhere from one record to the next).
 #[inline(always)]
 pub(super) fn entity_prefix(a: u8, b: u8) -> bool {
     let second = u32::from(b.wrapping_sub(b'a'));
