@@ -213,50 +213,6 @@ pub(crate) fn digit_run_end(hay: &[u8], i: usize, cap: usize) -> usize {
     e
 }
 
-/// What one pass over the 64 bytes at `i` (`i + 64 <= len`) finds: bit `k` of `digits` set
-/// iff `hay[i + k]` is an ASCII digit; `high`, whether any of the bytes is not ASCII (one OR of
-/// the loads and one more movemask); `maybe_lead`, whether any is `0xD9..=0xE1` or `0xEF`, a
-/// superset of the leads of digits of other scripts ([`lead_mask64`]). `maybe_lead` is tested
-/// on the vectors already loaded and only when `high` is set: an ASCII block pays one
-/// predictable branch for it, and a block of text in a script without such digits (Japanese,
-/// Chinese, Cyrillic) a few operations, no call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BlockMasks {
-    pub digits: u64,
-    pub high: bool,
-    pub maybe_lead: bool,
-}
-
-/// [`BlockMasks`] of the 64 bytes at `i`.
-#[inline]
-pub(crate) fn digit_mask64(hay: &[u8], i: usize) -> BlockMasks {
-    debug_assert!(i + 64 <= hay.len());
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    {
-        sse2_block(hay, i)
-    }
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        // One bounds check for the block (V8 keeps each of four separate ones).
-        simd128_block(&hay[i..i + 64])
-    }
-    #[cfg(not(any(
-        all(target_arch = "x86_64", target_feature = "sse2"),
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )))]
-    {
-        let high = any_high_swar(hay, i);
-        BlockMasks {
-            digits: digit_mask64_swar(hay, i),
-            high,
-            maybe_lead: high
-                && hay[i..i + 64]
-                    .iter()
-                    .any(|&b| matches!(b, 0xD9..=0xE1 | 0xEF)),
-        }
-    }
-}
-
 /// Whether any of the 64 bytes at `i` is not ASCII (portable).
 #[inline]
 #[cfg_attr(
@@ -273,7 +229,7 @@ pub(crate) fn any_high_swar(hay: &[u8], i: usize) -> bool {
     acc & HI != 0
 }
 
-/// Portable [`digit_mask64`]: per 8-byte word, the digit flags (high bit of each byte) are
+/// Portable digit mask of [`block_masks`]: per 8-byte word, the digit flags (high bit of each byte) are
 /// gathered into one byte by a multiply: after `>> 7` flag `j` sits at bit `8j`; times
 /// `Σ 2^(56−7j)` puts it at bit `56 + j`; all partial products have distinct exponents, so
 /// nothing carries into the top byte.
@@ -322,46 +278,6 @@ pub(crate) fn find_digit_swar(hay: &[u8], from: usize) -> Option<usize> {
         .map(|k| i + k)
 }
 
-/// [`digit_mask64`] with SSE2: four loads, each tested for digits; the loads OR-ed for the
-/// high bit, and tested for bytes that may lead a digit of another script when it is set.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn sse2_block(hay: &[u8], i: usize) -> BlockMasks {
-    use core::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    let block = &hay[i..i + 64];
-    // SAFETY: SSE2 is enabled for the whole compilation (cfg above), so these intrinsics are
-    // available; `block` has 64 readable bytes, each load reads 16 of them at offsets 0, 16,
-    // 32, 48, and `_mm_loadu_si128` has no alignment requirement.
-    unsafe {
-        let load = |k: usize| _mm_loadu_si128(block.as_ptr().add(k).cast::<__m128i>());
-        let (a, b, c, d) = (load(0), load(16), load(32), load(48));
-        // As the wasm path: shifted so that `'0'..='9'` are the 10 smallest signed bytes
-        // (`b + 80` wraps `'0'` to −128), one signed compare finds them (one instruction fewer
-        // than the unsigned min-and-compare per 16 bytes).
-        let digits = |v: __m128i| {
-            let x = _mm_add_epi8(v, _mm_set1_epi8((128 - b'0') as i8));
-            u64::from(_mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(i8::MIN + 10), x)) as u16)
-        };
-        let m = digits(a) | digits(b) << 16 | digits(c) << 32 | digits(d) << 48;
-        let high = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) != 0;
-        let maybe_lead = high && {
-            let l = leads::sse2_maybe_leads;
-            _mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(l(a), l(b)),
-                _mm_or_si128(l(c), l(d)),
-            )) != 0
-        };
-        BlockMasks {
-            digits: m,
-            high,
-            maybe_lead,
-        }
-    }
-}
-
 /// 16 digit flags of `hay[i..i + 16]` as the low bits of a mask.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
@@ -404,46 +320,37 @@ pub(crate) fn find_digit_sse2(hay: &[u8], from: usize) -> Option<usize> {
     find_digit_swar(hay, i)
 }
 
-/// [`digit_mask64`] with wasm `simd128` over one 64-byte block.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline]
-fn simd128_block(block: &[u8]) -> BlockMasks {
-    use core::arch::wasm32::{u8x16_bitmask, v128, v128_any_true, v128_load, v128_or};
-    debug_assert_eq!(block.len(), 64);
-    let load = |k: usize| {
-        let chunk = &block[k..k + 16];
-        // SAFETY: `chunk` has exactly 16 readable bytes; `v128_load` has no alignment requirement.
-        unsafe { v128_load(chunk.as_ptr().cast::<v128>()) }
-    };
-    let (a, b, c, d) = (load(0), load(16), load(32), load(48));
-    let m = u64::from(simd128_digits(a))
-        | u64::from(simd128_digits(b)) << 16
-        | u64::from(simd128_digits(c)) << 32
-        | u64::from(simd128_digits(d)) << 48;
-    let high = u8x16_bitmask(v128_or(v128_or(a, b), v128_or(c, d))) != 0;
-    let maybe_lead = high && {
-        let l = leads::simd128_maybe_leads;
-        v128_any_true(v128_or(v128_or(l(a), l(b)), v128_or(l(c), l(d))))
-    };
-    BlockMasks {
-        digits: m,
-        high,
-        maybe_lead,
-    }
-}
-
 /// Digit flags of 16 bytes. x86 has no unsigned byte compare, so V8 lowers `u8x16_lt` to
 /// five instructions; shifted so that `'0'..='9'` become the 10 smallest signed bytes
 /// (`b + 80` wraps `'0'` to −128), one signed compare does it.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline]
 fn simd128_digits(v: core::arch::wasm32::v128) -> u16 {
-    use core::arch::wasm32::{i8x16_add, i8x16_lt, i8x16_splat, u8x16_bitmask};
+    core::arch::wasm32::u8x16_bitmask(simd128_digit_lanes(v))
+}
+
+/// All ones in the lanes of `v` that hold an ASCII digit ([`simd128_digits`]).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn simd128_digit_lanes(v: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::{i8x16_add, i8x16_lt, i8x16_splat};
     const SHIFT: i8 = (128 - b'0') as i8;
-    u8x16_bitmask(i8x16_lt(
-        i8x16_add(v, i8x16_splat(SHIFT)),
-        i8x16_splat(i8::MIN + 10),
-    ))
+    i8x16_lt(i8x16_add(v, i8x16_splat(SHIFT)), i8x16_splat(i8::MIN + 10))
+}
+
+/// All ones in the lanes of `v` that hold an ASCII digit: as the wasm path, shifted so that
+/// `'0'..='9'` are the 10 smallest signed bytes, one signed compare (one instruction fewer than
+/// the unsigned min-and-compare).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn sse2_digit_lanes(v: core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i {
+    use core::arch::x86_64::{_mm_add_epi8, _mm_cmpgt_epi8, _mm_set1_epi8};
+    // SAFETY: SSE2 is enabled for the whole compilation (cfg above); these intrinsics only
+    // compute on registers.
+    unsafe {
+        let x = _mm_add_epi8(v, _mm_set1_epi8((128 - b'0') as i8));
+        _mm_cmpgt_epi8(_mm_set1_epi8(i8::MIN + 10), x)
+    }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -463,11 +370,17 @@ pub(crate) fn find_digit_simd128(hay: &[u8], from: usize) -> Option<usize> {
     find_digit_swar(hay, i)
 }
 
+mod block;
 mod leads;
+mod quiet;
 
+#[cfg(test)]
+use block::high_mask64_swar;
+pub(crate) use block::{block_masks, high_mask64};
 pub(crate) use leads::lead_mask64;
 #[cfg(test)]
 use leads::lead_mask64_swar;
+pub(crate) use quiet::skip_ascii_text;
 
 #[cfg(test)]
 mod tests;

@@ -1,14 +1,17 @@
 //! The scan loop: one digit mask per 64-byte block, the runs that hold nothing passed over
 //! from the mask and their neighbours, every other candidate digit visited (the fast path for
-//! its shape, else the general decision). A block with a non-ASCII byte keeps its short runs
-//! (an invisible character or a digit of another script may join them to more digits), and one
+//! its shape, else the general decision). A block with a non-ASCII byte keeps the short runs
+//! a non-ASCII byte follows (an invisible character or a space of another script may join them
+//! to more digits), and one
 //! holding a digit of another script is visited candidate by candidate. The bytes after the
 //! last whole block are visited one candidate at a time.
 
 use crate::redact::chars::{find_candidate, other_digit_starts};
 use crate::redact::cvv::{ends_glue, no_cvv_key_before, CvvKeys};
 use crate::redact::pan::left_of;
-use crate::redact::scanner::{digit_mask64, ends_number, is_alnum, is_digit};
+use crate::redact::scanner::{
+    block_masks, ends_number, high_mask64, is_alnum, is_digit, skip_ascii_text,
+};
 use crate::redact::window::{Window, MAX_LOOKAHEAD};
 use crate::redact::{RedactOptions, RedactionCounts};
 
@@ -42,7 +45,7 @@ pub(super) fn scan_with<const FAST: bool>(
     let text = mode == Mode::Text;
     while pos + 64 <= len {
         let base = pos;
-        let block = digit_mask64(buf, base);
+        let block = block_masks(buf, base);
         let mut m = block.digits;
         if block.high {
             if block.maybe_lead {
@@ -54,12 +57,14 @@ pub(super) fn scan_with<const FAST: bool>(
                     Some(Err(hold)) => return hold,
                     None => {}
                 }
+            } else if FAST && m != 0 {
+                m = without_short_runs_before_ascii(m, high_mask64(buf, base));
             }
         } else if FAST {
             // A block of ASCII text without a digit (most of a text-heavy body) leaves before
-            // the short-run arithmetic.
+            // the short-run arithmetic, and so do the like blocks after it.
             if m == 0 {
-                pos = base + 64;
+                pos = skip_ascii_text(buf, base + 64);
                 continue;
             }
             m = without_short_runs(m);
@@ -200,6 +205,20 @@ pub(super) fn without_short_runs(m: u64) -> u64 {
     let s = m as i64;
     let three = m & ((s >> 1) as u64) & ((s >> 2) as u64);
     three | (three << 1) | (three << 2)
+}
+
+/// [`without_short_runs`] for a block with bytes that are not ASCII and no digit of another
+/// script (`high`: bit `k` set iff byte `k` is not ASCII): a 1–2 digit run followed by such a
+/// byte is kept (an invisible character or a space of another script may join it to more
+/// digits); one followed by an ASCII byte decides nothing, as in an ASCII block.
+#[inline]
+pub(super) fn without_short_runs_before_ascii(m: u64, high: u64) -> u64 {
+    let long = without_short_runs(m);
+    let short = m & !long;
+    // The byte after each short run where it is not ASCII, moved back onto the run's last
+    // digit; the bit before that is the run's first digit when the run has two.
+    let last = ((short << 1) & !m & high) >> 1;
+    long | ((last | (last >> 1)) & short)
 }
 
 /// Whether the run of `ones` digits at `i`, followed by a byte that is not a separator start,

@@ -50,12 +50,15 @@
 //! amounts and timestamps, and the general decision parses a cluster of digit groups at each.
 //! The tricks:
 //!
-//! 1. **One digit mask per 64 bytes.** `scanner::digit_mask64` (SSE2, wasm `simd128` or
+//! 1. **One digit mask per 64 bytes.** `scanner::block_masks` (SSE2, wasm `simd128` or
 //!    portable SWAR) gives one bit per byte. The loop reads runs from it with `trailing_zeros`,
 //!    and a run's length from the carry of adding its lowest bit (`m + (m & -m)`): no
 //!    variable shift, which on x86 ties up `cl` and makes V8 spill around it.
 //! 2. **Runs passed over from the mask.** Every 1–2 digit run that ends inside the block is
-//!    dropped at once (`blocks::without_short_runs`). Of the other runs not followed by a
+//!    dropped at once (`blocks::without_short_runs`; in a block with bytes that are not ASCII,
+//!    those followed by an ASCII byte). A block of ASCII text without a digit hands over to a
+//!    loop that passes over the like blocks after it (`scanner::skip_ascii_text`), one
+//!    yes-or-no test per block. Of the other runs not followed by a
 //!    separator, `blocks::passes_over` drops those that decide nothing, judged from the run's
 //!    length (one load from a 64-entry table of length classes) and the bytes around it: 9–11
 //!    digits; 5–8 digits no escape can precede; 3–4 digits after no key glue, after a key that

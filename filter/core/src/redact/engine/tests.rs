@@ -1,4 +1,4 @@
-use super::blocks::{scan_with, without_short_runs};
+use super::blocks::{scan_with, without_short_runs, without_short_runs_before_ascii};
 use super::*;
 use crate::redact::Keep;
 use proptest::prelude::*;
@@ -45,6 +45,50 @@ fn short_runs_that_end_inside_the_block_are_dropped_and_no_other_bit() {
             assert_eq!(without_short_runs(m), long_or_open_runs(m), "{m:#066b}");
         }
     }
+}
+
+#[test]
+fn in_a_block_not_all_ascii_only_short_runs_before_an_ascii_byte_are_dropped() {
+    // Bit by bit: a short run that ends inside the block is kept iff the byte after it is
+    // not ASCII; the digits are never high bytes.
+    let reference = |m: u64, high: u64| {
+        let long = long_or_open_runs(m);
+        let mut keep = long;
+        let mut b = 0;
+        while b < 64 {
+            if m >> b & 1 == 0 || long >> b & 1 == 1 {
+                b += 1;
+                continue;
+            }
+            let start = b;
+            while m >> b & 1 == 1 {
+                b += 1;
+            }
+            if high >> b & 1 == 1 {
+                keep |= (u64::MAX >> (64 - (b - start))) << start;
+            }
+        }
+        keep
+    };
+    for p in 0u64..1 << 10 {
+        for h in 0u64..1 << 10 {
+            let high = h & !p;
+            for (m, high) in [
+                (p, high),
+                (p << 54, high << 54),
+                (p << 30 | p, high << 30 | high),
+            ] {
+                assert_eq!(
+                    without_short_runs_before_ascii(m, high),
+                    reference(m, high),
+                    "{m:#066b} {high:#066b}"
+                );
+            }
+        }
+    }
+    // `"qty":5}` among kana: dropped; `5` before a zero-width space: kept.
+    assert_eq!(without_short_runs_before_ascii(1 << 6, 1 << 20), 0);
+    assert_eq!(without_short_runs_before_ascii(1 << 6, 0b111 << 7), 1 << 6);
 }
 
 /// Bytes around the shapes the fast paths take: digits, separators, glue, escapes, keys.

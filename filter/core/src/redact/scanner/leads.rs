@@ -90,33 +90,3 @@ pub(crate) fn lead_mask64_swar(hay: &[u8], i: usize) -> u64 {
     }
     m
 }
-
-/// The bytes [`lead_mask64`] looks for and a few more (`0xD9..=0xE1`, `0xEF`), in 16 loaded
-/// bytes: fewer operations, for the block loop's test whether a block may hold any (SSE2).
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-pub(super) fn sse2_maybe_leads(v: core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i {
-    use core::arch::x86_64::{
-        _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is enabled for the whole compilation (cfg above); these intrinsics only
-    // compute on registers.
-    unsafe {
-        // Shifted so that `0xD9..=0xE1` are the 9 smallest signed bytes: one signed compare.
-        let x = _mm_add_epi8(v, _mm_set1_epi8(0x80u8.wrapping_sub(0xD9) as i8));
-        let range = _mm_cmpgt_epi8(_mm_set1_epi8(i8::MIN + 9), x);
-        _mm_or_si128(range, _mm_cmpeq_epi8(v, _mm_set1_epi8(0xEFu8 as i8)))
-    }
-}
-
-/// [`sse2_maybe_leads`] with wasm `simd128`.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[inline(always)]
-pub(super) fn simd128_maybe_leads(v: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
-    use core::arch::wasm32::{i8x16_add, i8x16_lt, i8x16_splat, u8x16_eq, u8x16_splat, v128_or};
-    let x = i8x16_add(v, i8x16_splat(0x80u8.wrapping_sub(0xD9) as i8));
-    v128_or(
-        i8x16_lt(x, i8x16_splat(i8::MIN + 9)),
-        u8x16_eq(v, u8x16_splat(0xEF)),
-    )
-}

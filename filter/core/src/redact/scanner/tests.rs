@@ -54,15 +54,41 @@ fn every_alignment() {
 
 proptest! {
     #[test]
-    fn lead_mask_matches_naive(v in proptest::collection::vec(prop_oneof![Just(0xd9u8), Just(0xdb), Just(0xda), Just(0xe0), Just(0xe1), Just(0xe2), Just(0xef), Just(0xee), any::<u8>()], 64..80), i in 0usize..16) {
+    fn lead_mask_matches_naive(v in proptest::collection::vec(prop_oneof![Just(0xd9u8), Just(0xdb), Just(0xda), Just(0xe0), Just(0xe1), Just(0xe2), Just(0xef), Just(0xee), Just(0xd8), Just(0xf0), Just(b'a'), Just(b'a'), any::<u8>()], 64..80), i in 0usize..16) {
         let i = i.min(v.len() - 64);
         let naive = (0..64).fold(0u64, |m, k| m | (u64::from(matches!(v[i + k], 0xd9 | 0xdb | 0xe0 | 0xe1 | 0xef)) << k));
         prop_assert_eq!(lead_mask64(&v, i), naive);
         prop_assert_eq!(lead_mask64_swar(&v, i), naive);
-        // The block loop's test: a superset of the leads, exactly these bytes.
-        let maybe = v[i..i + 64].iter().any(|&b| matches!(b, 0xd9..=0xe1 | 0xef));
-        prop_assert_eq!(digit_mask64(&v, i).maybe_lead, maybe);
+        // The block loop's test (in blocks that are not all ASCII): a superset of the leads,
+        // exactly these bytes.
+        let high = v[i..i + 64].iter().any(|&b| b >= 0x80);
+        let maybe = v[i..i + 64].iter().any(|&b| matches!(b, 0xd9..=0xe1 | 0xef..=0xff));
+        prop_assert_eq!(block_masks(&v, i).maybe_lead, high && maybe);
         prop_assert!(maybe || naive == 0);
+    }
+
+    #[test]
+    fn skipping_ascii_text_stops_at_the_first_block_with_a_digit_or_a_high_byte(
+        len in 0usize..400,
+        marks in proptest::collection::vec((0usize..400, prop_oneof![Just(b'7'), Just(0xe3u8), Just(0x80), Just(b'/'), Just(b':')]), 0..3),
+        i in 0usize..100,
+    ) {
+        let mut v = vec![b'a'; len];
+        for (at, b) in marks {
+            if at < len {
+                v[at] = b;
+            }
+        }
+        let mut naive = i;
+        while naive + 64 <= len && !v[naive..naive + 64].iter().any(|&b| b.is_ascii_digit() || b >= 0x80) {
+            naive += 64;
+        }
+        let got = skip_ascii_text(&v, i);
+        if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+            prop_assert_eq!(got, naive);
+        } else {
+            prop_assert_eq!(got, i);
+        }
     }
 
     #[test]
@@ -70,8 +96,11 @@ proptest! {
         let i = i.min(v.len() - 64);
         let naive = (0..64).fold(0u64, |m, k| m | (u64::from(v[i + k].is_ascii_digit()) << k));
         let high = v[i..i + 64].iter().any(|&b| b >= 0x80);
-        let got = digit_mask64(&v, i);
+        let got = block_masks(&v, i);
         prop_assert_eq!((got.digits, got.high), (naive, high));
+        let highs = (0..64).fold(0u64, |m, k| m | (u64::from(v[i + k] >= 0x80) << k));
+        prop_assert_eq!(high_mask64(&v, i), highs);
+        prop_assert_eq!(high_mask64_swar(&v[i..i + 64]), highs);
         prop_assert_eq!(digit_mask64_swar(&v, i), naive);
         prop_assert_eq!(any_high_swar(&v, i), high);
     }
