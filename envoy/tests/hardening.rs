@@ -228,8 +228,27 @@ fn card_headers() -> Vec<(String, String)> {
         .collect();
     h.push(("set-cookie".into(), "a=1".into()));
     h.push(("set-cookie".into(), format!("pan={CARD}")));
+    // Digits of other scripts, which hold no ASCII digit at all.
+    for (name, value, _) in OTHER_SCRIPTS {
+        h.push((name.into(), value.into()));
+    }
     h
 }
+
+/// Header, card in full-width or Arabic-Indic digits, and its masked form (byte for byte: a
+/// full-width digit is three bytes, an Arabic-Indic one two).
+const OTHER_SCRIPTS: [(&str, &str, &str); 2] = [
+    (
+        "x-wide",
+        "v ４１１１ １１１１ １１１１ １１１１ v",
+        "v ************ ************ ************ １１１１ v",
+    ),
+    (
+        "x-arabic",
+        "v ٤١١١١١١١١١١١١١١١ v",
+        "v ************************١١١١ v",
+    ),
+];
 
 fn assert_headers_masked(headers: &[(String, String)], proto: &str) {
     for name in CARRIERS {
@@ -250,6 +269,13 @@ fn assert_headers_masked(headers: &[(String, String)], proto: &str) {
         "{proto}: both cookies"
     );
     assert!(!format!("{headers:?}").contains(CARD), "{proto}");
+    for (name, _, masked) in OTHER_SCRIPTS {
+        let v = headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str());
+        assert_eq!(v, Some(masked), "{proto} {name}");
+    }
 }
 
 #[test]

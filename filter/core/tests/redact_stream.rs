@@ -384,6 +384,26 @@ fn header_values() {
         Some("/cb?card=************1111&x=1")
     );
     assert_eq!(redact_header_value(&o, "/cb?order=1748503543012"), None);
+    // Digits of other scripts: no ASCII digit to count, scanned all the same (masked byte for
+    // byte: a full-width digit is three bytes, an Arabic-Indic one two).
+    let group = "*".repeat(12);
+    for (value, masked) in [
+        (
+            "v ４１１１ １１１１ １１１１ １１１１ v".to_string(),
+            format!("v {group} {group} {group} １１１１ v"),
+        ),
+        (
+            "v ٤١١١١١١١١١١١١١١١ v".to_string(),
+            format!("v {}١١١١ v", "*".repeat(24)),
+        ),
+    ] {
+        assert_eq!(
+            redact_header_value(&o, &value).as_deref(),
+            Some(masked.as_str()),
+            "{value}"
+        );
+    }
+    assert_eq!(redact_header_value(&o, "東京都 ４番地"), None);
 }
 
 #[test]

@@ -258,8 +258,12 @@ pub fn redact_stream(
 #[must_use]
 pub fn redact_header_value(opts: &RedactOptions, value: &str) -> Option<String> {
     // Every match holds at least three digits (a CVV; PANs and track data more): most values
-    // (methods, hosts, ids, issuers) are decided here without a copy or a scan.
-    value.bytes().filter(u8::is_ascii_digit).nth(2)?;
+    // (methods, hosts, ids, issuers) are decided here without a copy or a scan. Only ASCII
+    // ones are counted, so a value with bytes that are not ASCII (digits of other scripts) is
+    // always scanned.
+    if value.is_ascii() {
+        value.bytes().filter(u8::is_ascii_digit).nth(2)?;
+    }
     let mut bytes = value.as_bytes().to_vec();
     let c = redact_in_place(opts, &mut bytes);
     if c.pan + c.cvv + c.track == 0 {
