@@ -2,9 +2,8 @@
 //! from the mask and their neighbours, every other candidate digit visited (the fast path for
 //! its shape, else the general decision). A block with a non-ASCII byte keeps the short runs
 //! a non-ASCII byte follows (an invisible character or a space of another script may join them
-//! to more digits), and one
-//! holding a digit of another script is visited candidate by candidate. The bytes after the
-//! last whole block are visited one candidate at a time.
+//! to more digits), and one holding a digit of another script is visited candidate by
+//! candidate. The bytes after the last whole block are visited one candidate at a time.
 
 use crate::redact::chars::{find_candidate, other_digit_starts};
 use crate::redact::cvv::{ends_glue, no_cvv_key_before, CvvKeys};
@@ -62,7 +61,7 @@ pub(super) fn scan_with<const FAST: bool>(
             }
         } else if FAST {
             // A block of ASCII text without a digit (most of a text-heavy body) leaves before
-            // the short-run arithmetic, and so do the like blocks after it.
+            // the short-run arithmetic, and in wasm so do the like blocks after it.
             if m == 0 {
                 pos = skip_ascii_text(buf, base + 64);
                 continue;
