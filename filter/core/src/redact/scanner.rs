@@ -229,22 +229,28 @@ pub(crate) fn any_high_swar(hay: &[u8], i: usize) -> bool {
     acc & HI != 0
 }
 
-/// Portable digit mask of [`block_masks`]: per 8-byte word, the digit flags (high bit of each byte) are
-/// gathered into one byte by a multiply: after `>> 7` flag `j` sits at bit `8j`; times
-/// `Σ 2^(56−7j)` puts it at bit `56 + j`; all partial products have distinct exponents, so
-/// nothing carries into the top byte.
+/// Portable digit mask of [`block_masks`] (bit `k` set iff `hay[i + k]` is an ASCII digit).
 #[inline]
 #[cfg_attr(
     any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")),
     allow(dead_code) // the SIMD paths replace it there; it is still tested everywhere
 )]
 pub(crate) fn digit_mask64_swar(hay: &[u8], i: usize) -> u64 {
+    gather64_swar(hay, i, digit_bits)
+}
+
+/// Bit `k` set iff the high bit of byte `k % 8` of `flags(word)` is, for the 8-byte words of
+/// the 64 bytes at `i`. Each word's flags are gathered into one byte by a multiply: after `>> 7`
+/// flag `j` sits at bit `8j`; times `Σ 2^(56−7j)` puts it at bit `56 + j`; all partial products
+/// have distinct exponents, so nothing carries into the top byte.
+#[inline(always)]
+pub(super) fn gather64_swar(hay: &[u8], i: usize, flags: impl Fn(u64) -> u64) -> u64 {
     let mut m = 0u64;
     for k in 0..8 {
         let mut w = [0u8; 8];
         w.copy_from_slice(&hay[i + 8 * k..i + 8 * k + 8]);
-        let flags = digit_bits(u64::from_le_bytes(w)) >> 7;
-        m |= (flags.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+        let f = (flags(u64::from_le_bytes(w)) & HI) >> 7;
+        m |= (f.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
     }
     m
 }

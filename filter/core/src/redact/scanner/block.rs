@@ -93,21 +93,13 @@ pub(crate) fn high_mask64(hay: &[u8], i: usize) -> u64 {
     }
 }
 
-/// Portable [`high_mask64`]: each word's high bits gathered into one byte by the multiply of
-/// [`digit_mask64_swar`](super::digit_mask64_swar).
+/// Portable [`high_mask64`] of a 64-byte block.
 #[cfg_attr(
     any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")),
     allow(dead_code) // the SIMD paths replace it there; it is still tested everywhere
 )]
 pub(crate) fn high_mask64_swar(block: &[u8]) -> u64 {
-    let mut m = 0u64;
-    for k in 0..8 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&block[8 * k..8 * k + 8]);
-        let flags = (u64::from_le_bytes(w) & super::HI) >> 7;
-        m |= (flags.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
-    }
-    m
+    super::gather64_swar(block, 0, |x| x)
 }
 
 /// [`block_masks`] with SSE2 (which has the unsigned byte minimum and maximum).

@@ -67,8 +67,7 @@ pub(crate) fn lead_mask64(hay: &[u8], i: usize) -> u64 {
     }
 }
 
-/// Portable [`lead_mask64`]: per 8-byte word, the three byte tests as zero-byte tests, their
-/// flags gathered as in [`digit_mask64_swar`](super::digit_mask64_swar).
+/// Portable [`lead_mask64`]: per 8-byte word, the three byte tests as zero-byte tests.
 #[inline]
 #[cfg_attr(
     any(all(target_arch = "x86_64", target_feature = "sse2"), all(target_arch = "wasm32", target_feature = "simd128")),
@@ -77,16 +76,7 @@ pub(crate) fn lead_mask64(hay: &[u8], i: usize) -> u64 {
 pub(crate) fn lead_mask64_swar(hay: &[u8], i: usize) -> u64 {
     // High bit of each zero byte of `x`, exactly (no borrow between bytes).
     let zero = |x: u64| !(((x & !HI).wrapping_add(!HI)) | x | !HI);
-    let mut m = 0u64;
-    for k in 0..8 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&hay[i + 8 * k..i + 8 * k + 8]);
-        let x = u64::from_le_bytes(w);
-        let flags = (zero((x | (LO * 2)) ^ (LO * 0xDB))
-            | zero((x & !LO) ^ (LO * 0xE0))
-            | zero(x ^ (LO * 0xEF)))
-            >> 7;
-        m |= (flags.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
-    }
-    m
+    super::gather64_swar(hay, i, |x| {
+        zero((x | (LO * 2)) ^ (LO * 0xDB)) | zero((x & !LO) ^ (LO * 0xE0)) | zero(x ^ (LO * 0xEF))
+    })
 }
